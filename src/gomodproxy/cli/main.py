@@ -1,0 +1,67 @@
+"""Entry point of the ``gomodproxy`` command: builds the parser and dispatches subcommands.
+
+Each subcommand lives in a module of its own under ``gomodproxy.cli`` exposing
+``register(subparsers) -> None``; the registered parser sets ``func``, a callable taking the parsed
+arguments and returning the exit code. ``ProxyError`` is caught once, here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from types import ModuleType
+
+from gomodproxy.errors import ProxyError
+
+__all__ = ["build_parser", "main"]
+
+
+def _command_modules() -> list[ModuleType]:
+    # Imported here, not at module import, so `gomodproxy --help` stays cheap and one
+    # subcommand's heavy imports (aiohttp) never slow another.
+    from gomodproxy.cli import mod
+
+    return [mod]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the top-level parser with every subcommand registered."""
+    parser = argparse.ArgumentParser(
+        prog="gomodproxy",
+        description="A caching Go module proxy, module downloader and mirror prober.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for module in _command_modules():
+        register: Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]
+        register = module.register
+        register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        stream=sys.stderr,
+    )
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except ProxyError as exc:
+        if args.debug:
+            raise
+        print(f"gomodproxy: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
