@@ -80,7 +80,9 @@ class ModuleNotFound(ProxyError):
 
     status_hint = 404
 
-    def __init__(self, message: str, *, path: str = "", version: str = "", gone: bool = False) -> None:
+    def __init__(
+        self, message: str, *, path: str = "", version: str = "", gone: bool = False
+    ) -> None:
         super().__init__(message)
         self.path = path
         self.version = version
@@ -122,7 +124,9 @@ class ChecksumMismatch(ProxyError):
 
     status_hint = 502
 
-    def __init__(self, path: str, version: str, expected: str, received: str, *, source: str) -> None:
+    def __init__(
+        self, path: str, version: str, expected: str, received: str, *, source: str
+    ) -> None:
         super().__init__(
             f"verifying {path}@{version}: checksum mismatch\n"
             f"\tdownloaded: {received}\n\t{source}: {expected}\n\n"
