@@ -1,0 +1,99 @@
+// The real-module corpus: every module required here is downloaded by scripts/fetch-corpus
+// into .cache/corpus and served from there as the local upstream of the test suite.
+// This module has no packages; see README.md for what each requirement covers.
+module example.com/gomodproxy-corpus
+
+go 1.26.0
+
+require (
+	cloud.google.com/go/storage v1.70.0
+	github.com/Azure/go-ansiterm v0.0.0-20230124172434-306776ec8161
+	github.com/Azure/go-autorest v14.2.0+incompatible
+	github.com/BurntSushi/toml v1.4.1-0.20240526193622-a339e1f7089c
+	github.com/DATA-DOG/go-sqlmock v1.5.2
+	github.com/IBM/sarama v1.61.1
+	github.com/Masterminds/goutils v1.1.1
+	github.com/Masterminds/semver/v3 v3.3.1
+	github.com/Masterminds/sprig/v3 v3.3.0
+	github.com/Microsoft/go-winio v0.6.2
+	github.com/NYTimes/gziphandler v1.1.1
+	github.com/ProtonMail/go-crypto v1.3.0-proton
+	github.com/PuerkitoBio/goquery v1.10.3
+	github.com/cespare/xxhash/v2 v2.3.0
+	github.com/cpuguy83/go-md2man/v2 v2.0.7
+	github.com/davecgh/go-spew v1.1.2-0.20180830191138-d8f796af33cc
+	github.com/dgrijalva/jwt-go v3.2.0+incompatible
+	github.com/docker/distribution v2.8.3+incompatible
+	github.com/docker/docker v28.5.2+incompatible
+	github.com/dustin/go-humanize v1.0.1
+	github.com/ethereum/go-ethereum v1.17.10
+	github.com/evanphx/json-patch v5.6.0+incompatible
+	github.com/fsnotify/fsnotify v1.9.0
+	github.com/fxamacker/cbor/v2 v2.9.1
+	github.com/gen2brain/avif v0.4.4
+	github.com/gin-gonic/gin v1.10.1
+	github.com/go-chi/chi/v5 v5.2.1
+	github.com/go-logr/logr v1.4.4
+	github.com/go-playground/validator/v10 v10.27.0
+	github.com/gogo/protobuf v1.3.2
+	github.com/golang-jwt/jwt/v5 v5.2.2
+	github.com/golang/protobuf v1.5.4
+	github.com/golang/snappy v1.0.1-0.20260716114414-9ae09f520e93
+	github.com/google/go-cmp v0.7.0
+	github.com/google/uuid v1.6.0
+	github.com/gorilla/mux v1.8.1
+	github.com/gorilla/websocket v1.5.3
+	github.com/hashicorp/go-multierror v1.1.1
+	github.com/hashicorp/golang-lru/v2 v2.0.7
+	github.com/jackc/pgx/v5 v5.7.5
+	github.com/json-iterator/go v1.1.12
+	github.com/klauspost/compress v1.20.1
+	github.com/kr/pretty v0.3.1
+	github.com/kr/text v0.2.0
+	github.com/labstack/echo/v4 v4.13.4
+	github.com/mattn/go-isatty v0.0.20
+	github.com/mitchellh/mapstructure v1.5.0
+	github.com/modern-go/reflect2 v1.0.3-0.20250322232337-35a7c28c31ee
+	github.com/pkg/errors v0.9.1
+	github.com/pmezard/go-difflib v1.0.1-0.20181226105442-5d4384ee4fb2
+	github.com/prometheus/client_golang v1.23.0-rc.1
+	github.com/redis/go-redis/v9 v9.18.0-beta.2
+	github.com/russross/blackfriday/v2 v2.1.0
+	github.com/sirupsen/logrus v1.9.3
+	github.com/spf13/cobra v1.9.1
+	github.com/spf13/pflag v1.0.10
+	github.com/stretchr/testify v1.12.1
+	github.com/tidwall/gjson v1.18.0
+	github.com/varlink/go v0.4.1-0.20261015173642-c935be0c53f7
+	go.uber.org/multierr v1.11.0
+	go.uber.org/zap v1.27.0
+	golang.org/x/crypto v0.58.0
+	golang.org/x/exp v0.0.0-20261014143641-f0251eb4aa3e
+	golang.org/x/mod v0.42.0
+	golang.org/x/net v0.62.0
+	golang.org/x/oauth2 v0.37.0
+	golang.org/x/sync v0.24.0
+	golang.org/x/sys v0.49.0
+	golang.org/x/term v0.47.0
+	golang.org/x/text v0.43.0
+	golang.org/x/time v0.16.0
+	golang.org/x/tools v0.52.0
+	gonum.org/v1/gonum v0.17.0
+	google.golang.org/genproto v0.0.0-20261026165753-2ffab32bce7e
+	google.golang.org/grpc v1.85.0
+	google.golang.org/protobuf v1.36.12
+	gopkg.in/check.v1 v1.0.0-20201130134442-10cb98267c6c
+	gopkg.in/inf.v0 v0.9.1
+	gopkg.in/ini.v1 v1.67.0
+	gopkg.in/natefinch/lumberjack.v2 v2.2.1
+	gopkg.in/tomb.v1 v1.0.0-20141024135613-dd632973f1e7
+	gopkg.in/yaml.v2 v2.4.0
+	gopkg.in/yaml.v3 v3.0.1
+	honnef.co/go/tools v0.8.0-rc.1
+	k8s.io/api v0.37.2
+	k8s.io/apimachinery v0.37.2
+	mvdan.cc/sh/v3 v3.10.0
+	rsc.io/quote/v3 v3.1.0
+	rsc.io/sampler v1.99.99
+	sigs.k8s.io/yaml v1.6.0
+)
