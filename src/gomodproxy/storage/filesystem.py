@@ -1,0 +1,481 @@
+"""Filesystem storage in the go command's ``cache/download`` layout.
+
+Objects live at ``<root>/<key>``, so the folder can also be served as ``GOPROXY=file://<root>``
+(see the module cache layout in the Go modules reference, section 7). Our bookkeeping lives under
+``<root>/.gomodproxy/.store/``, which no key can name (key elements never start with ``.``):
+
+- ``meta/<key>.json``: size and SHA-256 recorded at write time, checked on every read;
+- ``locks/<key>.lock``: ``flock`` lock files, shared by every process using the folder;
+- ``quarantine/``: objects whose bytes no longer match what was written;
+- ``spool/``: a temporary folder on the same filesystem for callers that download first.
+
+Writes follow Go's ``writeDiskCache`` recipe plus durability: a temporary file in the **same**
+directory (``.<name>.<random>.tmp``, invisible to keys), fsync, metadata first, then
+``os.replace`` onto the final name (the commit point) and fsync of the directory. A SIGKILL at any
+point leaves either the old object, no object, or a metadata record without data (which reads as
+absent); never a partial file under a key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import contextlib
+import errno
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import secrets
+import shutil
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+from gomodproxy.errors import StorageError
+from gomodproxy.storage.base import (
+    INTERNAL_PREFIX,
+    CorruptObject,
+    ObjectInfo,
+    ObjectNotFound,
+    check_key,
+    check_prefix,
+)
+from gomodproxy.storage.keyedlock import KeyedLocks
+
+__all__ = ["FilesystemStorage"]
+
+logger = logging.getLogger(__name__)
+
+_STORE = Path(".gomodproxy") / ".store"
+_TEMP_SUFFIX = ".tmp"
+_STALE_TEMP_SECONDS = 3600.0
+_COPY_CHUNK = 1 << 20
+_LOCK_POLL_MIN = 0.005
+_LOCK_POLL_MAX = 0.1
+_OPEN_ATTEMPTS = 4
+
+
+class FilesystemStorage:
+    """The default backend: a folder in ``cache/download`` layout with crash-safe writes."""
+
+    def __init__(self, root: Path) -> None:
+        self._root = Path(os.path.abspath(root))
+        self._store = self._root / _STORE
+        self._local_locks = KeyedLocks()
+
+    @property
+    def root(self) -> Path:
+        """The folder objects are stored in (usable as ``GOPROXY=file://...``)."""
+        return self._root
+
+    @property
+    def spool_dir(self) -> Path:
+        """A folder on the same filesystem for downloads that are put() afterwards."""
+        return self._store / "spool"
+
+    # -- reads -----------------------------------------------------------------------------
+
+    async def get(self, key: str) -> bytes:
+        """Return the whole object, checked against its recorded size and SHA-256."""
+        check_key(key)
+        return await asyncio.to_thread(self._get_sync, key)
+
+    @contextlib.asynccontextmanager
+    async def open(self, key: str) -> AsyncIterator[_FileReader]:
+        """Open the object for streaming (see :class:`ObjectReader`)."""
+        check_key(key)
+        fd, info = await asyncio.to_thread(self._open_sync, key)
+        try:
+            yield _FileReader(self, fd, info)
+        finally:
+            os.close(fd)
+
+    async def stat(self, key: str) -> ObjectInfo | None:
+        """Return the recorded size and hash, or None when no complete object is stored."""
+        check_key(key)
+        return await asyncio.to_thread(self._stat_sync, key)
+
+    async def exists(self, key: str) -> bool:
+        """Whether a complete object is stored under ``key``."""
+        return await self.stat(key) is not None
+
+    async def list(self, prefix: str) -> list[str]:
+        """Return the sorted keys under ``prefix``; internal keys only for the internal prefix."""
+        check_prefix(prefix)
+        return await asyncio.to_thread(self._list_sync, prefix)
+
+    # -- writes ----------------------------------------------------------------------------
+
+    async def put(self, key: str, source: bytes | Path) -> ObjectInfo:
+        """Store ``source`` atomically under ``key`` (a Path source is consumed)."""
+        check_key(key)
+        try:
+            return await asyncio.to_thread(self._put_sync, key, source)
+        except OSError as exc:
+            raise _storage_error("write", key, exc) from exc
+
+    async def delete(self, key: str) -> bool:
+        """Remove the object and its record; False when there was none."""
+        check_key(key)
+        return await asyncio.to_thread(self._delete_sync, key)
+
+    @contextlib.asynccontextmanager
+    async def lock(self, key: str) -> AsyncIterator[None]:
+        """An exclusive ``flock`` on ``locks/<key>.lock``, also excluding other processes."""
+        check_key(key)
+        async with self._local_locks.hold(key):
+            fd = await asyncio.to_thread(self._open_lock_file, key)
+            try:
+                delay = _LOCK_POLL_MIN
+                # Polling with LOCK_NB keeps the wait cancellable; a thread blocked in flock
+                # could not be cancelled and would take the lock after its waiter was gone.
+                while not _try_flock(fd):
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, _LOCK_POLL_MAX)
+                yield
+            finally:
+                os.close(fd)  # closing the descriptor releases the flock
+
+    # -- synchronous internals (run in threads) ----------------------------------------------
+
+    def _data_path(self, key: str) -> Path:
+        return self._root.joinpath(*key.split("/"))
+
+    def _meta_path(self, key: str) -> Path:
+        parts = key.split("/")
+        return self._store.joinpath("meta", *parts[:-1], parts[-1] + ".json")
+
+    def _read_meta(self, key: str) -> tuple[ObjectInfo, int] | None:
+        """Return the record and the inode number it was written for."""
+        try:
+            raw = self._meta_path(key).read_bytes()
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        try:
+            doc = json.loads(raw)
+            info = ObjectInfo(
+                key=key, size=int(doc["size"]), sha256=str(doc["sha256"]), mtime=float(doc["time"])
+            )
+            return info, int(doc["ino"])
+        except (ValueError, KeyError, TypeError):
+            logger.warning("storage.meta_unreadable key=%s", key)
+            return None
+
+    def _open_sync(self, key: str) -> tuple[int, ObjectInfo]:
+        """Open the data file and find the record that describes it.
+
+        The record names the inode it was written for. A record for another inode means a
+        writer is between its two renames (retry shortly), the folder was copied (the content
+        still hashes right: re-record), or a writer crashed there (quarantine).
+        """
+        for attempt in range(_OPEN_ATTEMPTS):
+            try:
+                fd = os.open(self._data_path(key), os.O_RDONLY)
+            except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+                raise ObjectNotFound(key) from None
+            except OSError as exc:
+                raise _storage_error("read", key, exc) from exc
+            try:
+                st = os.fstat(fd)
+                record = self._read_meta(key)
+                if record is not None and record[1] == st.st_ino and record[0].size == st.st_size:
+                    return fd, record[0]
+                size, sha256 = _hash_fd(fd)
+                info = ObjectInfo(key=key, size=size, sha256=sha256, mtime=time.time())
+                if record is None:
+                    # Written by someone else (the go command, when the folder is also a
+                    # GOMODCACHE/cache/download): adopt it as it is.
+                    self._write_meta(info, st.st_ino)
+                    logger.info("storage.adopted key=%s size=%d", key, size)
+                    return fd, info
+                if (size, sha256) == (record[0].size, record[0].sha256):
+                    self._write_meta(record[0], st.st_ino)
+                    return fd, record[0]
+            except BaseException:
+                os.close(fd)
+                raise
+            os.close(fd)
+            if attempt + 1 < _OPEN_ATTEMPTS:
+                time.sleep(0.005 * (attempt + 1))
+        raise self._quarantine(key, "the data does not match its record")
+
+    def _get_sync(self, key: str) -> bytes:
+        fd, info = self._open_sync(key)
+        try:
+            data = bytearray()
+            while chunk := os.read(fd, _COPY_CHUNK):
+                data += chunk
+        finally:
+            os.close(fd)
+        self._check_content(info, len(data), hashlib.sha256(data).hexdigest())
+        return bytes(data)
+
+    def _check_content(self, info: ObjectInfo, size: int, sha256: str) -> None:
+        if size != info.size or sha256 != info.sha256:
+            raise self._quarantine(
+                info.key, f"sha256 {sha256} size {size}, recorded {info.sha256} size {info.size}"
+            )
+
+    def _stat_sync(self, key: str) -> ObjectInfo | None:
+        path = self._data_path(key)
+        try:
+            st = path.stat()
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        if not path.is_file():
+            return None
+        record = self._read_meta(key)
+        if record is not None and record[1] == st.st_ino and record[0].size == st.st_size:
+            return record[0]
+        try:
+            fd, info = self._open_sync(key)
+        except (ObjectNotFound, CorruptObject):
+            return None
+        os.close(fd)
+        return info
+
+    def _list_sync(self, prefix: str) -> builtins.list[str]:
+        base = self._root.joinpath(*prefix.rstrip("/").split("/")) if prefix else self._root
+        internal = prefix.startswith(INTERNAL_PREFIX)
+        keys: builtins.list[str] = []
+        for dirpath, dirnames, filenames in os.walk(base):
+            rel = os.path.relpath(dirpath, self._root).replace(os.sep, "/")
+            at_root = rel == "."
+            # Never descend into bookkeeping; the internal namespace only when asked for.
+            dirnames[:] = sorted(
+                d
+                for d in dirnames
+                if not d.startswith(".") or (at_root and d == ".gomodproxy" and internal)
+            )
+            for name in filenames:
+                if name.startswith("."):
+                    continue
+                key = name if at_root else f"{rel}/{name}"
+                try:
+                    check_key(key)
+                except StorageError:
+                    continue
+                if key.startswith(prefix) and self._stat_sync(key) is not None:
+                    keys.append(key)
+        return sorted(keys)
+
+    def _write_meta(self, info: ObjectInfo, ino: int) -> None:
+        meta = self._meta_path(info.key)
+        doc = {"size": info.size, "sha256": info.sha256, "time": info.mtime, "ino": ino}
+        _write_file_atomic(meta, json.dumps(doc).encode())
+
+    def _put_sync(self, key: str, source: bytes | Path) -> ObjectInfo:
+        final = self._data_path(key)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        if final.parent.is_symlink() or final.is_dir():
+            raise StorageError(f"cannot store {key}: the target is not a regular file location")
+        _remove_stale_temps(final)
+        tmp = final.parent / f".{final.name}.{secrets.token_hex(6)}{_TEMP_SUFFIX}"
+        try:
+            size, sha256 = _materialize(source, tmp)
+            info = ObjectInfo(key=key, size=size, sha256=sha256, mtime=time.time())
+            # The record goes first: a crash before the rename leaves a record without data
+            # (reads as absent) or for another inode (detected on read). The rename of the data
+            # is the commit point; it keeps the inode the record names.
+            with self._commit_lock(key):
+                self._write_meta(info, tmp.stat().st_ino)
+                _replace(tmp, final)
+                _fsync_dir(final.parent)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+            raise
+        if isinstance(source, Path):
+            with contextlib.suppress(FileNotFoundError):
+                source.unlink()
+        logger.debug("storage.put.complete key=%s size=%d", key, size)
+        return info
+
+    def _delete_sync(self, key: str) -> bool:
+        try:
+            self._data_path(key).unlink()
+            found = True
+        except (FileNotFoundError, NotADirectoryError):
+            found = False
+        with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+            self._meta_path(key).unlink()
+        return found
+
+    def _quarantine(self, key: str, reason: str) -> CorruptObject:
+        name = hashlib.sha256(key.encode()).hexdigest()[:24]
+        target = self._store / "quarantine" / f"{name}.{time.time_ns()}"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            os.replace(self._data_path(key), target)
+        with contextlib.suppress(FileNotFoundError):
+            self._meta_path(key).unlink()
+        logger.error("storage.corrupt key=%s reason=%s quarantined=%s", key, reason, target.name)
+        return CorruptObject(key, reason)
+
+    def _open_lock_file(self, key: str, suffix: str = ".lock") -> int:
+        parts = key.split("/")
+        path = self._store.joinpath("locks", *parts[:-1], parts[-1] + suffix)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+
+    @contextlib.contextmanager
+    def _commit_lock(self, key: str) -> Iterator[None]:
+        """Serialize the two renames of concurrent writers of one key (any process).
+
+        Its own lock file (``.commit``), so a caller holding :meth:`lock` on the key never
+        deadlocks against it. Taken in a worker thread, where blocking is fine.
+        """
+        fd = self._open_lock_file(key, ".commit")
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+
+class _FileReader:
+    """Streams one stored file from an open descriptor, checking its hash at the end."""
+
+    def __init__(self, storage: FilesystemStorage, fd: int, info: ObjectInfo) -> None:
+        self._storage = storage
+        self._fd = fd
+        self._info = info
+
+    @property
+    def info(self) -> ObjectInfo:
+        return self._info
+
+    async def chunks(self, chunk_size: int = 262144) -> AsyncIterator[bytes]:
+        digest = hashlib.sha256()
+        offset = 0
+        pending = b""
+        while True:
+            chunk = await asyncio.to_thread(os.pread, self._fd, chunk_size, offset)
+            if not chunk:
+                break
+            digest.update(chunk)
+            offset += len(chunk)
+            if pending:
+                yield pending
+            pending = chunk
+        if offset != self._info.size or digest.hexdigest() != self._info.sha256:
+            raise await asyncio.to_thread(
+                self._storage._quarantine,
+                self._info.key,
+                f"sha256 {digest.hexdigest()} size {offset}, recorded {self._info.sha256}",
+            )
+        if pending:
+            yield pending
+
+    async def read_range(self, start: int, length: int) -> bytes:
+        return await asyncio.to_thread(os.pread, self._fd, length, start)
+
+
+def _try_flock(fd: int) -> bool:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def _hash_fd(fd: int) -> tuple[int, str]:
+    digest = hashlib.sha256()
+    offset = 0
+    while chunk := os.pread(fd, _COPY_CHUNK, offset):
+        digest.update(chunk)
+        offset += len(chunk)
+    return offset, digest.hexdigest()
+
+
+def _materialize(source: bytes | Path, tmp: Path) -> tuple[int, str]:
+    """Write ``source`` to ``tmp`` (moving it when on the same filesystem); fsync; hash."""
+    if isinstance(source, bytes):
+        with open(tmp, "xb") as out:
+            out.write(source)
+            out.flush()
+            os.fsync(out.fileno())
+        return len(source), hashlib.sha256(source).hexdigest()
+    try:
+        os.rename(source, tmp)
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+        shutil.copyfile(source, tmp)  # another filesystem: copy into the target directory
+    digest = hashlib.sha256()
+    size = 0
+    with open(tmp, "rb+") as f:
+        while chunk := f.read(_COPY_CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+        os.fsync(f.fileno())
+    return size, digest.hexdigest()
+
+
+def _write_file_atomic(path: Path, body: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}{_TEMP_SUFFIX}"
+    try:
+        with open(tmp, "xb") as out:
+            out.write(body)
+            out.flush()
+            os.fsync(out.fileno())
+        _replace(tmp, path)
+        _fsync_dir(path.parent)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+
+
+def _replace(src: Path, dst: Path) -> None:
+    # A short retry, like Go's robustio: transient sharing violations on some systems.
+    for attempt in range(5):
+        try:
+            os.replace(src, dst)
+            return
+        except PermissionError:
+            if attempt == 4:
+                raise
+            time.sleep(0.01 * (attempt + 1))
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _remove_stale_temps(final: Path) -> None:
+    """Remove temporary files of this name left by a crashed writer (held under its lock)."""
+    cutoff = time.time() - _STALE_TEMP_SECONDS
+    for tmp in _iter_temps(final):
+        with contextlib.suppress(OSError):
+            if tmp.stat().st_mtime < cutoff:
+                tmp.unlink()
+                logger.info("storage.stale_temp_removed name=%s", tmp.name)
+
+
+def _iter_temps(final: Path) -> Iterator[Path]:
+    head = f".{final.name}."
+    try:
+        names = os.listdir(final.parent)
+    except OSError:
+        return
+    for name in names:
+        if name.startswith(head) and name.endswith(_TEMP_SUFFIX):
+            yield final.parent / name
+
+
+def _storage_error(action: str, key: str, exc: OSError) -> StorageError:
+    reason = os.strerror(exc.errno) if exc.errno else str(exc)
+    hint = ""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        hint = "; free disk space or raise the quota"
+    elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        hint = "; check the cache folder's permissions"
+    return StorageError(f"cannot {action} {key} in the cache: {reason}{hint}")

@@ -1,0 +1,118 @@
+"""In-memory storage for unit tests and throw-away servers; same contract as the filesystem."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from gomodproxy.storage.base import (
+    INTERNAL_PREFIX,
+    CorruptObject,
+    ObjectInfo,
+    ObjectNotFound,
+    check_key,
+    check_prefix,
+)
+from gomodproxy.storage.keyedlock import KeyedLocks
+
+__all__ = ["MemoryStorage"]
+
+
+class MemoryStorage:
+    """Objects in a dict; locks are in-process only (one process owns the memory)."""
+
+    def __init__(self) -> None:
+        self._objects: dict[str, tuple[bytes, ObjectInfo]] = {}
+        self._locks = KeyedLocks()
+
+    async def get(self, key: str) -> bytes:
+        """Return the whole object, checked against its recorded hash."""
+        data, info = self._lookup(key)
+        _check(data, info)
+        return data
+
+    @contextlib.asynccontextmanager
+    async def open(self, key: str) -> AsyncIterator[_MemoryReader]:
+        """Open the object for streaming."""
+        data, info = self._lookup(key)
+        yield _MemoryReader(data, info)
+
+    async def put(self, key: str, source: bytes | Path) -> ObjectInfo:
+        """Store ``source`` (a Path source is read, then removed)."""
+        check_key(key)
+        if isinstance(source, Path):
+            data = await asyncio.to_thread(source.read_bytes)
+            await asyncio.to_thread(source.unlink)
+        else:
+            data = bytes(source)
+        info = ObjectInfo(
+            key=key, size=len(data), sha256=hashlib.sha256(data).hexdigest(), mtime=time.time()
+        )
+        self._objects[key] = (data, info)
+        return info
+
+    async def stat(self, key: str) -> ObjectInfo | None:
+        """Return the recorded size and hash, or None."""
+        check_key(key)
+        entry = self._objects.get(key)
+        return entry[1] if entry else None
+
+    async def exists(self, key: str) -> bool:
+        """Whether an object is stored under ``key``."""
+        return await self.stat(key) is not None
+
+    async def list(self, prefix: str) -> list[str]:
+        """Return the sorted keys under ``prefix``; internal keys only for the internal prefix."""
+        check_prefix(prefix)
+        internal = prefix.startswith(INTERNAL_PREFIX)
+        return sorted(
+            k
+            for k in self._objects
+            if k.startswith(prefix) and (internal or not k.startswith(INTERNAL_PREFIX))
+        )
+
+    async def delete(self, key: str) -> bool:
+        """Remove the object; False when there was none."""
+        check_key(key)
+        return self._objects.pop(key, None) is not None
+
+    @contextlib.asynccontextmanager
+    async def lock(self, key: str) -> AsyncIterator[None]:
+        """An exclusive in-process lock named by ``key``."""
+        check_key(key)
+        async with self._locks.hold(key):
+            yield
+
+    def _lookup(self, key: str) -> tuple[bytes, ObjectInfo]:
+        check_key(key)
+        entry = self._objects.get(key)
+        if entry is None:
+            raise ObjectNotFound(key)
+        return entry
+
+
+def _check(data: bytes, info: ObjectInfo) -> None:
+    if len(data) != info.size or hashlib.sha256(data).hexdigest() != info.sha256:
+        raise CorruptObject(info.key, "the data does not match its record")
+
+
+class _MemoryReader:
+    def __init__(self, data: bytes, info: ObjectInfo) -> None:
+        self._data = data
+        self._info = info
+
+    @property
+    def info(self) -> ObjectInfo:
+        return self._info
+
+    async def chunks(self, chunk_size: int = 262144) -> AsyncIterator[bytes]:
+        _check(self._data, self._info)
+        for start in range(0, len(self._data), chunk_size):
+            yield self._data[start : start + chunk_size]
+
+    async def read_range(self, start: int, length: int) -> bytes:
+        return self._data[start : start + length]
