@@ -22,13 +22,8 @@ from collections.abc import Callable, Iterable
 from typing import BinaryIO
 
 from gomodproxy.errors import ZipError
-from gomodproxy.module.zipreader import (
-    MAX_ENTRIES,
-    ZipEntry,
-    name_bytes,
-    open_entry,
-    read_directory,
-)
+from gomodproxy.module.zipentry import open_entry
+from gomodproxy.module.zipreader import MAX_ENTRIES, ZipEntry, name_bytes, read_directory
 
 __all__ = ["FileSource", "hash1", "hash_go_mod", "hash_zip"]
 

@@ -13,25 +13,18 @@ flag is clear (Go keeps the raw bytes, and the h1 hash is over those bytes), rea
   record's count in its low 16 bits (``Reader.init``);
 * entry names are the central-directory names, raw bytes, decoded as UTF-8 with
   ``surrogateescape`` so that invalid bytes survive unchanged (:func:`name_bytes` gives them back);
-* opening an entry checks the local header's signature, and (stricter than Go) that the local name
-  equals the central name, that the entry is not encrypted and that its method is store or
-  deflate; data beyond the declared uncompressed size is an error at the first byte past it, a
-  short stream is an error, and the CRC-32 is checked as Go's ``checksumReader`` does.
+* entry data is read by :mod:`gomodproxy.module.zipentry`.
 
 Nothing here reads a whole archive into memory: the central directory is parsed through a small
-buffer, entry data is streamed in chunks, and the number of entries is capped.
+buffer and the number of entries is capped.
 
-Every failure is a :class:`~gomodproxy.errors.ZipError` with a stable ``kind``: ``not_zip``,
-``too_many_files``, ``name_mismatch``, ``encrypted``, ``unsupported_method``, ``size_lie``,
-``truncated``, ``checksum``.
+Failures are :class:`~gomodproxy.errors.ZipError` with kind ``not_zip`` or ``too_many_files``.
 """
 
 from __future__ import annotations
 
 import io
 import struct
-import zlib
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -39,11 +32,13 @@ from gomodproxy.errors import ZipError
 
 __all__ = [
     "MAX_ENTRIES",
+    "METHOD_DEFLATE",
+    "METHOD_STORE",
     "ZipDirectory",
     "ZipEntry",
-    "iter_entry_data",
     "name_bytes",
-    "open_entry",
+    "not_zip_error",
+    "read_at",
     "read_directory",
 ]
 
@@ -53,13 +48,10 @@ MAX_ENTRIES = 250_000
 
 _CHUNK = 64 * 1024
 
-_FILE_HEADER_SIG = 0x04034B50
 _DIR_HEADER_SIG = 0x02014B50
 _DIR_END_SIG = b"PK\x05\x06"
 _DIR64_LOC_SIG = 0x07064B50
 _DIR64_END_SIG = 0x06064B50
-_DATA_DESCRIPTOR_SIG = 0x08074B50
-_FILE_HEADER_LEN = 30
 _DIR_HEADER_LEN = 46
 _DIR_END_LEN = 22
 _DIR64_LOC_LEN = 20
@@ -67,13 +59,12 @@ _DIR64_END_LEN = 56
 _ZIP64_EXTRA_ID = 0x0001
 _MAX_INT64 = (1 << 63) - 1
 
-_FLAG_ENCRYPTED = 0x1
-_FLAG_DATA_DESCRIPTOR = 0x8
 METHOD_STORE = 0
 METHOD_DEFLATE = 8
 
 
-def _not_zip(detail: str = "") -> ZipError:
+def not_zip_error(detail: str = "") -> ZipError:
+    """The ``not_zip`` error, Go's ``zip: not a valid zip file``, with an optional detail."""
     suffix = f" ({detail})" if detail else ""
     return ZipError("not_zip", f"zip: not a valid zip file{suffix}")
 
@@ -119,9 +110,10 @@ def _decode_name(raw: bytes) -> str:
     return raw.decode("utf-8", "surrogateescape")
 
 
-def _read_at(f: BinaryIO, offset: int, n: int) -> bytes:
+def read_at(f: BinaryIO, offset: int, n: int) -> bytes:
+    """Read up to ``n`` bytes at ``offset`` (Go's ``ReaderAt`` on a seekable stream)."""
     if offset < 0:
-        raise _not_zip("negative offset")
+        raise not_zip_error("negative offset")
     f.seek(offset)
     return f.read(n)
 
@@ -153,24 +145,24 @@ def _find_directory64_end(f: BinaryIO, end_offset: int) -> int:
     loc_offset = end_offset - _DIR64_LOC_LEN
     if loc_offset < 0:
         return -1
-    buf = _read_at(f, loc_offset, _DIR64_LOC_LEN)
+    buf = read_at(f, loc_offset, _DIR64_LOC_LEN)
     if len(buf) < _DIR64_LOC_LEN:
-        raise _not_zip("truncated zip64 locator")
+        raise not_zip_error("truncated zip64 locator")
     sig, disk, offset, disks = struct.unpack("<IIQI", buf)
     if sig != _DIR64_LOC_SIG or disk != 0 or disks != 1:
         return -1
     if offset > _MAX_INT64:
-        raise _not_zip("zip64 end offset out of range")
+        raise not_zip_error("zip64 end offset out of range")
     return int(offset)
 
 
 def _read_directory64_end(f: BinaryIO, offset: int, d: _DirEnd) -> None:
-    buf = _read_at(f, offset, _DIR64_END_LEN)
+    buf = read_at(f, offset, _DIR64_END_LEN)
     if len(buf) < _DIR64_END_LEN:
-        raise _not_zip("truncated zip64 end record")
+        raise not_zip_error("truncated zip64 end record")
     sig = struct.unpack_from("<I", buf, 0)[0]
     if sig != _DIR64_END_SIG:
-        raise _not_zip("bad zip64 end record signature")
+        raise not_zip_error("bad zip64 end record signature")
     _disk, _dir_disk, _this_disk, records, dir_size, dir_offset = struct.unpack_from(
         "<IIQQQQ", buf, 16
     )
@@ -183,16 +175,16 @@ def _read_directory_end(f: BinaryIO, size: int) -> tuple[_DirEnd, int]:
     end_offset = -1
     for attempt, block in enumerate((1024, 65 * 1024)):
         block = min(block, size)
-        buf = _read_at(f, size - block, block)
+        buf = read_at(f, size - block, block)
         if len(buf) != block:
-            raise _not_zip("short read")
+            raise not_zip_error("short read")
         p = _find_signature_in_block(buf)
         if p >= 0:
             buf = buf[p:]
             end_offset = size - block + p
             break
         if attempt == 1 or block == size:
-            raise _not_zip("no end of central directory record")
+            raise not_zip_error("no end of central directory record")
     (_disk, _dir_disk, _this_disk, records, dir_size, dir_offset, comment_len) = struct.unpack_from(
         "<HHHHIIH", buf, 4
     )
@@ -206,11 +198,11 @@ def _read_directory_end(f: BinaryIO, size: int) -> tuple[_DirEnd, int]:
             end_offset = p64
             _read_directory64_end(f, p64, d)
     if d.dir_size > _MAX_INT64 or d.dir_offset > _MAX_INT64:
-        raise _not_zip("directory out of range")
+        raise not_zip_error("directory out of range")
     base_offset = end_offset - d.dir_size - d.dir_offset
     start = base_offset + d.dir_offset
     if start < 0 or start >= size:
-        raise _not_zip("central directory offset out of range")
+        raise not_zip_error("central directory offset out of range")
     if base_offset > 0:
         # Some archives declare a wrong base offset; Go prefers 0 when a valid header is there.
         probe = _BufferedSection(f, d.dir_offset, size)
@@ -244,7 +236,7 @@ class _BufferedSection:
             want = min(max(_CHUNK, n - len(self._buf)), self._limit - self._pos)
             if want <= 0:
                 raise _BadHeader("unexpected EOF")
-            chunk = _read_at(self._f, self._pos, want)
+            chunk = read_at(self._f, self._pos, want)
             if not chunk:
                 raise _BadHeader("unexpected EOF")
             self._pos += len(chunk)
@@ -346,7 +338,7 @@ def read_directory(
     while True:
         if r.at_eof():
             # io.ReadFull's plain EOF is not one of the errors Go treats as "end of directory".
-            raise _not_zip("central directory runs to the end of the file")
+            raise not_zip_error("central directory runs to the end of the file")
         try:
             entry = _read_directory_header(r, base_offset)
         except _BadHeader:
@@ -359,166 +351,7 @@ def read_directory(
             )
     # Go compares only the low 16 bits: the count field of a plain end record is 16 bits wide.
     if (len(entries) & 0xFFFF) != (end.records & 0xFFFF):
-        raise _not_zip(
+        raise not_zip_error(
             f"central directory has {len(entries)} readable entries, end record says {end.records}"
         )
     return ZipDirectory(entries=tuple(entries), size=size)
-
-
-def _body_offset(f: BinaryIO, entry: ZipEntry) -> int:
-    # Go's findBodyOffset, plus the name check: Go hashes and extracts under the central name.
-    head = _read_at(f, entry.header_offset, _FILE_HEADER_LEN)
-    if len(head) < _FILE_HEADER_LEN:
-        raise _not_zip(f"truncated local header of {entry.name!r}")
-    sig = struct.unpack_from("<I", head, 0)[0]
-    if sig != _FILE_HEADER_SIG:
-        raise _not_zip(f"bad local header signature for {entry.name!r}")
-    name_len, extra_len = struct.unpack_from("<HH", head, 26)
-    local_name = _read_at(f, entry.header_offset + _FILE_HEADER_LEN, name_len)
-    if local_name != name_bytes(entry.name):
-        raise ZipError(
-            "name_mismatch",
-            f"zip entry {entry.name!r} has local header name {_decode_name(local_name)!r}: "
-            "the archive is inconsistent",
-            file=entry.name,
-        )
-    return entry.header_offset + _FILE_HEADER_LEN + int(name_len) + int(extra_len)
-
-
-def iter_entry_data(f: BinaryIO, entry: ZipEntry, *, chunk_size: int = _CHUNK) -> Iterator[bytes]:
-    """Yield the uncompressed data of ``entry`` in chunks, checking it as Go's ``File.Open`` does.
-
-    Directory entries yield nothing (and must declare size 0). The data may never exceed the
-    declared uncompressed size (``size_lie``, raised before the excess is yielded), must reach it
-    (``truncated``) and must match the CRC-32 (``checksum``).
-    """
-    body = _body_offset(f, entry)
-    if entry.is_dir:
-        if entry.uncompressed_size != 0:
-            raise _not_zip(f"directory entry {entry.name!r} has data")
-        return
-    if entry.flags & _FLAG_ENCRYPTED:
-        raise ZipError("encrypted", f"zip entry {entry.name!r} is encrypted", file=entry.name)
-    if entry.method not in (METHOD_STORE, METHOD_DEFLATE):
-        raise ZipError(
-            "unsupported_method",
-            f"zip entry {entry.name!r}: unsupported compression method {entry.method} "
-            "(module zips use store or deflate)",
-            file=entry.name,
-        )
-    crc = 0
-    nread = 0
-    for data in _raw_chunks(f, entry, body, chunk_size):
-        nread += len(data)
-        if nread > entry.uncompressed_size:
-            raise ZipError(
-                "size_lie",
-                f"uncompressed size of file {entry.name} is larger than declared size "
-                f"({entry.uncompressed_size} bytes)",
-                file=entry.name,
-            )
-        crc = zlib.crc32(data, crc)
-        yield data
-    if nread != entry.uncompressed_size:
-        raise ZipError(
-            "truncated",
-            f"zip entry {entry.name!r} holds {nread} bytes but declares "
-            f"{entry.uncompressed_size}: unexpected EOF",
-            file=entry.name,
-        )
-    if entry.flags & _FLAG_DATA_DESCRIPTOR:
-        _check_data_descriptor(f, entry, body + entry.compressed_size)
-        if crc != entry.crc32:
-            raise _checksum_error(entry)
-    elif entry.crc32 != 0 and crc != entry.crc32:
-        raise _checksum_error(entry)
-
-
-def _checksum_error(entry: ZipEntry) -> ZipError:
-    return ZipError("checksum", f"zip: checksum error in {entry.name!r}", file=entry.name)
-
-
-def _check_data_descriptor(f: BinaryIO, entry: ZipEntry, offset: int) -> None:
-    # Go's readDataDescriptor: the signature is optional; only the CRC is compared.
-    head = _read_at(f, offset, 4)
-    if len(head) < 4:
-        raise ZipError("truncated", f"missing data descriptor of {entry.name!r}", file=entry.name)
-    if struct.unpack("<I", head)[0] == _DATA_DESCRIPTOR_SIG:
-        crc_bytes = _read_at(f, offset + 4, 4)
-    else:
-        crc_bytes = head
-    if len(crc_bytes) < 4:
-        raise ZipError("truncated", f"short data descriptor of {entry.name!r}", file=entry.name)
-    if struct.unpack("<I", crc_bytes)[0] != entry.crc32:
-        raise _checksum_error(entry)
-
-
-def _raw_chunks(f: BinaryIO, entry: ZipEntry, body: int, chunk_size: int) -> Iterator[bytes]:
-    remaining = entry.compressed_size
-    pos = body
-    if entry.method == METHOD_STORE:
-        while remaining > 0:
-            data = _read_at(f, pos, min(chunk_size, remaining))
-            if not data:
-                return
-            pos += len(data)
-            remaining -= len(data)
-            yield data
-        return
-    inflater = zlib.decompressobj(-15)
-    while not inflater.eof:
-        if inflater.unconsumed_tail:
-            pending = inflater.unconsumed_tail
-        elif remaining > 0:
-            pending = _read_at(f, pos, min(chunk_size, remaining))
-            if not pending:
-                remaining = 0
-                continue
-            pos += len(pending)
-            remaining -= len(pending)
-        else:
-            tail = inflater.flush()
-            if tail:
-                yield tail
-            if not inflater.eof:
-                raise ZipError(
-                    "truncated",
-                    f"zip entry {entry.name!r}: deflate stream ends early: unexpected EOF",
-                    file=entry.name,
-                )
-            return
-        try:
-            out = inflater.decompress(pending, chunk_size)
-        except zlib.error as exc:
-            raise ZipError(
-                "not_zip", f"zip entry {entry.name!r}: corrupt deflate data: {exc}", file=entry.name
-            ) from exc
-        if out:
-            yield out
-
-
-class _EntryStream(io.RawIOBase):
-    def __init__(self, chunks: Iterator[bytes]) -> None:
-        super().__init__()
-        self._chunks = chunks
-        self._pending = b""
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-        while not self._pending:
-            nxt = next(self._chunks, None)
-            if nxt is None:
-                return 0
-            self._pending = nxt
-        n = min(len(buffer), len(self._pending))
-        buffer[:n] = self._pending[:n]
-        self._pending = self._pending[n:]
-        return n
-
-
-def open_entry(f: BinaryIO, entry: ZipEntry) -> BinaryIO:
-    """Return a readable stream over ``entry``'s checked data (see :func:`iter_entry_data`)."""
-    stream: BinaryIO = io.BufferedReader(_EntryStream(iter_entry_data(f, entry)))
-    return stream
