@@ -1,0 +1,171 @@
+"""Safe extraction of a module zip into the module cache (x/mod/zip ``Unzip`` + cmd/go ``unzip``).
+
+Every rule of :func:`~gomodproxy.module.zipcheck.check_zip` is enforced before a byte is
+written, declared sizes included. Then the files are written, one entry at a time and streamed,
+into a fresh temporary directory beside the target (``<target>.tmp-*``, the name the go command
+cleans up), each under the name that was checked and hashed: the central-directory name minus the
+``path@version/`` prefix. Nothing is ever silently cleaned or skipped (``zipfile.extract`` strips
+``..``; we refuse the zip instead). Files are created ``O_EXCL|O_NOFOLLOW`` with mode 0444, only
+regular files and directories are created (a zip entry claiming to be a symlink or device becomes
+a plain file, as with Go), directories are made read-only children first, and the finished tree
+is renamed onto the target: a reader never sees a partial tree under the final name. On any error
+the temporary tree is removed (Go may leave files behind; we do not).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from gomodproxy.errors import ZipError
+from gomodproxy.module.zipcheck import check_zip_detailed
+from gomodproxy.module.zipentry import iter_entry_data
+from gomodproxy.module.zipreader import MAX_ENTRIES, ZipEntry
+
+__all__ = ["extract_zip", "make_dirs_read_only", "remove_tree"]
+
+_WRITE_BITS = stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH
+_CREATE_FLAGS = (
+    os.O_WRONLY
+    | os.O_CREAT
+    | os.O_EXCL
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+    | getattr(os, "O_BINARY", 0)
+)
+
+
+def make_dirs_read_only(root: str | os.PathLike[str], *, include_root: bool = True) -> None:
+    """Remove the write bits of every directory under ``root``, children before parents.
+
+    Best effort, like cmd/go ``makeDirsReadOnly``.
+    """
+    dirs: list[str] = []
+    for dirpath, _dirnames, _filenames in os.walk(root):
+        dirs.append(dirpath)
+    top = os.fspath(root)
+    for d in reversed(dirs):
+        if d == top and not include_root:
+            continue
+        with contextlib.suppress(OSError):
+            mode = os.lstat(d).st_mode
+            os.chmod(d, stat.S_IMODE(mode) & ~_WRITE_BITS)
+
+
+def remove_tree(root: str | os.PathLike[str]) -> None:
+    """Delete a tree written by :func:`extract_zip`, making its directories writable first."""
+    if not os.path.lexists(root):
+        return
+    for dirpath, _dirnames, _filenames in os.walk(root):
+        with contextlib.suppress(OSError):
+            os.chmod(dirpath, 0o700)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def _relative_parts(name: str) -> list[str]:
+    # The checks already refused unclean, absolute and oddly spelled names; this re-checks the
+    # parts that would make a path leave the tree, whatever the platform's separators are.
+    parts = name.split("/")
+    for part in parts:
+        if part in ("", ".", "..") or "\x00" in part or os.sep in part:
+            raise ZipError("not_clean", f"refusing to extract {name!r}", file=name)
+        if os.altsep and os.altsep in part:
+            raise ZipError("not_clean", f"refusing to extract {name!r}", file=name)
+    return parts
+
+
+def _write_entry(zf: BinaryIO, entry: ZipEntry, tmp: str, name: str) -> None:
+    parts = _relative_parts(name)
+    parent = os.path.join(tmp, *parts[:-1])
+    os.makedirs(parent, mode=0o777, exist_ok=True)
+    dst = os.path.join(parent, parts[-1])
+    fd = os.open(dst, _CREATE_FLAGS, 0o444)
+    with os.fdopen(fd, "wb") as out:
+        for chunk in iter_entry_data(zf, entry):
+            out.write(chunk)
+
+
+@contextlib.contextmanager
+def _opened(zip_file: str | os.PathLike[str] | BinaryIO) -> Iterator[BinaryIO]:
+    if isinstance(zip_file, str | os.PathLike):
+        with open(zip_file, "rb") as f:
+            yield f
+    else:
+        yield zip_file
+
+
+def _check_target(target: Path) -> None:
+    try:
+        with os.scandir(target) as it:
+            if next(it, None) is not None:
+                raise ZipError(
+                    "target_not_empty",
+                    f"target directory {target} exists and is not empty; "
+                    "remove it (see remove_tree) and extract again",
+                )
+    except (FileNotFoundError, NotADirectoryError) as exc:
+        if target.is_symlink() or (target.exists() and not target.is_dir()):
+            raise ZipError(
+                "target_not_empty", f"target {target} exists and is not a directory"
+            ) from exc
+
+
+def extract_zip(
+    zip_file: str | os.PathLike[str] | BinaryIO,
+    module_path: str,
+    version: str,
+    target_dir: str | os.PathLike[str],
+    *,
+    max_entries: int = MAX_ENTRIES,
+) -> Path:
+    """Extract the module zip of ``module_path@version`` into ``target_dir``; return its path.
+
+    ``target_dir`` must not exist or be an empty directory; its parents are created. Raises
+    ``ZipError`` for every refusal (the kinds of :mod:`gomodproxy.module.zipcheck`, those of
+    :mod:`gomodproxy.module.zipentry`, ``target_not_empty``) and ``OSError`` for I/O failures;
+    either way nothing is left under ``target_dir`` or beside it.
+    """
+    target = Path(target_dir)
+    _check_target(target)
+    with _opened(zip_file) as zf:
+        directory, checked = check_zip_detailed(zf, module_path, version, max_entries=max_entries)
+        checked.raise_for_error()
+        assert directory is not None  # only a too-large zip has none, and that is an error
+        prefix = f"{module_path}@{version}/"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = _make_temp_dir(target)
+        try:
+            for entry in directory.entries:
+                name = entry.name[len(prefix) :]
+                if name == "" or name.endswith("/"):
+                    continue
+                _write_entry(zf, entry, tmp, name)
+            make_dirs_read_only(tmp, include_root=False)
+            with contextlib.suppress(FileNotFoundError):
+                target.rmdir()  # an empty directory, checked above
+            os.rename(tmp, target)
+        except BaseException:
+            remove_tree(tmp)
+            raise
+    make_dirs_read_only(target)
+    return target
+
+
+def _make_temp_dir(target: Path) -> str:
+    # Not tempfile.mkdtemp: its 0700 mode would survive into the cache, where Go's directories
+    # are 0777 less the umask (then read-only). Reading the umask means changing it, which is
+    # not thread-safe, so the directory is created with 0777 and the umask applies by itself.
+    for _ in range(100):
+        tmp = target.parent / f"{target.name}.tmp-{secrets.token_hex(8)}"
+        try:
+            os.mkdir(tmp, 0o777)
+        except FileExistsError:
+            continue
+        return os.fspath(tmp)
+    raise FileExistsError(f"could not create a temporary directory beside {target}")
