@@ -108,7 +108,7 @@ def test_record_key_refuses_text_that_is_not_one_versions_go_sum_lines(text: byt
 
 def test_fresh_log_serves_a_signed_empty_tree(store: LogStore, key: ServerKey) -> None:
     assert store.size == 0
-    assert _signed_tree(store, key) == Tree(0, bytes(32))
+    assert _signed_tree(store, key) == Tree(0, tlog.EMPTY_HASH)
 
 
 def test_append_assigns_ids_in_order_and_signs_the_new_tree(

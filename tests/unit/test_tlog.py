@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import itertools
 from collections.abc import Sequence
 
@@ -118,9 +117,9 @@ def test_record_hash_of_hello_world_matches_x_mod() -> None:
     assert tlog.record_hash(b"hello world") == _b64("TszzRgjTG6xce+z2AG31kAXYKBgQVtCSCE40HmuwBb0=")
 
 
-def test_empty_tree_hash_is_all_zero_like_go_and_rfc_empty_mth_is_sha256_of_nothing() -> None:
-    assert tlog.tree_hash(0, _HashStorage()) == bytes(32)
-    assert hashlib.sha256(b"").digest() == _b64("47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=")
+def test_empty_tree_hash_is_sha256_of_nothing() -> None:
+    empty = _b64("47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=")
+    assert tlog.tree_hash(0, _HashStorage()) == empty == tlog.EMPTY_HASH
 
 
 @pytest.mark.parametrize(
@@ -329,7 +328,7 @@ def test_inconsistent_tile_is_a_security_error() -> None:
 
 
 def test_tile_hash_reader_on_empty_tree_has_no_hashes() -> None:
-    th = tlog.tile_hash_reader(Tree(0, bytes(32)), _TreeTiles(_HashStorage(), 8))
+    th = tlog.tile_hash_reader(Tree(0, tlog.EMPTY_HASH), _TreeTiles(_HashStorage(), 8))
     assert th.read_hashes([]) == []
     with pytest.raises(tlog.TlogError):
         th.read_hashes([0])

@@ -15,6 +15,7 @@ from typing import Protocol
 from gomodproxy.errors import SecurityError, SumDBError
 
 __all__ = [
+    "EMPTY_HASH",
     "HASH_SIZE",
     "Hash",
     "HashReader",
@@ -43,7 +44,8 @@ Hash = bytes
 HASH_SIZE = 32
 """Size of a :data:`Hash` in bytes (tlog.HashSize)."""
 
-ZERO_HASH: Hash = bytes(HASH_SIZE)
+EMPTY_HASH: Hash = hashlib.sha256(b"").digest()
+"""The hash of the empty tree: SHA-256 of the empty string (RFC 6962 §2.1; x/mod tlog emptyHash)."""
 
 RecordProof = list[Hash]
 """An RFC 6962 Merkle audit path: proof that a tree contains a record."""
@@ -183,13 +185,13 @@ def stored_hashes_for_record_hash(n: int, h: Hash, reader: HashReader) -> list[H
 def tree_hash(n: int, reader: HashReader) -> Hash:
     """The root hash of the tree with n records (tlog.TreeHash).
 
-    Makes one ``read_hashes`` call for at most 1 + log2(n) hashes. Like Go, the tree of size
-    zero has the all-zero hash.
+    Makes one ``read_hashes`` call for at most 1 + log2(n) hashes. The tree of size zero has
+    :data:`EMPTY_HASH` (x/mod v0.42: older x/mod answered all zeros).
     """
     if n < 0:
         raise TlogError(f"tlog: negative tree size {n}")
     if n == 0:
-        return ZERO_HASH
+        return EMPTY_HASH
     indexes = _sub_tree_index(0, n, [])
     hashes = _read_exact(reader, indexes)
     h, rest = _sub_tree_hash(0, n, hashes)

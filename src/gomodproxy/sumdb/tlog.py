@@ -13,6 +13,7 @@ import binascii
 
 from gomodproxy.errors import SumDBError
 from gomodproxy.sumdb.merkle import (
+    EMPTY_HASH,
     HASH_SIZE,
     Hash,
     HashReader,
@@ -48,6 +49,7 @@ from gomodproxy.sumdb.tiles import (
 )
 
 __all__ = [
+    "EMPTY_HASH",
     "HASH_SIZE",
     "Hash",
     "HashReader",

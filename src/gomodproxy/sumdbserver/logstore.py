@@ -135,7 +135,7 @@ class LogStore:
         self._hashes_fd = -1
         self._size = 0
         self._records_end = 0
-        self._tree = Tree(0, bytes(tlog.HASH_SIZE))
+        self._tree = Tree(0, tlog.EMPTY_HASH)
         self._signed = b""
         self._index: dict[RecordKey, int] = {}
 
@@ -319,7 +319,7 @@ class LogStore:
                 ) from exc
             tree = tlog.parse_tree(opened.text.encode("utf-8"))
         else:
-            signed, tree = b"", Tree(0, bytes(tlog.HASH_SIZE))
+            signed, tree = b"", Tree(0, tlog.EMPTY_HASH)
         n = tree.n
         damaged = f"log folder {self._dir} is damaged"
         offsets_len = os.fstat(self._offsets_fd).st_size
