@@ -1,0 +1,118 @@
+"""What an upstream is: the file kinds of the GOPROXY protocol, their size caps, and the seams.
+
+A :class:`Fetcher` reads one relative path (``<escaped module>/@v/<escaped version>.zip``) from
+one upstream; a :class:`UpstreamBody` yields the decoded bytes with the size cap of its kind and
+the ``Content-Length`` enforced. Errors are classified the way the go command classifies them
+(``cmd/go/internal/web/api.go``): 404 and 410 are :class:`~gomodproxy.errors.ModuleNotFound`
+("not here, may be elsewhere"), timeouts :class:`~gomodproxy.errors.UpstreamTimeout`, anything
+else :class:`~gomodproxy.errors.UpstreamError`.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AbstractAsyncContextManager
+from typing import Protocol
+
+from gomodproxy.errors import UpstreamError
+
+__all__ = [
+    "BodyTooLarge",
+    "Fetcher",
+    "FileKind",
+    "UpstreamBody",
+    "UpstreamThrottled",
+    "read_body",
+]
+
+_MIB = 1 << 20
+
+
+class FileKind(enum.Enum):
+    """A kind of file an upstream serves, with the size cap applied after decoding."""
+
+    LIST = "list"
+    INFO = "info"
+    MOD = "mod"
+    ZIP = "zip"
+    LATEST = "latest"
+    SUMDB = "sumdb"
+
+    @property
+    def max_size(self) -> int:
+        """The largest body accepted, in bytes (zip: the go command's 500 MiB)."""
+        return _MAX_SIZE[self]
+
+    @property
+    def too_large_message(self) -> str:
+        """The error text when the cap is passed (the go command's wording for zips)."""
+        if self is FileKind.ZIP:
+            return "downloaded zip file too large"
+        return f"downloaded {self.value} file too large (limit {self.max_size} bytes)"
+
+
+_MAX_SIZE = {
+    FileKind.ZIP: 500 * _MIB,  # proxy.go Zip: maxZipFile = 500 << 20
+    FileKind.MOD: 16 * _MIB,  # modfetch: maxGoMod (16 MiB)
+    FileKind.INFO: 64 * 1024,
+    FileKind.LATEST: 64 * 1024,
+    FileKind.LIST: 10 * _MIB,
+    FileKind.SUMDB: 1 * _MIB,
+}
+
+
+class BodyTooLarge(UpstreamError):
+    """An upstream body passed the size cap of its kind (checked after decoding)."""
+
+    def __init__(self, kind: FileKind, *, upstream: str = "") -> None:
+        super().__init__(f"{upstream}: {kind.too_large_message}", upstream=upstream)
+        self.kind = kind
+
+
+class UpstreamThrottled(UpstreamError):
+    """The upstream kept answering 429 Too Many Requests: answered as 503."""
+
+    status_hint = 503
+
+    def __init__(self, message: str, *, upstream: str = "", retry_after: float = 0.0) -> None:
+        super().__init__(message, upstream=upstream, status=429)
+        self.retry_after = retry_after
+
+
+class UpstreamBody(Protocol):
+    """A response body being received from an upstream."""
+
+    @property
+    def content_length(self) -> int | None:
+        """The decoded length when known in advance (no content coding), else None."""
+        ...
+
+    def chunks(self) -> AsyncIterator[bytes]:
+        """Yield the decoded body; raise UpstreamError/UpstreamTimeout if it is cut or too big."""
+        ...
+
+
+class Fetcher(Protocol):
+    """One upstream: reads a path relative to its base."""
+
+    @property
+    def name(self) -> str:
+        """The upstream for logs and error messages (credentials masked)."""
+        ...
+
+    def open(
+        self, rel_path: str, kind: FileKind, *, headers: Mapping[str, str] | None = None
+    ) -> AbstractAsyncContextManager[UpstreamBody]:
+        """Request ``rel_path``; entering raises the not-found/error/timeout classification."""
+        ...
+
+
+async def read_body(body: UpstreamBody, kind: FileKind, *, upstream: str = "") -> bytes:
+    """Read a whole body (for the small kinds), enforcing the size cap of ``kind``."""
+    out = bytearray()
+    async for chunk in body.chunks():
+        out += chunk
+        if len(out) > kind.max_size:
+            raise BodyTooLarge(kind, upstream=upstream)
+    return bytes(out)

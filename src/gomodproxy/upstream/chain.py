@@ -1,0 +1,247 @@
+"""The upstream chain: a GOPROXY list walked with the go command's exact semantics.
+
+``TryProxies`` in ``cmd/go/internal/modfetch/proxy.go``: entries are tried in order and the walk
+stops at the first success. After a failure it goes on only if the error is not-found class (404
+or 410: :class:`~gomodproxy.errors.ModuleNotFound`) or the entry was followed by ``|``. The error
+reported is ranked like Go's ``bestErr``: an error from ``direct``/``noproxy`` first, then the
+last proxy error that was not not-found, then the last not-found error.
+
+``off`` answers "module lookup disabled by GOPROXY=off"; GONOPROXY paths are refused by every
+proxy entry ("disabled by GOPRIVATE/GONOPROXY"); ``direct`` (and ``noproxy`` for a GONOPROXY
+path) answers not found with "direct fetching is not supported yet" until private modules land.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+import aiohttp
+
+from gomodproxy.errors import ModuleNotFound, ProxyError, UpstreamTimeout
+from gomodproxy.module.goproxy import (
+    DIRECT,
+    NOPROXY,
+    NOPROXY_DISABLED_MESSAGE,
+    NOPROXY_NO_MATCH_MESSAGE,
+    OFF,
+    OFF_MESSAGE,
+    PrivateSettings,
+    ProxyList,
+)
+from gomodproxy.upstream.base import Fetcher, FileKind, UpstreamBody, read_body
+from gomodproxy.upstream.fileclient import FileFetcher
+from gomodproxy.upstream.netrc import NetrcCredentials
+from gomodproxy.upstream.proxyclient import FetchPolicy, HTTPFetcher
+
+__all__ = [
+    "DIRECT_NOT_SUPPORTED",
+    "Fetched",
+    "OpenedBody",
+    "UpstreamChain",
+    "UpstreamObserver",
+    "build_chain",
+]
+
+logger = logging.getLogger(__name__)
+
+DIRECT_NOT_SUPPORTED = "direct fetching is not supported yet"
+
+_NOT_EXIST_RANK, _PROXY_RANK, _DIRECT_RANK = 0, 1, 2
+
+
+class UpstreamObserver(Protocol):
+    """Told about every attempt on an upstream (metrics)."""
+
+    def upstream_result(self, upstream: str, kind: FileKind, outcome: str, seconds: float) -> None:
+        """``outcome`` is ``ok``, ``not_found``, ``error`` or ``timeout``."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    """A small file read whole, and the upstream that served it."""
+
+    data: bytes
+    upstream: str
+
+
+@dataclass(frozen=True, slots=True)
+class OpenedBody:
+    """A body being received (for streaming), and the upstream that serves it."""
+
+    body: UpstreamBody
+    upstream: str
+
+
+class _UseProxy(ModuleNotFound):
+    """noproxy's own answer for a path outside GONOPROXY (Go's errUseProxy): not reported."""
+
+
+class _Walk:
+    """The error bookkeeping of one walk (Go's bestErr/bestErrRank)."""
+
+    def __init__(self) -> None:
+        self.best: ProxyError | None = None
+        self.rank = _NOT_EXIST_RANK
+
+    def failed(self, entry_url: str, err: ProxyError, fallback_on_any_error: bool) -> bool:
+        """Record ``err``; True when the walk may go on to the next entry."""
+        not_found = isinstance(err, ModuleNotFound)
+        if entry_url == DIRECT or (entry_url == NOPROXY and not isinstance(err, _UseProxy)):
+            self.best, self.rank = err, _DIRECT_RANK
+        elif self.rank <= _PROXY_RANK and not not_found:
+            self.best, self.rank = err, _PROXY_RANK
+        elif self.rank == _NOT_EXIST_RANK:
+            self.best = err
+        return fallback_on_any_error or not_found
+
+    def error(self, what: str) -> ProxyError:
+        return self.best or ModuleNotFound(f"{what}: no upstream configured")
+
+
+class UpstreamChain:
+    """Walks a :class:`ProxyList` for one module path (see the module docstring)."""
+
+    def __init__(
+        self,
+        proxies: ProxyList,
+        fetchers: Mapping[str, Fetcher],
+        *,
+        private: PrivateSettings | None = None,
+        observer: UpstreamObserver | None = None,
+    ) -> None:
+        missing = [url for url in proxies.proxy_urls if url not in fetchers]
+        if missing:
+            raise ValueError(f"no fetcher for upstream(s) {missing}")
+        self._proxies = proxies
+        self._fetchers = dict(fetchers)
+        self._private = private or PrivateSettings()
+        self._observer = observer
+
+    @property
+    def proxies(self) -> ProxyList:
+        """The GOPROXY list being walked."""
+        return self._proxies
+
+    async def fetch(
+        self,
+        module_path: str,
+        rel_path: str,
+        kind: FileKind,
+        *,
+        headers: Mapping[str, str] | None = None,
+    ) -> Fetched:
+        """Read a small file whole. A failure while reading the body counts as the entry's."""
+        walk = _Walk()
+        for entry in self._proxies:
+            try:
+                fetcher = self._entry_fetcher(entry.url, module_path)
+                started = time.monotonic()
+                try:
+                    async with fetcher.open(rel_path, kind, headers=headers) as body:
+                        data = await read_body(body, kind, upstream=fetcher.name)
+                except ProxyError as exc:
+                    self._observe(fetcher.name, kind, exc, started)
+                    raise
+                self._observe(fetcher.name, kind, None, started)
+                return Fetched(data, fetcher.name)
+            except ProxyError as exc:
+                if not walk.failed(entry.url, exc, entry.fallback_on_any_error):
+                    break
+        raise walk.error(f"{module_path}: {rel_path}")
+
+    @contextlib.asynccontextmanager
+    async def open(
+        self,
+        module_path: str,
+        rel_path: str,
+        kind: FileKind,
+        *,
+        headers: Mapping[str, str] | None = None,
+    ) -> AsyncIterator[OpenedBody]:
+        """Open a (large) body for streaming. Only failures before the body count for the walk:
+        once bytes flow, an error ends the fetch (the caller aborts its own response)."""
+        walk = _Walk()
+        for entry in self._proxies:
+            async with contextlib.AsyncExitStack() as stack:
+                try:
+                    fetcher = self._entry_fetcher(entry.url, module_path)
+                    started = time.monotonic()
+                    try:
+                        body = await stack.enter_async_context(
+                            fetcher.open(rel_path, kind, headers=headers)
+                        )
+                    except ProxyError as exc:
+                        self._observe(fetcher.name, kind, exc, started)
+                        raise
+                except ProxyError as exc:
+                    if walk.failed(entry.url, exc, entry.fallback_on_any_error):
+                        continue
+                    break
+                try:
+                    yield OpenedBody(body, fetcher.name)
+                except ProxyError as exc:
+                    self._observe(fetcher.name, kind, exc, started)
+                    raise
+                self._observe(fetcher.name, kind, None, started)
+                return
+        raise walk.error(f"{module_path}: {rel_path}")
+
+    def _entry_fetcher(self, url: str, module_path: str) -> Fetcher:
+        """The fetcher of a proxy entry, or the not-found answer of a keyword entry."""
+        private = self._private.is_noproxy(module_path)
+        if url == OFF:
+            raise ModuleNotFound(f"{module_path}: {OFF_MESSAGE}", path=module_path)
+        if url == DIRECT or (url == NOPROXY and private):
+            why = " (GOPRIVATE/GONOPROXY path)" if private else ""
+            raise ModuleNotFound(
+                f"{module_path}: {DIRECT_NOT_SUPPORTED}{why}; list a proxy that serves it in "
+                "the upstream setting",
+                path=module_path,
+            )
+        if url == NOPROXY:
+            raise _UseProxy(NOPROXY_NO_MATCH_MESSAGE, path=module_path)
+        if private:
+            raise ModuleNotFound(
+                f"{module_path}: module lookup {NOPROXY_DISABLED_MESSAGE}", path=module_path
+            )
+        return self._fetchers[url]
+
+    def _observe(
+        self, upstream: str, kind: FileKind, exc: ProxyError | None, started: float
+    ) -> None:
+        if self._observer is None:
+            return
+        if exc is None:
+            outcome = "ok"
+        elif isinstance(exc, ModuleNotFound):
+            outcome = "not_found"
+        elif isinstance(exc, UpstreamTimeout):
+            outcome = "timeout"
+        else:
+            outcome = "error"
+        self._observer.upstream_result(upstream, kind, outcome, time.monotonic() - started)
+
+
+def build_chain(
+    proxies: ProxyList,
+    *,
+    session: aiohttp.ClientSession,
+    private: PrivateSettings | None = None,
+    policy: FetchPolicy | None = None,
+    netrc: NetrcCredentials | None = None,
+    observer: UpstreamObserver | None = None,
+) -> UpstreamChain:
+    """An :class:`UpstreamChain` with an HTTP or file fetcher for every proxy URL."""
+    fetchers: dict[str, Fetcher] = {}
+    for url in proxies.proxy_urls:
+        if url.startswith("file:"):
+            fetchers[url] = FileFetcher.from_url(url)
+        else:
+            fetchers[url] = HTTPFetcher(url, session, policy=policy, netrc=netrc)
+    return UpstreamChain(proxies, fetchers, private=private, observer=observer)
