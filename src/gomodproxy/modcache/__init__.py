@@ -17,6 +17,7 @@ from gomodproxy.modcache.dirfiles import (
     hash_dir,
     hash_module_dir,
     list_files_in_dir,
+    walk_tree,
 )
 from gomodproxy.modcache.extract import extract_zip, make_dirs_read_only, remove_tree
 
@@ -33,6 +34,7 @@ __all__ = [
     "list_files_in_dir",
     "make_dirs_read_only",
     "remove_tree",
+    "walk_tree",
     "write_module_zip",
     "write_module_zip_from_dir",
 ]

@@ -38,6 +38,7 @@ __all__ = [
     "hash_dir",
     "hash_module_dir",
     "list_files_in_dir",
+    "walk_tree",
 ]
 
 _VCS_DIRS = frozenset({".bzr", ".git", ".hg", ".svn"})
@@ -177,6 +178,25 @@ def hash_module_dir(module_path: str, version: str, directory: str | os.PathLike
     return hash_module_files(module_path, version, files)
 
 
+def walk_tree(root: str | os.PathLike[str]) -> Iterator[tuple[str, str, os.stat_result]]:
+    """Yield (path, slash-separated relative path, lstat) for ``root`` and everything below it.
+
+    Lexical pre-order like Go's ``filepath.Walk``; symbolic links are reported, never followed.
+    Iterative, so a tree nested thousands of levels deep does not hit Python's recursion limit
+    (``os.walk`` and ``shutil.rmtree`` recurse in Python 3.11).
+    """
+    top = os.fspath(root)
+    stack: list[tuple[str, str]] = [(top, "")]
+    while stack:
+        path, rel = stack.pop()
+        st = os.lstat(path)
+        yield path, rel, st
+        if stat.S_ISDIR(st.st_mode):
+            children = _sorted_entries(path)
+            for name in reversed(children):
+                stack.append((os.path.join(path, name), f"{rel}/{name}" if rel else name))
+
+
 def dir_files(directory: str | os.PathLike[str], prefix: str) -> list[tuple[str, str]]:
     """List every non-directory under ``directory`` as (``prefix/rel``, file path) (``DirFiles``).
 
@@ -186,18 +206,11 @@ def dir_files(directory: str | os.PathLike[str], prefix: str) -> list[tuple[str,
     if not os.path.isdir(root) or os.path.islink(root):
         raise NotADirectoryError(f"{root} is not a directory")
     prefix = prefix.rstrip("/")
-    out: list[tuple[str, str]] = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        rel_dir = os.path.relpath(dirpath, root)
-        # os.walk lists links to directories among dirnames; Go's Walk treats them as files.
-        for name in list(dirnames):
-            if os.path.islink(os.path.join(dirpath, name)):
-                dirnames.remove(name)
-                filenames.append(name)
-        for name in filenames:
-            rel = name if rel_dir == "." else f"{rel_dir.replace(os.sep, '/')}/{name}"
-            out.append((f"{prefix}/{rel}", os.path.join(dirpath, name)))
-    return out
+    return [
+        (f"{prefix}/{rel}", path)
+        for path, rel, st in walk_tree(root)
+        if not stat.S_ISDIR(st.st_mode)
+    ]
 
 
 def hash_dir(directory: str | os.PathLike[str], prefix: str) -> str:

@@ -17,13 +17,13 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-import shutil
 import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 from gomodproxy.errors import ZipError
+from gomodproxy.modcache.dirfiles import walk_tree
 from gomodproxy.module.zipcheck import check_zip_detailed
 from gomodproxy.module.zipentry import iter_entry_data
 from gomodproxy.module.zipreader import MAX_ENTRIES, ZipEntry
@@ -46,26 +46,39 @@ def make_dirs_read_only(root: str | os.PathLike[str], *, include_root: bool = Tr
 
     Best effort, like cmd/go ``makeDirsReadOnly``.
     """
-    dirs: list[str] = []
-    for dirpath, _dirnames, _filenames in os.walk(root):
-        dirs.append(dirpath)
     top = os.fspath(root)
-    for d in reversed(dirs):
-        if d == top and not include_root:
+    dirs = [(path, st) for path, _rel, st in walk_tree(top) if stat.S_ISDIR(st.st_mode)]
+    for path, st in reversed(dirs):
+        if path == top and not include_root:
             continue
         with contextlib.suppress(OSError):
-            mode = os.lstat(d).st_mode
-            os.chmod(d, stat.S_IMODE(mode) & ~_WRITE_BITS)
+            os.chmod(path, stat.S_IMODE(st.st_mode) & ~_WRITE_BITS)
 
 
 def remove_tree(root: str | os.PathLike[str]) -> None:
-    """Delete a tree written by :func:`extract_zip`, making its directories writable first."""
-    if not os.path.lexists(root):
+    """Delete a tree written by :func:`extract_zip`, making its directories writable first.
+
+    Iterative (a deeply nested tree is fine) and best effort: what cannot be removed stays.
+    """
+    top = os.fspath(root)
+    if not os.path.lexists(top):
         return
-    for dirpath, _dirnames, _filenames in os.walk(root):
+    entries: list[tuple[str, bool]] = []
+    try:
+        for path, _rel, st in walk_tree(top):
+            is_dir = stat.S_ISDIR(st.st_mode)
+            if is_dir:
+                with contextlib.suppress(OSError):
+                    os.chmod(path, 0o700)
+            entries.append((path, is_dir))
+    except OSError:
+        pass
+    for path, is_dir in reversed(entries):
         with contextlib.suppress(OSError):
-            os.chmod(dirpath, 0o700)
-    shutil.rmtree(root, ignore_errors=True)
+            if is_dir:
+                os.rmdir(path)
+            else:
+                os.unlink(path)
 
 
 def _relative_parts(name: str) -> list[str]:

@@ -121,12 +121,6 @@ def go_path_clean(p: str) -> str:
     return cleaned or "."
 
 
-def _dir_of(p: str) -> str:
-    """Go's ``path.Dir`` for the clean relative paths the collision checker sees."""
-    i = p.rfind("/")
-    return "." if i < 0 else p[:i] or "/"
-
-
 class _CollisionChecker:
     """Case-insensitive collisions and file/directory clashes (x/mod/zip ``collisionChecker``).
 
@@ -138,31 +132,40 @@ class _CollisionChecker:
         self._seen: dict[str, tuple[str, bool]] = {}
 
     def check(self, p: str, is_dir: bool) -> FileError | None:
+        # fold_key maps each character to one character, so the key of a parent directory is
+        # a prefix of the path's key: folding once keeps deep paths from costing O(depth * len)
+        # Python-level work (CVE-2025-61728 was this shape of slowdown in archive/zip).
+        full_key = fold_key(p)
+        end = len(p)
         while True:
-            key = fold_key(p)
+            path, key = p[:end], full_key[:end]
             other = self._seen.get(key)
             if other is not None:
                 other_path, other_is_dir = other
-                if p != other_path:
+                if path != other_path:
                     return FileError(
-                        p,
+                        path,
                         "case-insensitive file name collision: "
-                        f"{go_quote(other_path)} and {go_quote(p)}",
+                        f"{go_quote(other_path)} and {go_quote(path)}",
                         "case_collision",
                     )
                 if is_dir != other_is_dir:
                     return FileError(
-                        p, f"entry {go_quote(p)} is both a file and a directory", "file_and_dir"
+                        path,
+                        f"entry {go_quote(path)} is both a file and a directory",
+                        "file_and_dir",
                     )
                 if not is_dir:
-                    return FileError(p, f"multiple entries for file {go_quote(p)}", "duplicate")
+                    return FileError(
+                        path, f"multiple entries for file {go_quote(path)}", "duplicate"
+                    )
                 # The same directory again: its parents were checked the first time.
                 return None
-            self._seen[key] = (p, is_dir)
-            parent = _dir_of(p)
-            if parent == ".":
+            self._seen[key] = (path, is_dir)
+            end = path.rfind("/")
+            if end <= 0:
                 return None
-            p, is_dir = parent, True
+            is_dir = True
 
 
 def _malformed(p: str, reason: str) -> FileError:

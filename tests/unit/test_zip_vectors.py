@@ -1,0 +1,518 @@
+"""The Go team's module-zip vectors (x/mod ``zip/testdata``) and ``zip_test.go`` size tables.
+
+Each txtar case is interpreted as x/mod's ``zip_test.go`` does: ``create`` cases go through
+``Create`` and ``HashZip``, ``create_from_dir`` through ``CreateFromDir``, ``unzip`` cases are
+zipped as listed (names raw) then extracted and hashed with ``HashDir``, and ``check_*`` cases
+compare the formatted valid/omitted/invalid lists with the ``want`` section. Refusals are
+asserted by the ``ZipError`` kind mapped from the vector's ``wantErr`` and by Go's wording.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+import pytest
+
+from gomodproxy.errors import ZipError
+from gomodproxy.modcache import (
+    check_dir,
+    create_zip_from_dir,
+    extract_zip,
+    hash_dir,
+    hash_module_dir,
+)
+from gomodproxy.module.dirhash import hash_zip
+from gomodproxy.module.zipcheck import (
+    MAX_GO_MOD,
+    MAX_LICENSE,
+    MAX_ZIP_FILE,
+    CheckedFiles,
+    check_files,
+    check_zip,
+)
+from gomodproxy.module.zipcreate import ZipWriter, create_zip, hash_module_files
+from gomodproxy.module.zipfiles import FileInfo, FileKind, MemoryFile, ModuleFile
+from tests.zipbuild import RawEntry, build_zip
+
+_TESTDATA = (
+    Path(__file__).resolve().parents[2] / ".." / "shared" / "vectors" / "golang-mod" / "zip"
+).resolve() / "testdata"
+
+EMPTY_HASH = "h1:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+
+# wantErr text of the vectors -> the ZipError kind we raise for it.
+_KIND_BY_WANT_ERR = [
+    ("malformed module path", "bad_module_path"),
+    ("missing dot in first path element", "bad_module_path"),
+    ("is not canonical", "bad_version"),
+    ("invalid version: should be v0 or v1", "bad_version"),
+    ("malformed file path", "bad_file_path"),
+    ("go.mod files must have lowercase names", "gomod_case"),
+    ("go.mod file not in module root directory", "gomod_not_root"),
+    ("multiple entries for file", "duplicate"),
+    ("is both a file and a directory", "file_and_dir"),
+    ("case-insensitive file name collision", "case_collision"),
+    ("path does not have prefix", "prefix"),
+]
+
+
+def _kind_for(want_err: str) -> str:
+    for text, kind in _KIND_BY_WANT_ERR:
+        if text in want_err:
+            return kind
+    raise AssertionError(f"no kind mapped for wantErr {want_err!r}")
+
+
+# --- txtar, as golang.org/x/tools/txtar parses it ---------------------------------------------
+
+
+@dataclass
+class Case:
+    """One txtar vector: header settings and (name, data) files in order."""
+
+    name: str
+    params: dict[str, str] = field(default_factory=dict)
+    files: list[tuple[str, bytes]] = field(default_factory=list)
+
+    @property
+    def path(self) -> str:
+        return self.params.get("path", "")
+
+    @property
+    def version(self) -> str:
+        return self.params.get("version", "")
+
+    @property
+    def want_err(self) -> str:
+        return self.params.get("wantErr", "")
+
+
+def _marker(line: bytes) -> str | None:
+    if line.startswith(b"-- ") and line.endswith(b" --") and len(line) >= 6:
+        return line[3:-3].decode("utf-8", "surrogateescape").strip()
+    return None
+
+
+def parse_txtar(data: bytes) -> tuple[bytes, list[tuple[str, bytes]]]:
+    """Split txtar bytes into the comment and the files (txtar.Parse, with its fixNL)."""
+    lines = data.split(b"\n")
+    sections: list[tuple[str | None, list[bytes]]] = [(None, [])]
+    for i, line in enumerate(lines):
+        name = _marker(line)
+        if name:
+            sections.append((name, []))
+        elif i < len(lines) - 1 or line:
+            sections[-1][1].append(line)
+
+    def body(chunk: list[bytes]) -> bytes:
+        return b"".join(line + b"\n" for line in chunk)
+
+    comment = body(sections[0][1])
+    return comment, [(name, body(chunk)) for name, chunk in sections[1:] if name is not None]
+
+
+def load_case(path: Path) -> Case:
+    """Read a vector: ``key=value`` header lines (``#`` comments removed) and its files."""
+    comment, files = parse_txtar(path.read_bytes())
+    case = Case(path.stem, files=files)
+    for raw in comment.split(b"\n"):
+        line = raw.split(b"#", 1)[0].strip()
+        if not line:
+            continue
+        key, _, value = line.partition(b"=")
+        case.params[key.strip().decode()] = value.strip().decode("utf-8", "surrogateescape")
+    return case
+
+
+def _cases(folder: str) -> list[Case]:
+    return [load_case(p) for p in sorted((_TESTDATA / folder).glob("*.txt"))]
+
+
+def _ids(cases: list[Case]) -> list[str]:
+    return [c.name for c in cases]
+
+
+def test_vectors_are_present() -> None:
+    for folder in ("create", "create_from_dir", "unzip", "check_files", "check_dir", "check_zip"):
+        assert _cases(folder), f"no vectors found under {_TESTDATA / folder}"
+
+
+def test_txtar_parser_keeps_file_data_exact() -> None:
+    comment, files = parse_txtar(b"k=v\n-- a --\nx\n\n-- b --\n-- c --\nlast")
+    assert comment == b"k=v\n"
+    assert files == [("a", b"x\n\n"), ("b", b""), ("c", b"last\n")]
+
+
+# --- create ------------------------------------------------------------------------------------
+
+CREATE = _cases("create")
+
+
+@pytest.mark.parametrize("case", CREATE, ids=_ids(CREATE))
+def test_create_vector(case: Case) -> None:
+    files = [MemoryFile(name, data) for name, data in case.files]
+    out = io.BytesIO()
+    if case.want_err:
+        with pytest.raises(ZipError) as info:
+            create_zip(out, case.path, case.version, files)
+        assert info.value.kind == _kind_for(case.want_err)
+        assert case.want_err in str(info.value)
+        return
+    create_zip(out, case.path, case.version, files)
+    assert hash_zip(io.BytesIO(out.getvalue())) == case.params["hash"]
+    assert hash_module_files(case.path, case.version, files) == case.params["hash"]
+    # An independent reader agrees that the zip is well formed.
+    with zipfile.ZipFile(io.BytesIO(out.getvalue())) as z:
+        assert z.testzip() is None
+
+
+# --- create_from_dir ---------------------------------------------------------------------------
+
+CREATE_FROM_DIR = _cases("create_from_dir")
+
+
+def _write_tree(root: Path, files: list[tuple[str, bytes]]) -> None:
+    for name, data in files:
+        target = root / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+
+
+@pytest.mark.parametrize("case", CREATE_FROM_DIR, ids=_ids(CREATE_FROM_DIR))
+def test_create_from_dir_vector(case: Case, tmp_path: Path) -> None:
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    _write_tree(tree, case.files)
+    out = io.BytesIO()
+    if case.want_err:
+        with pytest.raises(ZipError) as info:
+            create_zip_from_dir(out, case.path, case.version, tree)
+        assert info.value.kind == _kind_for(case.want_err)
+        assert case.want_err in str(info.value)
+        return
+    create_zip_from_dir(out, case.path, case.version, tree)
+    assert hash_zip(io.BytesIO(out.getvalue())) == case.params["hash"]
+    assert hash_module_dir(case.path, case.version, tree) == case.params["hash"]
+
+
+def test_create_from_dir_ignores_empty_dir(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    out = io.BytesIO()
+    create_zip_from_dir(out, "example.com/m", "v1.0.0", tmp_path)
+    assert hash_zip(io.BytesIO(out.getvalue())) == EMPTY_HASH
+
+
+def test_create_from_dir_ignores_symlink(tmp_path: Path) -> None:
+    (tmp_path / "link").symlink_to(tmp_path)
+    out = io.BytesIO()
+    create_zip_from_dir(out, "example.com/m", "v1.0.0", tmp_path)
+    assert hash_zip(io.BytesIO(out.getvalue())) == EMPTY_HASH
+
+
+def test_create_from_dir_named_vendor_keeps_its_root_files(tmp_path: Path) -> None:
+    vendor = tmp_path / "vendor"
+    vendor.mkdir()
+    (vendor / "go.mod").write_bytes(b"module example.com/m\n\ngo 1.13\n")
+    out = io.BytesIO()
+    create_zip_from_dir(out, "example.com/m", "v1.0.0", vendor)
+    assert hash_zip(io.BytesIO(out.getvalue())) == "h1:XduFAgX/GaspZa8Jv4pfzoGEzNaU/r88PiCunijw5ok="
+
+
+# --- unzip -------------------------------------------------------------------------------------
+
+UNZIP = _cases("unzip")
+
+
+def _zip_of(files: list[tuple[str, bytes]]) -> bytes:
+    return build_zip([RawEntry(name, data) for name, data in files])
+
+
+@pytest.mark.parametrize("case", UNZIP, ids=_ids(UNZIP))
+def test_unzip_vector(case: Case, tmp_path: Path) -> None:
+    data = _zip_of(case.files)
+    target = tmp_path / "cache" / "out"
+    if case.want_err:
+        with pytest.raises(ZipError) as info:
+            extract_zip(io.BytesIO(data), case.path, case.version, target)
+        assert info.value.kind == _kind_for(case.want_err)
+        assert case.want_err in str(info.value)
+        assert not target.exists()
+        assert list(tmp_path.rglob("*")) in ([], [tmp_path / "cache"])
+        return
+    extract_zip(io.BytesIO(data), case.path, case.version, target)
+    prefix = f"{case.path}@{case.version}"
+    assert hash_dir(target, prefix) == case.params["hash"]
+    assert hash_zip(io.BytesIO(data)) == case.params["hash"]
+
+
+# --- check_files, check_dir, check_zip ---------------------------------------------------------
+
+
+def format_checked(checked: CheckedFiles, prefix: str = "") -> str:
+    """x/mod's formatCheckedFiles, with ``prefix`` put before every path."""
+    out = ["valid:\n"]
+    out += [f"{prefix}{name}\n" for name in checked.valid]
+    out.append("\nomitted:\n")
+    out += [f"{prefix}{fe.path}: {fe.reason}\n" for fe in checked.omitted]
+    out.append("\ninvalid:\n")
+    out += [f"{prefix}{fe.path}: {fe.reason}\n" for fe in checked.invalid]
+    return "".join(out)
+
+
+def _split_want(case: Case) -> tuple[str, list[tuple[str, bytes]]]:
+    want = [data for name, data in case.files if name == "want"]
+    assert len(want) == 1
+    return want[0].decode(), [(n, d) for n, d in case.files if n != "want"]
+
+
+def _assert_error_matches_invalid(checked: CheckedFiles) -> None:
+    err = checked.err()
+    if checked.invalid:
+        assert err is not None
+        assert str(err) == "\n".join(str(fe) for fe in checked.invalid)
+        assert err.kind == checked.invalid[0].kind
+    else:
+        assert err is None
+
+
+CHECK_FILES = _cases("check_files")
+
+
+@pytest.mark.parametrize("case", CHECK_FILES, ids=_ids(CHECK_FILES))
+def test_check_files_vector(case: Case) -> None:
+    want, files = _split_want(case)
+    checked = check_files([MemoryFile(name, data) for name, data in files])
+    assert format_checked(checked) == want
+    _assert_error_matches_invalid(checked)
+
+
+CHECK_DIR = _cases("check_dir")
+
+
+@pytest.mark.parametrize("case", CHECK_DIR, ids=_ids(CHECK_DIR))
+def test_check_dir_vector(case: Case, tmp_path: Path) -> None:
+    want, files = _split_want(case)
+    _write_tree(tmp_path, files)
+    checked = check_dir(tmp_path)
+    assert format_checked(checked, "$work/") == want
+    _assert_error_matches_invalid(checked)
+
+
+CHECK_ZIP = _cases("check_zip")
+
+
+@pytest.mark.parametrize("case", CHECK_ZIP, ids=_ids(CHECK_ZIP))
+def test_check_zip_vector(case: Case) -> None:
+    want, files = _split_want(case)
+    checked = check_zip(_zip_of(files), case.path, case.version)
+    assert format_checked(checked) == want
+    _assert_error_matches_invalid(checked)
+
+
+def test_check_kinds_name_each_rule() -> None:
+    _, files = _split_want(load_case(_TESTDATA / "check_zip" / "various.txt"))
+    checked = check_zip(_zip_of(files), "example.com/various", "v1.0.0")
+    assert [fe.kind for fe in checked.invalid] == [
+        "prefix",
+        "not_clean",
+        "bad_file_path",
+        "gomod_case",
+        "duplicate",
+    ]
+    _, files = _split_want(load_case(_TESTDATA / "check_files" / "various_go124.txt"))
+    checked = check_files([MemoryFile(name, data) for name, data in files])
+    assert [fe.kind for fe in checked.omitted] == [
+        "vendored",
+        "vendored",
+        "submodule",
+        "hg_archival",
+    ]
+
+
+# --- size limits (zip_test.go sizeLimitTests) --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ZeroFile:
+    """A file of ``size`` zero bytes, produced lazily (x/mod's fakeFile without data)."""
+
+    path: str
+    size: int
+
+    def lstat(self) -> FileInfo:
+        return FileInfo(FileKind.REGULAR, self.size)
+
+    def open(self) -> BinaryIO:
+        stream: BinaryIO = io.BufferedReader(_ZeroStream(self.size))
+        return stream
+
+
+class _ZeroStream(io.RawIOBase):
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self._left = size
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        n = min(len(buffer), self._left)
+        buffer[:n] = bytes(n)
+        self._left -= n
+        return n
+
+
+class _Discard(io.RawIOBase):
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b: object) -> int:
+        return len(memoryview(b))  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class SizeCase:
+    desc: str
+    files: tuple[ModuleFile, ...]
+    check_files_kind: str | None = None
+    create_kind: str | None = None
+    check_zip_kind: str | None = None
+    unzip_kind: str | None = None
+
+
+SIZE_CASES = [
+    SizeCase("one_large", (ZeroFile("large.go", MAX_ZIP_FILE),)),
+    SizeCase(
+        "one_too_large",
+        (ZeroFile("large.go", MAX_ZIP_FILE + 1),),
+        "total_too_large",
+        "total_too_large",
+        "total_too_large",
+        "total_too_large",
+    ),
+    SizeCase("total_large", (ZeroFile("small.go", 10), ZeroFile("large.go", MAX_ZIP_FILE - 10))),
+    SizeCase(
+        "total_too_large",
+        (ZeroFile("small.go", 10), ZeroFile("large.go", MAX_ZIP_FILE - 9)),
+        "total_too_large",
+        "total_too_large",
+        "total_too_large",
+        "total_too_large",
+    ),
+    SizeCase("large_gomod", (ZeroFile("go.mod", MAX_GO_MOD),)),
+    SizeCase("too_large_gomod", (ZeroFile("go.mod", MAX_GO_MOD + 1),), *(["gomod_too_large"] * 4)),
+    SizeCase("large_license", (ZeroFile("LICENSE", MAX_LICENSE),)),
+    SizeCase(
+        "too_large_license", (ZeroFile("LICENSE", MAX_LICENSE + 1),), *(["license_too_large"] * 4)
+    ),
+]
+CREATE_ONLY_SIZE_CASES = [
+    SizeCase("negative", (ZeroFile("neg.go", 0x8000000000000000),), *(["total_too_large"] * 2)),
+    SizeCase(
+        "size_is_a_lie",
+        (MemoryFile("lie.go", b"package large", size=1),),
+        create_kind="size_lie",
+    ),
+]
+_BIG_CREATES = {"one_large", "total_large"}
+
+
+def _size_case_params(cases: list[SizeCase]) -> Iterator[object]:
+    for c in cases:
+        marks = [pytest.mark.slow] if c.desc in _BIG_CREATES else []
+        yield pytest.param(c, id=c.desc, marks=marks)
+
+
+@pytest.mark.parametrize("case", list(_size_case_params(SIZE_CASES + CREATE_ONLY_SIZE_CASES)))
+def test_create_size_limits(case: SizeCase) -> None:
+    checked = check_files(list(case.files))
+    err = checked.err()
+    assert (err.kind if err else None) == case.check_files_kind
+    sink = io.BufferedWriter(_Discard())
+    if case.create_kind is None:
+        create_zip(sink, "example.com/large", "v1.0.0", list(case.files))
+    else:
+        with pytest.raises(ZipError) as info:
+            create_zip(sink, "example.com/large", "v1.0.0", list(case.files))
+        assert info.value.kind == case.create_kind
+
+
+def _declared_zip(files: tuple[ModuleFile, ...]) -> bytes:
+    """A zip whose central directory declares the files' sizes; data is real only up to 16 MiB."""
+    entries = []
+    for f in files:
+        size = f.lstat().size
+        prefix_name = f"example.com/large@v1.0.0/{f.path}"
+        if size <= MAX_GO_MOD + 1:
+            entries.append(RawEntry(prefix_name, bytes(size)))
+        else:
+            entries.append(RawEntry(prefix_name, b"", declared_size=size, crc=0))
+    return build_zip(entries)
+
+
+@pytest.mark.parametrize("case", SIZE_CASES, ids=[c.desc for c in SIZE_CASES])
+def test_unzip_size_limits(case: SizeCase, tmp_path: Path) -> None:
+    data = _declared_zip(case.files)
+    checked = check_zip(data, "example.com/large", "v1.0.0")
+    err = checked.err()
+    assert (err.kind if err else None) == case.check_zip_kind
+    target = tmp_path / "out"
+    if case.unzip_kind is not None:
+        with pytest.raises(ZipError) as info:
+            extract_zip(io.BytesIO(data), "example.com/large", "v1.0.0", target)
+        assert info.value.kind == case.unzip_kind
+        assert list(tmp_path.iterdir()) == []  # refused before anything was written
+    elif max(f.lstat().size for f in case.files) <= MAX_GO_MOD:
+        extract_zip(io.BytesIO(data), "example.com/large", "v1.0.0", target)
+        (only,) = case.files
+        assert (target / only.path).stat().st_size == only.lstat().size
+
+
+def test_unzip_large_zip_is_opened_and_not_a_zip(tmp_path: Path) -> None:
+    big = tmp_path / "large.zip"
+    with open(big, "wb") as f:
+        f.truncate(MAX_ZIP_FILE)
+    with pytest.raises(ZipError) as info:
+        extract_zip(big, "example.com/m", "v1.0.0", tmp_path / "out")
+    assert info.value.kind == "not_zip"
+    assert "not a valid zip file" in str(info.value)
+
+
+def test_unzip_too_large_zip_is_refused_before_reading(tmp_path: Path) -> None:
+    big = tmp_path / "too_large.zip"
+    with open(big, "wb") as f:
+        f.truncate(MAX_ZIP_FILE + 1)
+    with pytest.raises(ZipError) as info:
+        extract_zip(big, "example.com/m", "v1.0.0", tmp_path / "out")
+    assert info.value.kind == "too_large"
+    assert "module zip file is too large" in str(info.value)
+    assert not (tmp_path / "out").exists()
+
+
+def size_is_a_lie_zip() -> bytes:
+    """zip_test.go's size_is_a_lie: a go.mod of 0xBAD zero bytes declared as 0xAC bytes."""
+    buf = io.BytesIO()
+    writer = ZipWriter(buf)
+    writer.add("example.com/m@v1.0.0/go.mod", [bytes(0x0BAD)])
+    writer.close()
+    data = buf.getvalue()
+    assert data.count(b"\xad\x0b") == 2  # the data descriptor and the central directory
+    return data.replace(b"\xad\x0b", b"\xac\x00")
+
+
+def test_unzip_size_is_a_lie(tmp_path: Path) -> None:
+    target = tmp_path / "out"
+    with pytest.raises(ZipError) as info:
+        extract_zip(io.BytesIO(size_is_a_lie_zip()), "example.com/m", "v1.0.0", target)
+    assert info.value.kind == "size_lie"
+    assert (
+        "uncompressed size of file example.com/m@v1.0.0/go.mod is larger than declared size"
+        in str(info.value)
+    )
+    assert os.listdir(tmp_path) == []
