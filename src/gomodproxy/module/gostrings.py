@@ -23,7 +23,7 @@ _SIMPLE_ESCAPES = {
 
 def has_invalid_utf8(s: str) -> bool:
     """Report whether ``s`` holds a lone surrogate, i.e. came from invalid UTF-8."""
-    return any(0xD800 <= ord(c) <= 0xDFFF for c in s)
+    return not s.isascii() and any(0xD800 <= ord(c) <= 0xDFFF for c in s)
 
 
 def _escape_char(c: str, quote: str) -> str:

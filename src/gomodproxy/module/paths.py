@@ -59,8 +59,16 @@ _BAD_WINDOWS_NAMES = (
     *(f"COM{i}" for i in range(1, 10)),
     *(f"LPT{i}" for i in range(1, 10)),
 )
+_BAD_WINDOWS_SET = frozenset(_BAD_WINDOWS_NAMES)
 # Punctuation allowed in file names besides letters and digits (module.go fileNameOK).
 _FILE_PUNCTUATION = frozenset("!#$%&()+,-.=@[]^_{}~ ")
+_ASCII_ALNUM = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+# Fast-path character sets: every character of an element in the set is known to be allowed.
+_FAST_OK = {
+    "module": _ASCII_ALNUM | frozenset("-._~"),
+    "import": _ASCII_ALNUM | frozenset("-._~+"),
+    "file": _ASCII_ALNUM | _FILE_PUNCTUATION,
+}
 
 
 def _is_ascii_alnum(c: str) -> bool:
@@ -100,6 +108,15 @@ def _tilde_digits(short: str) -> bool:
     return all("0" <= c <= "9" for c in short[tilde + 1 :])
 
 
+def _is_windows_name(short: str) -> bool:
+    """Report whether ``short`` equals a reserved Windows name under strings.EqualFold."""
+    if len(short) not in (3, 4):
+        return False
+    if short.isascii():
+        return short.upper() in _BAD_WINDOWS_SET
+    return any(equal_fold(bad, short) for bad in _BAD_WINDOWS_NAMES)
+
+
 def _elem_error(elem: str, kind: _Kind) -> str | None:
     """Why one path element is invalid, or None (module.go checkElem)."""
     if elem == "":
@@ -110,12 +127,13 @@ def _elem_error(elem: str, kind: _Kind) -> str | None:
         return "leading dot in path element"
     if elem[-1] == ".":
         return "trailing dot in path element"
-    char_ok = _CHAR_OK[kind]
-    for c in elem:
-        if not char_ok(c):
-            return f"invalid char {go_quote_rune(c)}"
+    if not _FAST_OK[kind.value].issuperset(elem):
+        char_ok = _CHAR_OK[kind]
+        for c in elem:
+            if not char_ok(c):
+                return f"invalid char {go_quote_rune(c)}"
     short = elem.split(".", 1)[0]
-    if any(equal_fold(bad, short) for bad in _BAD_WINDOWS_NAMES):
+    if _is_windows_name(short):
         return f"{go_quote(short)} disallowed as path element component on Windows"
     if kind is not _Kind.FILE and _tilde_digits(short):
         return "trailing tilde and digits in path element"
