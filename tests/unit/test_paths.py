@@ -274,6 +274,14 @@ def test_check_file_path_raises_invalid_file_path() -> None:
     paths.check_file_path("with space/x.go")
 
 
+def test_check_file_path_knows_letters_as_go_does() -> None:
+    paths.check_file_path("\U00031350.go")  # CJK Extension H: a letter since Unicode 15.0
+    paths.check_file_path("\U00011f04x.go")  # Kawi letter A
+    for bad in ("☺.go", "x\u0301.go", "\U0001f600.go", "\u00b2.go"):  # symbol, mark, digit
+        with pytest.raises(InvalidFilePath, match="invalid char"):
+            paths.check_file_path(bad)
+
+
 @pytest.mark.parametrize(("prefix", "major"), SPLIT_PATH_VERSION_TESTS)
 def test_split_path_version_splits_major_suffix(prefix: str, major: str) -> None:
     assert paths.split_path_version(prefix + major) == (prefix, major, True)

@@ -13,13 +13,12 @@ resulting lone surrogates are rejected as "invalid UTF-8", as Go rejects the raw
 
 from __future__ import annotations
 
-import unicodedata
 from enum import Enum
 
 from gomodproxy.errors import InvalidFilePath, InvalidModulePath, InvalidVersion
 from gomodproxy.module import semver
 from gomodproxy.module.casefold import equal_fold, fold_key
-from gomodproxy.module.gostrings import go_quote, go_quote_rune, has_invalid_utf8
+from gomodproxy.module.gostrings import go_quote, go_quote_rune, has_invalid_utf8, is_letter
 
 __all__ = [
     "canonical_version",
@@ -94,7 +93,7 @@ def _file_name_ok(c: str) -> bool:
     """A character of a file name: ASCII letters/digits, some punctuation, any Unicode letter."""
     if ord(c) < 0x80:
         return _is_ascii_alnum(c) or c in _FILE_PUNCTUATION
-    return unicodedata.category(c).startswith("L")  # Go unicode.IsLetter: Lu Ll Lt Lm Lo
+    return is_letter(c)
 
 
 _CHAR_OK = {_Kind.MODULE: _mod_path_ok, _Kind.IMPORT: _import_path_ok, _Kind.FILE: _file_name_ok}
