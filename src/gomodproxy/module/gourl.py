@@ -13,6 +13,7 @@ import ipaddress
 from dataclasses import dataclass, replace
 from enum import Enum
 
+from gomodproxy.errors import ConfigError
 from gomodproxy.module.gostrings import go_quote
 
 __all__ = ["GoURL", "URLParseError", "parse_url"]
@@ -24,8 +25,11 @@ _RESERVED = frozenset(b"$&+,/:;=?@")
 _USERINFO_OK = frozenset(b"-._:~!$&'()*+,;=%@") | _ALNUM
 
 
-class URLParseError(ValueError):
-    """``url.Parse`` failed; ``str()`` is Go's text: ``parse "<url>": <reason>``."""
+class URLParseError(ConfigError):
+    """``url.Parse`` failed; ``str()`` is Go's text: ``parse "<url>": <reason>``.
+
+    A :class:`ConfigError` because the URLs parsed here come from configuration (GOPROXY).
+    """
 
     def __init__(self, url: str, reason: str) -> None:
         super().__init__(f"parse {go_quote(url)}: {reason}")
