@@ -47,6 +47,7 @@ class RawEntry:
     external_attrs: int = 0
     payload: bytes | None = None  # the stored bytes; defaults to data compressed by ``method``
     compressed_size: int | None = None
+    central_extra: bytes = b""
 
 
 def build_zip(
@@ -107,14 +108,14 @@ def build_zip(
             csize & 0xFFFFFFFF,
             usize & 0xFFFFFFFF,
             len(name),
-            0,
+            len(e.central_extra),
             0,
             0,
             0,
             e.external_attrs,
             offset,
         )
-        central += name
+        central += name + e.central_extra
     count = len(entries) if declared_count is None else declared_count
     end = struct.pack(
         "<IHHHHIIH",

@@ -93,11 +93,23 @@ def _relative_parts(name: str) -> list[str]:
     return parts
 
 
-def _write_entry(zf: BinaryIO, entry: ZipEntry, tmp: str, name: str) -> None:
+def _make_parents(tmp: str, parts: list[str], made: set[str]) -> str:
+    # One mkdir per missing level (os.makedirs recurses once per level, and a zip can nest
+    # thousands of levels). Only directories we made are trusted; they hold nothing else.
+    parent = tmp
+    for i, part in enumerate(parts[:-1]):
+        parent = os.path.join(parent, part)
+        key = "/".join(parts[: i + 1])
+        if key in made:
+            continue
+        os.mkdir(parent, 0o777)
+        made.add(key)
+    return parent
+
+
+def _write_entry(zf: BinaryIO, entry: ZipEntry, tmp: str, name: str, made: set[str]) -> None:
     parts = _relative_parts(name)
-    parent = os.path.join(tmp, *parts[:-1])
-    os.makedirs(parent, mode=0o777, exist_ok=True)
-    dst = os.path.join(parent, parts[-1])
+    dst = os.path.join(_make_parents(tmp, parts, made), parts[-1])
     fd = os.open(dst, _CREATE_FLAGS, 0o444)
     with os.fdopen(fd, "wb") as out:
         for chunk in iter_entry_data(zf, entry):
@@ -153,12 +165,13 @@ def extract_zip(
         prefix = f"{module_path}@{version}/"
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = _make_temp_dir(target)
+        made: set[str] = set()
         try:
             for entry in directory.entries:
                 name = entry.name[len(prefix) :]
                 if name == "" or name.endswith("/"):
                     continue
-                _write_entry(zf, entry, tmp, name)
+                _write_entry(zf, entry, tmp, name, made)
             make_dirs_read_only(tmp, include_root=False)
             with contextlib.suppress(FileNotFoundError):
                 target.rmdir()  # an empty directory, checked above
