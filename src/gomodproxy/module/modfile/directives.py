@@ -75,6 +75,7 @@ class ModFileVersionError(InvalidVersion):
     def __init__(self, version: str, reason: str, *, message: str | None = None) -> None:
         super().__init__(version, reason)
         self.message = message or f"version {go_quote(version)} invalid: {reason}"
+        self.args = (self.message,)
 
 
 def _invalid_version(version: str, reason: str) -> str:

@@ -58,7 +58,7 @@ def add_replace(
     """Replace ``old_path`` (at ``old_vers``, or all versions) by ``new_path new_vers``.
 
     The first matching replace line is rewritten, later ones are removed; otherwise a new line
-    goes next to the replacements of the same path or into the last replace block.
+    goes after the last replacement of the same path, or at the end of the file.
     """
     old = ModuleVersion(old_path, old_vers)
     new = ModuleVersion(new_path, new_vers)
@@ -87,7 +87,7 @@ def add_replace(
             hint = r.syntax
         kept.append(r)
     if need:
-        kept.append(Replace(old, new, syntax.add_line(hint, *tokens)))
+        kept.append(Replace(old, new, syntax.add_line_near(hint, *tokens)))
     replaces[:] = kept
 
 
@@ -285,7 +285,10 @@ class ModFile:
         self.require = kept
 
     def add_exclude(self, path: str, vers: str) -> None:
-        """Exclude ``path vers``; ``vers`` must be canonical and fit the path's major version."""
+        """Exclude ``path vers``; ``vers`` must be canonical and fit the path's major version.
+
+        The line goes after the last exclusion of the same path, or at the end of the file.
+        """
         check_canonical_version(path, vers)
         hint: Line | None = None
         for x in self.exclude:
@@ -293,7 +296,7 @@ class ModFile:
                 return
             if x.mod.path == path:
                 hint = x.syntax
-        line = self.syntax.add_line(hint, "exclude", auto_quote(path), vers)
+        line = self.syntax.add_line_near(hint, "exclude", auto_quote(path), vers)
         self.exclude.append(Exclude(ModuleVersion(path, vers), line))
 
     def drop_exclude(self, path: str, vers: str) -> None:
@@ -320,8 +323,10 @@ class ModFile:
     def add_retract(self, vi: VersionInterval, rationale: str = "") -> None:
         """Retract a version or interval, with ``rationale`` as the comment above it.
 
-        Both bounds must be canonical and fit the module path. Unlike x/mod, the new retraction
-        also appears in :attr:`retract`.
+        Both bounds must be canonical and fit the module path. As in x/mod (and so in
+        ``go mod edit -retract``), only the syntax changes: the new retraction is not added to
+        :attr:`retract`, and a later :meth:`drop_retract` does not see it; parse the formatted
+        text again to read it back.
         """
         path = self.module.mod.path if self.module is not None else ""
         check_canonical_version(path, vi.high)
@@ -335,7 +340,6 @@ class ModFile:
         if rationale:
             for text in rationale.split("\n"):
                 line.comments.before.append(Comment("// " + text))
-        self.retract.append(Retract(vi.low, vi.high, rationale, line))
 
     def drop_retract(self, vi: VersionInterval) -> None:
         """Delete every retraction of exactly the interval ``vi``."""

@@ -60,3 +60,4 @@ class GoModParseError(GoModSyntaxError):
         super().__init__(first.filename, first.line, first.directive_message())
         self.errors = tuple(errors)
         self.message = "\n".join(str(e) for e in errors)
+        self.args = (self.message,)

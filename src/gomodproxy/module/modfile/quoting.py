@@ -166,7 +166,8 @@ def _unquote_char(s: str, i: int, quote: str) -> tuple[bytes, int]:
 
 
 def go_unquote(s: str) -> str:
-    """Go's ``strconv.Unquote`` for ``"..."`` and backquoted literals.
+    """Go's ``strconv.Unquote`` for ``"..."`` and backquoted literals (go.mod's only forms;
+    single-quoted rune literals are refused).
 
     Raises ``ValueError("invalid syntax")`` like Go's ``strconv.ErrSyntax``.
     """

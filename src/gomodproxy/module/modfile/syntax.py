@@ -210,6 +210,19 @@ class FileSyntax:
         self.stmt.append(new)
         return new
 
+    def add_line_near(self, hint: Line | None, *tokens: str) -> Line:
+        """Add a line after ``hint`` in its block, or, without a hint, at the end of the file.
+
+        This is what x/mod's ``AddExclude`` and ``AddReplace`` do: they pass ``addLine`` a typed
+        nil ``*Line`` hint, which never matches a statement, so a line with no same-path hint
+        goes to the end of the file instead of into the last block of its verb.
+        """
+        if hint is None:
+            new = Line(token=list(tokens))
+            self.stmt.append(new)
+            return new
+        return self.add_line(hint, *tokens)
+
     def _new_line_after(self, i: int, toks: list[str]) -> Line:
         new = Line(token=toks)
         self.stmt.insert(i + 1, new)
