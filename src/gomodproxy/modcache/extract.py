@@ -127,18 +127,19 @@ def _opened(zip_file: str | os.PathLike[str] | BinaryIO) -> Iterator[BinaryIO]:
 
 def _check_target(target: Path) -> None:
     try:
-        with os.scandir(target) as it:
-            if next(it, None) is not None:
-                raise ZipError(
-                    "target_not_empty",
-                    f"target directory {target} exists and is not empty; "
-                    "remove it (see remove_tree) and extract again",
-                )
-    except (FileNotFoundError, NotADirectoryError) as exc:
-        if target.is_symlink() or (target.exists() and not target.is_dir()):
+        st = os.lstat(target)
+    except FileNotFoundError:
+        return
+    if not stat.S_ISDIR(st.st_mode):
+        # A link is refused even if it points at an empty directory: we would write through it.
+        raise ZipError("target_not_empty", f"target {target} exists and is not a directory")
+    with os.scandir(target) as it:
+        if next(it, None) is not None:
             raise ZipError(
-                "target_not_empty", f"target {target} exists and is not a directory"
-            ) from exc
+                "target_not_empty",
+                f"target directory {target} exists and is not empty; "
+                "remove it (see remove_tree) and extract again",
+            )
 
 
 def extract_zip(
