@@ -629,3 +629,59 @@ def test_a_fixer_refusing_a_version_names_the_directive() -> None:
     with pytest.raises(GoModParseError) as info:
         parse("in", b"module m\nrequire a.b/c master\n", fix=_fix_invalid)
     assert str(info.value) == 'in:2: require a.b/c: version "master" invalid: unknown revision'
+
+
+# --- public names ---------------------------------------------------------------------------
+
+
+def test_modfile_package_exports_documented_names() -> None:
+    import gomodproxy.module.modfile as modfile
+
+    assert sorted(modfile.__all__) == sorted(
+        [
+            "GO_VERSION_RE",
+            "TOOLCHAIN_RE",
+            "Comment",
+            "CommentBlock",
+            "Comments",
+            "Exclude",
+            "Expr",
+            "FileSyntax",
+            "Go",
+            "GoModParseError",
+            "Godebug",
+            "Ignore",
+            "LParen",
+            "Line",
+            "LineBlock",
+            "ModFile",
+            "ModFileError",
+            "ModFileVersionError",
+            "Module",
+            "ModuleVersion",
+            "Position",
+            "RParen",
+            "Replace",
+            "Require",
+            "Retract",
+            "Tool",
+            "Toolchain",
+            "Use",
+            "VersionFixer",
+            "VersionInterval",
+            "WorkFile",
+            "auto_quote",
+            "format_file",
+            "is_directory_path",
+            "module_path",
+            "must_quote",
+            "parse",
+            "parse_lax",
+            "parse_syntax",
+            "parse_work",
+        ]
+    )
+    for name in modfile.__all__:
+        member = getattr(modfile, name)
+        if callable(member) and not isinstance(member, type(modfile.GO_VERSION_RE)):
+            assert member.__doc__, f"{name} has no docstring"

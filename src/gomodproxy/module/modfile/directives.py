@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable
+from typing import Protocol
 
 from gomodproxy.errors import InvalidVersion, ProxyError
 from gomodproxy.module import paths, semver
@@ -38,8 +38,17 @@ __all__ = [
     "parse_version_interval",
 ]
 
-VersionFixer = Callable[[str, str], str]
-"""``fix(path, version) -> version``: canonicalises a version; raises ProxyError or ValueError."""
+
+class VersionFixer(Protocol):
+    """Canonicalises the versions a go.mod names (x/mod ``VersionFixer``).
+
+    Called as ``fix(path, version)``; returns the version to use, or raises
+    :class:`~gomodproxy.errors.InvalidVersion` (reported with the directive and module path)
+    or another ProxyError or ValueError (reported as is).
+    """
+
+    def __call__(self, path: str, version: str, /) -> str: ...
+
 
 GO_VERSION_RE = re.compile(r"\A([1-9][0-9]*)\.(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))?([a-z]+[0-9]+)?\Z")
 """A valid ``go`` directive version (x/mod ``GoVersionRE``)."""

@@ -8,6 +8,7 @@ attachment); ``( ) [ ] { } ,`` are punctuation; ``"..."`` and backquoted strings
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from gomodproxy.module.modfile.quoting import go_quote_rune, go_trim_space, is_print, is_space
@@ -33,6 +34,8 @@ COMMENT = "COMMENT"
 # Newline and punctuation tokens use the character itself as their kind.
 _PUNCTUATION = frozenset("\n()[]{},")
 _NOT_IDENT = frozenset(" ()[]{},")
+# A run of ASCII identifier characters other than "/" (which may start a comment).
+_ASCII_IDENT_RUN = re.compile(r"[^\x00-\x20()\[\]{},/\x7f-\U0010ffff]+")
 
 
 class ModFileScanError(Exception):
@@ -195,14 +198,24 @@ class Lexer:
 
         i = self._i
         n = len(text)
-        while i < n and _is_ident(text[i]):
-            if text.startswith("//", i):
+        while i < n:
+            run = _ASCII_IDENT_RUN.match(text, i)
+            if run is not None:
+                i = run.end()
+                continue
+            ch = text[i]
+            if ch == "/":
+                if text.startswith("//", i):
+                    break
+                if text.startswith("/*", i):
+                    self._line_rune += i - self._i
+                    self._i = i
+                    raise self.error("mod files must use // comments (not /* */ comments)")
+                i += 1
+            elif ch >= "\x80" and _is_ident(ch):
+                i += 1
+            else:
                 break
-            if text.startswith("/*", i):
-                self._line_rune += i - self._i
-                self._i = i
-                raise self.error("mod files must use // comments (not /* */ comments)")
-            i += 1
         # Identifier characters are never newlines.
         self._line_rune += i - self._i
         self._i = i

@@ -12,6 +12,7 @@ of the running Python (14.0 for Python 3.11) count as unassigned, i.e. not print
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 __all__ = [
@@ -45,6 +46,8 @@ _SIMPLE_ESCAPES = {
 _UNESCAPES = {"a": 7, "b": 8, "f": 12, "n": 10, "r": 13, "t": 9, "v": 11, "\\": 92}
 _HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 _REPLACEMENT = "\ufffd".encode()
+_ASCII_MUST_QUOTE = re.compile("[\\x00-\\x20\"'`\\x7f]")
+_ASCII_PUNCTUATION = re.compile(r"[()\[\]{},]")
 
 
 def _is_escaped_byte(ch: str) -> bool:
@@ -205,6 +208,14 @@ def go_unquote(s: str) -> str:
 
 def must_quote(s: str) -> bool:
     """x/mod ``MustQuote``: whether ``s`` needs quoting to be one token of a go.mod line."""
+    if s.isascii():
+        return (
+            s == ""
+            or _ASCII_MUST_QUOTE.search(s) is not None
+            or (len(s) > 1 and _ASCII_PUNCTUATION.search(s) is not None)
+            or "//" in s
+            or "/*" in s
+        )
     for ch in s:
         if ch in " \"'`":
             return True
