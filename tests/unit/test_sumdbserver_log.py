@@ -8,11 +8,14 @@ import io
 import logging
 import os
 import stat
+import tempfile
 import zipfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gomodproxy.errors import ConfigError, StorageError, SumDBError
 from gomodproxy.sumdb import note, tlog
@@ -227,13 +230,59 @@ def test_a_log_signed_by_another_key_refuses_to_open(tmp_path: Path, key: Server
         LogStore.open(tmp_path / "log", other.signer, other.verifier)
 
 
-def test_one_log_folder_serves_one_server_at_a_time(store: LogStore, tmp_path: Path) -> None:
+def test_one_log_folder_serves_one_server_at_a_time(
+    store: LogStore, tmp_path: Path, key: ServerKey
+) -> None:
     with pytest.raises(StorageError, match="in use"):
-        LogStore.open(tmp_path / "log", *_signer_verifier(store))
+        LogStore.open(tmp_path / "log", key.signer, key.verifier)
 
 
-def _signer_verifier(store: LogStore) -> tuple[note.Signer, note.Verifier]:
-    return store._signer, store._verifier
+@settings(max_examples=15)
+@given(batches=st.lists(st.integers(1, 40), min_size=1, max_size=6), reopen=st.booleans())
+def test_tree_does_not_depend_on_batching_or_reopening(
+    key: ServerKey, batches: list[int], reopen: bool
+) -> None:
+    texts = [_sums(i).record_text() for i in range(sum(batches))]
+    with tempfile.TemporaryDirectory() as tmp:
+        store = LogStore.open(Path(tmp), key.signer, key.verifier)
+        try:
+            done = 0
+            for size in batches:
+                assert store.append(texts[done : done + size]) == list(range(done, done + size))
+                done += size
+                assert store.tree == _expected_tree(texts[:done])
+                if reopen:
+                    store.close()
+                    store = LogStore.open(Path(tmp), key.signer, key.verifier)
+            assert store.read_records(0, done) == texts
+        finally:
+            store.close()
+
+
+def test_package_exports_are_pinned() -> None:
+    import gomodproxy.sumdbserver as pkg
+
+    assert sorted(pkg.__all__) == [
+        "LogStore",
+        "ModuleSums",
+        "ProxySource",
+        "RecordKey",
+        "ServeSettings",
+        "ServerKey",
+        "Stats",
+        "TILE_HEIGHT",
+        "load_signer_file",
+        "make_app",
+        "parse_listen",
+        "record_key",
+        "serve",
+        "server_key",
+        "sums_from_cache",
+        "sums_from_go_sum",
+        "write_key_files",
+    ]
+    for name in pkg.__all__:
+        assert hasattr(pkg, name)
 
 
 # --- tiles ------------------------------------------------------------------------------------

@@ -279,11 +279,13 @@ class LogStore:
         self._write_all(self._hashes_fd, b"".join(pending), "hashes")
         self._write_latest(signed)
 
+        # Publish in this order: a reader that finds a new id in the index already sees a size
+        # and a signed head that include it.
         self._records_end = end
-        self._index.update(new_ids)
         self._tree = tree
         self._signed = signed
         self._size = n1
+        self._index.update(new_ids)
         logger.info("sumdb.append.complete records=%d tree_size=%d", len(texts), n1)
 
     # --- files ----------------------------------------------------------------------------
