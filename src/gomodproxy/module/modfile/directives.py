@@ -65,7 +65,11 @@ def dont_fix_retract(_path: str, version: str) -> str:
 
 
 class DirectiveError(Exception):
-    """One bad directive, raised while reading it and reported with the line's position."""
+    """One bad directive, raised while reading it.
+
+    Internal: the parsers catch it and report it, with the line's position, in a
+    :class:`~gomodproxy.module.modfile.errorlist.GoModParseError`; it never leaves the package.
+    """
 
     def __init__(self, reason: str, *, verb: str = "", mod_path: str = "") -> None:
         super().__init__(reason)

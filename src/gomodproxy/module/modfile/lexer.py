@@ -147,11 +147,13 @@ class Lexer:
                 # Is this comment the only thing on its line?
                 line_start = text.rfind("\n", 0, self._i) + 1
                 suffix = go_trim_space(text[line_start : self._i]) != ""
+                # The comment runs to the end of the line, newline included.
                 end = text.find("\n", self._i)
-                end = len(text) if end < 0 else end + 1
-                self._line_rune += end - self._i
-                self._i = end
-                if end <= len(text) and text[end - 1] == "\n":
+                if end < 0:
+                    self._line_rune += len(text) - self._i
+                    self._i = len(text)
+                else:
+                    self._i = end + 1
                     self._line += 1
                     self._line_rune = 1
                 if not suffix:

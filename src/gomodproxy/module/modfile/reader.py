@@ -21,7 +21,6 @@ from gomodproxy.module.modfile.quoting import go_trim_space, go_unquote
 from gomodproxy.module.modfile.syntax import (
     Comment,
     CommentBlock,
-    Comments,
     FileSyntax,
     Line,
     LineBlock,
@@ -191,10 +190,6 @@ def _order(node: _Node, pre: list[_Node], post: list[_Node]) -> None:
     post.append(node)
 
 
-def _comments_of(node: _Node) -> Comments:
-    return node.comments
-
-
 def _assign_comments(file: FileSyntax, saved: list[Comment]) -> None:
     """Attach saved comments to nearby syntax (x/mod ``input.assignComments``).
 
@@ -210,7 +205,7 @@ def _assign_comments(file: FileSyntax, saved: list[Comment]) -> None:
 
     for node in pre:
         start = node.span()[0]
-        xcom = _comments_of(node)
+        xcom = node.comments
         while line and start.offset >= line[0].start.offset:
             xcom.before.append(line.pop(0))
     file.comments.after.extend(line)
@@ -223,13 +218,13 @@ def _assign_comments(file: FileSyntax, saved: list[Comment]) -> None:
         # "x ( y \n z ) // comment" the comment belongs to z, not to the block.
         if start.line != end.line:
             continue
-        xcom = _comments_of(node)
+        xcom = node.comments
         while suffix and end.offset <= suffix[-1].start.offset:
             xcom.suffix.append(suffix.pop())
 
     # Suffix comments were assigned in reverse.
     for node in post:
-        _comments_of(node).suffix.reverse()
+        node.comments.suffix.reverse()
 
     file.comments.before.extend(suffix)
 
