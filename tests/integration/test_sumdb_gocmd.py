@@ -22,10 +22,12 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from gomodproxy.errors import ChecksumMismatch, ModuleNotFound, SecurityError, SumDBError
+from gomodproxy.errors import ChecksumMismatch, SecurityError, SumDBError
 from gomodproxy.module.paths import escape_path, escape_version
 from gomodproxy.sumdb import note, tlog
 from gomodproxy.sumdb.client import ForkDetected, SumDBClient
+from gomodproxy.sumdb.gosumdb import parse_gosumdb
+from gomodproxy.sumdb.httpfetch import HTTPSumDBFetcher
 from gomodproxy.sumdb.seams import MemoryVerifierState
 from gomodproxy.sumdb.tlog import Tile
 from gomodproxy.sumdbserver import LogStore, ModuleSums, load_signer_file
@@ -223,33 +225,18 @@ def _json_objects(stdout: str) -> list[dict[str, str]]:
 # --- our verifier over HTTP -------------------------------------------------------------------
 
 
-class _HTTPFetcher:
-    """A SumDBFetcher over aiohttp for one database URL."""
-
-    def __init__(self, base: str, session: aiohttp.ClientSession) -> None:
-        self.base = base
-        self.session = session
-
-    async def fetch(self, path: str) -> bytes:
-        async with self.session.get(self.base + "/" + path) as resp:
-            body = await resp.read()
-            if resp.status in (404, 410):
-                raise ModuleNotFound(f"{path}: {body.decode(errors='replace')}")
-            if resp.status != 200:
-                raise SumDBError(f"{path}: status {resp.status}")
-            return body
-
-
 async def _verify_all(
-    verifier_key: str,
-    url: str,
+    gosumdb: str,
     state: MemoryVerifierState,
     checks: Sequence[tuple[CorpusModule, str, str]],
 ) -> list[BaseException | None]:
-    """Run ``SumDBClient.verify`` for each (module, kind, h1); return each outcome."""
+    """Run our verifier (``SumDBClient.verify`` over HTTP, configured by the same GOSUMDB value
+    the go command gets) for each (module, kind, h1); return each outcome."""
+    config = parse_gosumdb(gosumdb)
+    assert config is not None
     outcomes: list[BaseException | None] = []
     async with aiohttp.ClientSession() as session:
-        client = SumDBClient(verifier_key, _HTTPFetcher(url, session), state)
+        client = SumDBClient(config.verifier_key, HTTPSumDBFetcher(session, config), state)
         for m, kind, h1 in checks:
             try:
                 await client.verify(m.path, m.version, "zip" if kind == "zip" else "mod", h1)
@@ -286,11 +273,11 @@ def test_go_command_verifies_corpus_modules_against_our_server_from_cache(
 
 @pytest.mark.slow
 def test_our_verifier_accepts_the_same_corpus_sums_from_our_server(
-    corpus_server: ServerProcess, keys: tuple[Path, str]
+    corpus_server: ServerProcess,
 ) -> None:
     modules = [_module(i) for i in _DOWNLOAD_SET]
     checks = [(m, "zip", m.zip_sum) for m in modules] + [(m, "mod", m.mod_sum) for m in modules]
-    outcomes = asyncio.run(_verify_all(keys[1], corpus_server.url, MemoryVerifierState(), checks))
+    outcomes = asyncio.run(_verify_all(corpus_server.gosumdb, MemoryVerifierState(), checks))
     assert outcomes == [None] * len(checks)
 
 
@@ -323,16 +310,14 @@ def test_c38_go_command_refuses_a_hash_our_server_logged_wrong(
     assert server.stats()["lookups_by_module"] == {good.id: 1, bad.id: 1}
 
 
-def test_c38_our_verifier_refuses_the_wrong_hash_too(
-    servers: Servers, tmp_path: Path, keys: tuple[Path, str]
-) -> None:
+def test_c38_our_verifier_refuses_the_wrong_hash_too(servers: Servers, tmp_path: Path) -> None:
     good, bad = _module(_DOWNLOAD_SET[0]), _module(_DOWNLOAD_SET[2])
     wrong = _module(_DOWNLOAD_SET[3]).zip_sum
     feed = tmp_path / "tampered.sum"
     feed.write_text(_go_sum_lines([_sums(good), _sums(bad, zip_sum=wrong)]))
     server = servers.start(tmp_path / "data", "--from-list", str(feed))
     checks = [(good, "zip", good.zip_sum), (bad, "mod", bad.mod_sum), (bad, "zip", bad.zip_sum)]
-    outcomes = asyncio.run(_verify_all(keys[1], server.url, MemoryVerifierState(), checks))
+    outcomes = asyncio.run(_verify_all(server.gosumdb, MemoryVerifierState(), checks))
     assert outcomes[:2] == [None, None]
     assert isinstance(outcomes[2], ChecksumMismatch)
     assert outcomes[2].expected == wrong
@@ -387,17 +372,17 @@ def test_e51_go_command_detects_our_forked_log_and_keeps_its_tree_head(
 
 
 def test_e51_our_verifier_detects_the_fork_and_keeps_the_last_good_head(
-    forked: tuple[ServerProcess, ServerProcess], keys: tuple[Path, str]
+    forked: tuple[ServerProcess, ServerProcess],
 ) -> None:
     a, b = forked
     m0, _, m2 = (_module(i) for i in _DOWNLOAD_SET[:3])
     state = MemoryVerifierState()
-    assert asyncio.run(_verify_all(keys[1], a.url, state, [(m0, "zip", m0.zip_sum)])) == [None]
+    assert asyncio.run(_verify_all(a.gosumdb, state, [(m0, "zip", m0.zip_sum)])) == [None]
     latest_file = "sumdb.test.local/latest"
     head_a = state.config[latest_file]
     assert head_a == a.get("/latest")
 
-    (outcome,) = asyncio.run(_verify_all(keys[1], b.url, state, [(m2, "zip", m2.zip_sum)]))
+    (outcome,) = asyncio.run(_verify_all(b.gosumdb, state, [(m2, "zip", m2.zip_sum)]))
     assert isinstance(outcome, ForkDetected)
     assert isinstance(outcome, SecurityError)
     assert "go.sum database server misbehavior detected!" in str(outcome)

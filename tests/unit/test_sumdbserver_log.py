@@ -467,3 +467,36 @@ def test_parse_listen_splits_host_and_port(value: str, expected: tuple[str, int]
 def test_parse_listen_refuses_bad_values(value: str) -> None:
     with pytest.raises(ConfigError):
         parse_listen(value)
+
+
+# --- the CLI's error paths (no server is started) -----------------------------------------------
+
+
+def test_cli_keygen_then_serve_with_the_verifier_file_fails_with_the_fix(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from gomodproxy.cli.main import main
+
+    assert main(["sumdb", "keygen", "sumdb.cli", "--out", str(tmp_path)]) == 0
+    vkey = (tmp_path / "sumdb.cli.verifier").read_text().strip()
+    assert capsys.readouterr().out.strip().endswith(vkey)
+    code = main(
+        ["sumdb", "serve", "--key", str(tmp_path / "sumdb.cli.verifier"), "--data", str(tmp_path)]
+    )
+    assert code == 1
+    err = capsys.readouterr().err
+    assert err.startswith("gomodproxy: ")
+    assert "gomodproxy sumdb keygen" in err
+
+
+def test_cli_serve_with_a_malformed_list_fails_before_listening(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from gomodproxy.cli.main import main
+
+    signer, _, _ = write_key_files("sumdb.cli", tmp_path / "keys")
+    bad = tmp_path / "bad.sum"
+    bad.write_text("rsc.io/quote v1.5.2\n")
+    args = ["sumdb", "serve", "--key", str(signer), "--data", str(tmp_path / "data")]
+    assert main([*args, "--from-list", str(bad), "--listen", "127.0.0.1:0"]) == 1
+    assert "bad.sum:1: malformed go.sum line" in capsys.readouterr().err
