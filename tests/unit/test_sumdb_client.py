@@ -681,6 +681,24 @@ async def test_e54_database_unavailable_is_an_error_never_a_skip() -> None:
 
 
 @pytest.mark.asyncio
+async def test_e54_shared_failure_names_each_waiter_once() -> None:
+    client, fetcher, _ = new_test_client(standard_log())
+    await client.lookup("rsc.io/quote", "v1.5.2")
+    fetcher.online = False
+    results = await asyncio.gather(
+        client.lookup("rsc.io/sampler", "v1.3.0"),
+        client.lookup("rsc.io/sampler", "v1.3.0/go.mod"),
+        client.lookup("rsc.io/sampler", "v1.3.0"),
+        return_exceptions=True,
+    )
+    messages = [str(r) for r in results]
+    assert fetcher.requests.count("lookup/rsc.io/sampler@v1.3.0") == 1
+    assert messages[0].startswith("rsc.io/sampler@v1.3.0: checksum database")
+    assert messages[1].startswith("rsc.io/sampler@v1.3.0/go.mod: checksum database")
+    assert messages[2] == messages[0]
+
+
+@pytest.mark.asyncio
 async def test_e54_tiles_unavailable_is_an_error() -> None:
     client, fetcher, _ = new_test_client(standard_log())
     fetcher.tiles_online = False

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from typing import Literal
+from typing import Literal, TypeVar
 
 from gomodproxy.errors import (
     ChecksumMismatch,
@@ -51,6 +51,8 @@ from gomodproxy.sumdb.tlog import (
 __all__ = ["CorruptLatest", "ForkDetected", "NoSumDBEntry", "SumDBClient"]
 
 logger = logging.getLogger(__name__)
+
+E = TypeVar("E", bound=ProxyError)
 
 # When a tree note happened relative to the remembered one (client.go msgPast/msgNow/msgFuture).
 _PAST, _NOW, _FUTURE = 1, 2, 3
@@ -111,10 +113,16 @@ class _NoHashes:
         raise SumDBError(f"no hashes to read for the empty tree (asked for {len(indexes)})")
 
 
-def _add_context(exc: ProxyError, context: str) -> None:
-    """Prefix an error's message in place, keeping its type and attributes."""
-    exc.message = f"{context}: {exc.message}"
-    exc.args = (exc.message,)
+def _with_context(exc: E, context: str) -> E:
+    """A copy of ``exc`` whose message starts with ``context``; type and attributes kept.
+
+    A copy, because one failure may be shared by several waiters of a single-flight fetch.
+    """
+    clone = type(exc).__new__(type(exc))
+    clone.__dict__.update(exc.__dict__)
+    clone.message = f"{context}: {exc.message}"
+    clone.args = (clone.message,)
+    return clone
 
 
 def _lines_for(text: bytes, path: str, version: str) -> list[str]:
@@ -180,8 +188,7 @@ class SumDBClient:
         except (ForkDetected, NoSumDBEntry):
             raise
         except (SumDBError, SecurityError) as exc:
-            _add_context(exc, f"{path}@{version}")
-            raise
+            raise _with_context(exc, f"{path}@{version}") from exc
         lines = _lines_for(text, path, version)
         if not lines:
             raise NoSumDBEntry(path, version, "its proven record does not list it")
@@ -232,8 +239,8 @@ class SumDBClient:
             except (ForkDetected, CorruptLatest):
                 raise
             except (SumDBError, SecurityError) as exc:
-                _add_context(exc, f"initializing checksum database client for {self.name}")
-                raise
+                context = f"initializing checksum database client for {self.name}"
+                raise _with_context(exc, context) from exc
             self._initialized = True
 
     async def _merge_latest(self, msg: bytes, *, from_config: bool = False) -> None:
@@ -298,8 +305,7 @@ class SumDBClient:
                 if older.n == newer.n
                 else f"tree#{older.n} against tree#{newer.n}"
             )
-            _add_context(exc, f"checking {where}")
-            raise
+            raise _with_context(exc, f"checking {where}") from exc
         if h == older.hash:
             return
         # The notes alone do not prove the fork; add the hashes that do (client.go checkTrees).
