@@ -99,6 +99,7 @@ def test_g70_bad_or_unknown_key_is_an_invalid_gosumdb(value: str) -> None:
         "sumdb.example.test//x",  # empty path element
         "sumdb.example.test:",  # empty port
         "sumdb.example.test:80x",  # bad port
+        "sum{db}.example.test",  # a character url.Parse refuses in a host
     ],
 )
 def test_g70_name_that_is_not_host_path_is_refused(name: str) -> None:
@@ -108,7 +109,8 @@ def test_g70_name_that_is_not_host_path_is_refused(name: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["sumdb.example.test", "127.0.0.1:8080", "a.example/b/c", "[::1]:443/db"]
+    "name",
+    ["sumdb.example.test", "127.0.0.1:8080", "a.example/b/c", "[::1]:443/db", "h.test:80/db"],
 )
 def test_g70_host_and_path_names_are_accepted(name: str) -> None:
     _, vkey = generate_key(name)

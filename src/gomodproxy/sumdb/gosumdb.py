@@ -7,10 +7,10 @@ name is only accepted when a key is built in for it. Pure: no I/O, no environmen
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from gomodproxy.errors import ConfigError
+from gomodproxy.module.gourl import GoURL, URLParseError, parse_url
 from gomodproxy.module.patterns import match_prefix_patterns
 from gomodproxy.sumdb.note import InvalidKey, new_verifier
 
@@ -37,11 +37,6 @@ TOOLCHAIN_MODULE = "golang.org/toolchain"
 # sum.golang.org."
 _ALIASES = {"sum.golang.google.cn": "sum.golang.org https://sum.golang.google.cn"}
 
-# What Go's url.Parse keeps as a plain host: no user info, and only host characters.
-_HOST = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=]+(:[0-9]*)?|\[[0-9A-Fa-f:.]+\](:[0-9]*)?")
-# A path with no query, fragment or escapes: the bytes Go keeps unescaped in a URL path.
-_PATH = re.compile(r"(/[A-Za-z0-9\-._~!$&'()*+,;=:@]+)*")
-
 
 @dataclass(frozen=True, slots=True)
 class SumDBConfig:
@@ -63,27 +58,42 @@ class SumDBConfig:
 def _check_name(name: str) -> None:
     """A database name must be ``host[/path]``: nothing a URL would read as anything else.
 
-    cmd/go parses ``"https://" + name`` and refuses user info, a query, a fragment, escapes and
-    a trailing slash. This check is stricter in two corners Go lets through: an empty port
-    (``host:``) and an empty path element (``host//x``), so a name that starts with a scheme
-    such as ``https://host`` is refused too.
+    As cmd/go dbDial: ``"https://" + name`` must parse (Go's url.Parse) to only a scheme, a
+    host and a path, with no escapes and no trailing slash. Stricter than Go in two corners it
+    lets through: an empty port (``host:``) and an empty path element (``host//x``), so a name
+    that starts with a scheme, such as ``https://host``, is refused too.
     """
-    host, slash, path = name.partition("/")
+    try:
+        u = parse_url("https://" + name)
+    except URLParseError:
+        u = None
     ok = (
-        bool(host)
-        and _HOST.fullmatch(host) is not None
-        and not host.endswith(":")
+        u is not None
+        and u == GoURL(scheme="https", host=u.host, path=u.path, raw_path=u.raw_path)
+        and not u.raw_path
+        and bool(u.host)
         and not name.endswith("/")
-        and _PATH.fullmatch(slash + path) is not None
+        and not u.host.endswith(":")
+        and "//" not in u.path
     )
     if not ok:
         raise ConfigError(f"invalid sumdb name (must be host[/path]): {name}")
 
 
 def _check_url(url: str) -> None:
-    """The explicit database URL: http or https, with a host, no query or fragment."""
-    m = re.fullmatch(r"(https?)://([^/?#]+)(/[^?#]*)?", url)
-    if m is None or "@" in m.group(2) or not _HOST.fullmatch(m.group(2)):
+    """The explicit database URL: http or https, with a host, no user, query or fragment."""
+    try:
+        u = parse_url(url)
+    except URLParseError:
+        u = None
+    ok = (
+        u is not None
+        and u.scheme in ("http", "https")
+        and bool(u.host)
+        and u.user is None
+        and not (u.opaque or u.raw_query or u.force_query or u.fragment)
+    )
+    if not ok:
         raise ConfigError(
             f"invalid GOSUMDB URL: {url!r}: use http:// or https://host[/path], "
             "with no user, query or fragment"
