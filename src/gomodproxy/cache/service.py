@@ -1,0 +1,417 @@
+"""The module service: storage + upstream chain + validation + checksum verification.
+
+Every file of the GOPROXY protocol goes through here:
+
+- ``.info``, ``.mod`` (canonical versions) and ``.zip`` are immutable: served from a bounded
+  in-memory LRU (small files) or storage when present; otherwise fetched once, however many
+  requests ask at the same time (in-process singleflight, then the storage's cross-process
+  lock and a re-check, Go's ``lockVersion`` pattern), validated, verified against the checksum
+  database unless GONOSUMDB/GOPRIVATE match or GOSUMDB is off, and only then stored. The first
+  verified copy wins and is never overwritten (INV-2).
+- The zip streams to its first clients while it is fetched, except its last bytes, which are
+  released only once the whole zip is verified (see :mod:`gomodproxy.cache.zipflight`).
+- ``list`` and ``@latest`` are answered by :class:`~gomodproxy.cache.listing.Listings`.
+- A definite not-found from the upstreams is remembered briefly by exact path; transient
+  failures are never remembered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, Protocol
+
+from gomodproxy.cache.events import CacheObserver, NullObserver
+from gomodproxy.cache.hotcache import HotCache
+from gomodproxy.cache.keys import file_key, list_key
+from gomodproxy.cache.listing import Listings
+from gomodproxy.cache.negative import NegativeCache
+from gomodproxy.cache.singleflight import SingleFlight
+from gomodproxy.cache.validate import is_canonical, validate_info, validate_mod, validate_zip
+from gomodproxy.cache.zipflight import ZipFlight, ZipReader
+from gomodproxy.errors import (
+    ChecksumMismatch,
+    ModuleNotFound,
+    ProxyError,
+    SumDBError,
+)
+from gomodproxy.module.dirhash import hash_go_mod
+from gomodproxy.storage.base import CorruptObject, ObjectInfo, ObjectNotFound, Storage
+from gomodproxy.sumdb.gosumdb import use_sumdb
+from gomodproxy.upstream.base import FileKind
+from gomodproxy.upstream.chain import UpstreamChain
+
+__all__ = [
+    "ChecksumPolicy",
+    "ChecksumVerifier",
+    "ModuleService",
+    "ServiceOptions",
+    "StoredZip",
+    "StreamingZip",
+    "ZipSource",
+]
+
+logger = logging.getLogger(__name__)
+
+_MIB = 1 << 20
+
+
+class ChecksumVerifier(Protocol):
+    """The checksum database's verifier (``gomodproxy.sumdb.client.SumDBClient``)."""
+
+    async def verify(self, path: str, version: str, kind: Literal["zip", "mod"], h1: str) -> None:
+        """Return if the database lists ``h1``; raise ChecksumMismatch/SumDBError otherwise."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class ChecksumPolicy:
+    """Which modules are verified: all but GONOSUMDB (after GOPRIVATE defaulting) matches.
+
+    ``verifier`` None means GOSUMDB=off. ``golang.org/toolchain`` is always verified
+    (``useSumDB``) unless the upstream is a single ``file://`` entry.
+    """
+
+    verifier: ChecksumVerifier | None
+    gonosumdb: str = ""
+    goproxy_is_single_file: bool = False
+
+    def applies_to(self, path: str) -> bool:
+        """Whether ``path`` must be verified."""
+        gosumdb = "off" if self.verifier is None else "on"
+        return use_sumdb(path, gosumdb, self.gonosumdb, self.goproxy_is_single_file)
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceOptions:
+    """Tunables of the cache service (TTLs in seconds, sizes in bytes)."""
+
+    list_ttl: float = 60.0
+    negative_ttl: float = 60.0
+    negative_entries: int = 10_000
+    hot_bytes: int = 64 * _MIB
+    hot_item: int = 1 * _MIB
+    holdback: int = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class StoredZip:
+    """The zip is in storage: serve it from there (ranges and conditionals possible)."""
+
+    info: ObjectInfo
+
+
+@dataclass(frozen=True, slots=True)
+class StreamingZip:
+    """The zip is being fetched: stream it from the flight; close ``reader`` when done."""
+
+    reader: ZipReader
+    content_length: int | None
+
+
+ZipSource = StoredZip | StreamingZip
+
+
+class ModuleService:
+    """Answers the GOPROXY protocol from cache and upstreams (see the module docstring)."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        chain: UpstreamChain,
+        *,
+        checksums: ChecksumPolicy,
+        spool_dir: Path,
+        options: ServiceOptions | None = None,
+        observer: CacheObserver | None = None,
+    ) -> None:
+        self._storage = storage
+        self._chain = chain
+        self._checksums = checksums
+        self._spool_dir = spool_dir
+        self._options = options or ServiceOptions()
+        self._observer: CacheObserver = observer or NullObserver()
+        self._negative = NegativeCache(self._options.negative_ttl, self._options.negative_entries)
+        self._hot = HotCache(self._options.hot_bytes, self._options.hot_item)
+        self._files: SingleFlight[bytes] = SingleFlight(on_join=self._joined)
+        self._zips: dict[str, ZipFlight] = {}
+        self._producers: set[asyncio.Task[None]] = set()
+        self.listings = Listings(storage, chain, self._negative, ttl=self._options.list_ttl)
+
+    @property
+    def storage(self) -> Storage:
+        """The storage files are served from."""
+        return self._storage
+
+    @property
+    def fetches_in_flight(self) -> int:
+        """Fetches of immutable files running now."""
+        return len(self._files) + len(self._zips)
+
+    async def close(self) -> None:
+        """Cancel fetches in flight (server shutdown)."""
+        for task in list(self._producers):
+            task.cancel()
+        await asyncio.gather(*self._producers, return_exceptions=True)
+        await self._files.cancel_all()
+        await self.listings.close()
+
+    # -- list and @latest -------------------------------------------------------------------
+
+    async def list(self, path: str, *, headers: Mapping[str, str] | None = None) -> bytes:
+        """The ``@v/list`` body: upstream versions (cleaned) merged with stored ones."""
+        return await self.listings.versions(path, headers=headers)
+
+    async def latest(self, path: str, *, headers: Mapping[str, str] | None = None) -> bytes:
+        """The ``@latest`` body."""
+        return await self.listings.latest(path, headers=headers)
+
+    # -- .info and .mod ---------------------------------------------------------------------
+
+    async def info(
+        self, path: str, version: str, *, headers: Mapping[str, str] | None = None
+    ) -> bytes:
+        """The ``.info`` of ``version``: cached for canonical versions, resolved for queries."""
+        if not is_canonical(version):
+            return await self._query_info(path, version, headers)
+        return await self._small_file(path, version, FileKind.INFO, headers)
+
+    async def mod(
+        self, path: str, version: str, *, headers: Mapping[str, str] | None = None
+    ) -> bytes:
+        """The go.mod of a canonical ``version``."""
+        return await self._small_file(path, version, FileKind.MOD, headers)
+
+    async def _small_file(
+        self, path: str, version: str, kind: FileKind, headers: Mapping[str, str] | None
+    ) -> bytes:
+        key = file_key(path, version, kind.value)
+        data = self._hot.get(key)
+        if data is None:
+            data = await self._stored(key)
+        if data is not None:
+            self._observer.cache_result(kind, True)
+            self._hot.put(key, data)
+            return data
+        self._observer.cache_result(kind, False)
+        remembered = self._negative.get(key)
+        if remembered is not None:
+            raise remembered
+        data = await self._files.do(
+            key, lambda: self._fetch_small(path, version, kind, key, headers)
+        )
+        self._hot.put(key, data)
+        return data
+
+    async def _fetch_small(
+        self,
+        path: str,
+        version: str,
+        kind: FileKind,
+        key: str,
+        headers: Mapping[str, str] | None,
+    ) -> bytes:
+        self._observer.fetch_started(kind, False)
+        try:
+            async with self._storage.lock(key):
+                existing = await self._stored(key)
+                if existing is not None:
+                    return existing  # another process stored it while we waited
+                try:
+                    fetched = await self._chain.fetch(path, key, kind, headers=headers)
+                except ModuleNotFound as exc:
+                    self._negative.remember(key, exc)
+                    raise
+                if kind is FileKind.INFO:
+                    validate_info(fetched.data, path, version, upstream=fetched.upstream)
+                else:
+                    validate_mod(fetched.data, path, version, upstream=fetched.upstream)
+                    await self._verify(path, version, "mod", hash_go_mod(fetched.data))
+                await self._storage.put(key, fetched.data)
+            if kind is FileKind.MOD:
+                async with self._storage.lock(list_key(path)):
+                    await self.listings.record_stored_version(path, version)
+            logger.info("cache.stored key=%s upstream=%s", key, fetched.upstream)
+            return fetched.data
+        finally:
+            self._observer.fetch_finished(kind)
+
+    async def _query_info(self, path: str, query: str, headers: Mapping[str, str] | None) -> bytes:
+        """A non-canonical ``.info`` (branch, commit, partial version): always asked upstream.
+
+        The answer names a canonical version; its ``.info`` is kept if we had none.
+        """
+        rel = f"{file_key(path, query, 'info')}"
+        remembered = self._negative.get(rel)
+        if remembered is not None:
+            raise remembered
+
+        async def resolve() -> bytes:
+            try:
+                fetched = await self._chain.fetch(path, rel, FileKind.INFO, headers=headers)
+            except ModuleNotFound as exc:
+                self._negative.remember(rel, exc)
+                raise
+            resolved = validate_info(fetched.data, path, query, upstream=fetched.upstream)
+            key = file_key(path, resolved, "info")
+            async with self._storage.lock(key):
+                if await self._storage.stat(key) is None:
+                    await self._storage.put(key, fetched.data)
+            return fetched.data
+
+        self._observer.cache_result(FileKind.INFO, False)
+        return await self._files.do(rel, resolve)
+
+    # -- .zip -------------------------------------------------------------------------------
+
+    async def zip(
+        self, path: str, version: str, *, headers: Mapping[str, str] | None = None
+    ) -> ZipSource:
+        """The zip: from storage, or streaming from the fetch in flight (starting one).
+
+        Returns once the upstream has answered 200 (so a not-found is still an error here).
+        """
+        key = file_key(path, version, "zip")
+        stored = await self._storage.stat(key)
+        if stored is not None:
+            self._observer.cache_result(FileKind.ZIP, True)
+            return StoredZip(stored)
+        self._observer.cache_result(FileKind.ZIP, False)
+        flight = self._zip_flight(path, version, key, headers)
+        reader = flight.open_reader()
+        try:
+            await flight.wait_started()
+            if flight.failed:
+                assert flight.error is not None
+                raise flight.error
+            if flight.done and flight.written == 0 and flight.stored is not None:
+                reader.close()  # another process had stored it: serve from storage
+                return StoredZip(flight.stored)
+            return StreamingZip(reader, flight.content_length)
+        except BaseException:
+            reader.close()
+            raise
+
+    async def zip_stored(
+        self, path: str, version: str, *, headers: Mapping[str, str] | None = None
+    ) -> ObjectInfo:
+        """Make sure the zip is stored (fetching it if needed); for HEAD, ranges, conditionals."""
+        key = file_key(path, version, "zip")
+        stored = await self._storage.stat(key)
+        if stored is not None:
+            self._observer.cache_result(FileKind.ZIP, True)
+            return stored
+        self._observer.cache_result(FileKind.ZIP, False)
+        flight = self._zip_flight(path, version, key, headers)
+        await flight.wait_finished()
+        if flight.failed:
+            assert flight.error is not None
+            raise flight.error
+        assert flight.stored is not None
+        return flight.stored
+
+    def _zip_flight(
+        self, path: str, version: str, key: str, headers: Mapping[str, str] | None
+    ) -> ZipFlight:
+        """The flight fetching ``key``, started if there is none. No await: no race."""
+        flight = self._zips.get(key)
+        if flight is not None:
+            self._joined(key)
+            return flight
+        remembered = self._negative.get(key)
+        if remembered is not None:
+            raise remembered
+        spool = self._spool_dir / f"{secrets.token_hex(8)}.zip"
+        flight = ZipFlight(key, spool, holdback=self._options.holdback)
+        self._zips[key] = flight
+        self._observer.fetch_started(FileKind.ZIP, False)
+        task = asyncio.create_task(self._produce_zip(flight, path, version, headers))
+        self._producers.add(task)
+        task.add_done_callback(self._producers.discard)
+        return flight
+
+    async def _produce_zip(
+        self, flight: ZipFlight, path: str, version: str, headers: Mapping[str, str] | None
+    ) -> None:
+        key = flight.key
+        try:
+            await flight.create_spool()
+            async with self._storage.lock(key):
+                existing = await self._storage.stat(key)
+                if existing is not None:
+                    flight.finish(existing)
+                    return
+                try:
+                    async with self._chain.open(path, key, FileKind.ZIP, headers=headers) as up:
+                        flight.begin(up.body.content_length, up.upstream)
+                        async for chunk in up.body.chunks():
+                            await flight.append(chunk)
+                except ModuleNotFound as exc:
+                    self._negative.remember(key, exc)
+                    raise
+                h1 = await asyncio.to_thread(
+                    validate_zip, flight.spool, path, version, upstream=flight.upstream
+                )
+                await self._verify(path, version, "zip", h1)
+                stored = await self._storage.put(key, flight.spool)
+            flight.finish(stored)
+            logger.info(
+                "cache.stored key=%s upstream=%s size=%d", key, flight.upstream, stored.size
+            )
+        except asyncio.CancelledError as exc:
+            flight.fail(ProxyError(f"fetch of {key} was cancelled (server shutting down)"))
+            raise exc
+        except ProxyError as exc:
+            logger.warning("cache.zip_failed key=%s error=%s", key, exc)
+            flight.fail(exc)
+        except Exception as exc:
+            logger.exception("cache.zip_crashed key=%s", key)
+            flight.fail(exc)
+        finally:
+            if self._zips.get(key) is flight:
+                del self._zips[key]
+            self._observer.fetch_finished(FileKind.ZIP)
+
+    # -- shared -----------------------------------------------------------------------------
+
+    async def _stored(self, key: str) -> bytes | None:
+        try:
+            return await self._storage.get(key)
+        except ObjectNotFound:
+            return None
+        except CorruptObject as exc:
+            logger.error("cache.corrupt_refetch key=%s reason=%s", key, exc.reason)
+            return None
+
+    async def _verify(self, path: str, version: str, kind: Literal["zip", "mod"], h1: str) -> None:
+        file_kind = FileKind.ZIP if kind == "zip" else FileKind.MOD
+        if not self._checksums.applies_to(path):
+            self._observer.verification(file_kind, "skipped")
+            return
+        verifier = self._checksums.verifier
+        if verifier is None:
+            self._observer.verification(file_kind, "error")
+            raise SumDBError(
+                f"{path}@{version}: this module must be verified by a checksum database, "
+                "but GOSUMDB is off; configure a checksum database"
+            )
+        try:
+            await verifier.verify(path, version, kind, h1)
+        except ChecksumMismatch:
+            self._observer.verification(file_kind, "mismatch")
+            logger.error("cache.checksum_mismatch module=%s@%s kind=%s", path, version, kind)
+            raise
+        except ProxyError:
+            self._observer.verification(file_kind, "error")
+            raise
+        self._observer.verification(file_kind, "ok")
+
+    def _joined(self, key: str) -> None:
+        kind = FileKind.ZIP if key.endswith(".zip") else FileKind.INFO
+        if key.endswith(".mod"):
+            kind = FileKind.MOD
+        self._observer.fetch_started(kind, True)

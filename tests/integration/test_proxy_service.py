@@ -1,0 +1,458 @@
+"""The cache service against a real origin and our own checksum database on 127.0.0.1.
+
+Fault catalogue B (upstream answers), H (concurrency) and I (storage) at the service level; the
+HTTP layer on top is tested in test_proxy_server.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+import pytest
+import pytest_asyncio
+
+from gomodproxy.cache import (
+    ChecksumPolicy,
+    InvalidUpstreamContent,
+    ModuleService,
+    ServiceOptions,
+    StoredZip,
+    StreamingZip,
+    ZipSource,
+)
+from gomodproxy.errors import ChecksumMismatch, ModuleNotFound, ProxyError, UpstreamError
+from gomodproxy.module.goproxy import parse_goproxy
+from gomodproxy.storage import FilesystemStorage
+from gomodproxy.upstream.chain import build_chain
+from gomodproxy.upstream.proxyclient import FetchPolicy
+from tests.origin import Fault, Origin, running_origin
+from tests.proxykit import SumDB, SynthModule, publish, running_sumdb, synth
+
+POLICY = FetchPolicy(read_timeout=2.0, deadline=5.0, zip_deadline=10.0, retries=1, backoff=0.01)
+M1 = synth("example.com/m", "v1.0.0", size=300_000)
+M2 = synth("example.com/m", "v1.1.0")
+UPPER = synth("example.com/Upper/Case", "v1.0.0-RC1")
+PRIVATE = synth("private.example/p", "v0.1.0")
+
+
+@dataclass
+class Env:
+    origin: Origin
+    db: SumDB
+    storage: FilesystemStorage
+    service: ModuleService
+    session: aiohttp.ClientSession
+    root: Path
+
+    def make_service(self, **options: float | int) -> ModuleService:
+        chain = build_chain(parse_goproxy(self.origin.url), session=self.session, policy=POLICY)
+        return ModuleService(
+            self.storage,
+            chain,
+            checksums=ChecksumPolicy(self.db.verifier(self.session), gonosumdb="private.example"),
+            spool_dir=self.storage.spool_dir,
+            options=ServiceOptions(**options),  # type: ignore[arg-type]
+        )
+
+
+@pytest_asyncio.fixture
+async def env(tmp_path: Path) -> AsyncIterator[Env]:
+    async with (
+        running_origin() as origin,
+        running_sumdb(tmp_path / "sumdb", [M1, M2, UPPER]) as db,
+        aiohttp.ClientSession() as session,
+    ):
+        publish(origin, M1, M2, UPPER, PRIVATE)
+        storage = FilesystemStorage(tmp_path / "cache")
+        e = Env(origin, db, storage, None, session, tmp_path / "cache")  # type: ignore[arg-type]
+        e.service = e.make_service()
+        yield e
+        await e.service.close()
+
+
+async def _read(service: ModuleService, source: ZipSource) -> bytes:
+    if isinstance(source, StoredZip):
+        return await service.storage.get(source.info.key)
+    assert isinstance(source, StreamingZip)
+    out = bytearray()
+    async with source.reader:
+        async for chunk in source.reader.chunks():
+            out += chunk
+    return bytes(out)
+
+
+async def _drain(source: StreamingZip, out: bytearray) -> None:
+    async with source.reader:
+        async for chunk in source.reader.chunks():
+            out += chunk
+
+
+async def _zip(service: ModuleService, m: SynthModule) -> bytes:
+    return await _read(service, await service.zip(m.path, m.version))
+
+
+def _tree(root: Path) -> list[str]:
+    return sorted(
+        str(p.relative_to(root))
+        for p in root.rglob("*")
+        if p.is_file() and ".gomodproxy" not in p.parts
+    )
+
+
+# -- the happy path ---------------------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_files_are_fetched_once_verified_stored_and_then_served_from_cache(
+    env: Env,
+) -> None:
+    s = env.service
+    assert await s.info(M1.path, M1.version) == M1.info
+    assert await s.mod(M1.path, M1.version) == M1.mod
+    assert await _zip(s, M1) == M1.zip
+    for _ in range(3):
+        assert await s.info(M1.path, M1.version) == M1.info
+        assert await s.mod(M1.path, M1.version) == M1.mod
+        source = await s.zip(M1.path, M1.version)
+        assert isinstance(source, StoredZip)
+        assert await _read(s, source) == M1.zip
+    for ext in ("info", "mod", "zip"):
+        assert env.origin.count(M1.rel(ext)) == 1
+    files = await asyncio.to_thread(_tree, env.root)
+    assert files == [
+        "example.com/m/@v/list",
+        "example.com/m/@v/v1.0.0.info",
+        "example.com/m/@v/v1.0.0.mod",
+        "example.com/m/@v/v1.0.0.zip",
+    ]
+    assert await s.storage.get("example.com/m/@v/list") == b"v1.0.0\n"
+
+
+@pytest.mark.asyncio
+async def test_a9_upper_case_paths_and_versions_are_stored_escaped(env: Env) -> None:
+    assert await _zip(env.service, UPPER) == UPPER.zip
+    assert await env.storage.exists("example.com/!upper/!case/@v/v1.0.0-!r!c1.zip")
+
+
+@pytest.mark.asyncio
+async def test_a_restarted_service_serves_from_the_same_cache_without_the_origin(
+    env: Env,
+) -> None:
+    await env.service.mod(M1.path, M1.version)
+    await _zip(env.service, M1)
+    await env.origin.stop()
+    fresh = env.make_service()
+    try:
+        assert await fresh.mod(M1.path, M1.version) == M1.mod
+        assert await _zip(fresh, M1) == M1.zip
+    finally:
+        await fresh.close()
+
+
+# -- concurrency (H) -------------------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_h74_a_hundred_concurrent_misses_make_one_upstream_fetch(env: Env) -> None:
+    env.origin.inject(Fault(delay=0.3))  # keep the fetch in flight while everyone arrives
+    s = env.service
+    zips = [_zip(s, M1) for _ in range(100)]
+    mods = [s.mod(M1.path, M1.version) for _ in range(20)]
+    infos = [s.info(M1.path, M1.version) for _ in range(20)]
+    results = await asyncio.gather(*zips, *mods, *infos)
+    assert results[:100] == [M1.zip] * 100
+    assert results[100:120] == [M1.mod] * 20
+    assert results[120:] == [M1.info] * 20
+    for ext in ("info", "mod", "zip"):
+        assert env.origin.count(M1.rel(ext)) == 1, ext
+
+
+@pytest.mark.asyncio
+async def test_h75_the_fetch_goes_on_when_its_first_requester_goes_away(env: Env) -> None:
+    env.origin.inject(Fault(delay=0.3), M1.rel("zip"))
+    leader = asyncio.create_task(env.service.zip(M1.path, M1.version))
+    await asyncio.sleep(0.05)
+    leader.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await leader
+    info = await env.service.zip_stored(M1.path, M1.version)
+    assert info.size == len(M1.zip)
+    assert env.origin.count(M1.rel("zip")) == 1
+
+
+@pytest.mark.asyncio
+async def test_h79_two_services_sharing_a_cache_fetch_once(env: Env) -> None:
+    env.origin.inject(Fault(delay=0.3), M1.rel("zip"))
+    other = env.make_service()
+    try:
+        a, b = await asyncio.gather(
+            env.service.zip_stored(M1.path, M1.version), other.zip_stored(M1.path, M1.version)
+        )
+    finally:
+        await other.close()
+    assert a == b
+    assert env.origin.count(M1.rel("zip")) == 1
+
+
+# -- bad upstream answers (B) ------------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_b22_a_tampered_zip_is_refused_streamed_short_and_never_cached(env: Env) -> None:
+    tampered = synth(M1.path, M1.version, size=300_000, files={**M1.files, "evil.go": b"x"})
+    env.origin.inject(Fault(body=tampered.zip), M1.rel("zip"))
+    source = await env.service.zip(M1.path, M1.version)
+    assert isinstance(source, StreamingZip)
+    received = bytearray()
+    with pytest.raises(ChecksumMismatch) as caught:
+        await _drain(source, received)
+    assert caught.value.path == M1.path
+    assert caught.value.expected == M1.zip_h1
+    assert caught.value.received == tampered.zip_h1
+    assert len(received) <= len(tampered.zip) - ServiceOptions().holdback
+    assert not await env.storage.exists(M1.rel("zip"))
+    assert await asyncio.to_thread(os.listdir, env.storage.spool_dir) == []
+
+
+@pytest.mark.asyncio
+async def test_b22_a_tampered_go_mod_is_refused_and_never_cached(env: Env) -> None:
+    env.origin.inject(Fault(body=b"module example.com/m\n\nrequire evil.example/x v1.0.0\n"))
+    with pytest.raises(ChecksumMismatch, match="checksum mismatch"):
+        await env.service.mod(M1.path, M1.version)
+    assert not await env.storage.exists(M1.rel("mod"))
+
+
+@pytest.mark.asyncio
+async def test_gonosumdb_paths_are_not_verified(env: Env) -> None:
+    assert await env.service.mod(PRIVATE.path, PRIVATE.version) == PRIVATE.mod
+    assert await _zip(env.service, PRIVATE) == PRIVATE.zip
+    assert env.db.stats.lookups_by_module == {}  # the database was never asked about it
+    await env.service.mod(M1.path, M1.version)
+    assert env.db.stats.lookups_by_module == {f"{M1.path}@{M1.version}": 1}
+
+
+@pytest.mark.asyncio
+async def test_a_module_missing_from_the_checksum_database_is_refused(env: Env) -> None:
+    unknown = synth("example.com/unlogged", "v1.0.0")
+    publish(env.origin, unknown)
+    with pytest.raises(ProxyError, match=r"example\.com/unlogged"):
+        await env.service.mod(unknown.path, unknown.version)
+    assert not await env.storage.exists(unknown.rel("mod"))
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"not json", "invalid response from proxy"),
+        (b'{"Version": NaN}', "invalid response from proxy"),
+        (b"[]", "not a JSON object"),
+        (b'{"Time": "2024-01-02T03:04:05Z"}', "no Version"),
+        (b'{"Version": "v1.1.0"}', "instead of requested version v1.0.0"),
+        (b'{"Version": "v1.0"}', "not a canonical version"),
+        (b'{"Version": "v1.0.0", "Time": "yesterday"}', "RFC 3339"),
+    ],
+)
+async def test_b19_a_bad_info_is_refused_and_never_cached(
+    env: Env, body: bytes, reason: str
+) -> None:
+    env.origin.inject(Fault(body=body), M1.rel("info"))
+    with pytest.raises(InvalidUpstreamContent, match=reason) as caught:
+        await env.service.info(M1.path, M1.version)
+    assert caught.value.status_hint == 502
+    assert not await env.storage.exists(M1.rel("info"))
+
+
+@pytest.mark.asyncio
+async def test_b19_extra_info_fields_are_kept(env: Env) -> None:
+    body = json.dumps({"Version": "v1.0.0", "Origin": {"VCS": "git", "Hash": "ab" * 20}}).encode()
+    env.origin.inject(Fault(body=body), M1.rel("info"))
+    assert await env.service.info(M1.path, M1.version) == body
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"hello world\n", "no module directive"),
+        (b"<html><body>captive portal</body></html>", "parsing go.mod|no module directive"),
+        (b"", "no module directive"),
+        (b"module example.com/other\n", "module declares its path as: example.com/other"),
+    ],
+)
+async def test_b20_a_junk_mod_is_refused_and_never_cached(
+    env: Env, body: bytes, reason: str
+) -> None:
+    env.origin.inject(Fault(body=body), M1.rel("mod"))
+    with pytest.raises(InvalidUpstreamContent, match=reason):
+        await env.service.mod(M1.path, M1.version)
+    assert not await env.storage.exists(M1.rel("mod"))
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (synth("example.com/other", "v1.0.0").zip, "unexpected file|prefix|example.com/other"),
+        (b"<html>captive portal</html>", "zip"),
+        (b"", "zip"),
+    ],
+)
+async def test_b21_a_zip_of_another_module_or_junk_is_refused(
+    env: Env, body: bytes, reason: str
+) -> None:
+    env.origin.inject(Fault(body=body), M1.rel("zip"))
+    with pytest.raises(InvalidUpstreamContent, match=reason):
+        await env.service.zip_stored(M1.path, M1.version)
+    assert not await env.storage.exists(M1.rel("zip"))
+
+
+@pytest.mark.asyncio
+async def test_b17_a_truncated_zip_cuts_the_stream_and_caches_nothing(env: Env) -> None:
+    env.origin.inject(Fault(truncate_at=150_000, times=1), M1.rel("zip"))
+    with pytest.raises(UpstreamError, match="cut short"):
+        await _zip(env.service, M1)
+    assert not await env.storage.exists(M1.rel("zip"))
+    assert await _zip(env.service, M1) == M1.zip  # the next good fetch works
+
+
+@pytest.mark.asyncio
+async def test_b15_h76_a_5xx_is_not_remembered(env: Env) -> None:
+    env.origin.inject(Fault(status=500, times=2), M1.rel("mod"))
+    with pytest.raises(UpstreamError) as caught:
+        await env.service.mod(M1.path, M1.version)
+    assert caught.value.status_hint == 502
+    assert await env.service.mod(M1.path, M1.version) == M1.mod
+
+
+@pytest.mark.asyncio
+async def test_b16_a_timeout_is_a_504_and_not_remembered(env: Env) -> None:
+    env.origin.inject(Fault(stall_at=1000), M1.rel("zip"))
+    with pytest.raises(UpstreamError) as caught:
+        await env.service.zip_stored(M1.path, M1.version)
+    assert caught.value.status_hint == 504
+    env.origin.clear_faults()
+    assert (await env.service.zip_stored(M1.path, M1.version)).size == len(M1.zip)
+
+
+@pytest.mark.asyncio
+async def test_h80_a_not_found_is_remembered_briefly_by_exact_path(env: Env) -> None:
+    missing = synth(M1.path, "v9.9.9")
+    for _ in range(3):
+        with pytest.raises(ModuleNotFound):
+            await env.service.mod(missing.path, missing.version)
+    assert env.origin.count(missing.rel("mod")) == 1
+    # Another version of the same module is not hidden by it.
+    assert await env.service.mod(M2.path, M2.version) == M2.mod
+
+
+@pytest.mark.asyncio
+async def test_h80_a_version_published_after_a_404_is_served_once_the_entry_expires(
+    env: Env,
+) -> None:
+    service = env.make_service(negative_ttl=0.0)
+    try:
+        late = synth(M1.path, "v1.2.0")
+        with pytest.raises(ModuleNotFound):
+            await service.info(late.path, late.version)
+        publish(env.origin, late)
+        assert await service.info(late.path, late.version) == late.info
+    finally:
+        await service.close()
+
+
+# -- list and @latest ---------------------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_b24_the_list_is_cleaned_of_junk_and_injected_lines(env: Env) -> None:
+    junk = (
+        b"v1.0.0 2024-01-01T00:00:00Z\r\nv1.1.0\nv1.1.0\nnot-a-version\n"
+        b"v0.0.0-20240101000000-abcdefabcdef\nv2.0.0\nv1.0\n\xff\xfe\nv1.0.0%0Av9.9.9\n"
+        b"--upload-pack=x\n"
+    )
+    env.origin.inject(Fault(body=junk), M1.list_rel)
+    assert await env.service.list(M1.path) == b"v1.0.0\nv1.1.0\n"
+
+
+@pytest.mark.asyncio
+async def test_h81_the_list_merges_stored_versions(env: Env) -> None:
+    await env.service.mod(M1.path, M1.version)
+    env.origin.inject(Fault(body=b"v1.1.0\n"), M1.list_rel)
+    assert await env.service.list(M1.path) == b"v1.0.0\nv1.1.0\n"
+
+
+@pytest.mark.asyncio
+async def test_h81_a_stale_list_is_served_when_the_upstream_fails(env: Env) -> None:
+    service = env.make_service(list_ttl=0.0)
+    try:
+        assert await service.list(M1.path) == b"v1.0.0\nv1.1.0\n"
+        env.origin.inject(Fault(status=503))
+        assert await service.list(M1.path) == b"v1.0.0\nv1.1.0\n"
+        assert env.origin.count(M1.list_rel) >= 2
+    finally:
+        await service.close()
+
+
+@pytest.mark.asyncio
+async def test_h81_a_fresh_list_is_not_refetched_within_its_ttl(env: Env) -> None:
+    for _ in range(5):
+        await env.service.list(M1.path)
+    assert env.origin.count(M1.list_rel) == 1
+
+
+@pytest.mark.asyncio
+async def test_a_list_unknown_upstream_but_stored_serves_the_stored_versions(env: Env) -> None:
+    await env.service.mod(M1.path, M1.version)
+    env.origin.inject(Fault(status=404), M1.list_rel)
+    assert await env.service.list(M1.path) == b"v1.0.0\n"
+    with pytest.raises(ModuleNotFound):
+        await env.service.list("example.com/nothing")
+
+
+@pytest.mark.asyncio
+async def test_latest_is_checked_like_an_info(env: Env) -> None:
+    env.origin.serve_file("example.com/m/@latest", M2.info)
+    assert await env.service.latest(M1.path) == M2.info
+    env.origin.serve_file("example.com/other/@latest", b'{"Version":"v2.0.0"}')
+    with pytest.raises(InvalidUpstreamContent, match="should be v0 or v1"):
+        await env.service.latest("example.com/other")
+
+
+@pytest.mark.asyncio
+async def test_h81_latest_falls_back_to_the_cache_when_the_upstream_is_down(
+    env: Env,
+) -> None:
+    await env.service.info(M2.path, M2.version)
+    await env.service.mod(M2.path, M2.version)
+    env.origin.inject(Fault(status=502))
+    assert await env.service.latest(M2.path) == M2.info
+
+
+@pytest.mark.asyncio
+async def test_a_query_info_is_resolved_upstream_and_kept_under_its_version(env: Env) -> None:
+    env.origin.serve_file("example.com/m/@v/master.info", M2.info)
+    assert await env.service.info(M1.path, "master") == M2.info
+    assert await env.storage.get(M2.rel("info")) == M2.info
+
+
+# -- storage faults (I) ----------------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_i84_a_rotten_cached_mod_is_refetched_and_reverified(env: Env) -> None:
+    fresh = env.make_service(hot_bytes=0)
+    try:
+        assert await fresh.mod(M1.path, M1.version) == M1.mod
+        path = env.root / M1.rel("mod")
+        await asyncio.to_thread(path.write_bytes, b"module example.com/evil\n")
+        assert await fresh.mod(M1.path, M1.version) == M1.mod
+        assert env.origin.count(M1.rel("mod")) == 2
+    finally:
+        await fresh.close()

@@ -1,0 +1,175 @@
+"""Shared pieces of the proxy tests: synthetic modules and our own checksum database.
+
+Synthetic modules are real module zips written with Python's ``zipfile`` (independent of our
+zip writer). The checksum database is ``gomodproxy.sumdbserver`` (our own server, never the
+public one) on 127.0.0.1 over a fresh log, and the verifier is the real
+:class:`~gomodproxy.sumdb.client.SumDBClient` reading it over HTTP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import json
+import zipfile
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from gomodproxy.module.dirhash import hash_go_mod, hash_zip
+from gomodproxy.module.paths import escape_path, escape_version
+from gomodproxy.sumdb import note
+from gomodproxy.sumdb.client import SumDBClient
+from gomodproxy.sumdb.seams import MemoryVerifierState
+from gomodproxy.sumdbserver import LogStore, ServerKey, Stats, make_app, server_key
+from gomodproxy.sumdbserver.app import STATS_KEY
+from gomodproxy.upstream.proxyclient import FetchPolicy, HTTPFetcher
+from gomodproxy.upstream.sumdbfetch import SumDBHTTPFetcher
+from tests.origin import Origin
+
+__all__ = ["SumDB", "SynthModule", "publish", "running_sumdb", "synth"]
+
+_TIME = "2024-01-02T03:04:05Z"
+_ZIP_TIME = (2024, 1, 2, 3, 4, 6)  # fixed, so a module's zip is the same bytes every time
+
+
+@dataclass(frozen=True)
+class SynthModule:
+    """A module version with its files; ``info``, ``mod`` and ``zip`` are the served bytes."""
+
+    path: str
+    version: str
+    files: Mapping[str, bytes] = field(default_factory=dict)
+    time: str = _TIME
+
+    @property
+    def mod(self) -> bytes:
+        """The go.mod (the zip's, or a synthesized module line)."""
+        return self.files.get("go.mod", f"module {self.path}\n".encode())
+
+    @property
+    def info(self) -> bytes:
+        """The .info JSON."""
+        return json.dumps({"Version": self.version, "Time": self.time}).encode()
+
+    @property
+    def zip(self) -> bytes:
+        """The module zip: every file under ``path@version/``."""
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+            for name, data in sorted(self.files.items()):
+                entry = zipfile.ZipInfo(f"{self.path}@{self.version}/{name}", _ZIP_TIME)
+                z.writestr(entry, data, zipfile.ZIP_DEFLATED)
+        return buf.getvalue()
+
+    @property
+    def zip_h1(self) -> str:
+        """The go.sum hash of the zip."""
+        return hash_zip(io.BytesIO(self.zip))
+
+    @property
+    def mod_h1(self) -> str:
+        """The go.sum hash of the go.mod."""
+        return hash_go_mod(self.mod)
+
+    def rel(self, ext: str) -> str:
+        """The escaped request path of one of its files (``info``, ``mod``, ``zip``)."""
+        return f"{escape_path(self.path)}/@v/{escape_version(self.version)}.{ext}"
+
+    @property
+    def list_rel(self) -> str:
+        """The escaped request path of the module's list."""
+        return f"{escape_path(self.path)}/@v/list"
+
+    def record(self) -> bytes:
+        """Its checksum-database record text."""
+        return (
+            f"{self.path} {self.version} {self.zip_h1}\n"
+            f"{self.path} {self.version}/go.mod {self.mod_h1}\n"
+        ).encode()
+
+
+def synth(
+    path: str, version: str, *, size: int = 0, files: Mapping[str, bytes] | None = None
+) -> SynthModule:
+    """A small module; ``size`` adds an incompressible file of that many bytes."""
+    content = {"go.mod": f"module {path}\n\ngo 1.21\n".encode(), "m.go": b"package m\n"}
+    if size:
+        import random
+
+        rnd = random.Random(f"{path}@{version}")
+        content["data.bin"] = rnd.randbytes(size)
+    if files is not None:
+        content = dict(files)
+    return SynthModule(path, version, content)
+
+
+def publish(origin: Origin, *modules: SynthModule) -> None:
+    """Serve the modules' files at the origin and list their versions."""
+    lists: dict[str, list[str]] = {}
+    for m in modules:
+        origin.serve_file(m.rel("info"), m.info)
+        origin.serve_file(m.rel("mod"), m.mod)
+        origin.serve_file(m.rel("zip"), m.zip)
+        lists.setdefault(m.list_rel, []).append(m.version)
+    for rel, versions in lists.items():
+        origin.serve_file(rel, "".join(v + "\n" for v in versions).encode())
+
+
+@dataclass
+class SumDB:
+    """Our checksum database running on 127.0.0.1."""
+
+    url: str
+    key: ServerKey
+    store: LogStore
+    app: web.Application
+
+    @property
+    def stats(self) -> Stats:
+        """What the server answered so far (lookups by module, tiles, latest)."""
+        return self.app[STATS_KEY]
+
+    @property
+    def name(self) -> str:
+        """The database name."""
+        return self.key.name
+
+    @property
+    def gosumdb(self) -> str:
+        """The GOSUMDB value naming this database by key and URL."""
+        return f"{self.key.verifier_key} {self.url}"
+
+    async def add(self, *modules: SynthModule) -> None:
+        """Log the modules' go.sum lines."""
+        await asyncio.to_thread(self.store.append, [m.record() for m in modules])
+
+    def verifier(self, session: aiohttp.ClientSession) -> SumDBClient:
+        """A fresh verifying client of this database."""
+        fetcher = HTTPFetcher(self.url, session, policy=FetchPolicy(retries=0, deadline=10))
+        return SumDBClient(self.key.verifier_key, SumDBHTTPFetcher(fetcher), MemoryVerifierState())
+
+
+@contextlib.asynccontextmanager
+async def running_sumdb(
+    data_dir: Path, modules: Sequence[SynthModule] = (), *, name: str = "sumdb.test"
+) -> AsyncIterator[SumDB]:
+    """Our checksum database over a fresh log in ``data_dir``, holding ``modules``."""
+    key = server_key(note.generate_key(name)[0])
+    store = await asyncio.to_thread(LogStore.open, data_dir, key.signer, key.verifier)
+    app = make_app(store)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    db = SumDB(str(server.make_url("")).rstrip("/"), key, store, app)
+    try:
+        if modules:
+            await db.add(*modules)
+        yield db
+    finally:
+        await server.close()
+        store.close()

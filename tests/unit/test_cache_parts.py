@@ -1,0 +1,144 @@
+"""The small parts of the cache service: zip hold-back, negative cache, hot LRU, validation."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from gomodproxy.cache.hotcache import HotCache
+from gomodproxy.cache.negative import NegativeCache
+from gomodproxy.cache.validate import (
+    InvalidUpstreamContent,
+    clean_version_list,
+    validate_info,
+    validate_mod,
+)
+from gomodproxy.cache.zipflight import ZipFlight
+from gomodproxy.errors import ModuleNotFound, UpstreamError
+from gomodproxy.storage.base import ObjectInfo
+
+_INFO = ObjectInfo("example.com/m/@v/v1.0.0.zip", 10, "0" * 64, 0.0)
+
+
+async def _collect(flight: ZipFlight, out: bytearray) -> None:
+    async with flight.open_reader() as reader:
+        async for chunk in reader.chunks():
+            out += chunk
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    """Let the loop run (and worker threads finish) until ``condition`` holds."""
+    for _ in range(100_000):
+        if condition():
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("condition not reached")
+
+
+@pytest.mark.asyncio
+async def test_zip_readers_never_see_the_held_back_tail_before_success(tmp_path: Path) -> None:
+    flight = ZipFlight(_INFO.key, tmp_path / "spool.zip", holdback=4)
+    await flight.create_spool()
+    flight.begin(10, "origin")
+    out = bytearray()
+    reader = asyncio.create_task(_collect(flight, out))
+    await flight.append(b"0123456")
+    await _until(lambda: len(out) >= 3)
+    assert bytes(out) == b"012"  # 7 written, 4 held back
+    await flight.append(b"789")
+    await _until(lambda: len(out) >= 6)
+    assert bytes(out) == b"012345"
+    flight.finish(_INFO)
+    await asyncio.wait_for(reader, 5)
+    assert bytes(out) == b"0123456789"
+
+
+@pytest.mark.asyncio
+async def test_zip_readers_get_the_error_and_the_spool_is_removed(tmp_path: Path) -> None:
+    spool = tmp_path / "spool.zip"
+    flight = ZipFlight(_INFO.key, spool, holdback=4)
+    await flight.create_spool()
+    flight.begin(None, "origin")
+    await flight.append(b"0123456789")
+    out = bytearray()
+    reader = asyncio.create_task(_collect(flight, out))
+    await _until(lambda: len(out) >= 6)
+    flight.fail(UpstreamError("cut short"))
+    with pytest.raises(UpstreamError, match="cut short"):
+        await reader
+    assert bytes(out) == b"012345"
+    assert not spool.exists()
+
+
+@pytest.mark.asyncio
+async def test_a_late_reader_reads_from_the_start(tmp_path: Path) -> None:
+    flight = ZipFlight(_INFO.key, tmp_path / "spool.zip", holdback=0)
+    await flight.create_spool()
+    flight.begin(10, "origin")
+    await flight.append(b"01234")
+    await flight.append(b"56789")
+    late = flight.open_reader()
+    flight.finish(_INFO)
+    out = bytearray()
+    async with late:
+        async for chunk in late.chunks():
+            out += chunk
+    assert bytes(out) == b"0123456789"
+    with pytest.raises(RuntimeError):
+        flight.open_reader()
+
+
+def test_h80_negative_entries_expire_and_are_bounded() -> None:
+    now = [0.0]
+    cache = NegativeCache(ttl=60, max_entries=2, clock=lambda: now[0])
+    err = ModuleNotFound("gone")
+    cache.remember("a", err)
+    cache.remember("b", err)
+    assert cache.get("a") is err
+    cache.remember("c", err)  # evicts the least recently used: b
+    assert cache.get("b") is None
+    assert cache.get("a") is err
+    now[0] = 61.0
+    assert cache.get("a") is None
+    assert len(cache) == 1
+
+
+def test_negative_cache_with_zero_ttl_remembers_nothing() -> None:
+    cache = NegativeCache(ttl=0, max_entries=10)
+    cache.remember("a", ModuleNotFound("gone"))
+    assert cache.get("a") is None
+
+
+def test_hot_cache_is_bounded_by_bytes_and_item_size() -> None:
+    hot = HotCache(max_bytes=10, max_item=6)
+    hot.put("a", b"aaaa")
+    hot.put("b", b"bbbb")
+    hot.put("big", b"x" * 7)
+    assert hot.get("big") is None
+    assert hot.get("a") == b"aaaa"
+    hot.put("c", b"cccc")  # evicts b (a was used more recently)
+    assert hot.get("b") is None
+    assert hot.size == 8
+
+
+def test_b24_list_cleaning_keeps_canonical_release_versions_for_the_path() -> None:
+    body = b"v1.0.0\r\nv2.0.0+incompatible\nv1.0.0\nv0.0.0-20240101000000-abcdefabcdef\n\nx\n"
+    assert clean_version_list(body, "example.com/m") == ["v1.0.0", "v2.0.0+incompatible"]
+    assert clean_version_list(b"v2.0.0\nv2.1.0\nv1.0.0\n", "example.com/m/v2") == [
+        "v2.0.0",
+        "v2.1.0",
+    ]
+
+
+def test_b19_info_validation_accepts_queries_resolving_to_canonical_versions() -> None:
+    body = b'{"Version":"v1.2.3","Time":"2024-01-02T03:04:05.123Z"}'
+    assert validate_info(body, "example.com/m", "master") == "v1.2.3"
+    with pytest.raises(InvalidUpstreamContent, match="instead of requested version"):
+        validate_info(body, "example.com/m", "v1.2.4")
+
+
+def test_mod_validation_accepts_a_quoted_module_path() -> None:
+    validate_mod(b'module "example.com/m" // comment\n', "example.com/m", "v1.0.0")
