@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gomodproxy.errors import ChecksumMismatch, SecurityError, SumDBError
 from gomodproxy.sumdb import tlog
@@ -828,3 +830,62 @@ async def test_observe_tree_advances_on_consistent_heads_and_refuses_forks() -> 
 def test_tile_paths_used_by_the_tests_are_real_tile_paths() -> None:
     assert Tile(2, 0, 0, 1).path() == "tile/2/0/000.p/1"
     assert tlog.parse_tile_path("tile/2/1/000") == Tile(2, 1, 0, 4)
+
+
+# --- properties: no damaged answer ever yields wrong lines --------------------------------------
+
+
+def _property_log(size: int) -> TestLog:
+    log = TestLog(tile_height=2)
+    for i in range(size):
+        log.add_record(f"example.com/m{i}@v1.0.0", f"example.com/m{i} v1.0.0 h1:{i}=\n")
+    return log
+
+
+async def _lookup_or_error(client: SumDBClient, i: int) -> list[str] | None:
+    try:
+        return await client.lookup(f"example.com/m{i}", "v1.0.0")
+    except (SumDBError, SecurityError):
+        return None
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data())
+def test_e48_any_flipped_bit_in_any_tile_gives_an_error_or_the_true_lines(
+    data: st.DataObject,
+) -> None:
+    size = data.draw(st.integers(min_value=2, max_value=40), label="size")
+    log = _property_log(size)
+    paths = sorted(log.tile_paths())
+    path = data.draw(st.sampled_from(paths), label="tile")
+    bit = data.draw(st.integers(min_value=0, max_value=len(log.remote[path]) * 8 - 1))
+    damaged = bytearray(log.remote[path])
+    damaged[bit // 8] ^= 1 << (bit % 8)
+    log.remote[path] = bytes(damaged)
+    record = data.draw(st.integers(min_value=0, max_value=size - 1), label="record")
+    client, _, state = new_test_client(log)
+    got = asyncio.run(_lookup_or_error(client, record))
+    assert got in (None, [f"example.com/m{record} v1.0.0 h1:{record}="])
+    assert bytes(damaged) not in tile_cache(state).values()
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data())
+def test_e47_any_flipped_byte_in_a_lookup_gives_an_error_or_the_true_lines(
+    data: st.DataObject,
+) -> None:
+    size = data.draw(st.integers(min_value=1, max_value=20), label="size")
+    log = _property_log(size)
+    record = data.draw(st.integers(min_value=0, max_value=size - 1), label="record")
+    key = f"lookup/example.com/m{record}@v1.0.0"
+    answer = bytearray(log.remote[key])
+    at = data.draw(st.integers(min_value=0, max_value=len(answer) - 1), label="at")
+    answer[at] = data.draw(
+        st.integers(min_value=0, max_value=255).filter(lambda b: b != answer[at])
+    )
+    log.remote[key] = bytes(answer)
+    client, _, state = new_test_client(log)
+    got = asyncio.run(_lookup_or_error(client, record))
+    assert got in (None, [f"example.com/m{record} v1.0.0 h1:{record}="])
+    if got is None:
+        assert f"{TEST_NAME}/{key}" not in state.cache
