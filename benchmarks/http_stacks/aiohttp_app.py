@@ -16,6 +16,7 @@ from pathlib import Path
 import uvloop
 from aiohttp import web
 from benchmarks.http_stacks.corpus import SMALL_KINDS, scan_tree
+from benchmarks.http_stacks.failing_apps import make_aiohttp_app as make_failing_app
 
 _SMALL: web.AppKey[dict[str, tuple[bytes, str]]] = web.AppKey("small", dict)
 _ZIPS: web.AppKey[dict[str, Path]] = web.AppKey("zips", dict)
@@ -47,8 +48,9 @@ def make_app(root: Path) -> web.Application:
     return app
 
 
-async def _serve(root: Path, host: str, port: int) -> None:
-    runner = web.AppRunner(make_app(root), access_log=None)
+async def _serve(root: Path, host: str, port: int, *, failing: bool) -> None:
+    app = make_failing_app(root) if failing else make_app(root)
+    runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port, backlog=1024)
     await site.start()
@@ -68,6 +70,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio")
+    parser.add_argument("--failing", action="store_true", help="serve failing_apps instead")
     return parser
 
 
@@ -78,7 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.loop == "uvloop":
         factory = uvloop.new_event_loop
     with asyncio.Runner(loop_factory=factory) as runner:
-        runner.run(_serve(args.root, args.host, args.port))
+        runner.run(_serve(args.root, args.host, args.port, failing=args.failing))
     return 0
 
 

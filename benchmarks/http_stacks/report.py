@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
+import json
 import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +60,8 @@ class Summary:
     p99_ms: float
     p99_ms_max: float
     cpu_us_per_request: float
+    requests_per_cpu_s: float
+    capacity_ratio_to_nginx: float | None
     server_core_busy: float
     wrk_core_busy: float
     other_busy_core0: float
@@ -75,11 +80,18 @@ def summarise(cells: Iterable[Cell], ceiling: str = "nginx") -> list[Summary]:
         for (server, kind, conns), group in groups.items()
         if server == ceiling
     }
+    ceiling_caps = {
+        (kind, conns): _median(_capacity(c) for c in group)
+        for (server, kind, conns), group in groups.items()
+        if server == ceiling
+    }
     out: list[Summary] = []
     for (server, kind, conns), group in groups.items():
         rps = [c.requests_per_s for c in group]
         median_rps = statistics.median(rps)
         ceiling_rps = ceilings.get((kind, conns))
+        capacity = _median(_capacity(c) for c in group)
+        ceiling_cap = ceiling_caps.get((kind, conns))
         out.append(
             Summary(
                 server=server,
@@ -97,6 +109,8 @@ def summarise(cells: Iterable[Cell], ceiling: str = "nginx") -> list[Summary]:
                 p99_ms=round(_median(c.p99_ms for c in group), 3),
                 p99_ms_max=round(max(c.p99_ms for c in group), 3),
                 cpu_us_per_request=round(_median(c.cpu_us_per_request for c in group), 1),
+                requests_per_cpu_s=round(capacity),
+                capacity_ratio_to_nginx=round(capacity / ceiling_cap, 3) if ceiling_cap else None,
                 server_core_busy=round(_median(c.server_core_busy for c in group), 3),
                 wrk_core_busy=round(_median(c.wrk_core_busy for c in group), 3),
                 other_busy_core0=round(_median(c.other_busy_core0 for c in group), 3),
@@ -108,6 +122,10 @@ def summarise(cells: Iterable[Cell], ceiling: str = "nginx") -> list[Summary]:
     return out
 
 
+def _capacity(cell: Cell) -> float:
+    return cell.requests / cell.server_cpu_s if cell.server_cpu_s > 0 else 0.0
+
+
 def _median(values: Iterable[float]) -> float:
     return statistics.median(list(values))
 
@@ -117,7 +135,8 @@ def format_table(rows: Sequence[Summary], servers: Sequence[str]) -> str:
     order = {name: i for i, name in enumerate(servers)}
     head = (
         f"{'conns':>5} {'server':<16} {'req/s':>9} {'spread':>7} {'x nginx':>7} {'MiB/s':>8} "
-        f"{'p50 ms':>7} {'p99 ms':>8} {'CPU us/req':>10} {'srv core':>8} {'wrk core':>8} "
+        f"{'p50 ms':>7} {'p99 ms':>8} {'CPU us/req':>10} {'cap x ng':>8} {'srv core':>8} "
+        f"{'wrk core':>8} "
         f"{'other0':>6} {'RSS MiB':>7} {'err':>4}"
     )
     lines: list[str] = []
@@ -129,11 +148,60 @@ def format_table(rows: Sequence[Summary], servers: Sequence[str]) -> str:
         )
         for r in chosen:
             ratio = f"{r.ratio_to_nginx:.2f}" if r.ratio_to_nginx is not None else "-"
+            cap = r.capacity_ratio_to_nginx
+            cap_ratio = f"{cap:.2f}" if cap is not None else "-"
             lines.append(
                 f"{r.connections:>5} {r.server:<16} {r.requests_per_s:>9.0f} "
                 f"{r.spread_pct:>6.1f}% {ratio:>7} {r.mib_per_s:>8.1f} {r.p50_ms:>7.2f} "
-                f"{r.p99_ms:>8.2f} {r.cpu_us_per_request:>10.1f} {r.server_core_busy:>8.2f} "
+                f"{r.p99_ms:>8.2f} {r.cpu_us_per_request:>10.1f} {cap_ratio:>8} "
+                f"{r.server_core_busy:>8.2f} "
                 f"{r.wrk_core_busy:>8.2f} {r.other_busy_core0:>6.2f} {r.rss_mib:>7.1f} "
                 f"{r.errors:>4}"
             )
     return "\n".join(lines)
+
+
+def format_markdown(rows: Sequence[Summary], servers: Sequence[str]) -> str:
+    """Markdown tables per file kind (for ``docs/http-stack.md``)."""
+    order = {name: i for i, name in enumerate(servers)}
+    lines: list[str] = []
+    for kind in dict.fromkeys(r.kind for r in rows):
+        lines += [
+            "",
+            f"**{kind}**",
+            "",
+            "| conns | server | req/s median [min–max] | × nginx | p50 ms | p99 ms "
+            "| CPU µs/req | req per CPU-s × nginx |",
+            "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        ]
+        chosen = sorted(
+            (r for r in rows if r.kind == kind),
+            key=lambda r: (r.connections, order.get(r.server, len(order))),
+        )
+        for r in chosen:
+            ratio = f"{r.ratio_to_nginx:.2f}" if r.ratio_to_nginx is not None else "–"
+            cap = r.capacity_ratio_to_nginx
+            lines.append(
+                f"| {r.connections} | {r.server} | {r.requests_per_s:,.0f} "
+                f"[{r.requests_per_s_min:,.0f}–{r.requests_per_s_max:,.0f}] | {ratio} "
+                f"| {r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.cpu_us_per_request:.0f} "
+                f"| {f'{cap:.2f}' if cap is not None else '–'} |"
+            )
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Print the tables of a results file: ``python -m benchmarks.http_stacks.report FILE``."""
+    parser = argparse.ArgumentParser(description="Tables from benchmarks/results JSON")
+    parser.add_argument("results", type=Path)
+    parser.add_argument("--markdown", action="store_true")
+    args = parser.parse_args(argv)
+    data = json.loads(args.results.read_text())
+    rows = [Summary(**row) for row in data["summary"]]
+    servers = list(data["servers"])
+    print(format_markdown(rows, servers) if args.markdown else format_table(rows, servers))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

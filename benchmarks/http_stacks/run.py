@@ -20,6 +20,8 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 
+from benchmarks.http_stacks.abort_probe import STACKS as ABORT_STACKS
+from benchmarks.http_stacks.abort_probe import probe
 from benchmarks.http_stacks.corpus import KINDS, CachedFile, make_tree
 from benchmarks.http_stacks.machine import CLOCK_TICKS, core_times, machine_info
 from benchmarks.http_stacks.report import Cell, format_table, summarise
@@ -48,6 +50,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--server-core", type=int, default=0)
     parser.add_argument("--client-core", type=int, default=1)
+    parser.add_argument(
+        "--no-abort-probe", action="store_true", help="skip the mid-zip failure probe"
+    )
     parser.add_argument(
         "--output", type=Path, default=DEFAULT_OUTPUT, help="relative to the repository root"
     )
@@ -176,6 +181,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         finally:
             for server in running.values():
                 server.stop()
+        aborts: dict[str, dict[str, dict[str, object]]] = {}
+        if not args.no_abort_probe:
+            for name in (n for n in names if n in ABORT_STACKS):
+                aborts[name] = probe(name, Path(tmp))
     summary = summarise(cells)
     placeholder = Launch("python", Path("<root>"), 0, Path("<scratch>"), Path("."))
     result = {
@@ -202,6 +211,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             }
             for name in names
         },
+        "abort_probe": aborts,
         "summary": [asdict(s) for s in summary],
         "cells": [asdict(c) for c in cells],
     }
@@ -209,6 +219,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(result, indent=1) + "\n")
     print(format_table(summary, names))
+    for name, outcomes in aborts.items():
+        for path, outcome in outcomes.items():
+            print(f"abort probe: {name:<16} {path:<9} {outcome['verdict']}")
     print(f"\nwrote {args.output}")
     errors = sum(s.errors for s in summary)
     return 1 if errors else 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 import http.client
 import os
 import signal
+import socket
 import subprocess
 import time
 from dataclasses import dataclass
@@ -78,25 +79,31 @@ class Launch:
     repo: Path
 
 
-def command(name: str, launch: Launch) -> list[str]:
-    """The server's command line (without the ``taskset`` prefix)."""
+def command(name: str, launch: Launch, *, failing: bool = False) -> list[str]:
+    """The server's command line (without the ``taskset`` prefix).
+
+    ``failing`` serves the apps of ``failing_apps`` (for the abort probe) instead of the files.
+    """
     py, port = launch.python, str(launch.port)
+    asgi = "failing_apps:create_asgi_app" if failing else "asgi_app:create_app"
+    rsgi = "failing_apps:create_rsgi_app" if failing else "rsgi_app:create_app"
     if name == "nginx":
         conf = launch.scratch / "nginx.conf"
         return ["nginx", "-p", str(launch.scratch), "-e", "stderr", "-c", str(conf)]
     if name.startswith("aiohttp-"):
         loop = name.removeprefix("aiohttp-")
         module = "benchmarks.http_stacks.aiohttp_app"
-        return [py, "-m", module, "--root", str(launch.root), "--port", port, "--loop", loop]
+        args = [py, "-m", module, "--root", str(launch.root), "--port", port, "--loop", loop]
+        return [*args, "--failing"] if failing else args
     if name == "uvicorn-asgi":
         return [
-            py, "-m", "uvicorn", "--factory", "benchmarks.http_stacks.asgi_app:create_app",
+            py, "-m", "uvicorn", "--factory", f"benchmarks.http_stacks.{asgi}",
             "--host", HOST, "--port", port, "--loop", "uvloop", "--http", "httptools",
             "--lifespan", "on", "--no-access-log", "--log-level", "warning", "--backlog", "1024",
         ]  # fmt: skip
     if name.startswith("granian-"):
         interface = name.removeprefix("granian-")
-        app = f"benchmarks.http_stacks.{interface}_app:create_app"
+        app = f"benchmarks.http_stacks.{asgi if interface == 'asgi' else rsgi}"
         return [
             py, "-m", "granian", "--interface", interface, "--host", HOST, "--port", port,
             "--workers", "1", "--runtime-threads", "1", "--loop", "uvloop", "--http", "1",
@@ -124,7 +131,7 @@ class ProcStat:
 class Server:
     """One running server, pinned to ``core`` with taskset, in its own process group."""
 
-    def __init__(self, name: str, launch: Launch, core: int) -> None:
+    def __init__(self, name: str, launch: Launch, core: int, *, failing: bool = False) -> None:
         self.name = name
         self.port = launch.port
         if name == "nginx":
@@ -132,7 +139,7 @@ class Server:
         env = dict(os.environ, **{ROOT_ENV: str(launch.root)})
         self._log = (launch.scratch / "server.log").open("wb")
         self._proc = subprocess.Popen(
-            ["taskset", "-c", str(core), *command(name, launch)],
+            ["taskset", "-c", str(core), *command(name, launch, failing=failing)],
             cwd=launch.repo,
             env=env,
             stdout=self._log,
@@ -146,12 +153,20 @@ class Server:
         """The server's main process id (taskset execs the server in place)."""
         return self._proc.pid
 
-    def wait_ready(self, timeout: float = 30.0) -> None:
-        """Poll the ``.info`` URL until it answers 200; raise if the server dies or stalls."""
+    def wait_ready(self, timeout: float = 30.0, *, connect_only: bool = False) -> None:
+        """Poll the ``.info`` URL until it answers 200 (or, with ``connect_only``, until the
+        port accepts a connection); raise if the server dies or stalls."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
                 raise RuntimeError(f"{self.name} exited early; see {self.log_path}")
+            if connect_only:
+                try:
+                    socket.create_connection((HOST, self.port), timeout=1).close()
+                except OSError:
+                    time.sleep(0.1)
+                    continue
+                return
             try:
                 status, _, _ = fetch(self.port, url_path("info"))
             except OSError:
