@@ -37,7 +37,14 @@ from gomodproxy.module.zipcheck import (
     check_zip,
 )
 from gomodproxy.module.zipcreate import ZipWriter, create_zip, hash_module_files
-from gomodproxy.module.zipfiles import FileInfo, FileKind, MemoryFile, ModuleFile
+from gomodproxy.module.zipfiles import (
+    FileInfo,
+    FileKind,
+    MemoryFile,
+    ModuleFile,
+    go_lang_version,
+    is_vendored_package,
+)
 from tests.zipbuild import RawEntry, build_zip
 
 _TESTDATA = (
@@ -516,3 +523,53 @@ def test_unzip_size_is_a_lie(tmp_path: Path) -> None:
         in str(info.value)
     )
     assert os.listdir(tmp_path) == []
+
+
+# --- the vendor rule (x/mod zip/vendor_test.go) -----------------------------------------------
+
+_PRE_124: list[tuple[int, int] | None] = [None, (1, 14), (1, 21), (1, 22), (1, 23), (1, 2), (1, 9)]
+_FROM_124: list[tuple[int, int] | None] = [(1, 24), (1, 99), (2, 0)]
+
+
+@pytest.mark.parametrize(
+    ("path", "want", "langs"),
+    [
+        ("vendor/foo/foo.go", True, _PRE_124 + _FROM_124),
+        ("pkg/vendor/foo/foo.go", True, _PRE_124 + _FROM_124),
+        ("longpackagename/vendor/foo/foo.go", True, _PRE_124 + _FROM_124),
+        ("vendor/vendor.go", False, _PRE_124 + _FROM_124),
+        ("vendor/foo/modules.txt", True, _PRE_124 + _FROM_124),
+        ("modules.txt", False, _PRE_124 + _FROM_124),
+        ("vendor/amodules.txt", False, _PRE_124 + _FROM_124),
+        ("vendor/modules.txt", False, _PRE_124),
+        ("vendor/modules.txt", True, _FROM_124),
+        ("pkg/vendor/vendor.go", True, _PRE_124),
+        ("pkg/vendor/vendor.go", False, _FROM_124),
+        ("longpackagename/vendor/vendor.go", True, _PRE_124),
+        ("longpackagename/vendor/vendor.go", False, _FROM_124),
+        # Before 1.24 every file below an inner vendor directory counts as vendored.
+        ("x/vendor/a.go", True, _PRE_124),
+        ("x/vendor/a.go", False, _FROM_124),
+        ("αβγ/vendor/x.go", True, _PRE_124),
+    ],
+)
+def test_is_vendored_package(path: str, want: bool, langs: list[tuple[int, int] | None]) -> None:
+    for lang in langs:
+        assert is_vendored_package(path, lang) is want, lang
+
+
+@pytest.mark.parametrize(
+    ("go_mod", "lang"),
+    [
+        (b"module m\n\ngo 1.24\n", (1, 24)),
+        (b"module m\ngo 1.24.1\n", (1, 24)),
+        (b"module m\ngo 1.21rc1\n", (1, 21)),
+        (b"go 1.24\nmodules.txt is excluded\n", (1, 24)),  # unknown verbs are ignored laxly
+        (b"module m\n", None),
+        (b"", None),
+        (b"module m\ngo 1.24\ngo 1.23\n", None),  # a parse error means no version
+        (b"module m\ngo 1.25\nrequire (\n", None),
+    ],
+)
+def test_go_lang_version_follows_parse_lax(go_mod: bytes, lang: tuple[int, int] | None) -> None:
+    assert go_lang_version(go_mod) == lang

@@ -186,18 +186,22 @@ class _Report:
 
 
 def _root_go_mod_lang(files: Sequence[ModuleFile]) -> tuple[int, int] | None:
+    # Go's checkFiles parses every regular root go.mod it meets, so the last one wins; one that
+    # cannot be read leaves the version as it was.
+    lang: tuple[int, int] | None = None
     for f in files:
-        if f.path == "go.mod":
-            try:
-                if not f.lstat().is_regular:
-                    continue
-                with f.open() as stream:
-                    # Go reads it whole; anything past the go.mod limit is refused later anyway.
-                    data = stream.read(MAX_GO_MOD + 1)
-            except OSError:
-                return None
-            return go_lang_version(data)
-    return None
+        if f.path != "go.mod":
+            continue
+        try:
+            if not f.lstat().is_regular:
+                continue
+            with f.open() as stream:
+                # Go reads it whole; anything past the go.mod limit is refused later anyway.
+                data = stream.read(MAX_GO_MOD + 1)
+        except OSError:
+            continue
+        lang = go_lang_version(data)
+    return lang
 
 
 def check_files_detailed(
