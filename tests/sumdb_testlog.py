@@ -13,7 +13,9 @@ from collections.abc import Sequence
 
 from gomodproxy.errors import ModuleNotFound, UpstreamError
 from gomodproxy.sumdb import tlog
+from gomodproxy.sumdb.client import SumDBClient
 from gomodproxy.sumdb.note import new_signer, sign
+from gomodproxy.sumdb.seams import MemoryVerifierState
 from gomodproxy.sumdb.tlog import Hash, Tree
 
 # The fixed test keys of x/mod sumdb/client_test.go.
@@ -125,3 +127,35 @@ def standard_log(tile_height: int = 2) -> TestLog:
 
 SAMPLER_ZIP = "rsc.io/sampler v1.3.0 h1:7uVkIFmeBqHfdjD+gZwtXXI+RODJ2Wc4O7MPEh/QiW4="
 SAMPLER_MOD = "rsc.io/sampler v1.3.0/go.mod h1:T1hPZKmBbMNahiBKFy5HrXp6adAjACjK9JXDnKaTXpA="
+
+LATEST = f"{TEST_NAME}/latest"
+QUOTE_UPPER = "rsc.io/Quote v1.5.2 h1:uppercase!="
+
+
+def add_upper_quote(log: TestLog) -> None:
+    """Append x/mod's rsc.io/Quote record (needs !-escaping)."""
+    log.add_record("rsc.io/!quote@v1.5.2", QUOTE_UPPER + "\n")
+
+
+def new_test_client(
+    log: TestLog, state: MemoryVerifierState | None = None
+) -> tuple[SumDBClient, LogFetcher, MemoryVerifierState]:
+    """A client of ``log`` remembering tree 1, as x/mod newTestClient sets it up."""
+    if state is None:
+        state = MemoryVerifierState({LATEST: log.sign_tree(1)})
+    fetcher = LogFetcher(log)
+    return (
+        SumDBClient(TEST_VERIFIER_KEY, fetcher, state, tile_height=log.tile_height),
+        fetcher,
+        state,
+    )
+
+
+def latest_size(state: MemoryVerifierState) -> int:
+    """The size of the tree remembered in ``state``."""
+    return int(state.config[LATEST].split(b"\n")[1])
+
+
+def tile_cache(state: MemoryVerifierState) -> dict[str, bytes]:
+    """The cached tiles in ``state``."""
+    return {k: v for k, v in state.cache.items() if "/tile/" in k}
