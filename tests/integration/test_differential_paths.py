@@ -8,6 +8,7 @@ both sides. Where both fail, Go's error text must end with our reason.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -48,9 +49,12 @@ def _assert_same(ours: tuple[object, ProxyError | None], go: dict[str, Any]) -> 
         assert result == go["result"]
 
 
-def _assert_same_reason(error: ProxyError | None, go_err: str) -> None:
+def _assert_same_reason(text: str, error: ProxyError | None, go_err: str) -> None:
     assert (error is None) == (go_err == ""), (error, go_err)
-    if isinstance(error, InvalidModulePath | InvalidVersion):
+    # Reasons quote offending runes the way Go's %q does, which depends on the Unicode version
+    # of each side's tables (Python 3.11: 14.0, Go: 15.0); compare them for text Python knows.
+    known = all(unicodedata.category(c) != "Cn" for c in text)
+    if known and isinstance(error, InvalidModulePath | InvalidVersion):
         assert go_err.endswith(error.reason), (error.reason, go_err)
 
 
@@ -85,6 +89,7 @@ def test_escape_and_unescape_version_agree_with_go(gohelper: GoHelper, version: 
 @example(path="github.com/x/y/v2")
 @example(path="a/con.txt/b")
 @example(path="example.com/x~1")
+@example(path="\U00031350")
 def test_path_checks_agree_with_go(gohelper: GoHelper, path: str) -> None:
     for op, fn in (
         ("check_path", paths.check_path),
@@ -92,7 +97,7 @@ def test_path_checks_agree_with_go(gohelper: GoHelper, path: str) -> None:
         ("check_file_path", paths.check_file_path),
     ):
         _, error = _ours(fn, path)
-        _assert_same_reason(error, gohelper.call(op, path=path)["err"])
+        _assert_same_reason(path, error, gohelper.call(op, path=path)["err"])
 
 
 @_MANY
