@@ -1,4 +1,4 @@
-"""The Go team's module-zip vectors (x/mod ``zip/testdata``) and ``zip_test.go`` size tables.
+"""The Go team's module-zip vectors (x/mod ``zip/testdata``) and ``vendor_test.go`` table.
 
 Each txtar case is interpreted as x/mod's ``zip_test.go`` does: ``create`` cases go through
 ``Create`` and ``HashZip``, ``create_from_dir`` through ``CreateFromDir``, ``unzip`` cases are
