@@ -56,6 +56,8 @@ E = TypeVar("E", bound=ProxyError)
 
 # When a tree note happened relative to the remembered one (client.go msgPast/msgNow/msgFuture).
 _PAST, _NOW, _FUTURE = 1, 2, 3
+# Bytes of a refused tree note quoted in the error.
+_MAX_QUOTED_NOTE = 2000
 # Compare-and-swap rounds before giving up on a configuration file that keeps changing.
 _MAX_CAS_ROUNDS = 50
 
@@ -258,7 +260,7 @@ class SumDBClient:
             except WriteConflict:
                 logger.debug("sumdb.latest.conflict name=%s: merging and retrying", self.name)
                 continue
-            logger.info("sumdb.latest.advanced name=%s tree=%d", self.name, self._latest.n)
+            logger.debug("sumdb.latest.advanced name=%s tree=%d", self.name, self._latest.n)
             return
         raise SumDBError(
             f"could not update {self._state.config_location(self._latest_file)}: it kept "
@@ -276,7 +278,9 @@ class SumDBClient:
             if from_config:
                 location = self._state.config_location(self._latest_file)
                 raise CorruptLatest(location, str(exc)) from exc
-            note_text = msg.decode("utf-8", "replace")
+            note_text = msg[:_MAX_QUOTED_NOTE].decode("utf-8", "replace")
+            if len(msg) > _MAX_QUOTED_NOTE:
+                note_text += f"... ({len(msg)} bytes)"
             raise SumDBError(f"reading tree note: {exc}\nnote:\n{note_text}") from exc
 
         # Other lookups may move the head while tiles are read: retry until installed.
