@@ -139,10 +139,6 @@ def test_go_mod_hash_agrees_with_go(gohelper: GoHelper, data: bytes) -> None:
     assert hash_go_mod(data) == gohelper.call("hash_go_mod", data=data)["result"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="zipcheck takes the first root go.mod's go line; x/mod checkFiles takes the last",
-)
 def test_last_of_several_root_go_mods_selects_the_vendor_rules(gohelper: GoHelper) -> None:
     files = [
         _TreeFile("go.mod", b"module example.com/m\n\ngo 1.24\n"),
