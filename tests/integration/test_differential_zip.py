@@ -93,10 +93,7 @@ def _trees(draw: st.DrawFn) -> list[_TreeFile]:
     ]
     if draw(st.booleans()):
         files.insert(draw(st.integers(0, len(files))), _TreeFile("go.mod", draw(_go_mods)))
-    # At most one root go.mod: which of several selects the vendor rules is pinned by
-    # test_last_of_several_root_go_mods_selects_the_vendor_rules.
-    first = next((i for i, f in enumerate(files) if f.path == "go.mod"), None)
-    return [f for i, f in enumerate(files) if f.path != "go.mod" or i == first]
+    return files
 
 
 def _report(checked: CheckedFiles) -> dict[str, Any]:
@@ -137,6 +134,17 @@ def test_hash1_agrees_with_go(gohelper: GoHelper, files: dict[str, bytes]) -> No
 @given(data=st.binary(max_size=64))
 def test_go_mod_hash_agrees_with_go(gohelper: GoHelper, data: bytes) -> None:
     assert hash_go_mod(data) == gohelper.call("hash_go_mod", data=data)["result"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="zipcheck's collision checker stops at a directory seen before, even when that "
+    "directory's own parent was a file; x/mod checks every parent again",
+)
+def test_every_file_below_a_file_is_invalid(gohelper: GoHelper) -> None:
+    files = [_TreeFile("0", b""), _TreeFile("0/0/0", b""), _TreeFile("0/0/00", b"")]
+    ours = _report(check_files(files))
+    assert ours == _go_report(gohelper.call("check_files", files=_go_files(files)))
 
 
 def test_last_of_several_root_go_mods_selects_the_vendor_rules(gohelper: GoHelper) -> None:
