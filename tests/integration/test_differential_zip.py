@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import shutil
 import warnings
 import zipfile
 from collections.abc import Iterator, Sequence
@@ -22,6 +23,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from gomodproxy.errors import ProxyError, ZipError
+from gomodproxy.modcache.dirfiles import check_dir
 from gomodproxy.module.dirhash import hash1, hash_go_mod, hash_zip
 from gomodproxy.module.zipcheck import CheckedFiles, check_files, check_zip
 from gomodproxy.module.zipcreate import create_zip
@@ -187,6 +189,82 @@ def test_create_zip_agrees_with_go(
     if refusal is None:
         buffer.seek(0)
         assert hash_zip(buffer) == go["hash"]
+
+
+_disk_specials = st.sampled_from(
+    [
+        "go.mod",
+        "GO.MOD",
+        "sub/go.mod",
+        "sub/GO.MOD",
+        "sub/x.go",
+        "vendor/modules.txt",
+        "vendor/a/b.go",
+        "pkg/vendor/v.go",
+        "sub/vendor/x.txt",
+        ".git/config",
+        "a/.svn/entries",
+        ".hg_archival.txt",
+        "LICENSE",
+        "con.txt",
+        "a~1",
+        "K",
+        "\u212a",
+        "é/ü",
+    ]
+)
+
+
+@st.composite
+def _disk_trees(draw: st.DrawFn) -> list[tuple[str, bytes, bool]]:
+    """(path, content, is a symbolic link) for a small tree written to disk."""
+    paths = st.one_of(_plain_paths, _disk_specials)
+    tree = [
+        (draw(paths), draw(st.binary(max_size=8)), draw(st.integers(0, 6)) == 0)
+        for _ in range(draw(st.integers(0, 8)))
+    ]
+    if draw(st.booleans()):
+        tree.insert(0, ("go.mod", draw(_go_mods), False))
+    return tree
+
+
+def _write_tree(root: Path, tree: list[tuple[str, bytes, bool]]) -> None:
+    for rel, data, is_link in tree:
+        target = root / rel
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if is_link:
+                target.symlink_to("elsewhere")
+            else:
+                target.write_bytes(data)
+        except (FileExistsError, NotADirectoryError, IsADirectoryError):
+            continue  # a file where a directory is wanted, or the reverse: keep what is there
+
+
+def _relative_to(root: Path, go: dict[str, Any]) -> dict[str, Any]:
+    prefix = f"{root}/"
+    return {
+        **go,
+        "valid": [p.removeprefix(prefix) for p in go["valid"]],
+        "omitted": [[p.removeprefix(prefix), r] for p, r in go["omitted"]],
+        "invalid": [[p.removeprefix(prefix), r] for p, r in go["invalid"]],
+    }
+
+
+@settings(max_examples=100)
+@given(tree=_disk_trees())
+@example(tree=[("go.mod", b"module m\n\ngo 1.24\n", False), ("sub/vendor/x.txt", b"", False)])
+@example(tree=[("a", b"", True), ("sub/GO.MOD", b"", False), ("sub/x.go", b"", False)])
+def test_check_dir_agrees_with_go(
+    gohelper: GoHelper, scratch: Path, tree: list[tuple[str, bytes, bool]]
+) -> None:
+    root = scratch / "tree"
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir()
+    _write_tree(root, tree)
+    ours = _report(check_dir(root))
+    go = _relative_to(root, gohelper.call("check_dir", dir=root))
+    assert ours == _go_report(go)
 
 
 @st.composite
