@@ -1,0 +1,195 @@
+"""``gomodproxy serve``: run the caching GOPROXY server.
+
+With no arguments it serves on 127.0.0.1:8080 from a cache in the user's cache folder, with the
+upstreams and checksum database of the Go environment. Every option is also a TOML key
+(``--config FILE``) and a ``GOMODPROXY_*`` variable; see ``gomodproxy serve --help``.
+``--workers N`` forks N processes sharing the port (SO_REUSEPORT) and the cache folder (the
+storage's file locks keep them from fetching the same file twice). SIGTERM or SIGINT stops
+accepting connections and lets requests in progress finish (``--shutdown-timeout``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import signal
+import ssl
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from pathlib import Path
+
+from aiohttp import web
+
+from gomodproxy.config import OPTIONS, Settings, build_settings, env_name, load_toml
+from gomodproxy.errors import ConfigError
+from gomodproxy.server.accesslog import JSONFormatter
+from gomodproxy.server.app import Plan, check_settings, make_app
+from gomodproxy.upstream.netrc import netrc_path
+
+__all__ = ["register", "run", "serve", "settings_from_args"]
+
+logger = logging.getLogger(__name__)
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``serve`` subcommand."""
+    parser = sub.add_parser(
+        "serve",
+        help="run the caching GOPROXY server",
+        description=(
+            "Serve the GOPROXY protocol from a local cache filled from upstream proxies; "
+            "every module file is verified against the checksum database before it is cached. "
+            "Precedence: defaults < --config file < GOMODPROXY_* variables < flags."
+        ),
+    )
+    parser.add_argument(
+        "--config", type=Path, metavar="FILE", help="TOML file of settings (keys as the flags)"
+    )
+    for option in OPTIONS:
+        flag = "--" + option.name
+        env = f" [{env_name(option.name)}]"
+        default = "" if option.default in (None, "", False) else f" (default {option.default})"
+        if option.kind is bool:
+            parser.add_argument(
+                flag,
+                action=argparse.BooleanOptionalAction,
+                default=None,
+                help=option.help + env,
+            )
+        else:
+            parser.add_argument(
+                flag,
+                default=None,
+                metavar=option.metavar or None,
+                help=option.help + default + env,
+            )
+    parser.set_defaults(func=run)
+
+
+def settings_from_args(args: argparse.Namespace, environ: Mapping[str, str]) -> Settings:
+    """Build the settings from parsed flags, the optional TOML file and the environment."""
+    file_values = load_toml(args.config) if args.config is not None else None
+    flags = {o.name: getattr(args, o.attr) for o in OPTIONS}
+    return build_settings(
+        flags, environ, file_values=file_values, file_name=str(args.config or "config file")
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """The command body: settings, logging, then one process or several workers."""
+    settings = settings_from_args(args, os.environ)
+    if settings.log_json:
+        for handler in logging.getLogger().handlers:
+            handler.setFormatter(JSONFormatter())
+    if not settings.instance_id:
+        settings = replace(settings, instance_id=secrets.token_hex(6))
+    if settings.netrc is None:
+        settings = replace(settings, netrc=netrc_path(os.environ))
+    plan = check_settings(settings)
+    if settings.workers > 1:
+        if settings.port == 0:
+            raise ConfigError("--workers above 1 needs a fixed port in --listen (not 0)")
+        return _run_workers(plan)
+    asyncio.run(serve(plan))
+    return 0
+
+
+async def serve(
+    plan: Plan, *, reuse_port: bool = False, on_listening: Callable[[str], None] | None = None
+) -> None:
+    """Serve until SIGTERM/SIGINT, then shut down gracefully."""
+    settings = plan.settings
+    ssl_context = _ssl_context(settings)
+    app = make_app(plan, instance_id=settings.instance_id)
+    runner = web.AppRunner(
+        app, access_log=None, handle_signals=False, shutdown_timeout=settings.shutdown_timeout
+    )
+    await runner.setup()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        site = web.TCPSite(
+            runner,
+            settings.host,
+            settings.port,
+            ssl_context=ssl_context,
+            reuse_port=reuse_port or None,
+        )
+        try:
+            await site.start()
+        except OSError as exc:
+            raise ConfigError(f"cannot listen on {settings.listen}: {exc.strerror}") from exc
+        url = _site_url(site, settings, ssl_context is not None)
+        logger.info("proxy.listening url=%s pid=%d", url, os.getpid())
+        print(f"gomodproxy: serving {url}", flush=True)
+        if on_listening is not None:
+            on_listening(url)
+        await stop.wait()
+        logger.info("proxy.stopping pid=%d", os.getpid())
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+        await runner.cleanup()
+
+
+def _site_url(site: web.TCPSite, settings: Settings, tls: bool) -> str:
+    server = site._server
+    port = settings.port
+    sockets = getattr(server, "sockets", None)
+    if sockets:
+        port = sockets[0].getsockname()[1]
+    host = settings.host
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{'https' if tls else 'http'}://{host}:{port}{settings.path_prefix}"
+
+
+def _ssl_context(settings: Settings) -> ssl.SSLContext | None:
+    if settings.tls_cert is None or settings.tls_key is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(settings.tls_cert, settings.tls_key)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"cannot load --tls-cert/--tls-key: {exc}") from exc
+    return context
+
+
+def _run_workers(plan: Plan) -> int:
+    """Fork ``workers`` processes serving the same port; forward signals; wait for them."""
+    children: list[int] = []
+    for _ in range(plan.settings.workers):
+        pid = os.fork()
+        if pid == 0:  # the worker
+            code = 0
+            try:
+                asyncio.run(serve(plan, reuse_port=True))
+            except BaseException:
+                logger.exception("worker.crashed pid=%d", os.getpid())
+                code = 1
+            finally:
+                logging.shutdown()
+                os._exit(code)
+        children.append(pid)
+
+    def forward(signum: int, _frame: object) -> None:
+        for child in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    status = 0
+    for child in children:
+        _, code = os.waitpid(child, 0)
+        if os.waitstatus_to_exitcode(code) != 0:
+            status = 1
+    print("gomodproxy: all workers stopped", file=sys.stderr)
+    return status

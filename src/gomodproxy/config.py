@@ -1,0 +1,339 @@
+"""Settings of the proxy server: one frozen value built from four layers.
+
+Precedence, lowest first: built-in defaults < TOML file (``--config FILE``) < ``GOMODPROXY_*``
+environment variables < command-line flags. Every option has the same name everywhere: the flag
+``--cache-dir``, the TOML key ``cache-dir`` (or ``cache_dir``), the variable
+``GOMODPROXY_CACHE_DIR``. Options left unset take their value from the Go environment where the
+go command has one: the upstream from ``GOPROXY``, the checksum database from ``GOSUMDB``, the
+private patterns from ``GOPRIVATE``/``GONOPROXY``/``GONOSUMDB`` (the process environment first,
+else ``go env``). Everything is validated here, at start-up; a bad value raises
+:class:`~gomodproxy.errors.ConfigError` naming the option and the fix.
+
+Pure except :func:`read_go_env` (runs ``go env -json``, the only use of the go command by the
+proxy) and :func:`load_toml` (reads the file); both are passed in by the entry point.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tomllib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from gomodproxy.errors import ConfigError
+
+__all__ = [
+    "GO_ENV_NAMES",
+    "OPTIONS",
+    "Option",
+    "Settings",
+    "build_settings",
+    "default_cache_dir",
+    "env_name",
+    "load_toml",
+    "parse_listen",
+    "read_go_env",
+]
+
+#: Go environment variables the proxy takes defaults from.
+GO_ENV_NAMES = ("GOPROXY", "GOSUMDB", "GONOSUMDB", "GOPRIVATE", "GONOPROXY")
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off", ""})
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """One setting: its name (flag without ``--``), type, default and help text."""
+
+    name: str
+    kind: type
+    default: object
+    help: str
+    metavar: str = ""
+
+    @property
+    def attr(self) -> str:
+        """The :class:`Settings` attribute name."""
+        return self.name.replace("-", "_")
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("listen", str, "127.0.0.1:8080", "address to serve on, HOST:PORT", "HOST:PORT"),
+    Option(
+        "cache-dir",
+        Path,
+        None,
+        "cache folder (go command cache/download layout); default: "
+        "$XDG_CACHE_HOME/gomodproxy or ~/.cache/gomodproxy",
+        "DIR",
+    ),
+    Option("storage", str, "filesystem", "storage backend: filesystem or memory", "NAME"),
+    Option(
+        "upstream",
+        str,
+        "",
+        "upstream proxies in GOPROXY syntax (',' falls through on 404/410, '|' on any "
+        "error); default: GOPROXY from the environment or `go env`",
+        "LIST",
+    ),
+    Option(
+        "sumdb",
+        str,
+        "",
+        "checksum database in GOSUMDB syntax ('off' to disable); default: GOSUMDB from "
+        "the environment or `go env`, else sum.golang.org",
+        "GOSUMDB",
+    ),
+    Option("gonosumdb", str, "", "module patterns never verified (GONOSUMDB syntax)", "GLOBS"),
+    Option("goprivate", str, "", "private module patterns (GOPRIVATE syntax)", "GLOBS"),
+    Option("gonoproxy", str, "", "patterns never fetched through upstreams", "GLOBS"),
+    Option("tls-cert", Path, None, "TLS certificate chain (PEM); needs --tls-key", "FILE"),
+    Option("tls-key", Path, None, "TLS private key (PEM); needs --tls-cert", "FILE"),
+    Option("path-prefix", str, "", "serve under this URL path prefix, e.g. /goproxy", "PATH"),
+    Option("workers", int, 1, "worker processes sharing the port (SO_REUSEPORT)", "N"),
+    Option("list-ttl", float, 60.0, "seconds a list/@latest answer stays fresh", "SECONDS"),
+    Option("negative-ttl", float, 60.0, "seconds a not-found answer is remembered", "SECONDS"),
+    Option("connect-timeout", float, 10.0, "upstream connect timeout", "SECONDS"),
+    Option("read-timeout", float, 30.0, "upstream read timeout (stalled socket)", "SECONDS"),
+    Option("fetch-timeout", float, 60.0, "deadline for fetching one small file", "SECONDS"),
+    Option("zip-timeout", float, 600.0, "deadline for fetching one module zip", "SECONDS"),
+    Option("retries", int, 2, "upstream retries after 5xx/429/connection errors", "N"),
+    Option("hot-cache-mb", int, 64, "memory for hot .info/.mod files, MiB", "MIB"),
+    Option("shutdown-timeout", float, 30.0, "seconds to finish requests on shutdown", "SECONDS"),
+    Option("instance-id", str, "", "name of this proxy in Via headers (loop detection)", "ID"),
+    Option("netrc", Path, None, ".netrc file for upstream credentials; default $NETRC/~", "FILE"),
+    Option("log-json", bool, False, "write log lines as JSON objects", ""),
+)
+
+_BY_NAME = {o.name: o for o in OPTIONS}
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Every setting of ``gomodproxy serve``, validated (see the module docstring)."""
+
+    listen: str
+    cache_dir: Path
+    storage: str
+    upstream: str
+    sumdb: str
+    gonosumdb: str
+    goprivate: str
+    gonoproxy: str
+    tls_cert: Path | None
+    tls_key: Path | None
+    path_prefix: str
+    workers: int
+    list_ttl: float
+    negative_ttl: float
+    connect_timeout: float
+    read_timeout: float
+    fetch_timeout: float
+    zip_timeout: float
+    retries: int
+    hot_cache_mb: int
+    shutdown_timeout: float
+    instance_id: str
+    netrc: Path | None
+    log_json: bool
+
+    @property
+    def host(self) -> str:
+        """The address part of ``listen``."""
+        return parse_listen(self.listen)[0]
+
+    @property
+    def port(self) -> int:
+        """The port part of ``listen``."""
+        return parse_listen(self.listen)[1]
+
+
+def env_name(option: str) -> str:
+    """``cache-dir`` → ``GOMODPROXY_CACHE_DIR``."""
+    return "GOMODPROXY_" + option.upper().replace("-", "_")
+
+
+def default_cache_dir(environ: Mapping[str, str]) -> Path:
+    """``$XDG_CACHE_HOME/gomodproxy``, else ``$HOME/.cache/gomodproxy``."""
+    xdg = environ.get("XDG_CACHE_HOME", "")
+    if xdg and os.path.isabs(xdg):
+        return Path(xdg) / "gomodproxy"
+    home = environ.get("HOME", "")
+    if not home:
+        raise ConfigError("cannot find a cache folder: set HOME or XDG_CACHE_HOME, or --cache-dir")
+    return Path(home) / ".cache" / "gomodproxy"
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[v6]:PORT`` for IPv6) → (host, port)."""
+    host, sep, port_text = value.rpartition(":")
+    if not sep or not port_text.isdigit():
+        raise ConfigError(f"invalid --listen {value!r}: use HOST:PORT, e.g. 127.0.0.1:8080")
+    port = int(port_text)
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"invalid --listen {value!r}: port must be 0..65535")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if not host:
+        raise ConfigError(f"invalid --listen {value!r}: the host is missing (0.0.0.0 for all)")
+    return host, port
+
+
+def load_toml(path: Path) -> dict[str, object]:
+    """Read a TOML settings file (keys are option names)."""
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+
+
+def read_go_env(names: Sequence[str] = GO_ENV_NAMES) -> dict[str, str]:
+    """The values ``go env -json NAMES`` prints; empty when the go command is missing."""
+    go = shutil.which("go")
+    if go is None:
+        return {}
+    try:
+        proc = subprocess.run(
+            [go, "env", "-json", *names], capture_output=True, text=True, timeout=30, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return {}
+    if proc.returncode != 0:
+        return {}
+    try:
+        doc = json.loads(proc.stdout)
+    except ValueError:
+        return {}
+    return {k: v for k, v in doc.items() if isinstance(k, str) and isinstance(v, str)}
+
+
+def build_settings(
+    flags: Mapping[str, object | None],
+    environ: Mapping[str, str],
+    *,
+    file_values: Mapping[str, object] | None = None,
+    file_name: str = "config file",
+    go_env: Callable[[Sequence[str]], Mapping[str, str]] = read_go_env,
+) -> Settings:
+    """Merge defaults < ``file_values`` < ``GOMODPROXY_*`` in ``environ`` < ``flags``.
+
+    ``flags`` maps option names (or attribute names) to values, None meaning "not given".
+    ``go_env`` is asked only for Go variables missing from ``environ``.
+    """
+    values: dict[str, object] = {o.name: o.default for o in OPTIONS}
+    for key, raw in (file_values or {}).items():
+        option = _BY_NAME.get(key.replace("_", "-"))
+        if option is None:
+            known = ", ".join(sorted(_BY_NAME))
+            raise ConfigError(f"{file_name}: unknown setting {key!r}; known settings: {known}")
+        values[option.name] = _coerce(option, raw, f"{file_name}: {key}")
+    for option in OPTIONS:
+        name = env_name(option.name)
+        if name in environ:
+            values[option.name] = _coerce(option, environ[name], name)
+    for key, raw in flags.items():
+        if raw is None:
+            continue
+        option = _BY_NAME.get(key.replace("_", "-"))
+        if option is None:
+            raise ConfigError(f"unknown option {key!r}")
+        values[option.name] = _coerce(option, raw, "--" + option.name)
+    _apply_go_environment(values, environ, go_env)
+    if values["cache-dir"] is None:
+        values["cache-dir"] = default_cache_dir(environ)
+    settings = Settings(**{o.attr: values[o.name] for o in OPTIONS})  # type: ignore[arg-type]
+    _validate(settings)
+    return settings
+
+
+def _apply_go_environment(
+    values: dict[str, object],
+    environ: Mapping[str, str],
+    go_env: Callable[[Sequence[str]], Mapping[str, str]],
+) -> None:
+    wanted = {"upstream": "GOPROXY", "sumdb": "GOSUMDB", "gonosumdb": "GONOSUMDB"}
+    wanted |= {"goprivate": "GOPRIVATE", "gonoproxy": "GONOPROXY"}
+    missing = [var for opt, var in wanted.items() if not values[opt] and not environ.get(var)]
+    from_go = dict(go_env(missing)) if missing else {}
+    for opt, var in wanted.items():
+        if not values[opt]:
+            values[opt] = environ.get(var) or from_go.get(var, "")
+    if not values["upstream"]:
+        raise ConfigError(
+            "no upstream proxy configured: pass --upstream URL (GOPROXY syntax), set "
+            "GOMODPROXY_UPSTREAM, or set GOPROXY"
+        )
+    if not values["sumdb"]:
+        values["sumdb"] = "sum.golang.org"
+
+
+def _coerce(option: Option, raw: object, where: str) -> object:
+    kind = option.kind
+    try:
+        if kind is bool:
+            if isinstance(raw, bool):
+                return raw
+            text = str(raw).strip().lower()
+            if text in _TRUE:
+                return True
+            if text in _FALSE:
+                return False
+            raise ValueError("use true or false")
+        if kind is Path:
+            text = str(raw)
+            return Path(os.path.expanduser(text)) if text else None
+        if kind is int:
+            if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
+                raise ValueError("not a whole number")
+            return int(raw)  # type: ignore[call-overload]
+        if kind is float:
+            if isinstance(raw, bool):
+                raise ValueError("not a number")
+            return float(raw)  # type: ignore[arg-type]
+        if not isinstance(raw, str):
+            raise ValueError("not a string")
+        return raw
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"invalid value {raw!r} for {where}: {exc}") from None
+
+
+def _validate(s: Settings) -> None:
+    parse_listen(s.listen)
+    if s.workers < 1:
+        raise ConfigError(f"--workers must be at least 1, not {s.workers}")
+    for f in fields(s):
+        value = getattr(s, f.name)
+        if isinstance(value, float) and value < 0:
+            raise ConfigError(f"--{f.name.replace('_', '-')} must not be negative")
+    for name in ("fetch_timeout", "zip_timeout", "connect_timeout", "read_timeout"):
+        if getattr(s, name) <= 0:
+            raise ConfigError(f"--{name.replace('_', '-')} must be more than 0 seconds")
+    if s.retries < 0 or s.hot_cache_mb < 0:
+        raise ConfigError("--retries and --hot-cache-mb must not be negative")
+    if (s.tls_cert is None) != (s.tls_key is None):
+        raise ConfigError("--tls-cert and --tls-key go together: give both or neither")
+    for name in ("tls_cert", "tls_key"):
+        path = getattr(s, name)
+        if path is not None and not path.is_file():
+            raise ConfigError(f"--{name.replace('_', '-')} {path} is not a readable file")
+    prefix = s.path_prefix
+    if prefix and (
+        not prefix.startswith("/")
+        or prefix.endswith("/")
+        or any(e in ("", ".", "..") for e in prefix[1:].split("/"))
+    ):
+        raise ConfigError(
+            f"--path-prefix {prefix!r} must look like /name or /a/b (no trailing slash)"
+        )
+    if s.instance_id and not all(c.isalnum() or c in "-._" for c in s.instance_id):
+        raise ConfigError("--instance-id may only hold letters, digits, '-', '.' and '_'")

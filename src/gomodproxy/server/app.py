@@ -1,0 +1,214 @@
+"""The proxy's aiohttp application, assembled from :class:`~gomodproxy.config.Settings`.
+
+:func:`check_settings` parses what ``config.py`` keeps as text (the GOPROXY list, GOSUMDB) and
+refuses an upstream that is this proxy itself, so a bad configuration fails at start-up.
+:func:`make_app` builds the application; the upstream HTTP client, the cache service and the
+checksum-database verifier live in its cleanup context (opened at start-up, closed at
+shutdown).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import shutil
+import tempfile
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+from yarl import URL
+
+from gomodproxy.cache.service import ChecksumPolicy, ModuleService, ServiceOptions
+from gomodproxy.config import Settings, parse_listen
+from gomodproxy.errors import ConfigError
+from gomodproxy.module.goproxy import PrivateSettings, ProxyList, parse_goproxy, private_settings
+from gomodproxy.server.accesslog import access_log_middleware
+from gomodproxy.server.errors import error_middleware, not_found_max_age
+from gomodproxy.server.metrics import ProxyMetrics
+from gomodproxy.server.routes import ProxyRoutes
+from gomodproxy.server.sumdbrelay import SumDBRelay
+from gomodproxy.storage import FilesystemStorage, Storage, open_storage
+from gomodproxy.sumdb.client import SumDBClient
+from gomodproxy.sumdb.fsstate import FileVerifierState
+from gomodproxy.sumdb.gosumdb import SumDBConfig, goproxy_is_single_file, parse_gosumdb
+from gomodproxy.sumdb.seams import MemoryVerifierState, VerifierState
+from gomodproxy.upstream.chain import build_chain
+from gomodproxy.upstream.netrc import load_netrc
+from gomodproxy.upstream.proxyclient import FetchPolicy, HTTPFetcher
+from gomodproxy.upstream.sumdbfetch import SumDBHTTPFetcher
+
+__all__ = ["METRICS_KEY", "SERVICE_KEY", "Plan", "check_settings", "make_app"]
+
+logger = logging.getLogger(__name__)
+
+SERVICE_KEY = web.AppKey("service", ModuleService)
+METRICS_KEY = web.AppKey("metrics", ProxyMetrics)
+
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1", "0.0.0.0", "::"})
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """The parsed parts of the settings the application is built from."""
+
+    settings: Settings
+    proxies: ProxyList
+    private: PrivateSettings
+    sumdb: SumDBConfig | None
+
+
+def check_settings(settings: Settings) -> Plan:
+    """Parse and cross-check the settings; raise ConfigError naming the problem."""
+    private = private_settings(settings.goprivate, settings.gonoproxy, settings.gonosumdb)
+    try:
+        proxies = parse_goproxy(settings.upstream, gonoproxy=private.gonoproxy)
+    except ConfigError as exc:
+        raise ConfigError(f"invalid --upstream {settings.upstream!r}: {exc}") from exc
+    try:
+        sumdb = parse_gosumdb(settings.sumdb)
+    except ConfigError as exc:
+        raise ConfigError(f"invalid --sumdb {settings.sumdb!r}: {exc}") from exc
+    host, port = parse_listen(settings.listen)
+    for url in proxies.proxy_urls:
+        u = URL(url)
+        if u.scheme in ("http", "https") and u.port == port and port != 0:
+            same_host = u.host == host or (u.host in _LOOPBACK and host in _LOOPBACK)
+            if same_host:
+                raise ConfigError(
+                    f"upstream {url} is this proxy itself ({settings.listen}): requests would "
+                    "loop; point --upstream at another proxy (GOPROXY in the environment may "
+                    "name this one)"
+                )
+    return Plan(settings, proxies, private, sumdb)
+
+
+def make_app(
+    plan: Plan,
+    *,
+    instance_id: str,
+    storage: Storage | None = None,
+    metrics: ProxyMetrics | None = None,
+) -> web.Application:
+    """The application for ``plan``; ``storage`` overrides the configured backend (tests)."""
+    settings = plan.settings
+    metrics = metrics or ProxyMetrics()
+    store = storage or open_storage(settings.storage, settings.cache_dir)
+    state = _Lifecycle()
+    routes = ProxyRoutes(
+        metrics,
+        prefix=settings.path_prefix,
+        instance_id=instance_id,
+        list_max_age=int(settings.list_ttl),
+        ready=lambda: state.ready,
+    )
+    app = web.Application(
+        middlewares=[access_log_middleware(metrics), error_middleware],
+        client_max_size=1024,
+    )
+    app[METRICS_KEY] = metrics
+    not_found_max_age(app, settings.negative_ttl)
+    routes.register(app)
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        async with contextlib.AsyncExitStack() as stack:
+            service, relay = await _open_parts(plan, store, metrics, stack)
+            app[SERVICE_KEY] = service
+            routes.bind(service, relay)
+            state.ready = True
+            logger.info(
+                "proxy.ready upstream=%s sumdb=%s cache=%s",
+                plan.proxies.describe(),
+                plan.sumdb.name if plan.sumdb else "off",
+                settings.cache_dir,
+            )
+            try:
+                yield
+            finally:
+                state.ready = False
+
+    async def on_shutdown(app: web.Application) -> None:
+        state.ready = False
+
+    app.cleanup_ctx.append(lifecycle)
+    app.on_shutdown.append(on_shutdown)
+    return app
+
+
+class _Lifecycle:
+    ready = False
+
+
+async def _open_parts(
+    plan: Plan, store: Storage, metrics: ProxyMetrics, stack: contextlib.AsyncExitStack
+) -> tuple[ModuleService, SumDBRelay | None]:
+    settings = plan.settings
+    connector = aiohttp.TCPConnector(limit=100, limit_per_host=32)
+    session = await stack.enter_async_context(
+        aiohttp.ClientSession(connector=connector, trust_env=False)
+    )
+    policy = FetchPolicy(
+        connect_timeout=settings.connect_timeout,
+        read_timeout=settings.read_timeout,
+        deadline=settings.fetch_timeout,
+        zip_deadline=settings.zip_timeout,
+        retries=settings.retries,
+    )
+    netrc = await asyncio.to_thread(load_netrc, settings.netrc)
+    chain = build_chain(
+        plan.proxies,
+        session=session,
+        private=plan.private,
+        policy=policy,
+        netrc=netrc,
+        observer=metrics,
+    )
+    verifier: SumDBClient | None = None
+    relay: SumDBRelay | None = None
+    if plan.sumdb is not None:
+        db_url = plan.sumdb.url or plan.sumdb.direct_url
+        db_fetcher = HTTPFetcher(db_url, session, policy=policy, netrc=netrc)
+        verifier = SumDBClient(
+            plan.sumdb.verifier_key, SumDBHTTPFetcher(db_fetcher), _verifier_state(store)
+        )
+        relay = SumDBRelay(
+            {plan.sumdb.name: db_fetcher}, store, nosumdb_patterns=plan.private.gonosumdb
+        )
+    spool = _spool_dir(store, stack)
+    service = ModuleService(
+        store,
+        chain,
+        checksums=ChecksumPolicy(
+            verifier,
+            gonosumdb=plan.private.gonosumdb,
+            goproxy_is_single_file=goproxy_is_single_file(settings.upstream),
+        ),
+        spool_dir=spool,
+        options=ServiceOptions(
+            list_ttl=settings.list_ttl,
+            negative_ttl=settings.negative_ttl,
+            hot_bytes=settings.hot_cache_mb << 20,
+        ),
+        observer=metrics,
+    )
+    stack.push_async_callback(service.close)
+    return service, relay
+
+
+def _verifier_state(store: Storage) -> VerifierState:
+    """Where the proxy's verifier remembers the signed tree head and proven tiles."""
+    if isinstance(store, FilesystemStorage):
+        base = store.root / ".gomodproxy" / ".sumdb"
+        return FileVerifierState(base / "config", base / "cache")
+    return MemoryVerifierState()
+
+
+def _spool_dir(store: Storage, stack: contextlib.AsyncExitStack) -> Path:
+    if isinstance(store, FilesystemStorage):
+        return store.spool_dir
+    folder = Path(tempfile.mkdtemp(prefix="gomodproxy-spool-"))
+    stack.callback(shutil.rmtree, folder, True)
+    return folder

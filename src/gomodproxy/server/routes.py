@@ -1,0 +1,297 @@
+"""The request handlers: GOPROXY files, the checksum-database relay, health and metrics.
+
+Every module request is parsed by :func:`~gomodproxy.server.requestpath.parse_request_path`
+before anything else happens, so a malformed one touches neither storage nor an upstream.
+GET and HEAD are served; other methods get 405. A request that already passed this proxy (its
+``Via`` names us) gets 508. Responses carry ``Content-Type`` by kind and ``Cache-Control``:
+``immutable`` for the files of canonical versions, short for list/@latest, ``no-store`` for
+errors (see :mod:`gomodproxy.server.errors`). Zips have an ``ETag`` from their SHA-256 and
+support single ``Range`` requests and ``If-None-Match``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import AsyncIterator, Callable, Mapping
+
+from aiohttp import web
+
+from gomodproxy import __version__
+from gomodproxy.cache.service import ModuleService, StoredZip, StreamingZip
+from gomodproxy.errors import LoopDetected, ModuleNotFound, ProxyError
+from gomodproxy.server.accesslog import KIND_KEY, SENT_KEY
+from gomodproxy.server.metrics import ProxyMetrics
+from gomodproxy.server.ranges import UNSATISFIABLE, etag_matches, parse_range
+from gomodproxy.server.requestpath import ModuleRequest, SumDBRequest, parse_request_path
+from gomodproxy.server.sumdbrelay import SumDBRelay
+from gomodproxy.storage.base import CorruptObject, ObjectInfo, ObjectNotFound
+from gomodproxy.upstream.base import FileKind
+
+__all__ = ["ProxyRoutes"]
+
+logger = logging.getLogger(__name__)
+
+_PREPARED = web.RequestKey("prepared", bool)
+_IMMUTABLE = "public, max-age=31536000, immutable"
+_CONTENT_TYPES = {
+    FileKind.LIST: "text/plain; charset=utf-8",
+    FileKind.MOD: "text/plain; charset=utf-8",
+    FileKind.INFO: "application/json",
+    FileKind.LATEST: "application/json",
+    FileKind.ZIP: "application/zip",
+}
+
+
+class ProxyRoutes:
+    """The handlers, bound to one service (see the module docstring)."""
+
+    def __init__(
+        self,
+        metrics: ProxyMetrics,
+        *,
+        service: ModuleService | None = None,
+        relay: SumDBRelay | None = None,
+        prefix: str = "",
+        instance_id: str,
+        list_max_age: int = 60,
+        ready: Callable[[], bool] = lambda: True,
+    ) -> None:
+        self._service = service
+        self._metrics = metrics
+        self._relay = relay
+        self._prefix = prefix
+        self._via = f"gomodproxy-{instance_id}"
+        self._list_cache = f"public, max-age={list_max_age}"
+        self._ready = ready
+
+    def bind(self, service: ModuleService, relay: SumDBRelay | None) -> None:
+        """Attach the service and relay opened at start-up."""
+        self._service = service
+        self._relay = relay
+
+    @property
+    def service(self) -> ModuleService:
+        """The bound service (503 before start-up finished)."""
+        if self._service is None:
+            raise _NotReady("the proxy is starting; retry shortly")
+        return self._service
+
+    def register(self, app: web.Application) -> None:
+        """Add the routes to ``app``: health, metrics, then everything else."""
+        app.router.add_get("/healthz", self.healthz, allow_head=True)
+        app.router.add_get("/readyz", self.readyz, allow_head=True)
+        app.router.add_get("/metrics", self.metrics, allow_head=True)
+        # [\s\S] rather than '.': a decoded %0A must reach the parser (and be refused there).
+        app.router.add_route("*", r"/{tail:[\s\S]*}", self.module)
+
+    # -- operations endpoints ---------------------------------------------------------------
+
+    async def healthz(self, request: web.Request) -> web.Response:
+        """Liveness: the process answers."""
+        request[KIND_KEY] = "health"
+        return _text("ok\n", "no-store")
+
+    async def readyz(self, request: web.Request) -> web.Response:
+        """Readiness: started, not shutting down, storage answering."""
+        request[KIND_KEY] = "health"
+        if not self._ready():
+            return _text("not ready: starting or shutting down\n", "no-store", status=503)
+        try:
+            await self.service.storage.stat(".gomodproxy/readyz")
+        except ProxyError as exc:
+            return _text(f"not ready: storage: {exc}\n", "no-store", status=503)
+        return _text("ready\n", "no-store")
+
+    async def metrics(self, request: web.Request) -> web.Response:
+        """Prometheus text exposition."""
+        request[KIND_KEY] = "metrics"
+        return web.Response(
+            text=self._metrics.render(),
+            content_type="text/plain",
+            charset="utf-8",
+            headers={"Cache-Control": "no-store"},
+        )
+
+    # -- the GOPROXY protocol ---------------------------------------------------------------
+
+    async def module(self, request: web.Request) -> web.StreamResponse:
+        """Every other path: a module file, or the checksum-database relay."""
+        if request.method not in ("GET", "HEAD"):
+            request[KIND_KEY] = "other"
+            return web.Response(
+                status=405,
+                text="method not allowed: this proxy serves GET and HEAD only\n",
+                content_type="text/plain",
+                headers={"Allow": "GET, HEAD", "Cache-Control": "no-store"},
+            )
+        target = parse_request_path(request.raw_path, prefix=self._prefix)
+        forward = self._forward_headers(request)
+        if isinstance(target, SumDBRequest):
+            request[KIND_KEY] = "sumdb"
+            return await self._sumdb(target, forward)
+        request[KIND_KEY] = target.kind.value
+        path, version = target.path, target.version
+        s = self.service
+        if target.kind is FileKind.ZIP:
+            return await self._zip(request, target, forward)
+        if target.kind is FileKind.LIST:
+            return self._bytes(request, await s.list(path, headers=forward), target, False)
+        if target.kind is FileKind.LATEST:
+            return self._bytes(request, await s.latest(path, headers=forward), target, False)
+        if target.kind is FileKind.INFO:
+            data = await s.info(path, version, headers=forward)
+        else:
+            data = await s.mod(path, version, headers=forward)
+        return self._bytes(request, data, target, target.immutable)
+
+    def _forward_headers(self, request: web.Request) -> Mapping[str, str]:
+        incoming = [v.strip() for v in request.headers.getall("Via", []) if v.strip()]
+        for hop in ", ".join(incoming).split(","):
+            if hop.strip().split(" ")[-1] == self._via:
+                raise LoopDetected(
+                    f"request loop: {request.raw_path} already passed through this proxy "
+                    f"({self._via}); an upstream points back here, fix the upstream setting"
+                )
+        return {
+            "Via": ", ".join([*incoming, f"1.1 {self._via}"]),
+            "User-Agent": f"gomodproxy/{__version__}",
+        }
+
+    def _bytes(
+        self, request: web.Request, data: bytes, target: ModuleRequest, immutable: bool
+    ) -> web.Response:
+        etag = f'"sha256-{hashlib.sha256(data).hexdigest()}"'
+        cache = _IMMUTABLE if immutable else self._list_cache
+        headers = {"Cache-Control": cache, "ETag": etag}
+        if etag_matches(request.headers.get("If-None-Match"), etag):
+            return web.Response(status=304, headers=headers)
+        return web.Response(
+            body=data, headers={**headers, "Content-Type": _CONTENT_TYPES[target.kind]}
+        )
+
+    async def _sumdb(self, target: SumDBRequest, forward: Mapping[str, str]) -> web.Response:
+        if self._relay is None:
+            raise ModuleNotFound("no checksum database is proxied here (GOSUMDB is off)")
+        answer = await self._relay.answer(target.rest, headers=forward)
+        return web.Response(
+            body=answer.body,
+            headers={"Content-Type": answer.content_type, "Cache-Control": answer.cache_control},
+        )
+
+    # -- zips -------------------------------------------------------------------------------
+
+    async def _zip(
+        self, request: web.Request, target: ModuleRequest, forward: Mapping[str, str]
+    ) -> web.StreamResponse:
+        s = self.service
+        needs_whole = request.method == "HEAD" or any(
+            h in request.headers for h in ("Range", "If-None-Match", "If-Range")
+        )
+        if needs_whole:
+            info = await s.zip_stored(target.path, target.version, headers=forward)
+            return await self._send_stored(request, target, info, forward)
+        source = await s.zip(target.path, target.version, headers=forward)
+        if isinstance(source, StoredZip):
+            return await self._send_stored(request, target, source.info, forward)
+        return await self._send_streaming(request, source)
+
+    async def _send_stored(
+        self,
+        request: web.Request,
+        target: ModuleRequest,
+        info: ObjectInfo,
+        forward: Mapping[str, str],
+        *,
+        retried: bool = False,
+    ) -> web.StreamResponse:
+        headers = {
+            "Cache-Control": _IMMUTABLE,
+            "ETag": info.etag,
+            "Accept-Ranges": "bytes",
+        }
+        if etag_matches(request.headers.get("If-None-Match"), info.etag):
+            return web.Response(status=304, headers=headers)
+        span = parse_range(request.headers, info.size, info.etag)
+        if span == UNSATISFIABLE:
+            return web.Response(
+                status=416,
+                headers={"Content-Range": f"bytes */{info.size}", "Cache-Control": "no-store"},
+            )
+        try:
+            async with self.service.storage.open(info.key) as reader:
+                resp = web.StreamResponse(headers={**headers, "Content-Type": "application/zip"})
+                if span is not None:
+                    async for _ in reader.chunks():  # check the recorded hash first
+                        pass
+                    start, end = span
+                    resp.set_status(206)
+                    resp.headers["Content-Range"] = f"bytes {start}-{end}/{info.size}"
+                    resp.content_length = end - start + 1
+                    await resp.prepare(request)
+                    if request.method != "HEAD":
+                        await resp.write(await reader.read_range(start, end - start + 1))
+                        request[SENT_KEY] = end - start + 1
+                    await resp.write_eof()
+                    return resp
+                resp.content_length = reader.info.size
+                await resp.prepare(request)
+                if request.method != "HEAD":
+                    return await self._pump(request, resp, reader.chunks())
+                await resp.write_eof()
+                return resp
+        except (ObjectNotFound, CorruptObject) as exc:
+            if retried or request.get(_PREPARED, False):
+                raise
+            logger.warning("zip.refetch key=%s reason=%s", info.key, exc)
+            fresh = await self.service.zip_stored(target.path, target.version, headers=forward)
+            return await self._send_stored(request, target, fresh, forward, retried=True)
+
+    async def _send_streaming(
+        self, request: web.Request, source: StreamingZip
+    ) -> web.StreamResponse:
+        async with source.reader:
+            resp = web.StreamResponse(
+                headers={"Content-Type": "application/zip", "Cache-Control": _IMMUTABLE}
+            )
+            if source.content_length is not None:
+                resp.content_length = source.content_length
+            await resp.prepare(request)
+            return await self._pump(request, resp, source.reader.chunks())
+
+    async def _pump(
+        self, request: web.Request, resp: web.StreamResponse, chunks: AsyncIterator[bytes]
+    ) -> web.StreamResponse:
+        """Copy chunks to the client; on a failure, cut the connection (no clean end)."""
+        request[_PREPARED] = True
+        request[SENT_KEY] = 0
+        try:
+            async for chunk in chunks:
+                await resp.write(chunk)
+                request[SENT_KEY] += len(chunk)
+        except (ProxyError, OSError) as exc:
+            if isinstance(exc, ConnectionError):
+                raise  # the client went away
+            logger.error("zip.aborted path=%s reason=%s", request.raw_path, exc)
+            transport = request.transport
+            if transport is not None:
+                transport.abort()
+            return resp
+        await resp.write_eof()
+        return resp
+
+
+class _NotReady(ProxyError):
+    """Asked before start-up finished."""
+
+    status_hint = 503
+
+
+def _text(body: str, cache: str, *, status: int = 200) -> web.Response:
+    return web.Response(
+        status=status,
+        text=body,
+        content_type="text/plain",
+        charset="utf-8",
+        headers={"Cache-Control": cache},
+    )

@@ -1,0 +1,155 @@
+"""The checksum-database relay: ``/sumdb/<name>/supported|latest|lookup/...|tile/...``.
+
+Only configured databases are relayed (others: 404 and no outbound connection, catalogue A13:
+an open relay would be an SSRF). Clients verify every signature and proof themselves, so the
+relay passes bytes through unchanged; it only caches: full tiles forever (in storage, like the
+go command's ``cache/download/sumdb``), lookups forever (a record never changes), partial tiles
+and ``latest`` briefly in memory. Lookups of modules matching GONOSUMDB/GOPRIVATE are refused
+with 403 so private module names never leave (INV-5). Malformed tile paths are 400.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from gomodproxy.errors import ModuleNotFound, ProxyError, StorageError
+from gomodproxy.module.paths import unescape_path, unescape_version
+from gomodproxy.module.patterns import match_prefix_patterns
+from gomodproxy.storage.base import Storage
+from gomodproxy.sumdb.tiles import parse_tile_path
+from gomodproxy.upstream.base import FileKind, read_body
+from gomodproxy.upstream.proxyclient import HTTPFetcher
+
+__all__ = ["PrivateLookup", "RelayAnswer", "SumDBRelay"]
+
+logger = logging.getLogger(__name__)
+
+_SHORT_TTL = 10.0
+_MEMORY_ENTRIES = 1024
+
+
+class PrivateLookup(ProxyError):
+    """A lookup of a module that must stay private (GONOSUMDB/GOPRIVATE): 403."""
+
+    status_hint = 403
+
+    def __init__(self, path: str) -> None:
+        super().__init__(
+            f"lookup of {path} refused: it matches GONOSUMDB/GOPRIVATE, so it is never sent "
+            "to a checksum database"
+        )
+        self.path = path
+
+
+@dataclass(frozen=True, slots=True)
+class RelayAnswer:
+    """What to send back: body, content type and cache lifetime."""
+
+    body: bytes
+    content_type: str
+    cache_control: str
+
+
+class SumDBRelay:
+    """Relays the configured databases (name → fetcher of its base URL)."""
+
+    def __init__(
+        self,
+        databases: Mapping[str, HTTPFetcher],
+        storage: Storage,
+        *,
+        nosumdb_patterns: str = "",
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._databases = dict(databases)
+        self._storage = storage
+        self._nosumdb = nosumdb_patterns
+        self._clock = clock
+        self._memory: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The relayed database names."""
+        return tuple(self._databases)
+
+    async def answer(self, rest: str, *, headers: Mapping[str, str] | None = None) -> RelayAnswer:
+        """Answer ``/sumdb/<rest>`` (``rest`` percent-decoded, starting with the name)."""
+        name, sub = self._split(rest)
+        fetcher = self._databases[name]
+        if sub == "supported":
+            return RelayAnswer(b"", "text/plain; charset=utf-8", "public, max-age=3600")
+        if sub == "latest":
+            body = await self._brief(f"{name}/latest", fetcher, "latest", headers)
+            return RelayAnswer(body, "text/plain; charset=utf-8", "no-cache, max-age=0")
+        if sub.startswith("lookup/"):
+            self._check_lookup(sub[len("lookup/") :])
+            body = await self._kept(f"sumdb/{name}/{sub}", fetcher, sub, headers)
+            return RelayAnswer(body, "text/plain; charset=utf-8", "public, max-age=3600")
+        if sub.startswith("tile/"):
+            tile = parse_tile_path(sub)  # MalformedTilePath: 400
+            partial = tile.w < (1 << tile.h)
+            if partial:
+                body = await self._brief(f"{name}/{sub}", fetcher, sub, headers)
+                return RelayAnswer(body, "application/octet-stream", "public, max-age=10")
+            body = await self._kept(f"sumdb/{name}/{sub}", fetcher, sub, headers)
+            return RelayAnswer(
+                body, "application/octet-stream", "public, max-age=31536000, immutable"
+            )
+        raise ModuleNotFound(f"unknown checksum database path {sub!r}")
+
+    def _split(self, rest: str) -> tuple[str, str]:
+        for name in sorted(self._databases, key=len, reverse=True):
+            if rest.startswith(name + "/"):
+                sub = rest[len(name) + 1 :]
+                if sub:
+                    return name, sub
+        raise ModuleNotFound("checksum database not proxied here (only configured ones are)")
+
+    def _check_lookup(self, target: str) -> None:
+        escaped_path, at, escaped_version = target.rpartition("@")
+        if not at or not escaped_path or "/" in escaped_version:
+            raise ModuleNotFound(f"invalid lookup {target!r}: expected lookup/MODULE@VERSION")
+        try:
+            path = unescape_path(escaped_path)
+            unescape_version(escaped_version)
+        except ProxyError as exc:
+            raise ModuleNotFound(f"invalid lookup {target!r}: {exc}") from exc
+        if self._nosumdb and match_prefix_patterns(self._nosumdb, path):
+            raise PrivateLookup(path)
+
+    async def _kept(
+        self, key: str, fetcher: HTTPFetcher, sub: str, headers: Mapping[str, str] | None
+    ) -> bytes:
+        try:
+            return await self._storage.get(key)
+        except (ModuleNotFound, StorageError):
+            pass
+        body = await _fetch(fetcher, sub, headers)
+        try:
+            await self._storage.put(key, body)
+        except StorageError as exc:
+            logger.error("sumdb_relay.keep_failed key=%s error=%s", key, exc)
+        return body
+
+    async def _brief(
+        self, key: str, fetcher: HTTPFetcher, sub: str, headers: Mapping[str, str] | None
+    ) -> bytes:
+        entry = self._memory.get(key)
+        now = self._clock()
+        if entry is not None and now < entry[0]:
+            return entry[1]
+        body = await _fetch(fetcher, sub, headers)
+        self._memory[key] = (now + _SHORT_TTL, body)
+        self._memory.move_to_end(key)
+        while len(self._memory) > _MEMORY_ENTRIES:
+            self._memory.popitem(last=False)
+        return body
+
+
+async def _fetch(fetcher: HTTPFetcher, sub: str, headers: Mapping[str, str] | None) -> bytes:
+    async with fetcher.open(sub, FileKind.SUMDB, headers=headers) as body:
+        return await read_body(body, FileKind.SUMDB, upstream=fetcher.name)
