@@ -26,6 +26,7 @@ class Fault:
     """What to do instead of (or on top of) serving a file.
 
     ``times`` limits the fault to the first N matching requests (None: every request).
+    ``trickle`` sends the body in ``trickle_chunk`` pieces with that many seconds between them.
     """
 
     status: int | None = None
@@ -38,6 +39,8 @@ class Fault:
     chunked: bool = False
     redirect: str | None = None
     times: int | None = None
+    trickle: float = 0.0
+    trickle_chunk: int = 65536
 
 
 @dataclass(frozen=True)
@@ -183,7 +186,12 @@ class Origin:
         await resp.prepare(request)
         cut = fault.truncate_at if fault.truncate_at is not None else fault.stall_at
         if cut is None:
-            await resp.write(data)
+            if fault.trickle:
+                for start in range(0, len(data), fault.trickle_chunk):
+                    await resp.write(data[start : start + fault.trickle_chunk])
+                    await asyncio.sleep(fault.trickle)
+            else:
+                await resp.write(data)
             await resp.write_eof()
             return resp
         await resp.write(data[:cut])
