@@ -12,8 +12,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import shutil
 import tempfile
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -178,6 +180,7 @@ async def _open_parts(
             {plan.sumdb.name: db_fetcher}, store, nosumdb_patterns=plan.private.gonosumdb
         )
     spool = _spool_dir(store, stack)
+    await asyncio.to_thread(_sweep_spool, spool, max(3600.0, 2 * settings.zip_timeout))
     service = ModuleService(
         store,
         chain,
@@ -204,6 +207,21 @@ def _verifier_state(store: Storage) -> VerifierState:
         base = store.root / ".gomodproxy" / ".sumdb"
         return FileVerifierState(base / "config", base / "cache")
     return MemoryVerifierState()
+
+
+def _sweep_spool(folder: Path, max_age: float) -> None:
+    """Remove spool files left by a process that died mid-download (old enough to be dead:
+    other processes sharing the folder may be downloading right now)."""
+    cutoff = time.time() - max_age
+    try:
+        entries = list(os.scandir(folder))
+    except FileNotFoundError:
+        return
+    for entry in entries:
+        with contextlib.suppress(OSError):
+            if entry.is_file() and entry.stat().st_mtime < cutoff:
+                os.unlink(entry.path)
+                logger.info("spool.stale_removed name=%s", entry.name)
 
 
 def _spool_dir(store: Storage, stack: contextlib.AsyncExitStack) -> Path:

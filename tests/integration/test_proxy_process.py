@@ -1,0 +1,247 @@
+"""``gomodproxy serve`` as a real process: defaults, SIGKILL mid-write, graceful stop, workers.
+
+The origin and the checksum database run in the test's event loop on 127.0.0.1; the proxy is a
+subprocess started with ``python -m gomodproxy serve``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import sys
+import time
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+import pytest
+import pytest_asyncio
+
+from gomodproxy.storage import FilesystemStorage
+from tests.origin import Fault, Origin, running_origin
+from tests.proxykit import SumDB, publish, running_sumdb, synth
+
+BIG = synth("example.com/big", "v1.0.0", size=2_000_000)
+SMALL = synth("example.com/small", "v1.0.0")
+
+
+@dataclass
+class Running:
+    proc: asyncio.subprocess.Process
+    url: str
+    log: Path
+
+
+@dataclass
+class World:
+    origin: Origin
+    db: SumDB
+    root: Path
+
+    def environ(self, **extra: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("GO", "GOMODPROXY_"))}
+        env.update(
+            {
+                "HOME": str(self.root / "home"),
+                "XDG_CACHE_HOME": str(self.root / "xdg"),
+                "GOPROXY": self.origin.url,
+                "GOSUMDB": f"{self.db.key.verifier_key} {self.db.url}",
+                "GOMODPROXY_LISTEN": "127.0.0.1:0",
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        env.update(extra)
+        return env
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.root / "xdg" / "gomodproxy"
+
+    async def start(
+        self, args: Sequence[str] = (), env: Mapping[str, str] | None = None, name: str = "proxy"
+    ) -> Running:
+        log = self.root / f"{name}.log"
+        err = await asyncio.to_thread(open, log, "ab")
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "gomodproxy",
+                "serve",
+                *args,
+                env=dict(env or self.environ()),
+                stdout=asyncio.subprocess.PIPE,
+                stderr=err,
+            )
+        finally:
+            err.close()
+        assert proc.stdout is not None
+        line = await asyncio.wait_for(proc.stdout.readline(), 60)
+        if not line.startswith(b"gomodproxy: serving "):
+            await proc.wait()
+            pytest.fail(f"proxy did not start: {line!r}\n{log.read_text()}")
+        return Running(proc, line.split()[-1].decode(), log)
+
+
+@pytest_asyncio.fixture
+async def world(tmp_path: Path) -> AsyncIterator[World]:
+    async with running_origin() as origin, running_sumdb(tmp_path / "sumdb", [BIG, SMALL]) as db:
+        publish(origin, BIG, SMALL)
+        yield World(origin, db, tmp_path)
+
+
+@contextlib.asynccontextmanager
+async def _stopping(running: Running) -> AsyncIterator[Running]:
+    try:
+        yield running
+    finally:
+        if running.proc.returncode is None:
+            running.proc.kill()
+            await running.proc.wait()
+
+
+def _age_spool(folder: Path) -> list[Path]:
+    """Make the spool files look two hours old (a dead process's leftovers); return them."""
+    old = time.time() - 7200
+    files = list(folder.iterdir())
+    for f in files:
+        os.utime(f, (old, old))
+    return files
+
+
+async def _get(url: str) -> tuple[int, bytes]:
+    async with aiohttp.ClientSession() as http, http.get(url) as resp:
+        return resp.status, await resp.read()
+
+
+@pytest.mark.asyncio
+async def test_serve_without_flags_takes_the_go_environment_and_the_user_cache(
+    world: World,
+) -> None:
+    async with _stopping(await world.start()) as p:
+        status, body = await _get(f"{p.url}/{SMALL.rel('mod')}")
+        assert (status, body) == (200, SMALL.mod)
+        status, body = await _get(f"{p.url}/{SMALL.rel('zip')}")
+        assert (status, body) == (200, SMALL.zip)
+    assert (world.cache_dir / SMALL.rel("zip")).read_bytes() == SMALL.zip
+
+
+@pytest.mark.asyncio
+async def test_g_invalid_configuration_fails_at_startup_with_a_clear_message(
+    world: World,
+) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "gomodproxy",
+        "serve",
+        "--upstream",
+        "ftp://mirror.invalid",
+        env=world.environ(),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 1
+    assert out == b""
+    assert err.decode().startswith("gomodproxy: invalid --upstream")
+    assert "Traceback" not in err.decode()
+
+
+@pytest.mark.slow
+@pytest.mark.asyncio
+async def test_i82_sigkill_mid_download_then_restart_serves_only_whole_files(
+    world: World,
+) -> None:
+    world.origin.inject(Fault(trickle=0.05, trickle_chunk=65536, times=1), BIG.rel("zip"))
+    first = await world.start(name="first")
+    async with _stopping(first), aiohttp.ClientSession() as http:
+        resp = await http.get(f"{first.url}/{BIG.rel('zip')}")
+        assert resp.status == 200
+        await resp.content.readexactly(65536)
+        first.proc.send_signal(signal.SIGKILL)
+        await first.proc.wait()
+        with pytest.raises(aiohttp.ClientPayloadError):
+            await resp.read()
+        resp.close()
+    store = FilesystemStorage(world.cache_dir)
+    assert not await store.exists(BIG.rel("zip"))
+    leftovers = await asyncio.to_thread(_age_spool, store.spool_dir)
+    assert leftovers, "the killed process should have left its download in the spool"
+    second = await world.start(name="second")
+    async with _stopping(second):
+        assert not any(await asyncio.to_thread(lambda: [p.exists() for p in leftovers]))
+        status, body = await _get(f"{second.url}/{BIG.rel('zip')}")
+        assert (status, body) == (200, BIG.zip)
+    assert await store.get(BIG.rel("zip")) == BIG.zip
+    assert world.origin.count(BIG.rel("zip")) == 2
+
+
+@pytest.mark.slow
+@pytest.mark.asyncio
+async def test_sigterm_lets_a_download_in_progress_finish(world: World) -> None:
+    world.origin.inject(Fault(trickle=0.02, trickle_chunk=131072), BIG.rel("zip"))
+    p = await world.start(name="graceful")
+    async with _stopping(p):
+        async with aiohttp.ClientSession() as http:
+            resp = await http.get(f"{p.url}/{BIG.rel('zip')}")
+            assert resp.status == 200
+            await resp.content.readexactly(1024)
+            p.proc.send_signal(signal.SIGTERM)
+            body = await asyncio.wait_for(resp.read(), 60)
+            assert len(body) + 1024 == len(BIG.zip)
+        assert await asyncio.wait_for(p.proc.wait(), 60) == 0
+    text = p.log.read_text()
+    assert "proxy.stopping" in text
+
+
+@pytest.mark.slow
+@pytest.mark.asyncio
+async def test_workers_share_the_port_and_the_cache(world: World, tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = world.environ(GOMODPROXY_LISTEN=f"127.0.0.1:{port}", GOMODPROXY_LOG_JSON="true")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "gomodproxy",
+        "serve",
+        "--workers",
+        "2",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    running = Running(proc, f"http://127.0.0.1:{port}", tmp_path / "unused.log")
+    async with _stopping(running):
+        starts = [await asyncio.wait_for(proc.stdout.readline(), 60) for _ in range(2)]
+        assert all(s.startswith(b"gomodproxy: serving") for s in starts)
+        world.origin.inject(Fault(delay=0.5), SMALL.rel("zip"))
+        connector = aiohttp.TCPConnector(force_close=True)
+        async with aiohttp.ClientSession(connector=connector) as http:
+
+            async def fetch() -> bytes:
+                async with http.get(f"{running.url}/{SMALL.rel('zip')}") as resp:
+                    assert resp.status == 200
+                    return await resp.read()
+
+            bodies = await asyncio.gather(*(fetch() for _ in range(20)))
+        assert all(b == SMALL.zip for b in bodies)
+        # Two processes, one cache: the file lock let only one of them fetch.
+        assert world.origin.count(SMALL.rel("zip")) == 1
+        proc.send_signal(signal.SIGTERM)
+        _, err = await asyncio.wait_for(proc.communicate(), 60)
+        assert proc.returncode == 0
+    lines = [json.loads(line) for line in err.decode().splitlines() if line.startswith("{")]
+    access = [d for d in lines if d.get("logger") == "gomodproxy.access"]
+    assert len(access) == 20
+    assert {d["status"] for d in access} == {200}
+    assert len({d["message"] for d in lines if "proxy.listening" in d["message"]}) == 2
