@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import gzip
 import socket
+import ssl
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,8 +57,9 @@ class RecordedRequest:
 class Origin:
     """The origin server; use :func:`running_origin` or ``start``/``stop``."""
 
-    def __init__(self, root: Path | None = None) -> None:
+    def __init__(self, root: Path | None = None, *, tls: ssl.SSLContext | None = None) -> None:
         self.root = root
+        self._tls = tls
         self.files: dict[str, bytes] = {}
         self.requests: list[RecordedRequest] = []
         self._faults: list[tuple[Callable[[str], bool], Fault]] = []
@@ -106,11 +108,11 @@ class Origin:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", self._port))
-        site = web.SockSite(self._runner, sock)
+        site = web.SockSite(self._runner, sock, ssl_context=self._tls)
         await site.start()
         port = sock.getsockname()[1]
         self._port = port
-        self.url = f"http://127.0.0.1:{port}"
+        self.url = f"{'https' if self._tls else 'http'}://127.0.0.1:{port}"
         return self.url
 
     async def stop(self) -> None:
@@ -206,9 +208,11 @@ class Origin:
 
 
 @contextlib.asynccontextmanager
-async def running_origin(root: Path | None = None) -> AsyncIterator[Origin]:
-    """An :class:`Origin` serving ``root`` for the duration of the block."""
-    origin = Origin(root)
+async def running_origin(
+    root: Path | None = None, *, tls: ssl.SSLContext | None = None
+) -> AsyncIterator[Origin]:
+    """An :class:`Origin` serving ``root`` (over TLS with ``tls``) for the block's duration."""
+    origin = Origin(root, tls=tls)
     await origin.start()
     try:
         yield origin

@@ -24,6 +24,7 @@ import pytest_asyncio
 from gomodproxy.storage import FilesystemStorage
 from tests.origin import Fault, Origin, running_origin
 from tests.proxykit import SumDB, publish, running_sumdb, synth
+from tests.tlscert import make_local_tls
 
 BIG = synth("example.com/big", "v1.0.0", size=2_000_000)
 SMALL = synth("example.com/small", "v1.0.0")
@@ -245,3 +246,17 @@ async def test_workers_share_the_port_and_the_cache(world: World, tmp_path: Path
     assert len(access) == 20
     assert {d["status"] for d in access} == {200}
     assert len({d["message"] for d in lines if "proxy.listening" in d["message"]}) == 2
+
+
+@pytest.mark.asyncio
+async def test_serves_tls_with_the_given_certificate(world: World, tmp_path: Path) -> None:
+    tls = await asyncio.to_thread(make_local_tls, tmp_path / "tls")
+    p = await world.start(["--tls-cert", str(tls.cert), "--tls-key", str(tls.key)])
+    async with _stopping(p):
+        assert p.url.startswith("https://127.0.0.1:")
+        connector = aiohttp.TCPConnector(ssl=tls.client_context())
+        async with (
+            aiohttp.ClientSession(connector=connector) as http,
+            http.get(f"{p.url}/{SMALL.rel('mod')}") as resp,
+        ):
+            assert (resp.status, await resp.read()) == (200, SMALL.mod)

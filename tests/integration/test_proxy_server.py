@@ -270,9 +270,7 @@ async def test_b22_a_tampered_small_zip_is_a_502_naming_the_hashes(proxy: Proxy)
         await proxy.get("/" + M2.rel("zip"))
     status, body, _ = await proxy.get("/" + M2.rel("zip"), method="HEAD")
     assert status == 502
-    status, body, headers = await proxy.get(
-        "/" + M2.rel("mod").replace(".mod", ".zip"), headers={"Range": "bytes=0-1"}
-    )
+    status, body, headers = await proxy.get("/" + M2.rel("zip"), headers={"Range": "bytes=0-1"})
     assert status == 502
     assert M2.zip_h1.encode() in body
     assert tampered.zip_h1.encode() in body
@@ -511,6 +509,47 @@ async def test_relay_passes_lookups_and_tiles_through_and_keeps_full_tiles(proxy
     assert headers["Content-Type"] == "application/octet-stream"
     await proxy.get(lookup)
     assert proxy.db.stats.lookups_by_module["example.com/m@v1.0.0"] == 1
+
+
+@pytest.mark.asyncio
+async def test_relay_keeps_full_tiles_and_serves_them_again_without_the_database(
+    proxy: Proxy,
+) -> None:
+    # Fill the first level-0 tile (256 records) so a full tile exists.
+    fillers = [
+        synth(f"example.com/filler{i}", "v1.0.0", files={"go.mod": b"x"}) for i in range(260)
+    ]
+    await proxy.db.add(*fillers)
+    raw = f"/sumdb/{proxy.db.name}/tile/8/0/000"
+    status, first, headers = await proxy.get(raw)
+    assert (status, len(first)) == (200, 256 * 32)
+    assert "immutable" in headers["Cache-Control"]
+    status, again, _ = await proxy.get(raw)
+    assert (status, again) == (200, first)
+    assert proxy.db.stats.tiles == 1
+    assert await proxy.storage.inner.get(f"sumdb/{proxy.db.name}/tile/8/0/000") == first
+
+
+@pytest.mark.asyncio
+async def test_i84_a_rotten_cached_zip_is_never_served_whole_and_is_refetched(
+    proxy: Proxy,
+) -> None:
+    status, body, _ = await proxy.get("/" + BIG.rel("zip"))
+    assert (status, body) == (200, BIG.zip)
+    path = proxy.storage.inner.root / BIG.rel("zip")
+    rotten = bytearray(BIG.zip)
+    rotten[-10] ^= 0xFF  # in the tail: only the final check can see it
+    await asyncio.to_thread(_overwrite_in_place, path, bytes(rotten))
+    with pytest.raises(aiohttp.ClientPayloadError):
+        await proxy.get("/" + BIG.rel("zip"))
+    status, body, _ = await proxy.get("/" + BIG.rel("zip"))
+    assert (status, body) == (200, BIG.zip)
+    assert proxy.origin.count(BIG.rel("zip")) == 2
+
+
+def _overwrite_in_place(path: Path, data: bytes) -> None:
+    with open(path, "r+b") as f:
+        f.write(data)
 
 
 @pytest.mark.asyncio

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import contextlib
 import gzip
 import logging
@@ -21,6 +23,7 @@ from gomodproxy.upstream.fileclient import FileFetcher
 from gomodproxy.upstream.netrc import NetrcCredentials, parse_netrc
 from gomodproxy.upstream.proxyclient import FetchPolicy, HTTPFetcher, mask_url, path_escape
 from tests.origin import Fault, Origin, running_origin
+from tests.tlscert import LocalTLS, make_local_tls
 
 FAST = FetchPolicy(
     connect_timeout=2.0, read_timeout=0.5, deadline=3.0, zip_deadline=3.0, retries=2, backoff=0.01
@@ -321,3 +324,46 @@ async def test_build_chain_mixes_http_and_file_upstreams(
     assert origin.count("example.com/other/@v/list") == 1
     with contextlib.suppress(ModuleNotFound):
         await chain.fetch("example.com/none", "example.com/none/@v/list", FileKind.LIST)
+
+
+# -- TLS: downgrade refusal and netrc over https ---------------------------------------------
+
+
+@pytest_asyncio.fixture
+async def tls(tmp_path: Path) -> LocalTLS:
+    return await asyncio.to_thread(make_local_tls, tmp_path / "tls")
+
+
+@pytest.mark.asyncio
+async def test_b25_a_redirect_from_https_to_http_is_refused(origin: Origin, tls: LocalTLS) -> None:
+    async with (
+        running_origin(tls=tls.server_context()) as secure,
+        aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=tls.client_context())) as http,
+    ):
+        secure.inject(Fault(redirect=f"{origin.url}/{MOD}"), MOD)
+        fetcher = HTTPFetcher(secure.url, http, policy=FAST)
+        with pytest.raises(UpstreamError, match="redirected from secure URL to insecure URL"):
+            await _get(fetcher, MOD, FileKind.MOD)
+    assert origin.requests == []
+
+
+@pytest.mark.asyncio
+async def test_netrc_credentials_are_sent_over_https_to_their_host_only(
+    origin: Origin, tls: LocalTLS
+) -> None:
+    async with (
+        running_origin(tls=tls.server_context()) as secure,
+        aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=tls.client_context())) as http,
+    ):
+        secure.serve_file(MOD, b"module example.com/m\n")
+        port = secure.url.rsplit(":", 1)[1]
+        creds = NetrcCredentials(parse_netrc("machine 127.0.0.1 login bob password pw\n"))
+        fetcher = HTTPFetcher(secure.url, http, policy=FAST, netrc=creds)
+        assert await _get(fetcher, MOD, FileKind.MOD) == b"module example.com/m\n"
+        expected = "Basic " + base64.b64encode(b"bob:pw").decode()
+        assert secure.requests[-1].headers["Authorization"] == expected
+        # Redirected to another host (localhost is not 127.0.0.1): no credentials follow.
+        secure.inject(Fault(redirect=f"https://localhost:{port}/other/{MOD}"), "redirect-me")
+        secure.serve_file(f"other/{MOD}", b"module example.com/m\n")
+        await _get(fetcher, "redirect-me", FileKind.MOD)
+        assert "Authorization" not in secure.requests[-1].headers

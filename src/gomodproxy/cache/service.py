@@ -365,6 +365,9 @@ class ModuleService:
         except asyncio.CancelledError as exc:
             flight.fail(ProxyError(f"fetch of {key} was cancelled (server shutting down)"))
             raise exc
+        except ModuleNotFound as exc:
+            logger.debug("cache.zip_not_found key=%s error=%s", key, exc)
+            flight.fail(exc)
         except ProxyError as exc:
             logger.warning("cache.zip_failed key=%s error=%s", key, exc)
             flight.fail(exc)

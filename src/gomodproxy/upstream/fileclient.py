@@ -48,7 +48,7 @@ class FileFetcher:
         del headers
         elements = rel_path.split("/")
         if any(e in ("", ".", "..") or "\\" in e or "\x00" in e for e in elements):
-            raise ModuleNotFound(f"{self.name}: invalid path {rel_path!r}")
+            raise ModuleNotFound(f"invalid path {rel_path!r} for the file:// upstream")
         path = self._root.joinpath(*elements)
         fd = await asyncio.to_thread(self._open, path, rel_path)
         try:
@@ -59,21 +59,23 @@ class FileFetcher:
     def _open(self, path: Path, rel_path: str) -> int:
         try:
             fd = os.open(path, os.O_RDONLY)
-        except (FileNotFoundError, NotADirectoryError):
-            raise ModuleNotFound(f"{self.name}/{rel_path}: no such file") from None
+        # Messages name the file relative to the folder: clients see them, and the folder's
+        # location on this machine is none of their business (logs have it).
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            raise ModuleNotFound(f"{rel_path}: no such file in the file:// upstream") from None
         except PermissionError:
             raise UpstreamError(
-                f"{self.name}/{rel_path}: permission denied", upstream=self.name, status=403
+                f"{rel_path}: permission denied in the file:// upstream",
+                upstream=self.name,
+                status=403,
             ) from None
-        except IsADirectoryError:
-            raise ModuleNotFound(f"{self.name}/{rel_path}: no such file") from None
         except OSError as exc:
             raise UpstreamError(
-                f"{self.name}/{rel_path}: {exc.strerror}", upstream=self.name
+                f"{rel_path}: {exc.strerror} in the file:// upstream", upstream=self.name
             ) from None
         if not os.path.isfile(path):
             os.close(fd)
-            raise ModuleNotFound(f"{self.name}/{rel_path}: no such file")
+            raise ModuleNotFound(f"{rel_path}: no such file in the file:// upstream")
         return fd
 
 
@@ -100,5 +102,6 @@ class _FileBody:
             yield chunk
         if offset != self._size:
             raise UpstreamError(
-                f"{self._upstream}: file changed while it was read", upstream=self._upstream
+                "a file of the file:// upstream changed while it was read",
+                upstream=self._upstream,
             )
