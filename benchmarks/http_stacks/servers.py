@@ -24,6 +24,7 @@ SERVER_NAMES: tuple[str, ...] = (
     "uvicorn-asgi",
     "granian-asgi",
     "granian-rsgi",
+    "gomodproxy",
 )
 
 DESCRIPTIONS: dict[str, str] = {
@@ -33,6 +34,7 @@ DESCRIPTIONS: dict[str, str] = {
     "uvicorn-asgi": "uvicorn, uvloop + httptools, minimal ASGI app; zip by pread in a thread",
     "granian-asgi": "granian ASGI, 1 worker, 1 runtime thread, uvloop; zip by pathsend",
     "granian-rsgi": "granian RSGI, 1 worker, 1 runtime thread, uvloop; zip by response_file",
+    "gomodproxy": "this project's proxy (aiohttp, asyncio loop), cache hits, access log on",
 }
 
 _NGINX_CONF = """\
@@ -108,6 +110,12 @@ def command(name: str, launch: Launch, *, failing: bool = False) -> list[str]:
             py, "-m", "granian", "--interface", interface, "--host", HOST, "--port", port,
             "--workers", "1", "--runtime-threads", "1", "--loop", "uvloop", "--http", "1",
             "--no-ws", "--log-level", "warning", "--backlog", "1024", "--factory", app,
+        ]  # fmt: skip
+    if name == "gomodproxy":
+        # The product itself, answering cache hits from the same tree (adopted as its cache).
+        return [
+            py, "-m", "gomodproxy", "serve", "--cache-dir", str(launch.root), "--upstream", "off",
+            "--sumdb", "off", "--listen", f"{HOST}:{port}", "--workers", "1",
         ]  # fmt: skip
     raise ValueError(f"unknown server {name!r}: choose from {', '.join(SERVER_NAMES)}")
 
