@@ -104,6 +104,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("zip-timeout", float, 600.0, "deadline for fetching one module zip", "SECONDS"),
     Option("retries", int, 2, "upstream retries after 5xx/429/connection errors", "N"),
     Option("hot-cache-mb", int, 64, "memory for hot .info/.mod files, MiB", "MIB"),
+    Option("max-fetches", int, 64, "upstream fetches running at once (more wait)", "N"),
+    Option(
+        "queue-timeout", float, 30.0, "seconds a fetch may wait for a slot before 503", "SECONDS"
+    ),
     Option("shutdown-timeout", float, 30.0, "seconds to finish requests on shutdown", "SECONDS"),
     Option("instance-id", str, "", "name of this proxy in Via headers (loop detection)", "ID"),
     Option("netrc", Path, None, ".netrc file for upstream credentials; default $NETRC/~", "FILE"),
@@ -137,6 +141,8 @@ class Settings:
     zip_timeout: float
     retries: int
     hot_cache_mb: int
+    max_fetches: int
+    queue_timeout: float
     shutdown_timeout: float
     instance_id: str
     netrc: Path | None
@@ -320,6 +326,8 @@ def _validate(s: Settings) -> None:
             raise ConfigError(f"--{name.replace('_', '-')} must be more than 0 seconds")
     if s.retries < 0 or s.hot_cache_mb < 0:
         raise ConfigError("--retries and --hot-cache-mb must not be negative")
+    if s.max_fetches < 1:
+        raise ConfigError(f"--max-fetches must be at least 1, not {s.max_fetches}")
     if (s.tls_cert is None) != (s.tls_key is None):
         raise ConfigError("--tls-cert and --tls-key go together: give both or neither")
     for name in ("tls_cert", "tls_key"):

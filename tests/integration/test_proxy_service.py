@@ -26,6 +26,7 @@ from gomodproxy.cache import (
     StreamingZip,
     ZipSource,
 )
+from gomodproxy.cache.limits import Overloaded
 from gomodproxy.errors import ChecksumMismatch, ModuleNotFound, ProxyError, UpstreamError
 from gomodproxy.module.goproxy import parse_goproxy
 from gomodproxy.storage import FilesystemStorage
@@ -456,3 +457,36 @@ async def test_i84_a_rotten_cached_mod_is_refetched_and_reverified(env: Env) -> 
         assert env.origin.count(M1.rel("mod")) == 2
     finally:
         await fresh.close()
+
+
+@pytest.mark.asyncio
+async def test_b23_a_private_module_whose_mod_differs_from_its_zip_is_refused(env: Env) -> None:
+    env.origin.serve_file(PRIVATE.rel("mod"), b"module private.example/p\n\nrequire x.y/z v1.0.0\n")
+    with pytest.raises(InvalidUpstreamContent, match=r"differs from the \.mod"):
+        await env.service.zip_stored(PRIVATE.path, PRIVATE.version)
+    assert not await env.storage.exists(PRIVATE.rel("zip"))
+
+
+@pytest.mark.asyncio
+async def test_b23_a_private_module_without_go_mod_matches_the_synthesized_mod(env: Env) -> None:
+    bare = synth("private.example/bare", "v1.0.0", files={"bare.go": b"package bare\n"})
+    publish(env.origin, bare)
+    assert bare.mod == b"module private.example/bare\n"
+    assert (await env.service.zip_stored(bare.path, bare.version)).size == len(bare.zip)
+
+
+@pytest.mark.asyncio
+async def test_h78_fetches_beyond_the_limit_wait_then_get_503(env: Env) -> None:
+    service = env.make_service(max_fetches=1, queue_timeout=0.2)
+    try:
+        env.origin.inject(Fault(delay=1.0), M1.rel("zip"))
+        busy = asyncio.create_task(service.zip_stored(M1.path, M1.version))
+        await asyncio.sleep(0.1)
+        with pytest.raises(Overloaded) as caught:
+            await service.mod(M2.path, M2.version)
+        assert caught.value.status_hint == 503
+        await busy
+        # Cached answers never wait for a slot; new fetches go again once one is free.
+        assert await service.mod(M2.path, M2.version) == M2.mod
+    finally:
+        await service.close()

@@ -27,6 +27,7 @@ from gomodproxy.cache.keys import (
     upstream_latest_key,
     upstream_list_key,
 )
+from gomodproxy.cache.limits import FetchLimiter
 from gomodproxy.cache.negative import NegativeCache
 from gomodproxy.cache.singleflight import SingleFlight
 from gomodproxy.cache.validate import clean_version_list, info_version, is_canonical
@@ -62,12 +63,14 @@ class Listings:
         negative: NegativeCache,
         *,
         ttl: float,
+        limiter: FetchLimiter | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._storage = storage
         self._chain = chain
         self._negative = negative
         self._ttl = ttl
+        self._limiter = limiter or FetchLimiter(64, 30.0)
         self._clock = clock
         self._fetched: OrderedDict[str, float] = OrderedDict()
         self._flights: SingleFlight[bytes] = SingleFlight()
@@ -214,7 +217,8 @@ class Listings:
         fetch: _Fetch,
     ) -> bytes:
         try:
-            body = await fetch(path, rel, headers)
+            async with self._limiter.slot():
+                body = await fetch(path, rel, headers)
         except ModuleNotFound as exc:
             self._negative.remember(rel, exc)
             raise

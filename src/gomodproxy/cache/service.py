@@ -28,10 +28,18 @@ from typing import Literal, Protocol
 from gomodproxy.cache.events import CacheObserver, NullObserver
 from gomodproxy.cache.hotcache import HotCache
 from gomodproxy.cache.keys import file_key, list_key
+from gomodproxy.cache.limits import FetchLimiter
 from gomodproxy.cache.listing import Listings
 from gomodproxy.cache.negative import NegativeCache
 from gomodproxy.cache.singleflight import SingleFlight
-from gomodproxy.cache.validate import is_canonical, validate_info, validate_mod, validate_zip
+from gomodproxy.cache.validate import (
+    InvalidUpstreamContent,
+    is_canonical,
+    validate_info,
+    validate_mod,
+    validate_zip,
+    zip_go_mod,
+)
 from gomodproxy.cache.zipflight import ZipFlight, ZipReader
 from gomodproxy.errors import (
     ChecksumMismatch,
@@ -96,6 +104,8 @@ class ServiceOptions:
     hot_bytes: int = 64 * _MIB
     hot_item: int = 1 * _MIB
     holdback: int = 64 * 1024
+    max_fetches: int = 64
+    queue_timeout: float = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,11 +146,14 @@ class ModuleService:
         self._options = options or ServiceOptions()
         self._observer: CacheObserver = observer or NullObserver()
         self._negative = NegativeCache(self._options.negative_ttl, self._options.negative_entries)
+        self._limiter = FetchLimiter(self._options.max_fetches, self._options.queue_timeout)
         self._hot = HotCache(self._options.hot_bytes, self._options.hot_item)
         self._files: SingleFlight[bytes] = SingleFlight(on_join=self._joined)
         self._zips: dict[str, ZipFlight] = {}
         self._producers: set[asyncio.Task[None]] = set()
-        self.listings = Listings(storage, chain, self._negative, ttl=self._options.list_ttl)
+        self.listings = Listings(
+            storage, chain, self._negative, ttl=self._options.list_ttl, limiter=self._limiter
+        )
 
     @property
     def storage(self) -> Storage:
@@ -222,7 +235,8 @@ class ModuleService:
                 if existing is not None:
                     return existing  # another process stored it while we waited
                 try:
-                    fetched = await self._chain.fetch(path, key, kind, headers=headers)
+                    async with self._limiter.slot():
+                        fetched = await self._chain.fetch(path, key, kind, headers=headers)
                 except ModuleNotFound as exc:
                     self._negative.remember(key, exc)
                     raise
@@ -252,7 +266,8 @@ class ModuleService:
 
         async def resolve() -> bytes:
             try:
-                fetched = await self._chain.fetch(path, rel, FileKind.INFO, headers=headers)
+                async with self._limiter.slot():
+                    fetched = await self._chain.fetch(path, rel, FileKind.INFO, headers=headers)
             except ModuleNotFound as exc:
                 self._negative.remember(rel, exc)
                 raise
@@ -346,7 +361,10 @@ class ModuleService:
                     flight.finish(existing)
                     return
                 try:
-                    async with self._chain.open(path, key, FileKind.ZIP, headers=headers) as up:
+                    async with (
+                        self._limiter.slot(),
+                        self._chain.open(path, key, FileKind.ZIP, headers=headers) as up,
+                    ):
                         flight.begin(up.body.content_length, up.upstream)
                         async for chunk in up.body.chunks():
                             await flight.append(chunk)
@@ -356,7 +374,11 @@ class ModuleService:
                 h1 = await asyncio.to_thread(
                     validate_zip, flight.spool, path, version, upstream=flight.upstream
                 )
-                await self._verify(path, version, "zip", h1)
+                if self._checksums.applies_to(path):
+                    await self._verify(path, version, "zip", h1)
+                else:
+                    self._observer.verification(FileKind.ZIP, "skipped")
+                    await self._check_mod_matches_zip(path, version, flight, headers)
                 stored = await self._storage.put(key, flight.spool)
             flight.finish(stored)
             logger.info(
@@ -378,6 +400,25 @@ class ModuleService:
             if self._zips.get(key) is flight:
                 del self._zips[key]
             self._observer.fetch_finished(FileKind.ZIP)
+
+    async def _check_mod_matches_zip(
+        self,
+        path: str,
+        version: str,
+        flight: ZipFlight,
+        headers: Mapping[str, str] | None,
+    ) -> None:
+        """Without a checksum database nothing else ties the .mod to the zip (catalogue B23):
+        the zip's go.mod (or the synthesized one when it has none) must be the .mod."""
+        mod = await self.mod(path, version, headers=headers)
+        in_zip = await asyncio.to_thread(zip_go_mod, flight.spool, path, version)
+        expected = in_zip if in_zip is not None else f"module {path}\n".encode()
+        if mod != expected:
+            raise InvalidUpstreamContent(
+                f"{path}@{version} .zip",
+                "the go.mod in the zip differs from the .mod served for this version",
+                upstream=flight.upstream,
+            )
 
     # -- shared -----------------------------------------------------------------------------
 

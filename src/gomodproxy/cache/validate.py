@@ -14,6 +14,7 @@ Failures raise :class:`InvalidUpstreamContent` (502); nothing that fails is cach
 from __future__ import annotations
 
 import json
+import zipfile
 from datetime import datetime
 from pathlib import Path
 
@@ -33,6 +34,7 @@ __all__ = [
     "validate_info",
     "validate_mod",
     "validate_zip",
+    "zip_go_mod",
 ]
 
 
@@ -127,6 +129,16 @@ def validate_zip(zip_file: Path, path: str, version: str, *, upstream: str = "")
             return hash_zip(f, size=size)
     except ProxyError as exc:
         raise InvalidUpstreamContent(what, str(exc), upstream=upstream) from exc
+
+
+def zip_go_mod(zip_file: Path, path: str, version: str) -> bytes | None:
+    """The root go.mod of a checked module zip, or None (blocking: run in a thread)."""
+    name = f"{path}@{version}/go.mod"
+    with zipfile.ZipFile(zip_file) as z:
+        try:
+            return z.read(name)
+        except KeyError:
+            return None
 
 
 def clean_version_list(data: bytes, path: str) -> list[str]:

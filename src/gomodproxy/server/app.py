@@ -194,6 +194,8 @@ async def _open_parts(
             list_ttl=settings.list_ttl,
             negative_ttl=settings.negative_ttl,
             hot_bytes=settings.hot_cache_mb << 20,
+            max_fetches=settings.max_fetches,
+            queue_timeout=settings.queue_timeout,
         ),
         observer=metrics,
     )
