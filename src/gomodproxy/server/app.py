@@ -85,6 +85,12 @@ def check_settings(settings: Settings) -> Plan:
                     "loop; point --upstream at another proxy (GOPROXY in the environment may "
                     "name this one)"
                 )
+    if not proxies.proxy_urls:
+        logger.warning(
+            "proxy.no_upstream upstream=%s: only cached files can be served (direct fetching "
+            "is not supported yet); give a proxy URL in --upstream to fetch new ones",
+            proxies.describe(),
+        )
     return Plan(settings, proxies, private, sumdb)
 
 
