@@ -24,7 +24,13 @@ import pytest_asyncio
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from gomodproxy.errors import ModuleNotFound, SumDBError, UpstreamError, UpstreamTimeout
+from gomodproxy.errors import (
+    ChecksumMismatch,
+    ModuleNotFound,
+    SumDBError,
+    UpstreamError,
+    UpstreamTimeout,
+)
 from gomodproxy.module.dirhash import hash_go_mod, hash_zip
 from gomodproxy.module.goproxy import parse_goproxy
 from gomodproxy.sumdb import note
@@ -44,9 +50,18 @@ def _h1(label: str) -> str:
     return "h1:" + base64.b64encode(hashlib.sha256(label.encode()).digest()).decode()
 
 
-SUMS = [
-    ModuleSums(f"example.com/m{i}", "v1.0.0", _h1(f"zip{i}"), _h1(f"mod{i}")) for i in range(300)
-] + [ModuleSums("example.com/Upper", "v1.2.3", _h1("upper zip"), _h1("upper mod"))]
+#: A version the database knows only by its go.mod (its zip was never fetched).
+GOMOD_ONLY = ModuleSums("example.com/graph-only", "v0.9.0", None, _h1("graph-only mod"))
+SUMS = (
+    [ModuleSums(f"example.com/m{i}", "v1.0.0", _h1(f"zip{i}"), _h1(f"mod{i}")) for i in range(300)]
+    + [GOMOD_ONLY]
+    + [ModuleSums("example.com/Upper", "v1.2.3", _h1("upper zip"), _h1("upper mod"))]
+)
+
+
+def _zip_hash(s: ModuleSums) -> str:
+    assert s.zip_hash is not None, s
+    return s.zip_hash
 
 
 @dataclass
@@ -155,11 +170,23 @@ async def test_verifier_proves_lines_served_by_our_database(env: Env, tmp_path: 
     state = FileVerifierState.go_layout(tmp_path / "gopath", tmp_path / "modcache")
     client = SumDBClient(env.vkey, fetcher, state)
     for s in (SUMS[0], SUMS[255], SUMS[299]):
-        await client.verify(s.path, s.version, "zip", s.zip_hash)
+        await client.verify(s.path, s.version, "zip", _zip_hash(s))
         await client.verify(s.path, s.version, "mod", s.mod_hash)
     assert client.latest.n == len(SUMS)
     latest = tmp_path / "gopath" / "pkg" / "sumdb" / NAME / "latest"
     assert latest.read_bytes() == await fetcher.fetch("latest")
+
+
+@pytest.mark.asyncio
+async def test_e_a_go_mod_only_record_proves_the_go_mod_and_never_a_zip(env: Env) -> None:
+    """Fault catalogue E (CVE-2026-42501): a proven record without the zip's own line vouches
+    for the go.mod only; a zip checked against it is refused, never passed."""
+    client = client_for(env, HTTPSumDBFetcher(env.session, env.config(env.db.url)))
+    await client.verify(GOMOD_ONLY.path, GOMOD_ONLY.version, "mod", GOMOD_ONLY.mod_hash)
+    with pytest.raises(ChecksumMismatch):
+        await client.verify(GOMOD_ONLY.path, GOMOD_ONLY.version, "mod", _h1("another go.mod"))
+    with pytest.raises(NoSumDBEntry, match=r"example.com/graph-only@v0.9.0"):
+        await client.verify(GOMOD_ONLY.path, GOMOD_ONLY.version, "zip", _h1("any zip"))
 
 
 @pytest.mark.asyncio
@@ -184,7 +211,7 @@ async def test_e54_unknown_version_is_no_entry(env: Env) -> None:
 async def test_e54_database_that_refuses_connections_is_an_error(env: Env) -> None:
     client = client_for(env, HTTPSumDBFetcher(env.session, env.config(closed_port_url())))
     with pytest.raises(SumDBError, match="unavailable"):
-        await client.verify(SUMS[0].path, SUMS[0].version, "zip", SUMS[0].zip_hash)
+        await client.verify(SUMS[0].path, SUMS[0].version, "zip", _zip_hash(SUMS[0]))
 
 
 @pytest.mark.asyncio
@@ -258,7 +285,7 @@ async def test_e55_supported_200_routes_every_request_through_that_proxy(env: En
     proxies = parse_goproxy(f"{absent.url},{relay.url},direct")
     fetcher = HTTPSumDBFetcher(env.session, env.config(), proxies)
     client = client_for(env, fetcher)
-    await client.verify(SUMS[7].path, SUMS[7].version, "zip", SUMS[7].zip_hash)
+    await client.verify(SUMS[7].path, SUMS[7].version, "zip", _zip_hash(SUMS[7]))
     assert await fetcher.base_url() == f"{relay.url}/sumdb/{NAME}"
     assert absent.seen == [f"/sumdb/{NAME}/supported"]
     assert relay.seen[0] == f"/sumdb/{NAME}/supported"
@@ -440,14 +467,14 @@ async def test_go_command_and_our_verifier_share_latest_lookups_and_tiles(
             offline = HTTPSumDBFetcher(session, SumDBConfig(NAME, vkey, closed_port_url()))
             ours = SumDBClient(vkey, offline, FileVerifierState.go_layout(gopath, gomodcache))
             alpha = modules["alpha"]
-            await ours.verify(alpha.path, alpha.version, "zip", alpha.zip_hash)
+            await ours.verify(alpha.path, alpha.version, "zip", _zip_hash(alpha))
             await ours.verify(alpha.path, alpha.version, "mod", alpha.mod_hash)
 
             # 2. Online, our client proves beta and caches it where the go command looks.
             online = HTTPSumDBFetcher(session, SumDBConfig(NAME, vkey, db_url))
             ours = SumDBClient(vkey, online, FileVerifierState.go_layout(gopath, gomodcache))
             beta = modules["beta"]
-            await ours.verify(beta.path, beta.version, "zip", beta.zip_hash)
+            await ours.verify(beta.path, beta.version, "zip", _zip_hash(beta))
     finally:
         await runner.cleanup()
         store.close()

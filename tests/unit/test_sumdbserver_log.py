@@ -349,7 +349,7 @@ def test_tiles_beyond_the_tree_or_of_other_heights_are_unavailable(store: LogSto
 # --- feeds ------------------------------------------------------------------------------------
 
 
-def test_go_sum_list_yields_one_record_per_version_with_both_lines() -> None:
+def test_go_sum_list_yields_one_record_per_version_with_a_go_mod_line() -> None:
     data = (
         b"rsc.io/quote v1.5.2 h1:w5fcysjrx7yqtD/aO+QwRjYZOKnaM9Uh2b40tElTs3Y=\n"
         b"rsc.io/quote v1.5.2/go.mod h1:LzX7hefJvL54yjefDEDHNONDjII0t9xZLPXsUe+TKr0=\n"
@@ -357,6 +357,7 @@ def test_go_sum_list_yields_one_record_per_version_with_both_lines() -> None:
         b"rsc.io/sampler v1.3.0/go.mod h1:T1hPZKmBbMNahiBKFy5HrXp6adAjACjK9JXDnKaTXpA=\n"
         b"  golang.org/x/text   v0.3.0 h1:a=  \n"
         b"golang.org/x/text v0.3.0/go.mod h1:b=\n"
+        b"example.com/zip-only v1.0.0 h1:c=\n"
     )
     assert sums_from_go_sum(data) == [
         ModuleSums("golang.org/x/text", "v0.3.0", "h1:a=", "h1:b="),
@@ -366,7 +367,18 @@ def test_go_sum_list_yields_one_record_per_version_with_both_lines() -> None:
             "h1:w5fcysjrx7yqtD/aO+QwRjYZOKnaM9Uh2b40tElTs3Y=",
             "h1:LzX7hefJvL54yjefDEDHNONDjII0t9xZLPXsUe+TKr0=",
         ),
+        # A go.mod-only line (a version whose zip the go command never needed) is logged alone;
+        # the zip-only line (no go.mod hash to vouch for the module graph) is not.
+        ModuleSums(
+            "rsc.io/sampler", "v1.3.0", None, "h1:T1hPZKmBbMNahiBKFy5HrXp6adAjACjK9JXDnKaTXpA="
+        ),
     ]
+
+
+def test_a_go_mod_only_record_carries_the_go_mod_line_alone() -> None:
+    sums = ModuleSums("rsc.io/sampler", "v1.3.0", None, "h1:b=")
+    assert sums.record_text() == b"rsc.io/sampler v1.3.0/go.mod h1:b=\n"
+    assert record_key(sums.record_text()) == RecordKey("rsc.io/sampler", "v1.3.0")
 
 
 @pytest.mark.parametrize(
@@ -396,12 +408,12 @@ def _h1(files: dict[str, bytes]) -> str:
     return "h1:" + base64.b64encode(hashlib.sha256(summary).digest()).decode()
 
 
-def test_cache_feed_hashes_zip_and_mod_of_versions_that_have_both(tmp_path: Path) -> None:
+def test_cache_feed_hashes_zip_and_mod_and_logs_go_mod_only_versions(tmp_path: Path) -> None:
     gomod = b"module example.com/m\n"
     _write_cache_version(
         tmp_path, "example.com/m", "v1.0.0", {"example.com/m@v1.0.0/go.mod": gomod}
     )
-    # A version with only a .mod (a go.mod-only download) cannot be logged.
+    # A version with only a .mod (a go.mod-only download) is logged with its go.mod line alone.
     vdir = tmp_path / "cache" / "download" / "example.com" / "m" / "@v"
     (vdir / "v1.1.0.mod").write_bytes(gomod)
     upper = {"github.com/Foo/bar@v0.1.0-RC1/x.go": b"package bar\n"}
@@ -422,6 +434,7 @@ def test_cache_feed_hashes_zip_and_mod_of_versions_that_have_both(tmp_path: Path
             "h1:yJwNngL0tCKlmRg8yireic46hRGohEbhwD/WSE0Ax3I=",
             _h1({"go.mod": gomod}),
         ),
+        ModuleSums("example.com/m", "v1.1.0", None, _h1({"go.mod": gomod})),
         ModuleSums(
             "github.com/Foo/bar",
             "v0.1.0-RC1",

@@ -7,12 +7,19 @@ Every record holds the two go.sum lines of one module version, as sum.golang.org
 
 Three sources feed the log:
 
-* a module cache folder (``--from-cache``): every ``@v/V.mod`` that has its ``@v/V.zip``, hashed
-  with :mod:`gomodproxy.module.dirhash` (a version without a zip cannot be logged, because a
-  record always carries both lines);
+* a module cache folder (``--from-cache``): every ``@v/V.mod``, with its ``@v/V.zip`` when the
+  cache has it, hashed with :mod:`gomodproxy.module.dirhash`;
 * a go.sum-format list (``--from-list``): used as given, so a test can log a wrong hash;
 * a GOPROXY (``--from-proxy``): on the first lookup of a version, its ``.mod`` and ``.zip`` are
   fetched, the zip is checked against the x/mod zip rules and both are hashed.
+
+A real module cache holds many versions whose go.mod the go command read (to build the module
+graph) but whose zip it never needed. Such a version is logged with its ``/go.mod`` line alone:
+that is all a client can ever ask the database to vouch for, since it never downloads the zip.
+A client that does download the zip later finds no zip line in the proven record and must refuse
+the zip (fault catalogue E, CVE-2026-42501), never pass it. Records are never rewritten, so such
+a version keeps its go.mod-only record even if its zip is fed later (the feed says so at WARNING
+level); the go command's own sum.golang.org always logs both lines, because it fetches the zip.
 """
 
 from __future__ import annotations
@@ -50,19 +57,20 @@ _MAX_GO_MOD = 16 << 20
 
 @dataclass(frozen=True, slots=True)
 class ModuleSums:
-    """The two go.sum hashes of one module version: its record in the log."""
+    """The go.sum hashes of one module version: its record in the log.
+
+    ``zip_hash`` is None for a version known only by its go.mod (see the module docstring).
+    """
 
     path: str
     version: str
-    zip_hash: str
+    zip_hash: str | None
     mod_hash: str
 
     def record_text(self) -> bytes:
-        """The record text: the zip line, then the ``/go.mod`` line."""
-        return (
-            f"{self.path} {self.version} {self.zip_hash}\n"
-            f"{self.path} {self.version}/go.mod {self.mod_hash}\n"
-        ).encode()
+        """The record text: the zip line (when known), then the ``/go.mod`` line."""
+        zip_line = "" if self.zip_hash is None else f"{self.path} {self.version} {self.zip_hash}\n"
+        return (zip_line + f"{self.path} {self.version}/go.mod {self.mod_hash}\n").encode()
 
 
 def _sort_key(s: ModuleSums) -> tuple[object, ...]:
@@ -70,11 +78,13 @@ def _sort_key(s: ModuleSums) -> tuple[object, ...]:
 
 
 def sums_from_go_sum(data: bytes, *, source: str = "go.sum list") -> list[ModuleSums]:
-    """The records of a go.sum-format text: one per version that has both lines.
+    """The records of a go.sum-format text: one per version that has a ``/go.mod`` line.
 
     Lines are split like the go command reads go.sum (blank lines skipped, three fields each).
-    A version with only one of its two lines is skipped with a warning, since the log's records
-    always carry both. Raises :class:`SumDBError` for a malformed line.
+    A version with a ``/go.mod`` line alone gets a go.mod-only record; a version with a zip line
+    but no ``/go.mod`` line is skipped with a warning (every module version has a go.mod, real
+    or synthesized, and a record without it would leave the module graph unverifiable). Raises
+    :class:`SumDBError` for a malformed line.
     """
     zips: dict[tuple[str, str], str] = {}
     mods: dict[tuple[str, str], str] = {}
@@ -95,10 +105,10 @@ def sums_from_go_sum(data: bytes, *, source: str = "go.sum list") -> list[Module
         table[(path, version)] = h
     out: list[ModuleSums] = []
     for key in sorted(zips.keys() | mods.keys(), key=lambda k: paths.module_sort_key(*k)):
-        if key not in zips or key not in mods:
-            logger.warning("sumdb.feed.skip module=%s@%s: needs both go.sum lines", *key)
+        if key not in mods:
+            logger.warning("sumdb.feed.skip module=%s@%s: no /go.mod line", *key)
             continue
-        out.append(ModuleSums(key[0], key[1], zips[key], mods[key]))
+        out.append(ModuleSums(key[0], key[1], zips.get(key), mods[key]))
     return out
 
 
@@ -108,7 +118,7 @@ def _download_dir(modcache: Path) -> Path:
     return inner if inner.is_dir() else modcache
 
 
-def _cache_versions(root: Path) -> Iterator[tuple[str, str, Path, Path]]:
+def _cache_versions(root: Path) -> Iterator[tuple[str, str, Path, Path | None]]:
     for mod_file in sorted(root.glob("**/@v/*.mod")):
         zip_file = mod_file.with_suffix(".zip")
         rel = mod_file.parent.parent.relative_to(root).as_posix()
@@ -120,21 +130,24 @@ def _cache_versions(root: Path) -> Iterator[tuple[str, str, Path, Path]]:
             logger.warning("sumdb.feed.skip file=%s: %s", mod_file, exc)
             continue
         if not zip_file.is_file():
-            logger.debug("sumdb.feed.skip module=%s@%s: no zip in the cache", path, version)
+            logger.debug("sumdb.feed.gomod-only module=%s@%s: no zip in the cache", path, version)
+            yield path, version, mod_file, None
             continue
         yield path, version, mod_file, zip_file
 
 
 def sums_from_cache(modcache: Path) -> list[ModuleSums]:
-    """The records of every version in a module cache that has both ``.mod`` and ``.zip``.
+    """The records of every version in a module cache: its ``.mod``, and its ``.zip`` if present.
 
     Blocking (reads and hashes files): call it through ``asyncio.to_thread``.
     """
     root = _download_dir(modcache)
     out: list[ModuleSums] = []
     for path, version, mod_file, zip_file in _cache_versions(root):
-        with zip_file.open("rb") as f:
-            zip_hash = dirhash.hash_zip(f)
+        zip_hash = None
+        if zip_file is not None:
+            with zip_file.open("rb") as f:
+                zip_hash = dirhash.hash_zip(f)
         mod_hash = dirhash.hash_go_mod(mod_file.read_bytes())
         out.append(ModuleSums(path, version, zip_hash, mod_hash))
     out.sort(key=_sort_key)
