@@ -22,18 +22,24 @@ import pytest
 
 __all__ = [
     "CORPUS_DIR",
+    "PROJECTS",
     "REPO_ROOT",
     "CorpusModule",
+    "Project",
     "corpus_download_dir",
     "corpus_modcache_dir",
     "corpus_modules",
     "go_escape",
+    "project",
 ]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 #: The folder holding the corpus's go.mod and go.sum.
 CORPUS_DIR = REPO_ROOT / "tests" / "corpus"
 _MODCACHE = REPO_ROOT / ".cache" / "corpus" / "gopath" / "pkg" / "mod"
+_PROJECTS_CACHE = REPO_ROOT / ".cache" / "corpus" / "projects"
+#: The real projects of tests/projects: each a project's released go.mod and go.sum.
+PROJECTS = ("helm", "prometheus")
 _FETCH_HINT = "run scripts/fetch-corpus (it downloads the real-module corpus with the go command)"
 
 _UPPER = re.compile(r"[A-Z]")
@@ -164,3 +170,47 @@ def corpus_modules() -> list[CorpusModule]:
     the fix) when the corpus is missing or incomplete, so a test can never pass on no data.
     """
     return list(_modules())
+
+
+@dataclass(frozen=True, slots=True)
+class Project:
+    """A real project of tests/projects, whose whole build list ``scripts/fetch-corpus`` fetched.
+
+    ``download_dir`` is the ``cache/download`` folder the go command wrote for
+    ``go mod download all`` in the project (zips of the build list, and the ``.mod`` of every
+    version the module graph needed); it is the project's local upstream.
+    """
+
+    name: str
+    source_dir: Path
+    download_dir: Path
+
+    @property
+    def go_mod(self) -> bytes:
+        """The project's go.mod, as released."""
+        return (self.source_dir / "go.mod").read_bytes()
+
+    def go_sum(self) -> dict[tuple[str, str], str]:
+        """The project's released go.sum: (path, version or version/go.mod) to its h1 hash."""
+        sums: dict[tuple[str, str], str] = {}
+        for line in (self.source_dir / "go.sum").read_text(encoding="utf-8").splitlines():
+            fields = line.split()
+            if len(fields) == 3 and fields[2].startswith("h1:"):
+                sums[(fields[0], fields[1])] = fields[2]
+        return sums
+
+    def zips(self) -> list[Path]:
+        """Every module zip of the project's download folder."""
+        return sorted(self.download_dir.glob("**/@v/*.zip"))
+
+
+def project(name: str) -> Project:
+    """The real project ``name`` (see :data:`PROJECTS`); fails when it was not fetched."""
+    source = REPO_ROOT / "tests" / "projects" / name
+    download = _PROJECTS_CACHE / name / "pkg" / "mod" / "cache" / "download"
+    if not (source / "go.mod").is_file():
+        pytest.fail(f"tests/projects/{name}/go.mod is missing", pytrace=False)
+    stamp = _PROJECTS_CACHE / name / "complete.stamp"
+    if not download.is_dir() or not stamp.is_file():
+        pytest.fail(f"the project {name} is missing at .cache/corpus/projects: " + _FETCH_HINT)
+    return Project(name, source, download)

@@ -21,8 +21,13 @@ import aiohttp
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from gomodproxy.config import build_settings
 from gomodproxy.module.dirhash import hash_go_mod, hash_zip
 from gomodproxy.module.paths import escape_path, escape_version
+from gomodproxy.server.app import check_settings
+from gomodproxy.server.app import make_app as make_proxy_app
+from gomodproxy.server.metrics import ProxyMetrics
+from gomodproxy.storage import FilesystemStorage
 from gomodproxy.sumdb import note
 from gomodproxy.sumdb.client import SumDBClient
 from gomodproxy.sumdb.seams import MemoryVerifierState
@@ -32,7 +37,15 @@ from gomodproxy.upstream.proxyclient import FetchPolicy, HTTPFetcher
 from gomodproxy.upstream.sumdbfetch import SumDBHTTPFetcher
 from tests.origin import Origin
 
-__all__ = ["SumDB", "SynthModule", "publish", "running_sumdb", "synth"]
+__all__ = [
+    "RunningProxy",
+    "SumDB",
+    "SynthModule",
+    "publish",
+    "running_proxy",
+    "running_sumdb",
+    "synth",
+]
 
 _TIME = "2024-01-02T03:04:05Z"
 _ZIP_TIME = (2024, 1, 2, 3, 4, 6)  # fixed, so a module's zip is the same bytes every time
@@ -173,3 +186,46 @@ async def running_sumdb(
     finally:
         await server.close()
         store.close()
+
+
+@dataclass
+class RunningProxy:
+    """Our proxy (the real app, filesystem storage) on 127.0.0.1."""
+
+    url: str
+    storage: FilesystemStorage
+    metrics: ProxyMetrics
+
+
+@contextlib.asynccontextmanager
+async def running_proxy(
+    cache_dir: Path, *, upstream: str, sumdb: SumDB, **overrides: str
+) -> AsyncIterator[RunningProxy]:
+    """``gomodproxy serve``'s app in front of ``upstream``, verifying against ``sumdb``.
+
+    Settings go through the same ``build_settings`` as the command line (``overrides`` are
+    setting names with dashes as underscores); the Go environment is not read.
+    """
+    values = {
+        "upstream": upstream,
+        "sumdb": sumdb.gosumdb,
+        "cache-dir": str(cache_dir),
+        "list-ttl": "0",
+        "retries": "0",
+        "read-timeout": "3",
+        "zip-timeout": "120",
+        "instance-id": "gocmd-test",
+    }
+    values.update({k.replace("_", "-"): v for k, v in overrides.items()})
+    settings = build_settings(values, {"HOME": str(cache_dir.parent)}, go_env=lambda names: {})
+    storage = FilesystemStorage(settings.cache_dir)
+    metrics = ProxyMetrics()
+    app = make_proxy_app(
+        check_settings(settings), instance_id="gocmd-test", storage=storage, metrics=metrics
+    )
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        yield RunningProxy(str(server.make_url("")).rstrip("/"), storage, metrics)
+    finally:
+        await server.close()

@@ -22,17 +22,14 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from aiohttp.test_utils import TestServer
 
-from gomodproxy.config import build_settings
 from gomodproxy.module.paths import escape_path, escape_version
-from gomodproxy.server.app import check_settings, make_app
 from gomodproxy.server.metrics import ProxyMetrics
 from gomodproxy.storage import FilesystemStorage
 from tests.corpus_data import CorpusModule, corpus_download_dir, corpus_modules
 from tests.gotool import go_environ, run_go
 from tests.origin import Fault, Origin
-from tests.proxykit import SumDB, running_sumdb
+from tests.proxykit import SumDB, running_proxy, running_sumdb
 
 pytestmark = [pytest.mark.gocmd, pytest.mark.corpus]
 
@@ -102,38 +99,12 @@ async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
         await asyncio.to_thread(db.store.append, [_record(m) for m in modules])
         origin = Origin(corpus_download_dir())
         await origin.start()
-        settings = build_settings(
-            {
-                "upstream": origin.url,
-                "sumdb": f"{db.key.verifier_key} {db.url}",
-                "cache-dir": str(tmp_path / "proxy-cache"),
-                "list-ttl": "0",
-                "retries": "0",
-                "read-timeout": "3",
-                "zip-timeout": "120",
-                "instance-id": "gocmd-test",
-            },
-            {"HOME": str(tmp_path)},
-            go_env=lambda names: {},
-        )
-        storage = FilesystemStorage(settings.cache_dir)
-        metrics = ProxyMetrics()
-        app = make_app(
-            check_settings(settings), instance_id="gocmd-test", storage=storage, metrics=metrics
-        )
-        server = TestServer(app, host="127.0.0.1")
-        await server.start_server()
         try:
-            yield Stack(
-                origin,
-                db,
-                str(server.make_url("")).rstrip("/"),
-                storage,
-                metrics,
-                tmp_path,
-            )
+            async with running_proxy(
+                tmp_path / "proxy-cache", upstream=origin.url, sumdb=db
+            ) as proxy:
+                yield Stack(origin, db, proxy.url, proxy.storage, proxy.metrics, tmp_path)
         finally:
-            await server.close()
             await origin.stop()
 
 

@@ -31,7 +31,14 @@ from gomodproxy.sumdb.httpfetch import HTTPSumDBFetcher
 from gomodproxy.sumdb.seams import MemoryVerifierState
 from gomodproxy.sumdb.tlog import Tile
 from gomodproxy.sumdbserver import LogStore, ModuleSums, load_signer_file
-from tests.corpus_data import CorpusModule, corpus_download_dir, corpus_modcache_dir, corpus_modules
+from tests.corpus_data import (
+    CORPUS_DIR,
+    CorpusModule,
+    corpus_download_dir,
+    corpus_modcache_dir,
+    corpus_modules,
+    go_escape,
+)
 from tests.gotool import go_environ, run_go
 
 pytestmark = [pytest.mark.gocmd, pytest.mark.corpus]
@@ -52,6 +59,11 @@ def _module(mod_id: str) -> CorpusModule:
         if m.id == mod_id:
             return m
     raise AssertionError(f"{mod_id} is not in the corpus (tests/corpus/go.mod)")
+
+
+def _zip_in_corpus(node: str) -> bool:
+    path, version = node.split("@")
+    return (corpus_download_dir() / go_escape(path) / "@v" / f"{go_escape(version)}.zip").is_file()
 
 
 def _sums(m: CorpusModule, *, zip_sum: str | None = None) -> ModuleSums:
@@ -272,6 +284,37 @@ def test_go_command_verifies_corpus_modules_against_our_server_from_cache(
     assert int(str(stats["tiles"])) > 0
     # The go command remembered our signed tree head.
     assert world.remembered_latest("sumdb.test.local") == corpus_server.get("/latest")
+
+
+@pytest.mark.slow
+def test_the_go_command_loads_the_whole_corpus_module_graph_against_our_server(
+    corpus_server: ServerProcess, tmp_path: Path
+) -> None:
+    """``go mod graph`` over the corpus go.mod with an empty go.sum: every go.mod of the module
+    graph, including the versions whose zip the go command never fetches, is verified against
+    our ``--from-cache`` database."""
+    world = GoWorld(tmp_path / "graph")
+    world.module.mkdir(parents=True)
+    (world.module / "go.mod").write_bytes((CORPUS_DIR / "go.mod").read_bytes())
+    (world.module / "go.sum").write_text("")
+    before = int(str(corpus_server.stats()["lookups"]))
+    env = world.env(corpus_server.gosumdb)
+    graph = run_go(["mod", "graph"], cwd=world.module, env=env, timeout=300)
+    assert graph.returncode == 0, graph.stderr
+    assert len(graph.stdout.splitlines()) > len(corpus_modules())
+    # Every version whose requirements the graph lists (the left side of an edge: its go.mod was
+    # read) had that go.mod verified, so it was looked up in our database.
+    sources = {line.split()[0] for line in graph.stdout.splitlines()}
+    nodes = {n for n in sources if "@" in n and not n.startswith(("go@", "toolchain@"))}
+    assert len(nodes) >= 60
+    by_module = corpus_server.stats()["lookups_by_module"]
+    assert isinstance(by_module, dict)
+    assert nodes - set(by_module) == set()
+    # go.mod-only versions (no zip in the cache) were among them.
+    assert any(not _zip_in_corpus(node) for node in nodes)
+    stats = corpus_server.stats()
+    assert int(str(stats["lookups"])) > before
+    assert stats["lookups_not_found"] == 0
 
 
 @pytest.mark.slow
