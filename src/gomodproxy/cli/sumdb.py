@@ -6,8 +6,8 @@
 
 ``gomodproxy sumdb serve --key NAME.signer --data DIR [--listen HOST:PORT] [feeds]``
     serves the append-only log kept in ``DIR`` (created if needed; it survives restarts and only
-    grows). Feeds: ``--from-cache MODCACHE`` logs every version of a module cache that has both
-    ``.mod`` and ``.zip`` (repeatable), ``--from-list FILE`` logs go.sum lines (repeatable),
+    grows). Feeds: ``--from-cache MODCACHE`` logs every version of a module cache (its ``.mod``,
+    and its ``.zip`` when present; repeatable), ``--from-list FILE`` logs go.sum lines (repeatable),
     ``--from-proxy URL`` logs a version from that GOPROXY on its first lookup. On start it prints
     ``serving URL`` and the ``GOSUMDB`` value to use; ``/stats`` answers JSON counters.
 """
@@ -65,7 +65,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action="append",
         default=[],
         metavar="FILE",
-        help="log the go.sum lines of FILE (both lines of a version are needed)",
+        help="log the go.sum lines of FILE (a version needs its /go.mod line)",
     )
     srv.add_argument(
         "--from-proxy", metavar="URL", help="log versions from this GOPROXY on first lookup"
