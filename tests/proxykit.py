@@ -199,16 +199,18 @@ class RunningProxy:
 
 @contextlib.asynccontextmanager
 async def running_proxy(
-    cache_dir: Path, *, upstream: str, sumdb: SumDB, **overrides: str
+    cache_dir: Path, *, upstream: str, sumdb: SumDB, by_name: bool = False, **overrides: str
 ) -> AsyncIterator[RunningProxy]:
     """``gomodproxy serve``'s app in front of ``upstream``, verifying against ``sumdb``.
 
-    Settings go through the same ``build_settings`` as the command line (``overrides`` are
-    setting names with dashes as underscores); the Go environment is not read.
+    ``by_name``: configure the database by name and key only (no URL), so the proxy must find
+    it through its upstreams, as the go command does. Settings go through the same
+    ``build_settings`` as the command line (``overrides`` are setting names with dashes as
+    underscores); the Go environment is not read.
     """
     values = {
         "upstream": upstream,
-        "sumdb": sumdb.gosumdb,
+        "sumdb": sumdb.key.verifier_key if by_name else sumdb.gosumdb,
         "cache-dir": str(cache_dir),
         "list-ttl": "0",
         "retries": "0",
@@ -221,7 +223,10 @@ async def running_proxy(
     storage = FilesystemStorage(settings.cache_dir)
     metrics = ProxyMetrics()
     app = make_proxy_app(
-        check_settings(settings), instance_id="gocmd-test", storage=storage, metrics=metrics
+        check_settings(settings),
+        instance_id=values["instance-id"],
+        storage=storage,
+        metrics=metrics,
     )
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()

@@ -41,7 +41,7 @@ from gomodproxy.sumdb.seams import MemoryVerifierState, VerifierState
 from gomodproxy.upstream.chain import build_chain
 from gomodproxy.upstream.netrc import load_netrc
 from gomodproxy.upstream.proxyclient import FetchPolicy, HTTPFetcher
-from gomodproxy.upstream.sumdbfetch import SumDBHTTPFetcher
+from gomodproxy.upstream.sumdbfetch import SumDBEndpoint, SumDBHTTPFetcher
 
 __all__ = ["METRICS_KEY", "SERVICE_KEY", "Plan", "check_settings", "make_app"]
 
@@ -177,11 +177,13 @@ async def _open_parts(
     verifier: SumDBClient | None = None
     relay: SumDBRelay | None = None
     if plan.sumdb is not None:
-        db_url = plan.sumdb.url or plan.sumdb.direct_url
-        db_fetcher = HTTPFetcher(db_url, session, policy=policy, netrc=netrc)
-        verifier = SumDBClient(
-            plan.sumdb.verifier_key, SumDBHTTPFetcher(db_fetcher), _verifier_state(store)
+        endpoint = SumDBEndpoint(
+            plan.sumdb,
+            plan.proxies,
+            lambda url: HTTPFetcher(url, session, policy=policy, netrc=netrc),
         )
+        db_fetcher = SumDBHTTPFetcher(endpoint)
+        verifier = SumDBClient(plan.sumdb.verifier_key, db_fetcher, _verifier_state(store))
         relay = SumDBRelay(
             {plan.sumdb.name: db_fetcher}, store, nosumdb_patterns=plan.private.gonosumdb
         )

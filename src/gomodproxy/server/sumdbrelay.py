@@ -4,8 +4,10 @@ Only configured databases are relayed (others: 404 and no outbound connection, c
 an open relay would be an SSRF). Clients verify every signature and proof themselves, so the
 relay passes bytes through unchanged; it only caches: full tiles forever (in storage, like the
 go command's ``cache/download/sumdb``), lookups forever (a record never changes), partial tiles
-and ``latest`` briefly in memory. Lookups of modules matching GONOSUMDB/GOPRIVATE are refused
-with 403 so private module names never leave (INV-5). Malformed tile paths are 400.
+and ``latest`` briefly in memory, served stale while the database cannot be reached (a stale
+signed head is safe: clients check every head's consistency with the newest they saw, and a
+partial tile's content is fixed by its width). Lookups of modules matching GONOSUMDB/GOPRIVATE
+are refused with 403 so private module names never leave (INV-5). Malformed tile paths are 400.
 """
 
 from __future__ import annotations
@@ -16,13 +18,12 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from gomodproxy.errors import ModuleNotFound, ProxyError, StorageError
+from gomodproxy.errors import ModuleNotFound, ProxyError, StorageError, UpstreamError
 from gomodproxy.module.paths import unescape_path, unescape_version
 from gomodproxy.module.patterns import match_prefix_patterns
 from gomodproxy.storage.base import Storage
 from gomodproxy.sumdb.tiles import parse_tile_path
-from gomodproxy.upstream.base import FileKind, read_body
-from gomodproxy.upstream.proxyclient import HTTPFetcher
+from gomodproxy.upstream.sumdbfetch import SumDBHTTPFetcher
 
 __all__ = ["PrivateLookup", "RelayAnswer", "SumDBRelay"]
 
@@ -59,7 +60,7 @@ class SumDBRelay:
 
     def __init__(
         self,
-        databases: Mapping[str, HTTPFetcher],
+        databases: Mapping[str, SumDBHTTPFetcher],
         storage: Storage,
         *,
         nosumdb_patterns: str = "",
@@ -122,13 +123,13 @@ class SumDBRelay:
             raise PrivateLookup(path)
 
     async def _kept(
-        self, key: str, fetcher: HTTPFetcher, sub: str, headers: Mapping[str, str] | None
+        self, key: str, fetcher: SumDBHTTPFetcher, sub: str, headers: Mapping[str, str] | None
     ) -> bytes:
         try:
             return await self._storage.get(key)
         except (ModuleNotFound, StorageError):
             pass
-        body = await _fetch(fetcher, sub, headers)
+        body = await fetcher.fetch(sub, headers=headers)
         try:
             await self._storage.put(key, body)
         except StorageError as exc:
@@ -136,20 +137,21 @@ class SumDBRelay:
         return body
 
     async def _brief(
-        self, key: str, fetcher: HTTPFetcher, sub: str, headers: Mapping[str, str] | None
+        self, key: str, fetcher: SumDBHTTPFetcher, sub: str, headers: Mapping[str, str] | None
     ) -> bytes:
         entry = self._memory.get(key)
         now = self._clock()
         if entry is not None and now < entry[0]:
             return entry[1]
-        body = await _fetch(fetcher, sub, headers)
+        try:
+            body = await fetcher.fetch(sub, headers=headers)
+        except UpstreamError as exc:
+            if entry is None:
+                raise
+            logger.warning("sumdb_relay.stale key=%s error=%s", key, exc)
+            return entry[1]
         self._memory[key] = (now + _SHORT_TTL, body)
         self._memory.move_to_end(key)
         while len(self._memory) > _MEMORY_ENTRIES:
             self._memory.popitem(last=False)
         return body
-
-
-async def _fetch(fetcher: HTTPFetcher, sub: str, headers: Mapping[str, str] | None) -> bytes:
-    async with fetcher.open(sub, FileKind.SUMDB, headers=headers) as body:
-        return await read_body(body, FileKind.SUMDB, upstream=fetcher.name)

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import replace
 from pathlib import Path
 
 import aiohttp
@@ -29,14 +28,14 @@ from yarl import URL
 
 from gomodproxy.errors import (
     ModuleNotFound,
-    ProxyError,
     SumDBError,
     UpstreamError,
     UpstreamTimeout,
 )
-from gomodproxy.module.goproxy import DIRECT, NOPROXY, OFF, ProxyList
+from gomodproxy.module.goproxy import ProxyList
 from gomodproxy.module.gourl import GoURL, URLParseError, parse_url
 from gomodproxy.sumdb.gosumdb import SumDBConfig
+from gomodproxy.sumdb.locate import join_url, locate_database
 from gomodproxy.sumdb.tlog import HASH_SIZE, parse_tile_path
 
 __all__ = ["MAX_ANSWER", "HTTPSumDBFetcher", "join_url"]
@@ -50,18 +49,6 @@ MAX_ANSWER = 64 << 10
 _MAX_DATA_TILE = 1 << 20
 # Bytes of an error body quoted in an error message.
 _ERROR_DETAIL = 200
-
-
-def join_url(base: str, path: str) -> str:
-    """``base`` with ``path`` appended, spelled exactly as cmd/go's ``web.Join`` + ``String``."""
-    u = parse_url(base)
-    rest = path.removeprefix("/")
-    joined = replace(
-        u,
-        path=u.path.removesuffix("/") + "/" + rest,
-        raw_path=u.raw_path.removesuffix("/") + "/" + rest,
-    )
-    return str(joined)
 
 
 def _redact(url: str) -> str:
@@ -128,36 +115,13 @@ class HTTPSumDBFetcher:
 
     async def _find_base(self) -> str:
         """Walk GOPROXY for a proxy of this database (cmd/go TryProxies + initBase)."""
-        direct = self._config.direct_url
         if self._proxies is None:
-            return direct
-        supported = f"sumdb/{self._config.name}/supported"
-        # TryProxies reports the most relevant error: a proxy failure beats a not-found.
-        best: ProxyError | None = None
-        best_is_not_found = True
-        for entry in self._proxies:
-            if entry.url == NOPROXY:
-                continue
-            if entry.url in (DIRECT, OFF):
-                return direct
-            try:
-                await self._get(join_url(entry.url, supported), MAX_ANSWER)
-            except ModuleNotFound as exc:
-                if best_is_not_found:
-                    best = exc
-                continue
-            except ProxyError as exc:
-                best, best_is_not_found = exc, False
-                if entry.fallback_on_any_error:
-                    continue
-                break
-            return join_url(entry.url, f"sumdb/{self._config.name}")
-        if best is None or best_is_not_found:
-            return direct
-        raise SumDBError(
-            f"checksum database {self._config.name} unavailable: {best}; "
-            "check GOPROXY, or name the database URL in GOSUMDB"
-        ) from best
+            return self._config.direct_url
+
+        async def probe(proxy_url: str, path: str) -> None:
+            await self._get(join_url(proxy_url, path), MAX_ANSWER)
+
+        return await locate_database(self._config, self._proxies, probe)
 
     async def _get(self, url: str, cap: int) -> bytes:
         if url.startswith("file:"):
