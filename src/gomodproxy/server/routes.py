@@ -31,6 +31,7 @@ from gomodproxy.upstream.base import FileKind
 __all__ = ["ProxyRoutes"]
 
 logger = logging.getLogger(__name__)
+_RANGE_PIECE = 256 << 10
 
 _PREPARED = web.RequestKey("prepared", bool)
 _IMMUTABLE = "public, max-age=31536000, immutable"
@@ -230,7 +231,15 @@ class ProxyRoutes:
                     resp.content_length = end - start + 1
                     await resp.prepare(request)
                     if request.method != "HEAD":
-                        await resp.write(await reader.read_range(start, end - start + 1))
+                        # In bounded pieces: memory must not grow with the range asked for.
+                        pos = start
+                        while pos <= end:
+                            want = min(_RANGE_PIECE, end - pos + 1)
+                            piece = await reader.read_range(pos, want)
+                            if len(piece) != want:  # shrank after the check: stop, never pad
+                                raise CorruptObject(info.key, "shorter than recorded")
+                            await resp.write(piece)
+                            pos += len(piece)
                         request[SENT_KEY] = end - start + 1
                     await resp.write_eof()
                     return resp
