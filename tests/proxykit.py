@@ -199,14 +199,20 @@ class RunningProxy:
 
 @contextlib.asynccontextmanager
 async def running_proxy(
-    cache_dir: Path, *, upstream: str, sumdb: SumDB, by_name: bool = False, **overrides: str
+    cache_dir: Path,
+    *,
+    upstream: str,
+    sumdb: SumDB,
+    by_name: bool = False,
+    port: int = 0,
+    **overrides: str,
 ) -> AsyncIterator[RunningProxy]:
     """``gomodproxy serve``'s app in front of ``upstream``, verifying against ``sumdb``.
 
     ``by_name``: configure the database by name and key only (no URL), so the proxy must find
     it through its upstreams, as the go command does. Settings go through the same
     ``build_settings`` as the command line (``overrides`` are setting names with dashes as
-    underscores); the Go environment is not read.
+    underscores); the Go environment is not read. ``port`` 0 picks a free port.
     """
     values = {
         "upstream": upstream,
@@ -228,7 +234,7 @@ async def running_proxy(
         storage=storage,
         metrics=metrics,
     )
-    server = TestServer(app, host="127.0.0.1")
+    server = TestServer(app, host="127.0.0.1", port=port or None)
     await server.start_server()
     try:
         yield RunningProxy(str(server.make_url("")).rstrip("/"), storage, metrics)

@@ -11,8 +11,10 @@ outer proxy makes can only have travelled through both relays.
 from __future__ import annotations
 
 import asyncio
+import socket
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from tests.corpus_data import corpus_download_dir, corpus_modules
@@ -70,3 +72,43 @@ async def test_a_proxy_finds_a_database_named_without_url_through_its_upstream_p
                 assert {m.id for m in modules} <= set(db.stats.lookups_by_module)
         finally:
             await origin.stop()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@pytest.mark.asyncio
+async def test_two_proxies_pointing_at_each_other_answer_508_at_once(tmp_path: Path) -> None:
+    """Each proxy adds itself to ``Via``; the first to see itself answers 508, and each proxy on
+    the way back passes the 508 on (an upstream's loop is not retried, nor turned into 502)."""
+    port_a, port_b = _free_port(), _free_port()
+    async with (
+        running_sumdb(tmp_path / "sumdb") as db,
+        running_proxy(
+            tmp_path / "a",
+            upstream=f"http://127.0.0.1:{port_b}",
+            sumdb=db,
+            port=port_a,
+            instance_id="a",
+            retries="3",
+        ) as a,
+        running_proxy(
+            tmp_path / "b",
+            upstream=f"http://127.0.0.1:{port_a}",
+            sumdb=db,
+            port=port_b,
+            instance_id="b",
+            retries="3",
+        ),
+        aiohttp.ClientSession() as http,
+        http.get(a.url + "/example.com/m/@v/v1.0.0.info") as resp,
+    ):
+        body = await resp.text()
+    assert resp.status == 508, body
+    assert "loop" in body
+    # One trip around the loop: each proxy asked its upstream once, no retries.
+    assert a.metrics.upstream_fetches.value(f"http://127.0.0.1:{port_b}", "info", "error") == 1

@@ -5,6 +5,7 @@ from gomodproxy.upstream.base import (
     Fetcher,
     FileKind,
     UpstreamBody,
+    UpstreamLoop,
     UpstreamThrottled,
     read_body,
 )
@@ -33,6 +34,7 @@ __all__ = [
     "OpenedBody",
     "UpstreamBody",
     "UpstreamChain",
+    "UpstreamLoop",
     "UpstreamObserver",
     "UpstreamThrottled",
     "build_chain",

@@ -22,6 +22,7 @@ __all__ = [
     "Fetcher",
     "FileKind",
     "UpstreamBody",
+    "UpstreamLoop",
     "UpstreamThrottled",
     "read_body",
 ]
@@ -68,6 +69,15 @@ class BodyTooLarge(UpstreamError):
     def __init__(self, kind: FileKind, *, upstream: str = "") -> None:
         super().__init__(f"{upstream}: {kind.too_large_message}", upstream=upstream)
         self.kind = kind
+
+
+class UpstreamLoop(UpstreamError):
+    """An upstream answered 508 Loop Detected: the request came back around; answered as 508.
+
+    Not retried: a loop is a configuration fault that another try cannot mend.
+    """
+
+    status_hint = 508
 
 
 class UpstreamThrottled(UpstreamError):

@@ -29,7 +29,7 @@ import aiohttp
 from yarl import URL
 
 from gomodproxy.errors import ModuleNotFound, UpstreamError, UpstreamTimeout
-from gomodproxy.upstream.base import BodyTooLarge, FileKind, UpstreamThrottled
+from gomodproxy.upstream.base import BodyTooLarge, FileKind, UpstreamLoop, UpstreamThrottled
 from gomodproxy.upstream.netrc import NetrcCredentials
 
 __all__ = ["FetchPolicy", "HTTPFetcher", "mask_url", "path_escape"]
@@ -240,6 +240,11 @@ class HTTPFetcher:
             after = _retry_after(resp.headers.get("Retry-After"), self._policy.max_retry_after)
             throttled = UpstreamThrottled(text, upstream=self.name, retry_after=after)
             return _Retryable(throttled, retry_after=after)
+        if status == 508:
+            text += (
+                " (the request came back through a proxy already on its path: fix the upstreams)"
+            )
+            return UpstreamLoop(text, upstream=self.name, status=status)
         err = UpstreamError(text, upstream=self.name, status=status)
         return _Retryable(err) if status >= 500 else err
 
