@@ -204,19 +204,20 @@ async def running_proxy(
     upstream: str,
     sumdb: SumDB,
     by_name: bool = False,
+    sumdb_off: bool = False,
     port: int = 0,
     **overrides: str,
 ) -> AsyncIterator[RunningProxy]:
     """``gomodproxy serve``'s app in front of ``upstream``, verifying against ``sumdb``.
 
     ``by_name``: configure the database by name and key only (no URL), so the proxy must find
-    it through its upstreams, as the go command does. Settings go through the same
-    ``build_settings`` as the command line (``overrides`` are setting names with dashes as
-    underscores); the Go environment is not read. ``port`` 0 picks a free port.
+    it through its upstreams, as the go command does; ``sumdb_off``: GOSUMDB=off. Settings go
+    through the same ``build_settings`` as the command line (``overrides`` are setting names,
+    dashes as underscores); the Go environment is not read. ``port`` 0 picks a free port.
     """
     values = {
         "upstream": upstream,
-        "sumdb": sumdb.key.verifier_key if by_name else sumdb.gosumdb,
+        "sumdb": "off" if sumdb_off else sumdb.key.verifier_key if by_name else sumdb.gosumdb,
         "cache-dir": str(cache_dir),
         "list-ttl": "0",
         "retries": "0",

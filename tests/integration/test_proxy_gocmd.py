@@ -194,6 +194,33 @@ async def test_a_second_run_with_the_origin_stopped_is_served_wholly_from_cache(
 
 
 @pytest.mark.asyncio
+async def test_the_proxy_cache_folder_serves_the_go_command_as_a_file_goproxy(
+    stack: Stack,
+) -> None:
+    """The cache folder has the go command's ``cache/download`` layout: after a download through
+    the proxy, ``GOPROXY=file://<cache-dir>`` alone gives the go command the same modules,
+    versions in ``list`` included (and our bookkeeping folder never gets in its way)."""
+    modules = _modules(SAMPLE)
+    run = await stack.go(["mod", "download", "-json", *(m.id for m in modules)])
+    await _assert_downloaded(stack, modules, run)
+    home = stack.root / "file-goproxy"
+    work = home / "work"
+    work.mkdir(parents=True)
+    (work / "go.mod").write_text("module example.com/fileproxy\n\ngo 1.21\n")
+    env = go_environ(
+        home, goproxy="file://" + stack.storage.root.as_posix(), gosumdb=stack.db.gosumdb
+    )
+    args = ["mod", "download", "-json", *(m.id for m in modules)]
+    again = await asyncio.to_thread(run_go, args, cwd=work, env=env)
+    await _assert_downloaded(stack, modules, again)
+    listed = await asyncio.to_thread(
+        run_go, ["list", "-m", "-versions", "github.com/google/uuid"], cwd=work, env=env
+    )
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.split() == ["github.com/google/uuid", "v1.6.0"]
+
+
+@pytest.mark.asyncio
 async def test_go_get_latest_and_a_major_version_query(stack: Stack) -> None:
     run = await stack.go(["get", "github.com/google/uuid@latest"])
     assert run.returncode == 0, run.stderr
