@@ -27,6 +27,8 @@ from gomodproxy.cache import (
     ZipSource,
 )
 from gomodproxy.cache.limits import Overloaded
+from gomodproxy.cache.listing import Listings
+from gomodproxy.cache.negative import NegativeCache
 from gomodproxy.errors import ChecksumMismatch, ModuleNotFound, ProxyError, UpstreamError
 from gomodproxy.module.goproxy import parse_goproxy
 from gomodproxy.storage import FilesystemStorage
@@ -406,6 +408,34 @@ async def test_h81_a_fresh_list_is_not_refetched_within_its_ttl(env: Env) -> Non
     for _ in range(5):
         await env.service.list(M1.path)
     assert env.origin.count(M1.list_rel) == 1
+
+
+@pytest.mark.asyncio
+async def test_h81_a_list_near_expiry_is_answered_at_once_and_refreshed_in_the_background(
+    env: Env,
+) -> None:
+    now = [1000.0]
+    chain = build_chain(parse_goproxy(env.origin.url), session=env.session, policy=POLICY)
+    listings = Listings(
+        env.storage, chain, NegativeCache(60.0, 100), ttl=60.0, clock=lambda: now[0]
+    )
+    try:
+        assert await listings.versions(M1.path) == b"v1.0.0\nv1.1.0\n"
+        env.origin.inject(Fault(body=b"v1.0.0\nv1.1.0\nv1.2.0\n"), M1.list_rel)
+        now[0] += 30.0  # half the TTL: fresh, nothing fetched
+        assert await listings.versions(M1.path) == b"v1.0.0\nv1.1.0\n"
+        assert env.origin.count(M1.list_rel) == 1
+        now[0] += 20.0  # past 3/4 of it: the kept answer at once, a refresh behind it
+        assert await listings.versions(M1.path) == b"v1.0.0\nv1.1.0\n"
+        refreshes = [t for t in asyncio.all_tasks() if t.get_name().startswith("refresh:")]
+        assert len(refreshes) == 1
+        async with asyncio.timeout(10):
+            await asyncio.gather(*refreshes)
+        assert env.origin.count(M1.list_rel) == 2
+        assert await listings.versions(M1.path) == b"v1.0.0\nv1.1.0\nv1.2.0\n"
+        assert env.origin.count(M1.list_rel) == 2
+    finally:
+        await listings.close()
 
 
 @pytest.mark.asyncio
