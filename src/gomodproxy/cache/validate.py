@@ -13,6 +13,7 @@ Failures raise :class:`InvalidUpstreamContent` (502); nothing that fails is cach
 
 from __future__ import annotations
 
+import functools
 import json
 import zipfile
 from datetime import datetime
@@ -48,6 +49,9 @@ class InvalidUpstreamContent(UpstreamError):
         self.reason = reason
 
 
+# Pure and hot: a proxy checks the same few paths and versions on every request
+# (docs/proxy-hot-path.md), so results are memoized (bounded; errors are not cached).
+@functools.lru_cache(maxsize=16384)
 def is_canonical(version: str) -> bool:
     """True for a valid semantic version in canonical form (``+incompatible`` allowed)."""
     return semver.is_valid(version) and canonical_version(version) == version

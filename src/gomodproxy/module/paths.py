@@ -13,6 +13,7 @@ resulting lone surrogates are rejected as "invalid UTF-8", as Go rejects the raw
 
 from __future__ import annotations
 
+import functools
 from enum import Enum
 
 from gomodproxy.errors import InvalidFilePath, InvalidModulePath, InvalidVersion
@@ -158,6 +159,9 @@ def _path_error(path: str, kind: _Kind) -> str | None:
     return None
 
 
+# Pure and hot: a proxy checks the same few paths and versions on every request
+# (docs/proxy-hot-path.md), so results are memoized (bounded; errors are not cached).
+@functools.lru_cache(maxsize=16384)
 def _module_path_error(path: str) -> str | None:
     """Why ``path`` is not a valid module path, or None (module.go CheckPath)."""
     reason = _path_error(path, _Kind.MODULE)
@@ -332,6 +336,9 @@ def is_go_mod_name(name: str) -> bool:
     return equal_fold(name.rsplit("/", 1)[-1], "go.mod")
 
 
+# Pure and hot: a proxy checks the same few paths and versions on every request
+# (docs/proxy-hot-path.md), so results are memoized (bounded; errors are not cached).
+@functools.lru_cache(maxsize=16384)
 def _escape_string(s: str) -> str:
     """Replace every ASCII upper-case letter ``X`` with ``!x`` (module.go escapeString).
 
@@ -365,6 +372,9 @@ def escape_version(v: str) -> str:
     return _escape_string(v)
 
 
+# Pure and hot: a proxy checks the same few paths and versions on every request
+# (docs/proxy-hot-path.md), so results are memoized (bounded; errors are not cached).
+@functools.lru_cache(maxsize=16384)
 def _unescape_string(escaped: str) -> str | None:
     """Undo :func:`_escape_string`; None for non-ASCII, upper case, or ``!`` not before a-z."""
     out: list[str] = []

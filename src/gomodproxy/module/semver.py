@@ -8,6 +8,7 @@ byte for byte; invalid input never raises, it yields ``""`` (or sorts lowest), a
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -98,6 +99,9 @@ def _parse_build(v: str) -> tuple[str, str] | None:
     return v[:i], v[i:]
 
 
+# Pure and hot: a proxy checks the same few paths and versions on every request
+# (docs/proxy-hot-path.md), so results are memoized (bounded; errors are not cached).
+@functools.lru_cache(maxsize=16384)
 def _parse(v: str) -> _Parsed | None:
     """Parse ``v`` like semver.go ``parse``; None when it is not a valid version."""
     if not v or v[0] != "v":

@@ -11,6 +11,7 @@ The query string is ignored (never part of a key). Every refusal is a
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from gomodproxy.cache.validate import is_canonical
@@ -88,6 +89,9 @@ def is_canonical_version(version: str) -> bool:
     return is_canonical(version)
 
 
+# Pure and hot: a proxy checks the same few paths and versions on every request
+# (docs/proxy-hot-path.md), so results are memoized (bounded; errors are not cached).
+@functools.lru_cache(maxsize=16384)
 def parse_request_path(raw: str, *, prefix: str = "") -> ModuleRequest | SumDBRequest:
     """Parse the raw request target (path and optional query) of a request."""
     raw_path = raw.split("?", 1)[0]

@@ -55,6 +55,8 @@ _COPY_CHUNK = 1 << 20
 _LOCK_POLL_MIN = 0.005
 _LOCK_POLL_MAX = 0.1
 _OPEN_ATTEMPTS = 4
+# Objects up to this size are read and checked whole when opened (one thread hop per hit).
+_READ_AT_OPEN = 1 << 20
 
 
 class FilesystemStorage:
@@ -84,13 +86,29 @@ class FilesystemStorage:
 
     @contextlib.asynccontextmanager
     async def open(self, key: str) -> AsyncIterator[_FileReader]:
-        """Open the object for streaming (see :class:`ObjectReader`)."""
+        """Open the object for streaming (see :class:`ObjectReader`).
+
+        A small object (most zips) is read and checked in the same worker-thread hop as the
+        open, so a cache hit costs one hop; :class:`CorruptObject` is then raised here.
+        """
         check_key(key)
-        fd, info = await asyncio.to_thread(self._open_sync, key)
+        fd, info, whole = await asyncio.to_thread(self._open_small_sync, key)
         try:
-            yield _FileReader(self, fd, info)
+            yield _FileReader(self, fd, info, whole)
         finally:
             os.close(fd)
+
+    def _open_small_sync(self, key: str) -> tuple[int, ObjectInfo, bytes | None]:
+        fd, info = self._open_sync(key)
+        if info.size > _READ_AT_OPEN:
+            return fd, info, None
+        try:
+            data = os.pread(fd, info.size + 1, 0)
+            self._check_content(info, len(data), hashlib.sha256(data).hexdigest())
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd, info, data
 
     async def stat(self, key: str) -> ObjectInfo | None:
         """Return the recorded size and hash, or None when no complete object is stored."""
@@ -336,18 +354,28 @@ class FilesystemStorage:
 
 
 class _FileReader:
-    """Streams one stored file from an open descriptor, checking its hash at the end."""
+    """Streams one stored file from an open descriptor, checking its hash at the end.
 
-    def __init__(self, storage: FilesystemStorage, fd: int, info: ObjectInfo) -> None:
+    ``whole`` is the content already read and checked at open (small objects).
+    """
+
+    def __init__(
+        self, storage: FilesystemStorage, fd: int, info: ObjectInfo, whole: bytes | None = None
+    ) -> None:
         self._storage = storage
         self._fd = fd
         self._info = info
+        self._whole = whole
 
     @property
     def info(self) -> ObjectInfo:
         return self._info
 
     async def chunks(self, chunk_size: int = 262144) -> AsyncIterator[bytes]:
+        if self._whole is not None:
+            for start in range(0, len(self._whole), chunk_size):
+                yield self._whole[start : start + chunk_size]
+            return
         digest = hashlib.sha256()
         offset = 0
         pending = b""
@@ -370,6 +398,8 @@ class _FileReader:
             yield pending
 
     async def read_range(self, start: int, length: int) -> bytes:
+        if self._whole is not None:
+            return self._whole[start : start + length]
         return await asyncio.to_thread(os.pread, self._fd, length, start)
 
 
