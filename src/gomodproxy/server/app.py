@@ -34,8 +34,8 @@ from gomodproxy.server.metrics import ProxyMetrics
 from gomodproxy.server.routes import ProxyRoutes
 from gomodproxy.server.sumdbrelay import SumDBRelay
 from gomodproxy.storage import FilesystemStorage, Storage, open_storage
+from gomodproxy.storage.sumdbstate import FileVerifierState
 from gomodproxy.sumdb.client import SumDBClient
-from gomodproxy.sumdb.fsstate import FileVerifierState
 from gomodproxy.sumdb.gosumdb import SumDBConfig, goproxy_is_single_file, parse_gosumdb
 from gomodproxy.sumdb.seams import MemoryVerifierState, VerifierState
 from gomodproxy.upstream.chain import build_chain
