@@ -301,15 +301,39 @@ async def test_i84_bit_rot_is_detected_quarantined_and_never_served(tmp_path: Pa
 @pytest.mark.asyncio
 async def test_i84_bit_rot_while_streaming_withholds_the_last_chunk(tmp_path: Path) -> None:
     fs = FilesystemStorage(tmp_path)
-    data = os.urandom(10_000)
+    data = os.urandom(3 << 20)  # over the read-at-open size: checked while streaming
     await fs.put(ZIP_KEY, data)
     rotten = bytearray(data)
-    rotten[9_999] ^= 0x80
+    rotten[-1] ^= 0x80
     _overwrite_in_place(tmp_path / ZIP_KEY, bytes(rotten))
     received = bytearray()
     with pytest.raises(CorruptObject):
-        await _collect(fs, received)
-    assert len(received) < len(data)
+        await _collect(fs, received, 256 << 10)
+    assert 0 < len(received) < len(data)
+    assert not await fs.exists(ZIP_KEY)
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("size", [10_000, 3 << 20], ids=["read-at-open", "streamed"])
+async def test_i84_a_rewrite_after_a_checked_read_is_caught_on_the_next_read(
+    tmp_path: Path, size: int
+) -> None:
+    """A checked read is remembered with the file's identity; any later write changes that
+    identity (its change time at least), so the next read checks the hash again."""
+    fs = FilesystemStorage(tmp_path, rehash_after=3600.0)
+    data = os.urandom(size)
+    await fs.put(ZIP_KEY, data)
+    for _ in range(2):  # checked, then remembered: both whole and right
+        received = bytearray()
+        await _collect(fs, received, 256 << 10)
+        assert received == data
+    rotten = bytearray(data)
+    rotten[size // 2] ^= 0x01
+    _overwrite_in_place(tmp_path / ZIP_KEY, bytes(rotten))
+    received = bytearray()
+    with pytest.raises(CorruptObject):
+        await _collect(fs, received, 256 << 10)
+    assert len(received) < size
     assert not await fs.exists(ZIP_KEY)
 
 
@@ -525,9 +549,9 @@ def _write(path: Path, data: bytes) -> None:
     path.write_bytes(data)
 
 
-async def _collect(storage: Storage, out: bytearray) -> None:
+async def _collect(storage: Storage, out: bytearray, chunk_size: int = 1024) -> None:
     async with storage.open(ZIP_KEY) as reader:
-        async for chunk in reader.chunks(1024):
+        async for chunk in reader.chunks(chunk_size):
             out += chunk
 
 

@@ -4,7 +4,7 @@ Objects live at ``<root>/<key>``, so the folder can also be served as ``GOPROXY=
 (see the module cache layout in the Go modules reference, section 7). Our bookkeeping lives under
 ``<root>/.gomodproxy/.store/``, which no key can name (key elements never start with ``.``):
 
-- ``meta/<key>.json``: size and SHA-256 recorded at write time, checked on every read;
+- ``meta/<key>.json``: size and SHA-256 recorded at write time, checked on read;
 - ``locks/<key>.lock``: ``flock`` lock files, shared by every process using the folder;
 - ``quarantine/``: objects whose bytes no longer match what was written;
 - ``spool/``: a temporary folder on the same filesystem for callers that download first.
@@ -14,6 +14,12 @@ directory (``.<name>.<random>.tmp``, invisible to keys), fsync, metadata first, 
 ``os.replace`` onto the final name (the commit point) and fsync of the directory. A SIGKILL at any
 point leaves either the old object, no object, or a metadata record without data (which reads as
 absent); never a partial file under a key.
+
+Reads re-hash an object when its file is first read by this process, whenever the file's
+identity (inode, size, modification and change times) differs from the last check, and at least
+every ``rehash_after`` seconds otherwise (the periodic scrub of fault catalogue I84). Anything
+that rewrites or truncates the file changes its identity and is caught on the next read; silent
+media corruption is caught within ``rehash_after``. Wrong bytes are never served whole.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ import os
 import secrets
 import shutil
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -57,15 +64,25 @@ _LOCK_POLL_MAX = 0.1
 _OPEN_ATTEMPTS = 4
 # Objects up to this size are read and checked whole when opened (one thread hop per hit).
 _READ_AT_OPEN = 1 << 20
+# Files whose last check this process remembers (an identity and a time each).
+_CHECKED_ENTRIES = 100_000
+
+_Identity = tuple[int, int, int, int]
+
+
+def _identity(st: os.stat_result) -> _Identity:
+    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 class FilesystemStorage:
     """The default backend: a folder in ``cache/download`` layout with crash-safe writes."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, rehash_after: float = 300.0) -> None:
         self._root = Path(os.path.abspath(root))
         self._store = self._root / _STORE
         self._local_locks = KeyedLocks()
+        self._rehash_after = rehash_after
+        self._checked: OrderedDict[str, tuple[_Identity, float]] = OrderedDict()
 
     @property
     def root(self) -> Path:
@@ -92,23 +109,44 @@ class FilesystemStorage:
         open, so a cache hit costs one hop; :class:`CorruptObject` is then raised here.
         """
         check_key(key)
-        fd, info, whole = await asyncio.to_thread(self._open_small_sync, key)
+        fd, info, whole, unchecked = await asyncio.to_thread(self._open_small_sync, key)
         try:
-            yield _FileReader(self, fd, info, whole)
+            yield _FileReader(self, fd, info, whole, unchecked)
         finally:
             os.close(fd)
 
-    def _open_small_sync(self, key: str) -> tuple[int, ObjectInfo, bytes | None]:
+    def _open_small_sync(self, key: str) -> tuple[int, ObjectInfo, bytes | None, _Identity | None]:
+        """Open; read a small object whole. The identity is set when the file must be checked."""
         fd, info = self._open_sync(key)
-        if info.size > _READ_AT_OPEN:
-            return fd, info, None
         try:
+            ident = _identity(os.fstat(fd))
+            unchecked: _Identity | None = None if self._recently_checked(key, ident) else ident
+            if info.size > _READ_AT_OPEN:
+                return fd, info, None, unchecked
             data = os.pread(fd, info.size + 1, 0)
-            self._check_content(info, len(data), hashlib.sha256(data).hexdigest())
+            if unchecked is not None:
+                self._check_content(info, len(data), hashlib.sha256(data).hexdigest())
+                self._remember_checked(key, unchecked)
+            elif len(data) != info.size:
+                raise self._quarantine(key, f"size {len(data)}, recorded {info.size}")
         except BaseException:
             os.close(fd)
             raise
-        return fd, info, data
+        return fd, info, data, None
+
+    def _recently_checked(self, key: str, ident: _Identity) -> bool:
+        entry = self._checked.get(key)
+        return (
+            entry is not None
+            and entry[0] == ident
+            and time.monotonic() - entry[1] < self._rehash_after
+        )
+
+    def _remember_checked(self, key: str, ident: _Identity) -> None:
+        self._checked[key] = (ident, time.monotonic())
+        self._checked.move_to_end(key)
+        while len(self._checked) > _CHECKED_ENTRIES:
+            self._checked.popitem(last=False)
 
     async def stat(self, key: str) -> ObjectInfo | None:
         """Return the recorded size and hash, or None when no complete object is stored."""
@@ -322,6 +360,7 @@ class FilesystemStorage:
         return found
 
     def _quarantine(self, key: str, reason: str) -> CorruptObject:
+        self._checked.pop(key, None)
         name = hashlib.sha256(key.encode()).hexdigest()[:24]
         target = self._store / "quarantine" / f"{name}.{time.time_ns()}"
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -356,16 +395,24 @@ class FilesystemStorage:
 class _FileReader:
     """Streams one stored file from an open descriptor, checking its hash at the end.
 
-    ``whole`` is the content already read and checked at open (small objects).
+    ``whole`` is the content already read (and checked) at open: small objects. ``unchecked``
+    is the file's identity when its hash must be checked while streaming (else the size alone
+    is checked: it was hashed recently and has not changed since).
     """
 
     def __init__(
-        self, storage: FilesystemStorage, fd: int, info: ObjectInfo, whole: bytes | None = None
+        self,
+        storage: FilesystemStorage,
+        fd: int,
+        info: ObjectInfo,
+        whole: bytes | None = None,
+        unchecked: _Identity | None = None,
     ) -> None:
         self._storage = storage
         self._fd = fd
         self._info = info
         self._whole = whole
+        self._unchecked = unchecked
 
     @property
     def info(self) -> ObjectInfo:
@@ -376,24 +423,28 @@ class _FileReader:
             for start in range(0, len(self._whole), chunk_size):
                 yield self._whole[start : start + chunk_size]
             return
-        digest = hashlib.sha256()
+        digest = hashlib.sha256() if self._unchecked is not None else None
         offset = 0
         pending = b""
         while True:
             chunk = await asyncio.to_thread(os.pread, self._fd, chunk_size, offset)
             if not chunk:
                 break
-            digest.update(chunk)
+            if digest is not None:
+                digest.update(chunk)
             offset += len(chunk)
             if pending:
                 yield pending
             pending = chunk
-        if offset != self._info.size or digest.hexdigest() != self._info.sha256:
+        got = digest.hexdigest() if digest is not None else self._info.sha256
+        if offset != self._info.size or got != self._info.sha256:
             raise await asyncio.to_thread(
                 self._storage._quarantine,
                 self._info.key,
-                f"sha256 {digest.hexdigest()} size {offset}, recorded {self._info.sha256}",
+                f"sha256 {got} size {offset}, recorded {self._info.sha256}",
             )
+        if self._unchecked is not None:
+            self._storage._remember_checked(self._info.key, self._unchecked)
         if pending:
             yield pending
 
