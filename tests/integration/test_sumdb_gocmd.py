@@ -9,7 +9,9 @@ proven by our log, and every refusal is its own.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import re
 import select
 import signal
 import subprocess
@@ -500,3 +502,51 @@ def test_log_survives_restart_and_only_grows(
 def _lookup(m: CorpusModule) -> str:
     esc = f"{escape_path(m.path)}@{escape_version(m.version)}"
     return "/lookup/" + esc.replace("!", "%21")
+
+
+# --- --from-proxy, through the command line -----------------------------------------------------
+
+
+@contextlib.contextmanager
+def _static_goproxy(folder: Path) -> Iterator[str]:
+    """Python's own static file server over a ``cache/download`` folder: a GOPROXY on loopback
+    that knows nothing of gomodproxy."""
+    proc = subprocess.Popen(
+        [sys.executable, "-u", "-m", "http.server", "0", "--bind", "127.0.0.1"],
+        cwd=folder,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        ready, _, _ = select.select([proc.stdout], [], [], 30)
+        line = proc.stdout.readline() if ready else ""
+        found = re.search(r"port (\d+)", line)
+        assert found, f"http.server did not start: {line!r}"
+        yield f"http://127.0.0.1:{found.group(1)}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+@pytest.mark.slow
+def test_from_proxy_logs_versions_on_first_lookup_and_the_go_command_verifies_them(
+    servers: Servers, tmp_path: Path
+) -> None:
+    modules = [_module(i) for i in _DOWNLOAD_SET[:3]]
+    with _static_goproxy(corpus_download_dir()) as goproxy:
+        server = servers.start(tmp_path / "data", "--from-proxy", goproxy)
+        assert server.stats()["tree_size"] == 0
+        proc = _world(tmp_path / "go").download(server.gosumdb, modules)
+        assert proc.returncode == 0, proc.stderr
+        got = {(o["Path"], o["Version"]): o["Sum"] for o in _json_objects(proc.stdout)}
+        assert got == {(m.path, m.version): m.zip_sum for m in modules}
+        stats = server.stats()
+        assert (stats["appended"], stats["tree_size"]) == (len(modules), len(modules))
+        # A second lookup is answered from the log: nothing is appended twice.
+        again = _world(tmp_path / "go2").download(server.gosumdb, modules)
+        assert again.returncode == 0, again.stderr
+        assert server.stats()["appended"] == len(modules)

@@ -116,6 +116,14 @@ class ObjectReader(Protocol):
         """Return ``length`` bytes from ``start`` (the caller has checked the whole object)."""
         ...
 
+    def checked_fd(self) -> int | None:
+        """A file descriptor of the object when its bytes were checked recently and may be sent
+        as they are (the server's zero-copy path); None when they must go through :meth:`chunks`.
+
+        The descriptor belongs to the reader: use it only while the reader is open.
+        """
+        ...
+
 
 class Storage(Protocol):
     """The storage seam. Every method validates its key with :func:`check_key` first."""

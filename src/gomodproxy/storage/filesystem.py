@@ -27,14 +27,12 @@ from __future__ import annotations
 import asyncio
 import builtins
 import contextlib
-import errno
 import fcntl
 import hashlib
 import json
 import logging
 import os
 import secrets
-import shutil
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterator
@@ -49,6 +47,16 @@ from gomodproxy.storage.base import (
     check_key,
     check_prefix,
 )
+from gomodproxy.storage.fswrite import (
+    COPY_CHUNK,
+    TEMP_SUFFIX,
+    fsync_dir,
+    materialize,
+    remove_stale_temps,
+    replace,
+    storage_error,
+    write_file_atomic,
+)
 from gomodproxy.storage.keyedlock import KeyedLocks
 
 __all__ = ["FilesystemStorage"]
@@ -56,14 +64,14 @@ __all__ = ["FilesystemStorage"]
 logger = logging.getLogger(__name__)
 
 _STORE = Path(".gomodproxy") / ".store"
-_TEMP_SUFFIX = ".tmp"
-_STALE_TEMP_SECONDS = 3600.0
-_COPY_CHUNK = 1 << 20
 _LOCK_POLL_MIN = 0.005
 _LOCK_POLL_MAX = 0.1
 _OPEN_ATTEMPTS = 4
 # Objects up to this size are read and checked whole when opened (one thread hop per hit).
 _READ_AT_OPEN = 1 << 20
+# Checked objects up to this size are copied from memory; larger ones go by sendfile, which
+# costs more than a copy for small bodies (measured: docs/proxy-hot-path.md).
+_SEND_FROM_MEMORY = 64 << 10
 # Files whose last check this process remembers (an identity and a time each).
 _CHECKED_ENTRIES = 100_000
 
@@ -120,15 +128,18 @@ class FilesystemStorage:
         fd, info = self._open_sync(key)
         try:
             ident = _identity(os.fstat(fd))
-            unchecked: _Identity | None = None if self._recently_checked(key, ident) else ident
+            if self._recently_checked(key, ident):
+                if info.size > _SEND_FROM_MEMORY:
+                    return fd, info, None, None  # sent from the file (checked_fd)
+                data = os.pread(fd, info.size + 1, 0)
+                if len(data) != info.size:
+                    raise self._quarantine(key, f"size {len(data)}, recorded {info.size}")
+                return fd, info, data, None
             if info.size > _READ_AT_OPEN:
-                return fd, info, None, unchecked
+                return fd, info, None, ident
             data = os.pread(fd, info.size + 1, 0)
-            if unchecked is not None:
-                self._check_content(info, len(data), hashlib.sha256(data).hexdigest())
-                self._remember_checked(key, unchecked)
-            elif len(data) != info.size:
-                raise self._quarantine(key, f"size {len(data)}, recorded {info.size}")
+            self._check_content(info, len(data), hashlib.sha256(data).hexdigest())
+            self._remember_checked(key, ident)
         except BaseException:
             os.close(fd)
             raise
@@ -170,7 +181,7 @@ class FilesystemStorage:
         try:
             return await asyncio.to_thread(self._put_sync, key, source)
         except OSError as exc:
-            raise _storage_error("write", key, exc) from exc
+            raise storage_error("write", key, exc) from exc
 
     async def delete(self, key: str) -> bool:
         """Remove the object and its record; False when there was none."""
@@ -232,7 +243,7 @@ class FilesystemStorage:
             except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
                 raise ObjectNotFound(key) from None
             except OSError as exc:
-                raise _storage_error("read", key, exc) from exc
+                raise storage_error("read", key, exc) from exc
             try:
                 st = os.fstat(fd)
                 record = self._read_meta(key)
@@ -261,7 +272,7 @@ class FilesystemStorage:
         fd, info = self._open_sync(key)
         try:
             data = bytearray()
-            while chunk := os.read(fd, _COPY_CHUNK):
+            while chunk := os.read(fd, COPY_CHUNK):
                 data += chunk
         finally:
             os.close(fd)
@@ -320,25 +331,25 @@ class FilesystemStorage:
     def _write_meta(self, info: ObjectInfo, ino: int) -> None:
         meta = self._meta_path(info.key)
         doc = {"size": info.size, "sha256": info.sha256, "time": info.mtime, "ino": ino}
-        _write_file_atomic(meta, json.dumps(doc).encode())
+        write_file_atomic(meta, json.dumps(doc).encode())
 
     def _put_sync(self, key: str, source: bytes | Path) -> ObjectInfo:
         final = self._data_path(key)
         final.parent.mkdir(parents=True, exist_ok=True)
         if final.parent.is_symlink() or final.is_dir():
             raise StorageError(f"cannot store {key}: the target is not a regular file location")
-        _remove_stale_temps(final)
-        tmp = final.parent / f".{final.name}.{secrets.token_hex(6)}{_TEMP_SUFFIX}"
+        remove_stale_temps(final)
+        tmp = final.parent / f".{final.name}.{secrets.token_hex(6)}{TEMP_SUFFIX}"
         try:
-            size, sha256 = _materialize(source, tmp)
+            size, sha256 = materialize(source, tmp)
             info = ObjectInfo(key=key, size=size, sha256=sha256, mtime=time.time())
             # The record goes first: a crash before the rename leaves a record without data
             # (reads as absent) or for another inode (detected on read). The rename of the data
             # is the commit point; it keeps the inode the record names.
             with self._commit_lock(key):
                 self._write_meta(info, tmp.stat().st_ino)
-                _replace(tmp, final)
-                _fsync_dir(final.parent)
+                replace(tmp, final)
+                fsync_dir(final.parent)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
@@ -453,6 +464,10 @@ class _FileReader:
             return self._whole[start : start + length]
         return await asyncio.to_thread(os.pread, self._fd, length, start)
 
+    def checked_fd(self) -> int | None:
+        # Checked recently and unchanged since (the identity test at open): sendable as is.
+        return self._fd if self._whole is None and self._unchecked is None else None
+
 
 def _try_flock(fd: int) -> bool:
     try:
@@ -465,98 +480,7 @@ def _try_flock(fd: int) -> bool:
 def _hash_fd(fd: int) -> tuple[int, str]:
     digest = hashlib.sha256()
     offset = 0
-    while chunk := os.pread(fd, _COPY_CHUNK, offset):
+    while chunk := os.pread(fd, COPY_CHUNK, offset):
         digest.update(chunk)
         offset += len(chunk)
     return offset, digest.hexdigest()
-
-
-def _materialize(source: bytes | Path, tmp: Path) -> tuple[int, str]:
-    """Write ``source`` to ``tmp`` (moving it when on the same filesystem); fsync; hash."""
-    if isinstance(source, bytes):
-        with open(tmp, "xb") as out:
-            out.write(source)
-            out.flush()
-            os.fsync(out.fileno())
-        return len(source), hashlib.sha256(source).hexdigest()
-    try:
-        os.rename(source, tmp)
-    except OSError as exc:
-        if exc.errno != errno.EXDEV:
-            raise
-        shutil.copyfile(source, tmp)  # another filesystem: copy into the target directory
-    digest = hashlib.sha256()
-    size = 0
-    with open(tmp, "rb+") as f:
-        while chunk := f.read(_COPY_CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-        os.fsync(f.fileno())
-    return size, digest.hexdigest()
-
-
-def _write_file_atomic(path: Path, body: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}{_TEMP_SUFFIX}"
-    try:
-        with open(tmp, "xb") as out:
-            out.write(body)
-            out.flush()
-            os.fsync(out.fileno())
-        _replace(tmp, path)
-        _fsync_dir(path.parent)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
-
-
-def _replace(src: Path, dst: Path) -> None:
-    # A short retry, like Go's robustio: transient sharing violations on some systems.
-    for attempt in range(5):
-        try:
-            os.replace(src, dst)
-            return
-        except PermissionError:
-            if attempt == 4:
-                raise
-            time.sleep(0.01 * (attempt + 1))
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _remove_stale_temps(final: Path) -> None:
-    """Remove temporary files of this name left by a crashed writer (held under its lock)."""
-    cutoff = time.time() - _STALE_TEMP_SECONDS
-    for tmp in _iter_temps(final):
-        with contextlib.suppress(OSError):
-            if tmp.stat().st_mtime < cutoff:
-                tmp.unlink()
-                logger.info("storage.stale_temp_removed name=%s", tmp.name)
-
-
-def _iter_temps(final: Path) -> Iterator[Path]:
-    head = f".{final.name}."
-    try:
-        names = os.listdir(final.parent)
-    except OSError:
-        return
-    for name in names:
-        if name.startswith(head) and name.endswith(_TEMP_SUFFIX):
-            yield final.parent / name
-
-
-def _storage_error(action: str, key: str, exc: OSError) -> StorageError:
-    reason = os.strerror(exc.errno) if exc.errno else str(exc)
-    hint = ""
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        hint = "; free disk space or raise the quota"
-    elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        hint = "; check the cache folder's permissions"
-    return StorageError(f"cannot {action} {key} in the cache: {reason}{hint}")

@@ -116,3 +116,6 @@ class _MemoryReader:
 
     async def read_range(self, start: int, length: int) -> bytes:
         return self._data[start : start + length]
+
+    def checked_fd(self) -> int | None:
+        return None  # in memory: nothing to send from a file
