@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import io
 import json
 import os
+import random
 import signal
 import sys
 import time
+import zipfile
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +25,7 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
+from gomodproxy.module.dirhash import hash_go_mod, hash_zip
 from gomodproxy.storage import FilesystemStorage
 from tests.origin import Fault, Origin, running_origin
 from tests.proxykit import SumDB, publish, running_sumdb, synth
@@ -260,3 +265,59 @@ async def test_serves_tls_with_the_given_certificate(world: World, tmp_path: Pat
             http.get(f"{p.url}/{SMALL.rel('mod')}") as resp,
         ):
             assert (resp.status, await resp.read()) == (200, SMALL.mod)
+
+
+def _peak_rss_mib(pid: int) -> float:
+    """The process's peak resident memory (VmHWM), MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError(f"no VmHWM for process {pid}")
+
+
+async def _stream_digest(url: str, headers: Mapping[str, str] | None = None) -> tuple[int, str]:
+    digest = hashlib.sha256()
+    async with aiohttp.ClientSession() as http, http.get(url, headers=headers or {}) as resp:
+        async for chunk in resp.content.iter_chunked(1 << 16):
+            digest.update(chunk)
+        return resp.status, digest.hexdigest()
+
+
+@pytest.mark.slow
+@pytest.mark.asyncio
+async def test_memory_does_not_grow_with_zip_size(world: World) -> None:
+    """A 64 MiB zip fetched (streamed while verified), then served from the cache whole, by
+    Range, and to 8 clients at once: the proxy's peak memory stays far below the zip's size."""
+    data = _incompressible_zip("example.com/huge", "v1.0.0", 64 << 20)
+    rel = "example.com/huge/@v/v1.0.0"
+    mod = b"module example.com/huge\n"
+    world.origin.serve_file(rel + ".zip", data)
+    world.origin.serve_file(rel + ".mod", mod)
+    world.origin.serve_file(rel + ".info", b'{"Version":"v1.0.0"}')
+    record = (
+        f"example.com/huge v1.0.0 {hash_zip(io.BytesIO(data))}\n"
+        f"example.com/huge v1.0.0/go.mod {hash_go_mod(mod)}\n"
+    )
+    await asyncio.to_thread(world.db.store.append, [record.encode()])
+    want = hashlib.sha256(data).hexdigest()
+    del data
+    async with _stopping(await world.start()) as running:
+        assert (await _get(f"{running.url}/{SMALL.rel('zip')}"))[0] == 200
+        baseline = _peak_rss_mib(running.proc.pid)
+        url = f"{running.url}/{rel}.zip"
+        assert await _stream_digest(url) == (200, want)  # fetched, streamed, verified
+        assert await _stream_digest(url) == (200, want)  # stored: checked while read
+        assert await _stream_digest(url) == (200, want)  # checked recently: sendfile
+        assert (await _stream_digest(url, {"Range": "bytes=0-"}))[0] == 206
+        together = await asyncio.gather(*(_stream_digest(url) for _ in range(8)))
+        assert together == [(200, want)] * 8
+        grown = _peak_rss_mib(running.proc.pid) - baseline
+    assert grown < 24, f"peak memory grew by {grown:.0f} MiB serving a 64 MiB zip"
+
+
+def _incompressible_zip(path: str, version: str, size: int) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
+        z.writestr(f"{path}@{version}/go.mod", f"module {path}\n")
+        z.writestr(f"{path}@{version}/data.bin", random.Random(size).randbytes(size))
+    return buf.getvalue()
