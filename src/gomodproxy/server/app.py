@@ -35,9 +35,10 @@ from gomodproxy.server.routes import ProxyRoutes
 from gomodproxy.server.sumdbrelay import SumDBRelay
 from gomodproxy.storage import FilesystemStorage, Storage, open_storage
 from gomodproxy.storage.sumdbstate import FileVerifierState
+from gomodproxy.storage.sumdbstore import StorageVerifierState
 from gomodproxy.sumdb.client import SumDBClient
 from gomodproxy.sumdb.gosumdb import SumDBConfig, goproxy_is_single_file, parse_gosumdb
-from gomodproxy.sumdb.seams import MemoryVerifierState, VerifierState
+from gomodproxy.sumdb.seams import VerifierState
 from gomodproxy.upstream.chain import build_chain
 from gomodproxy.upstream.netrc import load_netrc
 from gomodproxy.upstream.proxyclient import FetchPolicy, HTTPFetcher
@@ -212,11 +213,13 @@ async def _open_parts(
 
 
 def _verifier_state(store: Storage) -> VerifierState:
-    """Where the proxy's verifier remembers the signed tree head and proven tiles."""
+    """Where the proxy's verifier remembers the signed tree head and proven tiles: files on
+    the filesystem backend, internal keys of the storage on any other (shared by every proxy
+    using that storage)."""
     if isinstance(store, FilesystemStorage):
         base = store.root / ".gomodproxy" / ".sumdb"
         return FileVerifierState(base / "config", base / "cache")
-    return MemoryVerifierState()
+    return StorageVerifierState(store)
 
 
 def _sweep_spool(folder: Path, max_age: float) -> None:

@@ -1,0 +1,72 @@
+"""The checksum-database verifier's state kept in any :class:`~gomodproxy.storage.base.Storage`.
+
+The proxy remembers the newest signed tree head it verified (so a database that forks or rolls
+back is caught across restarts, fault catalogue E57) and the lookups and tiles it proved. On
+the filesystem backend that state lives in files (:mod:`gomodproxy.storage.sumdbstate`); on
+any other backend (shared object storage for several proxies) it lives under internal keys of
+the same storage, so every proxy sharing the storage shares one remembered head:
+
+- ``.gomodproxy/sumdb/config/<name>/latest``: the signed tree head, replaced by
+  compare-and-swap under the storage's lock for that key (the lock is what several processes
+  or hosts agree through: file locks locally, a Redis lock later);
+- ``.gomodproxy/sumdb/cache/<name>/lookup/...`` and ``.../tile/...``: authenticated answers.
+"""
+
+from __future__ import annotations
+
+from gomodproxy.errors import ProxyError, SumDBError
+from gomodproxy.storage.base import ObjectNotFound, Storage, check_key
+from gomodproxy.sumdb.seams import WriteConflict
+
+__all__ = ["StorageVerifierState"]
+
+_PREFIX = ".gomodproxy/sumdb"
+
+
+class StorageVerifierState:
+    """A :class:`~gomodproxy.sumdb.seams.VerifierState` over a storage backend."""
+
+    def __init__(self, storage: Storage, *, prefix: str = _PREFIX) -> None:
+        self._storage = storage
+        self._prefix = prefix.rstrip("/")
+
+    def _key(self, kind: str, file: str) -> str:
+        key = f"{self._prefix}/{kind}/{file}"
+        try:
+            return check_key(key)
+        except ProxyError as exc:
+            raise SumDBError(f"unsafe checksum database file name {file!r}: {exc}") from exc
+
+    async def read_config(self, file: str) -> bytes:
+        """The stored configuration, or empty bytes when there is none."""
+        try:
+            return await self._storage.get(self._key("config", file))
+        except ObjectNotFound:
+            return b""
+
+    async def write_config(self, file: str, old: bytes, new: bytes) -> None:
+        """Compare-and-swap ``old`` for ``new`` under the storage lock of the key."""
+        key = self._key("config", file)
+        async with self._storage.lock(key):
+            try:
+                current = await self._storage.get(key)
+            except ObjectNotFound:
+                current = b""
+            if current and current != old:
+                raise WriteConflict(file)
+            await self._storage.put(key, new)
+
+    def config_location(self, file: str) -> str:
+        """The storage key, for messages that say how to recover."""
+        return f"storage key {self._key('config', file)}"
+
+    async def read_cache(self, file: str) -> bytes | None:
+        """A cached lookup or tile, or None (an empty entry counts as absent)."""
+        try:
+            return await self._storage.get(self._key("cache", file)) or None
+        except ObjectNotFound:
+            return None
+
+    async def write_cache(self, file: str, data: bytes) -> None:
+        """Store an authenticated lookup or tile."""
+        await self._storage.put(self._key("cache", file), data)
