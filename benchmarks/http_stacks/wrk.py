@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import resource
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,12 +39,25 @@ class WrkResult:
         return self.bytes / self.duration_s / (1024 * 1024)
 
 
-def run_wrk(url: str, *, connections: int, duration_s: int, core: int) -> WrkResult:
-    """One wrk run, one thread on ``core``, keep-alive connections, latency percentiles."""
+def run_wrk(
+    url: str,
+    *,
+    connections: int,
+    duration_s: int,
+    core: int,
+    script: Path = _REPORT_LUA,
+    script_args: Sequence[str] = (),
+) -> WrkResult:
+    """One wrk run, one thread on ``core``, keep-alive connections, latency percentiles.
+
+    ``script`` must print the JSON line of ``report.lua``; ``script_args`` follow ``--``.
+    """
     args = [
         "taskset", "-c", str(core), "wrk", "-t1", f"-c{connections}",
-        f"-d{duration_s}s", "--timeout", "5s", "--latency", "-s", str(_REPORT_LUA), url,
+        f"-d{duration_s}s", "--timeout", "5s", "--latency", "-s", str(script), url,
     ]  # fmt: skip
+    if script_args:
+        args += ["--", *script_args]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     done = subprocess.run(
         args, capture_output=True, text=True, check=False, timeout=duration_s + 30

@@ -1,0 +1,180 @@
+"""W1: a warm cache answering the go command's URL mix over a real project's modules.
+
+The modules are the Prometheus build list (``tests/projects/prometheus``: 418 modules, zips
+from a few KiB to tens of MiB, as ``scripts/fetch-corpus`` downloaded them). Its
+``cache/download`` folder is copied to /dev/shm; nginx serves it as static files (the ceiling)
+and ``gomodproxy serve --upstream off --sumdb off`` adopts it as its cache. Both are warmed by
+one pass over every URL, then loaded by wrk with the mix the go command produces for
+``go mod download``: for each module version its ``.info``, ``.mod`` and ``.zip``, so zips come
+in the project's real size distribution. Each connection walks the list from its own offset.
+
+Server pinned to core 0, wrk (one thread) to core 1, cells interleaved server by server,
+repeated; per cell: requests/s, MiB/s, p50/p99 latency, server CPU per request, RSS.
+
+Run from the repository root: ``.venv/bin/python -m benchmarks.warm_mix.run``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from benchmarks.http_stacks.machine import CLOCK_TICKS, machine_info
+from benchmarks.http_stacks.servers import HOST, Launch, Server
+from benchmarks.http_stacks.wrk import run_wrk
+
+REPO = Path(__file__).resolve().parents[2]
+DOWNLOAD = REPO / ".cache/corpus/projects/prometheus/pkg/mod/cache/download"
+MIX_LUA = Path(__file__).with_name("mix.lua")
+SERVERS = ("nginx", "gomodproxy")
+
+
+def url_mix(root: Path) -> list[str]:
+    """``.info``, ``.mod``, ``.zip`` of every module version that has a zip, in path order."""
+    paths: list[str] = []
+    for zip_file in sorted(root.glob("**/@v/*.zip")):
+        stem = zip_file.relative_to(root).as_posix().removesuffix(".zip")
+        paths += [f"/{stem}.info", f"/{stem}.mod", f"/{stem}.zip"]
+    return paths
+
+
+def _warm(port: int, paths: Sequence[str]) -> None:
+    """Ask for every path once; every answer must be a whole 200."""
+    conn = http.client.HTTPConnection(HOST, port, timeout=30)
+    try:
+        for path in paths:
+            conn.request("GET", path)
+            resp = conn.getresponse()
+            body = resp.read()
+            if resp.status != 200 or len(body) != int(resp.headers["Content-Length"]):
+                raise RuntimeError(f"{path}: {resp.status}, {len(body)} bytes")
+    finally:
+        conn.close()
+
+
+def _cell(server: Server, mix_file: Path, conns: int, args: argparse.Namespace) -> dict[str, float]:
+    before, t0 = server.stat(), time.monotonic()
+    result = run_wrk(
+        f"http://{HOST}:{server.port}/",
+        connections=conns,
+        duration_s=args.duration,
+        core=args.client_core,
+        script=MIX_LUA,
+        script_args=[str(mix_file)],
+    )
+    after = server.stat()
+    wall = time.monotonic() - t0
+    if result.errors or result.status_errors:
+        raise RuntimeError(f"{server.name}: {result.errors} errors, {result.status_errors} non-2xx")
+    cpu = (after.cpu_ticks - before.cpu_ticks) / CLOCK_TICKS
+    return {
+        "req_s": result.requests_per_s,
+        "mib_s": result.mib_per_s,
+        "p50_ms": result.p50_us / 1000,
+        "p99_ms": result.p99_us / 1000,
+        "cpu_us_per_req": cpu / max(result.requests, 1) * 1e6,
+        "server_core_busy": cpu / wall,
+        "rss_mib": after.rss_kib / 1024,
+    }
+
+
+def _run(args: argparse.Namespace) -> dict[str, object]:
+    if not DOWNLOAD.is_dir():
+        raise SystemExit("the Prometheus project is missing: run scripts/fetch-corpus first")
+    connections = [int(c) for c in args.connections.split(",")]
+    cells: list[dict[str, object]] = []
+    with tempfile.TemporaryDirectory(prefix="gomodproxy-w1-", dir=args.tmp) as tmp:
+        Path(tmp).chmod(0o755)  # nginx's worker process runs as another user
+        root = Path(tmp) / "root"
+        print("copying the project's cache/download ...", flush=True)
+        shutil.copytree(DOWNLOAD, root, ignore=shutil.ignore_patterns("sumdb", "lock"))
+        paths = url_mix(root)
+        mix_file = Path(tmp) / "mix.txt"
+        mix_file.write_text("\n".join(paths) + "\n")
+        zips = [(root / p[1:]).stat().st_size for p in paths if p.endswith(".zip")]
+        print(f"{len(paths)} URLs, {len(zips)} zips, median zip {statistics.median(zips):.0f} B")
+        servers: dict[str, Server] = {}
+        try:
+            for i, name in enumerate(SERVERS):
+                scratch = Path(tmp) / name
+                scratch.mkdir()
+                launch = Launch(sys.executable, root, 18200 + i, scratch, REPO)
+                server = Server(name, launch, args.server_core)
+                servers[name] = server  # stopped in the finally below, whatever happens next
+                server.wait_ready(60, connect_only=True)
+                _warm(server.port, paths)
+            for repeat in range(args.repeats):
+                for conns in connections:
+                    for name in SERVERS:
+                        cell = _cell(servers[name], mix_file, conns, args)
+                        cells.append(
+                            {"server": name, "connections": conns, "repeat": repeat, **cell}
+                        )
+                        print(
+                            f"{name:10} c={conns:<3} r{repeat}: {cell['req_s']:8.0f} req/s "
+                            f"{cell['mib_s']:7.1f} MiB/s p99 {cell['p99_ms']:6.2f} ms "
+                            f"{cell['cpu_us_per_req']:6.0f} us/req",
+                            flush=True,
+                        )
+        finally:
+            for server in servers.values():
+                server.stop()
+    return {
+        "benchmark": "W1 warm cache, go command URL mix over tests/projects/prometheus",
+        "machine": machine_info(),
+        "settings": {
+            "urls": len(paths),
+            "zips": len(zips),
+            "zip_bytes_median": statistics.median(zips),
+            "zip_bytes_total": sum(zips),
+            "duration_s": args.duration,
+            "repeats": args.repeats,
+            "server_core": args.server_core,
+            "client_core": args.client_core,
+        },
+        "cells": cells,
+        "medians": _medians(cells, connections),
+    }
+
+
+def _medians(cells: list[dict[str, object]], connections: list[int]) -> list[dict[str, object]]:
+    out: list[dict[str, object]] = []
+    for conns in connections:
+        row: dict[str, object] = {"connections": conns}
+        for name in SERVERS:
+            mine = [c for c in cells if c["server"] == name and c["connections"] == conns]
+            for field in ("req_s", "mib_s", "p50_ms", "p99_ms", "cpu_us_per_req", "rss_mib"):
+                row[f"{name}_{field}"] = statistics.median(float(str(c[field])) for c in mine)
+        row["ratio_req_s"] = float(str(row["gomodproxy_req_s"])) / float(str(row["nginx_req_s"]))
+        out.append(row)
+        print(json.dumps(row))
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--connections", default="1,16,64")
+    parser.add_argument("--duration", type=int, default=5, help="seconds per cell")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--server-core", type=int, default=0)
+    parser.add_argument("--client-core", type=int, default=1)
+    parser.add_argument("--tmp", default="/dev/shm", help="where the copied cache lives")
+    parser.add_argument("--output", type=Path, default=REPO / "benchmarks/results/warm_mix.json")
+    args = parser.parse_args(argv)
+    result = _run(args)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
