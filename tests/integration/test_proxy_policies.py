@@ -101,3 +101,20 @@ async def test_g_gonosumdb_modules_are_fetched_but_never_looked_up(world: World)
 
 def _text(data: bytes) -> str:
     return data.decode("utf-8", "replace")
+
+
+@pytest.mark.asyncio
+async def test_inv5_the_status_page_shows_counts_and_no_module_path(world: World) -> None:
+    async with running_proxy(
+        world.tmp / "status", upstream=world.origin.url, sumdb=world.db, goprivate="corp.example"
+    ) as proxy:
+        assert (await world.get(proxy, "/" + LOGGED.rel("mod")))[0] == 200
+        assert (await world.get(proxy, "/" + PRIVATE.rel("info")))[0] == 404
+        status, page = await world.get(proxy, "/status")
+    assert status == 200
+    assert "<h1>gomodproxy status</h1>" in page
+    assert f"<td>checksum database</td><td>{world.db.name}</td>" in page
+    assert "<td>mod</td><td>0</td><td>1</td><td>0.0%</td>" in page  # one miss, fetched
+    # Counts only: neither the private module nor the public one is named.
+    assert "corp.example" not in page
+    assert "example.com/logged" not in page

@@ -32,6 +32,7 @@ from gomodproxy.server.accesslog import access_log_middleware
 from gomodproxy.server.errors import error_middleware, not_found_max_age
 from gomodproxy.server.metrics import ProxyMetrics
 from gomodproxy.server.routes import ProxyRoutes
+from gomodproxy.server.status import StatusInfo
 from gomodproxy.server.sumdbrelay import SumDBRelay
 from gomodproxy.storage import FilesystemStorage, Storage, open_storage
 from gomodproxy.storage.sumdbstate import FileVerifierState
@@ -113,6 +114,14 @@ def make_app(
         instance_id=instance_id,
         list_max_age=int(settings.list_ttl),
         ready=lambda: state.ready,
+        status=StatusInfo(
+            instance_id=instance_id,
+            upstreams=plan.proxies.describe(),
+            sumdb=plan.sumdb.name if plan.sumdb else "off",
+            cache_dir=str(settings.cache_dir),
+            storage=settings.storage,
+            started=time.time(),
+        ),
     )
     app = web.Application(
         middlewares=[access_log_middleware(metrics), error_middleware],

@@ -72,6 +72,10 @@ class Counter:
         """The current value of one series (0 when never touched)."""
         return self._values.get(labels, 0.0)
 
+    def series(self) -> dict[Labels, float]:
+        """Every series touched so far: labels to value (a copy)."""
+        return dict(self._values)
+
     def samples(self) -> Iterable[str]:
         """The exposition lines of every series."""
         for labels, value in sorted(self._values.items()):

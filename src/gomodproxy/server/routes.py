@@ -26,6 +26,7 @@ from gomodproxy.server.accesslog import KIND_KEY, SENT_KEY
 from gomodproxy.server.metrics import ProxyMetrics
 from gomodproxy.server.ranges import UNSATISFIABLE, etag_matches, parse_range
 from gomodproxy.server.requestpath import ModuleRequest, SumDBRequest, parse_request_path
+from gomodproxy.server.status import StatusInfo, render_status
 from gomodproxy.server.sumdbrelay import SumDBRelay
 from gomodproxy.storage.base import CorruptObject, ObjectInfo, ObjectNotFound
 from gomodproxy.upstream.base import FileKind
@@ -59,6 +60,7 @@ class ProxyRoutes:
         instance_id: str,
         list_max_age: int = 60,
         ready: Callable[[], bool] = lambda: True,
+        status: StatusInfo | None = None,
     ) -> None:
         self._service = service
         self._metrics = metrics
@@ -67,6 +69,7 @@ class ProxyRoutes:
         self._via = f"gomodproxy-{instance_id}"
         self._list_cache = f"public, max-age={list_max_age}"
         self._ready = ready
+        self._status = status
 
     def bind(self, service: ModuleService, relay: SumDBRelay | None) -> None:
         """Attach the service and relay opened at start-up."""
@@ -85,6 +88,8 @@ class ProxyRoutes:
         app.router.add_get("/healthz", self.healthz, allow_head=True)
         app.router.add_get("/readyz", self.readyz, allow_head=True)
         app.router.add_get("/metrics", self.metrics, allow_head=True)
+        if self._status is not None:
+            app.router.add_get("/status", self.status, allow_head=True)
         # [\s\S] rather than '.': a decoded %0A must reach the parser (and be refused there).
         app.router.add_route("*", r"/{tail:[\s\S]*}", self.module)
 
@@ -112,6 +117,17 @@ class ProxyRoutes:
         return web.Response(
             text=self._metrics.render(),
             content_type="text/plain",
+            charset="utf-8",
+            headers={"Cache-Control": "no-store"},
+        )
+
+    async def status(self, request: web.Request) -> web.Response:
+        """The status page (HTML)."""
+        request[KIND_KEY] = "status"
+        assert self._status is not None
+        return web.Response(
+            text=render_status(self._metrics, self._status),
+            content_type="text/html",
             charset="utf-8",
             headers={"Cache-Control": "no-store"},
         )
