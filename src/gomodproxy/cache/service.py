@@ -18,9 +18,10 @@ Every file of the GOPROXY protocol goes through here:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
@@ -46,6 +47,7 @@ from gomodproxy.errors import (
     ModuleNotFound,
     ProxyError,
     SumDBError,
+    UpstreamTimeout,
 )
 from gomodproxy.module.dirhash import hash_go_mod
 from gomodproxy.storage.base import CorruptObject, ObjectInfo, ObjectNotFound, Storage
@@ -106,6 +108,8 @@ class ServiceOptions:
     holdback: int = 64 * 1024
     max_fetches: int = 64
     queue_timeout: float = 30.0
+    #: Longest wait for another process's fetch of the same file (its lock), in seconds.
+    lock_wait: float = 700.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,7 +234,7 @@ class ModuleService:
     ) -> bytes:
         self._observer.fetch_started(kind, False)
         try:
-            async with self._storage.lock(key):
+            async with self._fetch_lock(key):
                 existing = await self._stored(key)
                 if existing is not None:
                     return existing  # another process stored it while we waited
@@ -253,6 +257,25 @@ class ModuleService:
             return fetched.data
         finally:
             self._observer.fetch_finished(kind)
+
+    @contextlib.asynccontextmanager
+    async def _fetch_lock(self, key: str) -> AsyncIterator[None]:
+        """The storage lock of ``key``, waited for at most ``lock_wait`` seconds.
+
+        Another process (a worker sharing the cache) holding it is fetching the same file; its
+        fetch has deadlines of its own, so a wait this long means that process is stuck.
+        """
+        async with contextlib.AsyncExitStack() as stack:
+            try:
+                async with asyncio.timeout(self._options.lock_wait):
+                    await stack.enter_async_context(self._storage.lock(key))
+            except TimeoutError:
+                raise UpstreamTimeout(
+                    f"{key}: another process sharing the cache has been fetching it for over "
+                    f"{self._options.lock_wait:g} s; try again later",
+                    upstream="another process sharing the cache",
+                ) from None
+            yield
 
     async def _query_info(self, path: str, query: str, headers: Mapping[str, str] | None) -> bytes:
         """A non-canonical ``.info`` (branch, commit, partial version): always asked upstream.
@@ -355,7 +378,7 @@ class ModuleService:
         key = flight.key
         try:
             await flight.create_spool()
-            async with self._storage.lock(key):
+            async with self._fetch_lock(key):
                 existing = await self._storage.stat(key)
                 if existing is not None:
                     flight.finish(existing)

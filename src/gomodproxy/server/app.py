@@ -214,6 +214,8 @@ async def _open_parts(
             hot_bytes=settings.hot_cache_mb << 20,
             max_fetches=settings.max_fetches,
             queue_timeout=settings.queue_timeout,
+            # Another worker's fetch of the same file ends within its own deadlines.
+            lock_wait=settings.zip_timeout + settings.fetch_timeout,
         ),
         observer=metrics,
     )
