@@ -191,8 +191,8 @@ async def _stop(proc: asyncio.subprocess.Process) -> None:
 
 
 @contextlib.asynccontextmanager
-async def _sumdb(scratch: Path) -> AsyncIterator[str]:
-    """Our checksum database over the project's download folder; yields the GOSUMDB value."""
+async def _sumdb(scratch: Path, source: Path = DOWNLOAD) -> AsyncIterator[str]:
+    """Our checksum database over a download folder (the project's); yields the GOSUMDB value."""
     py = sys.executable
     keys = scratch / "keys"
     keygen = await asyncio.create_subprocess_exec(
@@ -204,7 +204,7 @@ async def _sumdb(scratch: Path) -> AsyncIterator[str]:
     proc = await _start_logged(
         ["taskset", "-c", "1", py, "-m", "gomodproxy", "sumdb", "serve",
          "--key", str(keys / "sumdb.bench.local.signer"), "--data", str(scratch / "sumdb"),
-         "--listen", "127.0.0.1:0", "--from-cache", str(DOWNLOAD)],
+         "--listen", "127.0.0.1:0", "--from-cache", str(source)],
         scratch / "sumdb.log",
     )  # fmt: skip
     try:

@@ -350,6 +350,8 @@ class FilesystemStorage:
                 self._write_meta(info, tmp.stat().st_ino)
                 replace(tmp, final)
                 fsync_dir(final.parent)
+                # Its bytes were hashed as they were written: the first reads need not again.
+                self._remember_checked(key, _identity(os.stat(final)))
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
