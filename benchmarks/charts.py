@@ -1,0 +1,121 @@
+"""Charts (PNG) of the benchmark results for docs/benchmarks.md.
+
+Reads ``benchmarks/results/{warm_mix,proxy_hot_path,cold_cache,memory}.json`` and writes
+``docs/img/*.png``: throughput against concurrency (W1, the URL mix and each file kind),
+latency (p50 and p99) against concurrency, W2 wall times and M1 peak memory. Needs matplotlib
+(the ``bench`` extra). Run from the repository root: ``.venv/bin/python -m benchmarks.charts``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, no display; chosen before pyplot loads
+import matplotlib.pyplot as plt
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "benchmarks" / "results"
+OUT = REPO / "docs" / "img"
+
+
+def _load(name: str) -> Any:
+    return json.loads((RESULTS / f"{name}.json").read_text())
+
+
+def _save(fig: Any, name: str) -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(OUT / name, dpi=110)
+    plt.close(fig)
+    print(f"wrote docs/img/{name}")
+
+
+def warm_mix() -> None:
+    """W1 mix: req/s and latency against connections, nginx and gomodproxy."""
+    rows = _load("warm_mix")["medians"]
+    conns = [r["connections"] for r in rows]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    for server in ("nginx", "gomodproxy"):
+        left.plot(conns, [r[f"{server}_req_s"] for r in rows], marker="o", label=server)
+        right.plot(conns, [r[f"{server}_p50_ms"] for r in rows], marker="o", label=f"{server} p50")
+        right.plot(
+            conns, [r[f"{server}_p99_ms"] for r in rows], marker="s", ls="--", label=f"{server} p99"
+        )
+    left.set(title="W1 URL mix: throughput", xlabel="connections", ylabel="requests/s")
+    right.set(title="W1 URL mix: latency", xlabel="connections", ylabel="ms", yscale="log")
+    for ax in (left, right):
+        ax.set_xscale("log", base=2)
+        ax.legend()
+        ax.grid(alpha=0.3)
+    _save(fig, "w1_mix.png")
+
+
+def hot_path() -> None:
+    """W1 per file kind: req/s against connections for each server."""
+    data = _load("proxy_hot_path")
+    cells = data["cells"]
+    kinds = sorted({c["kind"] for c in cells})
+    servers = sorted({c["server"] for c in cells})
+    fig, axes = plt.subplots(1, len(kinds), figsize=(4 * len(kinds), 4))
+    for ax, kind in zip(axes, kinds, strict=True):
+        for server in servers:
+            mine = [c for c in cells if c["kind"] == kind and c["server"] == server]
+            conns = sorted({c["connections"] for c in mine})
+            medians = []
+            for n in conns:
+                values = sorted(c["requests_per_s"] for c in mine if c["connections"] == n)
+                medians.append(values[len(values) // 2])
+            ax.plot(conns, medians, marker="o", label=server)
+        ax.set(title=f"cache hits: {kind}", xlabel="connections", ylabel="requests/s")
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    _save(fig, "w1_kinds.png")
+
+
+def cold_cache() -> None:
+    """W2: wall time of each scenario."""
+    medians = _load("cold_cache")["medians"]
+    names = list(medians)
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    ax.barh(names, [medians[n]["seconds"] for n in names])
+    ax.invert_yaxis()
+    ax.set(title="W2: go mod download all, Prometheus (418 modules)", xlabel="seconds")
+    ax.grid(axis="x", alpha=0.3)
+    _save(fig, "w2_cold_cache.png")
+
+
+def memory() -> None:
+    """M1: idle and peak RSS per proxy and phase."""
+    results = _load("memory")["results"]
+    labels, idle, peak = [], [], []
+    for proxy, phases in results.items():
+        for phase, cell in phases.items():
+            labels.append(f"{proxy} {phase}")
+            idle.append(cell["idle_rss_mib"])
+            peak.append(cell["peak_rss_mib"])
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    ax.barh(labels, peak, label="peak")
+    ax.barh(labels, idle, label="idle")
+    ax.invert_yaxis()
+    ax.set(title="M1: RSS while 20 clients fetch a 300 MB zip", xlabel="MiB")
+    ax.legend()
+    ax.grid(axis="x", alpha=0.3)
+    _save(fig, "m1_memory.png")
+
+
+def main() -> int:
+    warm_mix()
+    hot_path()
+    cold_cache()
+    memory()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
