@@ -25,7 +25,6 @@ from pathlib import Path
 
 from aiohttp import web
 
-from gomodproxy.cli.logs import batch_log_output
 from gomodproxy.config import OPTIONS, Settings, build_settings, env_name, load_toml
 from gomodproxy.errors import ConfigError
 from gomodproxy.server.accesslog import JSONFormatter
@@ -87,7 +86,6 @@ def run(args: argparse.Namespace) -> int:
     if settings.log_json:
         for handler in logging.getLogger().handlers:
             handler.setFormatter(JSONFormatter())
-    batch_log_output()  # one access line per request: written in batches, not a write each
     if not settings.instance_id:
         settings = replace(settings, instance_id=secrets.token_hex(6))
     if settings.netrc is None:
@@ -133,29 +131,12 @@ async def serve(
         print(f"gomodproxy: serving {url}", flush=True)
         if on_listening is not None:
             on_listening(url)
-        flusher = asyncio.create_task(_flush_logs_periodically(), name="flush-logs")
-        try:
-            await stop.wait()
-        finally:
-            flusher.cancel()
+        await stop.wait()
         logger.info("proxy.stopping pid=%d", os.getpid())
     finally:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
         await runner.cleanup()
-        _flush_logs()
-
-
-async def _flush_logs_periodically(interval: float = 0.5) -> None:
-    """Write batched log lines at least every ``interval`` seconds, even when idle."""
-    while True:
-        await asyncio.sleep(interval)
-        _flush_logs()
-
-
-def _flush_logs() -> None:
-    for handler in logging.getLogger().handlers:
-        handler.flush()
 
 
 def _site_url(site: web.TCPSite, settings: Settings, tls: bool) -> str:
