@@ -106,7 +106,12 @@ async def _stopping(running: Running) -> AsyncIterator[Running]:
         yield running
     finally:
         if running.proc.returncode is None:
-            running.proc.kill()
+            if os.getpgid(running.proc.pid) == running.proc.pid:
+                # Its own process group (workers): kill the workers too, or they would keep
+                # its pipes open and the wait below would never end.
+                os.killpg(running.proc.pid, signal.SIGKILL)
+            else:
+                running.proc.kill()
             await running.proc.wait()
 
 
@@ -224,12 +229,13 @@ async def test_workers_share_the_port_and_the_cache(world: World, tmp_path: Path
         env=env,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
+        start_new_session=True,
     )
     assert proc.stdout is not None
     running = Running(proc, f"http://127.0.0.1:{port}", tmp_path / "unused.log")
     async with _stopping(running):
         starts = [await asyncio.wait_for(proc.stdout.readline(), 60) for _ in range(2)]
-        assert all(s.startswith(b"gomodproxy: serving") for s in starts)
+        assert all(s.startswith(b"gomodproxy: serving") for s in starts), starts
         world.origin.inject(Fault(delay=0.5), SMALL.rel("zip"))
         connector = aiohttp.TCPConnector(force_close=True)
         async with aiohttp.ClientSession(connector=connector) as http:

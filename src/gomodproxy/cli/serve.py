@@ -128,7 +128,11 @@ async def serve(
             raise ConfigError(f"cannot listen on {settings.listen}: {exc.strerror}") from exc
         url = _site_url(site, settings, ssl_context is not None)
         logger.info("proxy.listening url=%s pid=%d", url, os.getpid())
-        print(f"gomodproxy: serving {url}", flush=True)
+        # One write for the whole line: workers share stdout, and print() writes the text and
+        # the newline separately when output is unbuffered (PYTHONUNBUFFERED), so two workers'
+        # lines could interleave.
+        sys.stdout.write(f"gomodproxy: serving {url}\n")
+        sys.stdout.flush()
         if on_listening is not None:
             on_listening(url)
         await stop.wait()
