@@ -31,6 +31,7 @@ import aiohttp
 from benchmarks.cold_cache.origin import DelayedOrigin
 from benchmarks.cold_cache.run import REPO, _gomodproxy, _nginx, _sumdb
 from benchmarks.http_stacks.machine import machine_info
+from benchmarks.output import write_result
 
 MODULE, VERSION = "example.com/m1big", "v1.0.0"
 
@@ -186,9 +187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=REPO / "benchmarks/results/memory.json")
     args = parser.parse_args(argv)
     result = asyncio.run(_run(args))
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {args.output}")
+    write_result(args.output, result)
     return 0
 
 

@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import os
 import shutil
 import signal
@@ -46,6 +45,7 @@ from pathlib import Path
 
 from benchmarks.cold_cache.origin import DelayedOrigin
 from benchmarks.http_stacks.machine import machine_info
+from benchmarks.output import write_result
 
 REPO = Path(__file__).resolve().parents[2]
 PROJECT = REPO / "tests" / "projects" / "prometheus"
@@ -353,9 +353,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=REPO / "benchmarks/results/cold_cache.json")
     args = parser.parse_args(argv)
     result = asyncio.run(_run(args))
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {args.output}")
+    write_result(args.output, result)
     failed = [r for r in result["runs"] if not r["ok"]]  # type: ignore[attr-defined]
     return 1 if failed else 0
 

@@ -30,6 +30,7 @@ from pathlib import Path
 from benchmarks.http_stacks.machine import CLOCK_TICKS, machine_info
 from benchmarks.http_stacks.servers import HOST, Launch, Server
 from benchmarks.http_stacks.wrk import run_wrk
+from benchmarks.output import write_result
 
 REPO = Path(__file__).resolve().parents[2]
 DOWNLOAD = REPO / ".cache/corpus/projects/prometheus/pkg/mod/cache/download"
@@ -170,9 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=REPO / "benchmarks/results/warm_mix.json")
     args = parser.parse_args(argv)
     result = _run(args)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {args.output}")
+    write_result(args.output, result)
     return 0
 
 

@@ -93,6 +93,7 @@ def replace(src: Path, dst: Path) -> None:
 
 
 def fsync_dir(path: Path) -> None:
+    """fsync a folder, so a rename in it survives a crash."""
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)

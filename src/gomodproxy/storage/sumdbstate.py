@@ -27,6 +27,7 @@ import secrets
 from pathlib import Path
 
 from gomodproxy.errors import StorageError, SumDBError
+from gomodproxy.storage.fswrite import fsync_dir
 from gomodproxy.sumdb.seams import WriteConflict
 
 __all__ = ["FileVerifierState"]
@@ -43,14 +44,6 @@ def _check_name(file: str) -> None:
     bad = any(p in ("", ".", "..") or "\\" in p or "\0" in p for p in parts)
     if bad or len(file) > 4096:
         raise SumDBError(f"refusing unsafe checksum database file name {file!r}")
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _read_locked(path: Path) -> bytes | None:
@@ -95,7 +88,7 @@ def _write_atomic(path: Path, data: bytes) -> None:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def _compare_and_swap(path: Path, file: str, old: bytes, new: bytes) -> None:
