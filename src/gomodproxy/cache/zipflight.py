@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from gomodproxy.storage.base import ObjectInfo
+from gomodproxy.storage.fswrite import create_held
 
 __all__ = ["ZipFlight", "ZipReader"]
 
@@ -162,7 +163,8 @@ class ZipFlight:
 
 def _create(spool: Path) -> int:
     spool.parent.mkdir(parents=True, exist_ok=True)
-    return os.open(spool, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+    # Held while this process has it open: the orphan sweep leaves it alone.
+    return create_held(spool)
 
 
 def _pwrite_all(fd: int, data: bytes, offset: int) -> None:

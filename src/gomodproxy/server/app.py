@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import shutil
 import tempfile
 import time
@@ -35,6 +34,7 @@ from gomodproxy.server.routes import ProxyRoutes
 from gomodproxy.server.status import StatusInfo
 from gomodproxy.server.sumdbrelay import SumDBRelay
 from gomodproxy.storage import FilesystemStorage, Storage, open_storage
+from gomodproxy.storage.fswrite import sweep_orphans
 from gomodproxy.storage.sumdbstate import FileVerifierState
 from gomodproxy.storage.sumdbstore import StorageVerifierState
 from gomodproxy.sumdb.client import SumDBClient
@@ -52,6 +52,8 @@ logger = logging.getLogger(__name__)
 SERVICE_KEY = web.AppKey("service", ModuleService)
 METRICS_KEY = web.AppKey("metrics", ProxyMetrics)
 
+# How often leftovers of dead writers are looked for (a directory scan or two).
+_ORPHAN_SWEEP_SECONDS = 300.0
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1", "0.0.0.0", "::"})
 
 
@@ -198,7 +200,8 @@ async def _open_parts(
             {plan.sumdb.name: db_fetcher}, store, nosumdb_patterns=plan.private.gonosumdb
         )
     spool = _spool_dir(store, stack)
-    await asyncio.to_thread(_sweep_spool, spool, max(3600.0, 2 * settings.zip_timeout))
+    sweeper = asyncio.create_task(_sweep_orphans_forever(store, spool, _ORPHAN_SWEEP_SECONDS))
+    stack.push_async_callback(_cancel, sweeper)
     service = ModuleService(
         store,
         chain,
@@ -233,19 +236,27 @@ def _verifier_state(store: Storage) -> VerifierState:
     return StorageVerifierState(store)
 
 
-def _sweep_spool(folder: Path, max_age: float) -> None:
-    """Remove spool files left by a process that died mid-download (old enough to be dead:
-    other processes sharing the folder may be downloading right now)."""
-    cutoff = time.time() - max_age
-    try:
-        entries = list(os.scandir(folder))
-    except FileNotFoundError:
-        return
-    for entry in entries:
-        with contextlib.suppress(OSError):
-            if entry.is_file() and entry.stat().st_mtime < cutoff:
-                os.unlink(entry.path)
-                logger.info("spool.stale_removed name=%s", entry.name)
+async def _sweep_orphans_forever(store: Storage, spool: Path, interval: float) -> None:
+    """Remove what dead writers left (unheld temporary and spool files), at start (the whole
+    cache folder once) and then every ``interval`` seconds, so a crashed worker or another
+    process sharing the folder never leaks disk for good."""
+    everywhere = True
+    while True:
+        try:
+            if isinstance(store, FilesystemStorage):
+                await asyncio.to_thread(store.sweep_orphans, everywhere=everywhere)
+            else:
+                await asyncio.to_thread(sweep_orphans, spool)
+        except Exception:
+            logger.exception("storage.sweep_failed")
+        everywhere = False
+        await asyncio.sleep(interval)
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 def _spool_dir(store: Storage, stack: contextlib.AsyncExitStack) -> Path:

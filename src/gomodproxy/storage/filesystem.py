@@ -4,16 +4,23 @@ Objects live at ``<root>/<key>``, so the folder can also be served as ``GOPROXY=
 (see the module cache layout in the Go modules reference, section 7). Our bookkeeping lives under
 ``<root>/.gomodproxy/.store/``, which no key can name (key elements never start with ``.``):
 
-- ``meta/<key>.json``: size and SHA-256 recorded at write time, checked on read;
+- ``meta/<key>.json``: size and SHA-256 recorded at write time, checked on read, with the inode
+  of the data file it describes; ``meta/<key>.json.next``: the record of a write in progress;
 - ``locks/<key>.lock``: ``flock`` lock files, shared by every process using the folder;
 - ``quarantine/``: objects whose bytes no longer match what was written;
-- ``spool/``: a temporary folder on the same filesystem for callers that download first.
+- ``spool/``: a temporary folder on the same filesystem for callers that download first;
+- ``tmp/``: writes being prepared.
 
-Writes follow Go's ``writeDiskCache`` recipe plus durability: a temporary file in the **same**
-directory (``.<name>.<random>.tmp``, invisible to keys), fsync, metadata first, then
-``os.replace`` onto the final name (the commit point) and fsync of the directory. A SIGKILL at any
-point leaves either the old object, no object, or a metadata record without data (which reads as
-absent); never a partial file under a key.
+Writes follow Go's ``writeDiskCache`` recipe plus durability: a temporary file (in ``tmp/``, on
+the same filesystem), fsync, then ``os.replace`` onto the final name (the commit point) and fsync
+of the directory. Temporary and spool files are held by their writer (a shared ``flock``);
+:meth:`FilesystemStorage.sweep_orphans` removes the ones no live process holds, so a crash at any
+step leaks no disk for longer than the sweep interval. The record is
+written as ``<key>.json.next`` before the commit and promoted to ``<key>.json`` after it, so the
+record of the object in place is never overwritten before its data is: a reader takes whichever
+of the two names the inode it opened. A SIGKILL at any point leaves the old object whole or the new
+one whole (or no object, or a record without data, which reads as absent); never a partial file
+under a key and never a lost previous version.
 
 Reads re-hash an object when its file is first read by this process, whenever the file's
 identity (inode, size, modification and change times) differs from the last check, and at least
@@ -49,12 +56,13 @@ from gomodproxy.storage.base import (
 )
 from gomodproxy.storage.fswrite import (
     COPY_CHUNK,
+    ORPHAN_GRACE_SECONDS,
     TEMP_SUFFIX,
     fsync_dir,
     materialize,
-    remove_stale_temps,
     replace,
     storage_error,
+    sweep_orphans,
     write_file_atomic,
 )
 from gomodproxy.storage.keyedlock import KeyedLocks
@@ -76,6 +84,8 @@ _SEND_FROM_MEMORY = 64 << 10
 _CHECKED_ENTRIES = 100_000
 
 _Identity = tuple[int, int, int, int]
+# The record of a write in progress: ``meta/<key>.json.next`` until the data is committed.
+_PENDING = ".next"
 
 
 def _identity(st: os.stat_result) -> _Identity:
@@ -101,6 +111,11 @@ class FilesystemStorage:
     def spool_dir(self) -> Path:
         """A folder on the same filesystem for downloads that are put() afterwards."""
         return self._store / "spool"
+
+    @property
+    def temp_dir(self) -> Path:
+        """Where writes are prepared before their rename into place (same filesystem)."""
+        return self._store / "tmp"
 
     # -- reads -----------------------------------------------------------------------------
 
@@ -214,10 +229,15 @@ class FilesystemStorage:
         parts = key.split("/")
         return self._store.joinpath("meta", *parts[:-1], parts[-1] + ".json")
 
-    def _read_meta(self, key: str) -> tuple[ObjectInfo, int] | None:
-        """Return the record and the inode number it was written for."""
+    def _pending_meta_path(self, key: str) -> Path:
+        meta = self._meta_path(key)
+        return meta.with_name(meta.name + _PENDING)
+
+    def _read_meta(self, key: str, *, pending: bool = False) -> tuple[ObjectInfo, int] | None:
+        """Return the record (or the pending one) and the inode number it was written for."""
+        path = self._pending_meta_path(key) if pending else self._meta_path(key)
         try:
-            raw = self._meta_path(key).read_bytes()
+            raw = path.read_bytes()
         except (FileNotFoundError, NotADirectoryError):
             return None
         try:
@@ -247,8 +267,12 @@ class FilesystemStorage:
             try:
                 st = os.fstat(fd)
                 record = self._read_meta(key)
-                if record is not None and record[1] == st.st_ino and record[0].size == st.st_size:
+                if _describes(record, st):
+                    assert record is not None
                     return fd, record[0]
+                committed = self._committed_pending(key, st)
+                if committed is not None:
+                    return fd, committed
                 size, sha256 = _hash_fd(fd)
                 info = ObjectInfo(key=key, size=size, sha256=sha256, mtime=time.time())
                 if record is None:
@@ -294,7 +318,8 @@ class FilesystemStorage:
         if not path.is_file():
             return None
         record = self._read_meta(key)
-        if record is not None and record[1] == st.st_ino and record[0].size == st.st_size:
+        if _describes(record, st):
+            assert record is not None
             return record[0]
         try:
             fd, info = self._open_sync(key)
@@ -328,39 +353,91 @@ class FilesystemStorage:
                     keys.append(key)
         return sorted(keys)
 
-    def _write_meta(self, info: ObjectInfo, ino: int) -> None:
-        meta = self._meta_path(info.key)
+    def _write_meta(self, info: ObjectInfo, ino: int, *, pending: bool = False) -> None:
+        meta = self._pending_meta_path(info.key) if pending else self._meta_path(info.key)
         doc = {"size": info.size, "sha256": info.sha256, "time": info.mtime, "ino": ino}
         write_file_atomic(meta, json.dumps(doc).encode())
+
+    def _committed_pending(self, key: str, st: os.stat_result) -> ObjectInfo | None:
+        """The pending record when it names the data file in place: its writer committed the
+        data and died (or is about to promote the record). Promote it under the commit lock,
+        re-checked there, so a writer that is still running is never overtaken."""
+        pending = self._read_meta(key, pending=True)
+        if not _describes(pending, st):
+            return None
+        assert pending is not None
+        fd = self._open_lock_file(key, ".commit")
+        try:
+            if _try_flock(fd):
+                again = self._read_meta(key, pending=True)
+                if _describes(again, os.stat(self._data_path(key))):
+                    self._promote_meta(key)
+                    logger.info("storage.record_promoted key=%s", key)
+        except FileNotFoundError:
+            pass
+        finally:
+            os.close(fd)
+        return pending[0]
+
+    def _promote_meta(self, key: str) -> None:
+        """Make the pending record the record (the second half of a commit)."""
+        meta = self._meta_path(key)
+        replace(self._pending_meta_path(key), meta)
+        fsync_dir(meta.parent)
 
     def _put_sync(self, key: str, source: bytes | Path) -> ObjectInfo:
         final = self._data_path(key)
         final.parent.mkdir(parents=True, exist_ok=True)
         if final.parent.is_symlink() or final.is_dir():
             raise StorageError(f"cannot store {key}: the target is not a regular file location")
-        remove_stale_temps(final)
-        tmp = final.parent / f".{final.name}.{secrets.token_hex(6)}{TEMP_SUFFIX}"
+        self.temp_dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.temp_dir / f"{secrets.token_hex(8)}{TEMP_SUFFIX}"
+        held = -1
         try:
-            size, sha256 = materialize(source, tmp)
+            size, sha256, held = materialize(source, tmp)
             info = ObjectInfo(key=key, size=size, sha256=sha256, mtime=time.time())
-            # The record goes first: a crash before the rename leaves a record without data
-            # (reads as absent) or for another inode (detected on read). The rename of the data
-            # is the commit point; it keeps the inode the record names.
+            # The new record goes beside the one in force (pending), the rename of the data is
+            # the commit point (it keeps the inode the pending record names), and the promotion
+            # of the record follows. A crash before the rename leaves the old object and its
+            # record untouched; a crash after it leaves a pending record that names the data in
+            # place, which readers take (and promote).
             with self._commit_lock(key):
-                self._write_meta(info, tmp.stat().st_ino)
+                self._write_meta(info, os.fstat(held).st_ino, pending=True)
                 replace(tmp, final)
                 fsync_dir(final.parent)
+                self._promote_meta(key)
                 # Its bytes were hashed as they were written: the first reads need not again.
                 self._remember_checked(key, _identity(os.stat(final)))
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
             raise
+        finally:
+            if held >= 0:
+                os.close(held)
         if isinstance(source, Path):
             with contextlib.suppress(FileNotFoundError):
                 source.unlink()
         logger.debug("storage.put.complete key=%s size=%d", key, size)
         return info
+
+    def sweep_orphans(
+        self, *, everywhere: bool = False, grace: float = ORPHAN_GRACE_SECONDS
+    ) -> tuple[int, int]:
+        """Remove what dead writers left: unheld temporary and spool files (see
+        :func:`~gomodproxy.storage.fswrite.sweep_orphans`). ``everywhere`` also walks the
+        whole folder for temporary files beside objects and records (the layout of older
+        versions; done once at start). Returns (files removed, bytes freed)."""
+        removed = freed = 0
+        for folder in (self.temp_dir, self.spool_dir):
+            n, size = sweep_orphans(folder, grace=grace)
+            removed, freed = removed + n, freed + size
+        if everywhere:
+            n, size = sweep_orphans(self._root, recursive=True, grace=grace)
+            removed, freed = removed + n, freed + size
+        if removed:
+            logger.warning("storage.orphans_removed files=%d bytes=%d", removed, freed)
+        return removed, freed
 
     def _delete_sync(self, key: str) -> bool:
         try:
@@ -368,8 +445,9 @@ class FilesystemStorage:
             found = True
         except (FileNotFoundError, NotADirectoryError):
             found = False
-        with contextlib.suppress(FileNotFoundError, NotADirectoryError):
-            self._meta_path(key).unlink()
+        for meta in (self._meta_path(key), self._pending_meta_path(key)):
+            with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+                meta.unlink()
         return found
 
     def _quarantine(self, key: str, reason: str) -> CorruptObject:
@@ -379,6 +457,8 @@ class FilesystemStorage:
         target.parent.mkdir(parents=True, exist_ok=True)
         with contextlib.suppress(FileNotFoundError):
             os.replace(self._data_path(key), target)
+        # Only the record in force: a pending one belongs to a writer and is harmless when it
+        # names no data in place.
         with contextlib.suppress(FileNotFoundError):
             self._meta_path(key).unlink()
         logger.error("storage.corrupt key=%s reason=%s quarantined=%s", key, reason, target.name)
@@ -469,6 +549,11 @@ class _FileReader:
     def checked_fd(self) -> int | None:
         # Checked recently and unchanged since (the identity test at open): sendable as is.
         return self._fd if self._whole is None and self._unchecked is None else None
+
+
+def _describes(record: tuple[ObjectInfo, int] | None, st: os.stat_result) -> bool:
+    """Whether a record was written for this data file (its inode and size)."""
+    return record is not None and record[1] == st.st_ino and record[0].size == st.st_size
 
 
 def _try_flock(fd: int) -> bool:
