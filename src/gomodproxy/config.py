@@ -102,6 +102,14 @@ OPTIONS: tuple[Option, ...] = (
     Option("read-timeout", float, 30.0, "upstream read timeout (stalled socket)", "SECONDS"),
     Option("fetch-timeout", float, 60.0, "deadline for fetching one small file", "SECONDS"),
     Option("zip-timeout", float, 600.0, "deadline for fetching one module zip", "SECONDS"),
+    Option(
+        "zip-verify-first",
+        bool,
+        False,
+        "send a zip missing from the cache only once it is verified (a clear 502 instead of "
+        "a cut connection when it fails; the first byte comes later)",
+        "",
+    ),
     Option("retries", int, 2, "upstream retries after 5xx/429/connection errors", "N"),
     Option("hot-cache-mb", int, 64, "memory for hot .info/.mod files, MiB", "MIB"),
     Option("max-fetches", int, 64, "upstream fetches running at once (more wait)", "N"),
@@ -139,6 +147,7 @@ class Settings:
     read_timeout: float
     fetch_timeout: float
     zip_timeout: float
+    zip_verify_first: bool
     retries: int
     hot_cache_mb: int
     max_fetches: int

@@ -167,6 +167,9 @@ async def test_serves_every_kind_with_its_content_type_and_cache_control(proxy: 
         ("/example.com/m/@v/list", b"v1.0.0\nv1.1.0\n", "text/plain; charset=utf-8", "max-age=60"),
         ("/example.com/m/@v/v1.0.0.info", M1.info, "application/json", "immutable"),
         ("/example.com/m/@v/v1.0.0.mod", M1.mod, "text/plain; charset=utf-8", "immutable"),
+        # The first answer streams while the zip is verified (not cacheable yet, see the
+        # b17 tests); the stored zip is immutable.
+        ("/example.com/m/@v/v1.0.0.zip", M1.zip, "application/zip", ""),
         ("/example.com/m/@v/v1.0.0.zip", M1.zip, "application/zip", "immutable"),
     ]
     for raw, body, ctype, cache in cases:
@@ -249,7 +252,9 @@ async def test_b16_upstream_timeout_is_a_504_no_store(proxy: Proxy) -> None:
 
 
 @pytest.mark.asyncio
-@pytest.mark.parametrize("fault", [Fault(truncate_at=1_000_000), Fault(body=M2.zip + b"x")])
+@pytest.mark.parametrize(
+    "fault", [Fault(truncate_at=1_000_000), Fault(body=M1.zip + b"x")], ids=["cut", "tampered"]
+)
 async def test_b17_b22_a_bad_zip_cuts_the_connection_and_nothing_is_cached(
     proxy: Proxy, fault: Fault
 ) -> None:
@@ -266,8 +271,10 @@ async def test_b17_b22_a_bad_zip_cuts_the_connection_and_nothing_is_cached(
 async def test_b22_a_tampered_small_zip_is_a_502_naming_the_hashes(proxy: Proxy) -> None:
     tampered = synth(M2.path, M2.version, files={**M2.files, "x.go": b"package m\n"})
     proxy.origin.inject(Fault(body=tampered.zip), M2.rel("zip"))
-    with pytest.raises(aiohttp.ClientPayloadError):
-        await proxy.get("/" + M2.rel("zip"))
+    # Small enough to be held back whole: answered only after verification, so a clear 502.
+    status, body, headers = await proxy.get("/" + M2.rel("zip"))
+    assert (status, headers["Cache-Control"]) == (502, "no-store")
+    assert M2.zip_h1.encode() in body
     status, body, _ = await proxy.get("/" + M2.rel("zip"), method="HEAD")
     assert status == 502
     status, body, headers = await proxy.get("/" + M2.rel("zip"), headers={"Range": "bytes=0-1"})
@@ -276,6 +283,52 @@ async def test_b22_a_tampered_small_zip_is_a_502_naming_the_hashes(proxy: Proxy)
     assert tampered.zip_h1.encode() in body
     assert b"example.com/m@v1.1.0" in body
     assert headers["Cache-Control"] == "no-store"
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("body", [b"", b"PK\x05\x06" + bytes(18)], ids=["empty", "no-entries"])
+async def test_b17_an_empty_upstream_zip_is_a_502_never_a_complete_cacheable_200(
+    proxy: Proxy, body: bytes
+) -> None:
+    proxy.origin.inject(Fault(body=body), M2.rel("zip"))
+    status, text, headers = await proxy.get("/" + M2.rel("zip"))
+    assert status == 502
+    assert headers["Cache-Control"] == "no-store"
+    assert b"example.com/m@v1.1.0" in text or b"zip" in text
+    assert not await proxy.storage.inner.exists(M2.rel("zip"))
+
+
+@pytest.mark.asyncio
+async def test_b17_a_zip_still_streaming_is_not_marked_cacheable_until_stored(
+    proxy: Proxy,
+) -> None:
+    # The origin trickles the zip, so the first client is answered while it is still fetched.
+    proxy.origin.inject(Fault(trickle=0.05, trickle_chunk=256 << 10, times=1), BIG.rel("zip"))
+    status, body, headers = await proxy.get("/" + BIG.rel("zip"))
+    assert (status, body) == (200, BIG.zip)
+    assert headers["Cache-Control"] == "no-store"
+    status, body, headers = await proxy.get("/" + BIG.rel("zip"))
+    assert (status, body) == (200, BIG.zip)
+    assert "immutable" in headers["Cache-Control"]
+
+
+@pytest.mark.asyncio
+async def test_b17_zip_verify_first_answers_a_bad_big_zip_with_a_clear_502(
+    tmp_path: Path, proxy: Proxy
+) -> None:
+    strict, server = await _start(
+        tmp_path / "strict", proxy.origin, proxy.db, proxy.http, **{"zip-verify-first": "true"}
+    )
+    try:
+        proxy.origin.inject(Fault(truncate_at=1_000_000, times=1), BIG.rel("zip"))
+        status, body, headers = await strict.get("/" + BIG.rel("zip"))
+        assert (status, headers["Cache-Control"]) == (502, "no-store")
+        assert b"example.com/big/@v/v1.0.0.zip was cut short" in body
+        status, body, headers = await strict.get("/" + BIG.rel("zip"))
+        assert (status, body) == (200, BIG.zip)
+        assert "immutable" in headers["Cache-Control"]
+    finally:
+        await server.close()
 
 
 # -- group A: malformed requests never reach storage or the origin ---------------------------

@@ -498,6 +498,27 @@ async def test_b23_a_private_module_whose_mod_differs_from_its_zip_is_refused(en
 
 
 @pytest.mark.asyncio
+async def test_b23_a_tampered_private_mod_is_never_kept_and_cannot_lock_out_the_honest_zip(
+    env: Env,
+) -> None:
+    honest = PRIVATE.mod
+    evil = b"module private.example/p\n\nrequire evil.example/x v1.0.0\n"
+    env.origin.inject(Fault(body=evil), PRIVATE.rel("mod"))
+    tampered = await env.service.mod_file(PRIVATE.path, PRIVATE.version)
+    assert not tampered.kept
+    assert not await env.storage.exists(PRIVATE.rel("mod"))
+    with pytest.raises(InvalidUpstreamContent, match=r"differs from the \.mod"):
+        await env.service.zip_stored(PRIVATE.path, PRIVATE.version)
+    # The upstream is honest again: the zip and its .mod are kept together, and agree.
+    env.origin.clear_faults()
+    assert (await env.service.zip_stored(PRIVATE.path, PRIVATE.version)).size == len(PRIVATE.zip)
+    assert await env.storage.get(PRIVATE.rel("mod")) == honest
+    kept = await env.service.mod_file(PRIVATE.path, PRIVATE.version)
+    assert (kept.data, kept.kept) == (honest, True)
+    assert PRIVATE.version.encode() in await env.service.list(PRIVATE.path)
+
+
+@pytest.mark.asyncio
 async def test_b23_a_private_module_without_go_mod_matches_the_synthesized_mod(env: Env) -> None:
     bare = synth("private.example/bare", "v1.0.0", files={"bare.go": b"package bare\n"})
     publish(env.origin, bare)

@@ -58,6 +58,7 @@ from gomodproxy.upstream.chain import UpstreamChain
 __all__ = [
     "ChecksumPolicy",
     "ChecksumVerifier",
+    "ModFile",
     "ModuleService",
     "ServiceOptions",
     "StoredZip",
@@ -110,6 +111,15 @@ class ServiceOptions:
     queue_timeout: float = 30.0
     #: Longest wait for another process's fetch of the same file (its lock), in seconds.
     lock_wait: float = 700.0
+
+
+@dataclass(frozen=True, slots=True)
+class ModFile:
+    """A ``.mod`` and whether it is kept: False for a module no checksum database proves whose
+    zip has not been checked against it yet (answer it ``no-store``)."""
+
+    data: bytes
+    kept: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,7 +211,17 @@ class ModuleService:
         self, path: str, version: str, *, headers: Mapping[str, str] | None = None
     ) -> bytes:
         """The go.mod of a canonical ``version``."""
-        return await self._small_file(path, version, FileKind.MOD, headers)
+        return (await self.mod_file(path, version, headers=headers)).data
+
+    async def mod_file(
+        self, path: str, version: str, *, headers: Mapping[str, str] | None = None
+    ) -> ModFile:
+        """The go.mod of a canonical ``version``, and whether it is kept (see :class:`ModFile`)."""
+        key = file_key(path, version, FileKind.MOD.value)
+        data = await self._small_file(path, version, FileKind.MOD, headers)
+        if self._checksums.applies_to(path) or self._hot.get(key) is not None:
+            return ModFile(data, kept=True)
+        return ModFile(data, kept=await self._storage.stat(key) is not None)
 
     async def _small_file(
         self, path: str, version: str, kind: FileKind, headers: Mapping[str, str] | None
@@ -221,8 +241,14 @@ class ModuleService:
         data = await self._files.do(
             key, lambda: self._fetch_small(path, version, kind, key, headers)
         )
-        self._hot.put(key, data)
+        if not self._provisional(path, kind):
+            self._hot.put(key, data)
         return data
+
+    def _provisional(self, path: str, kind: FileKind) -> bool:
+        """A .mod that no checksum database can prove is kept only with its zip (see
+        :meth:`_check_mod_matches_zip`); until then it is passed on, not stored."""
+        return kind is FileKind.MOD and not self._checksums.applies_to(path)
 
     async def _fetch_small(
         self,
@@ -249,6 +275,9 @@ class ModuleService:
                 else:
                     validate_mod(fetched.data, path, version, upstream=fetched.upstream)
                     await self._verify(path, version, "mod", hash_go_mod(fetched.data))
+                if self._provisional(path, kind):
+                    logger.info("cache.passed_unkept key=%s upstream=%s", key, fetched.upstream)
+                    return fetched.data
                 await self._storage.put(key, fetched.data)
             if kind is FileKind.MOD:
                 async with self._storage.lock(list_key(path)):
@@ -442,6 +471,15 @@ class ModuleService:
                 "the go.mod in the zip differs from the .mod served for this version",
                 upstream=flight.upstream,
             )
+        # Consistent by construction: the .mod is kept only now, together with its zip, so a
+        # tampered .mod can never be stored alone and lock out every honest zip.
+        mod_key = file_key(path, version, FileKind.MOD.value)
+        async with self._storage.lock(mod_key):
+            if await self._storage.stat(mod_key) is None:
+                await self._storage.put(mod_key, mod)
+                logger.info("cache.stored key=%s upstream=%s", mod_key, flight.upstream)
+        async with self._storage.lock(list_key(path)):
+            await self.listings.record_stored_version(path, version)
 
     # -- shared -----------------------------------------------------------------------------
 

@@ -115,6 +115,7 @@ def make_app(
         prefix=settings.path_prefix,
         instance_id=instance_id,
         list_max_age=int(settings.list_ttl),
+        zip_verify_first=settings.zip_verify_first,
         ready=lambda: state.ready,
         status=StatusInfo(
             instance_id=instance_id,

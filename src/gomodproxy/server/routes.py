@@ -59,6 +59,7 @@ class ProxyRoutes:
         prefix: str = "",
         instance_id: str,
         list_max_age: int = 60,
+        zip_verify_first: bool = False,
         ready: Callable[[], bool] = lambda: True,
         status: StatusInfo | None = None,
     ) -> None:
@@ -68,6 +69,7 @@ class ProxyRoutes:
         self._prefix = prefix
         self._via = f"gomodproxy-{instance_id}"
         self._list_cache = f"public, max-age={list_max_age}"
+        self._zip_verify_first = zip_verify_first
         self._ready = ready
         self._status = status
 
@@ -160,9 +162,11 @@ class ProxyRoutes:
             return self._bytes(request, await s.latest(path, headers=forward), target, False)
         if target.kind is FileKind.INFO:
             data = await s.info(path, version, headers=forward)
-        else:
-            data = await s.mod(path, version, headers=forward)
-        return self._bytes(request, data, target, target.immutable)
+            return self._bytes(request, data, target, target.immutable)
+        mod = await s.mod_file(path, version, headers=forward)
+        if not mod.kept:
+            return self._bytes(request, mod.data, target, False, cache="no-store")
+        return self._bytes(request, mod.data, target, target.immutable)
 
     def _forward_headers(self, request: web.Request) -> Mapping[str, str]:
         incoming = [v.strip() for v in request.headers.getall("Via", []) if v.strip()]
@@ -178,10 +182,16 @@ class ProxyRoutes:
         }
 
     def _bytes(
-        self, request: web.Request, data: bytes, target: ModuleRequest, immutable: bool
+        self,
+        request: web.Request,
+        data: bytes,
+        target: ModuleRequest,
+        immutable: bool,
+        *,
+        cache: str = "",
     ) -> web.Response:
         etag = f'"sha256-{hashlib.sha256(data).hexdigest()}"'
-        cache = _IMMUTABLE if immutable else self._list_cache
+        cache = cache or (_IMMUTABLE if immutable else self._list_cache)
         headers = {"Cache-Control": cache, "ETag": etag}
         if etag_matches(request.headers.get("If-None-Match"), etag):
             return web.Response(status=304, headers=headers)
@@ -204,8 +214,10 @@ class ProxyRoutes:
         self, request: web.Request, target: ModuleRequest, forward: Mapping[str, str]
     ) -> web.StreamResponse:
         s = self.service
-        needs_whole = request.method == "HEAD" or any(
-            h in request.headers for h in ("Range", "If-None-Match", "If-Range")
+        needs_whole = (
+            self._zip_verify_first
+            or request.method == "HEAD"
+            or any(h in request.headers for h in ("Range", "If-None-Match", "If-Range"))
         )
         if needs_whole:
             info = await s.zip_stored(target.path, target.version, headers=forward)
@@ -281,13 +293,22 @@ class ProxyRoutes:
         self, request: web.Request, source: StreamingZip
     ) -> web.StreamResponse:
         async with source.reader:
+            chunks = source.reader.chunks()
+            # Nothing is sent before the first safe chunk: a zip small enough to be held back
+            # whole (an empty body too) is answered only after verification, so its failure
+            # is a clear error answer rather than a complete-looking 200.
+            first = await anext(chunks, b"")
+            flight = source.reader.flight
+            # Long-lived caching only for verified bytes: a stream that may still be cut must
+            # not be kept by a cache in front of us.
+            cache = _IMMUTABLE if flight.done and not flight.failed else "no-store"
             resp = web.StreamResponse(
-                headers={"Content-Type": "application/zip", "Cache-Control": _IMMUTABLE}
+                headers={"Content-Type": "application/zip", "Cache-Control": cache}
             )
             if source.content_length is not None:
                 resp.content_length = source.content_length
             await resp.prepare(request)
-            return await self._pump(request, resp, source.reader.chunks())
+            return await self._pump(request, resp, _prepend(first, chunks))
 
     async def _pump(
         self, request: web.Request, resp: web.StreamResponse, chunks: AsyncIterator[bytes]
@@ -309,6 +330,13 @@ class ProxyRoutes:
             return resp
         await resp.write_eof()
         return resp
+
+
+async def _prepend(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    if first:
+        yield first
+    async for chunk in rest:
+        yield chunk
 
 
 async def _send_file(
