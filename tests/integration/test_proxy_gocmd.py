@@ -265,6 +265,8 @@ async def test_b22_a_tampered_zip_at_the_origin_is_refused_and_the_go_command_fa
         (Fault(delay=10), "504 Gateway Timeout"),
         (Fault(stall_at=100), ""),
         (Fault(truncate_at=2000), ""),
+        # Small enough to be held back whole: refused with a 502, never a complete empty 200.
+        (Fault(body=b""), "502 Bad Gateway"),
     ],
 )
 async def test_upstream_faults_give_clear_errors_and_the_next_good_fetch_works(
@@ -280,3 +282,37 @@ async def test_upstream_faults_give_clear_errors_and_the_next_good_fetch_works(
     stack.origin.clear_faults()
     run = await stack.go(["mod", "download", "-json", m.id])
     await _assert_downloaded(stack, [m], run)
+
+
+@pytest.mark.asyncio
+async def test_b22_with_zip_verify_first_the_go_command_is_told_why_a_big_zip_was_refused(
+    stack: Stack,
+) -> None:
+    big = [m for m in _modules() if m.zip_file.stat().st_size > 512 << 10]
+    victim = min(big, key=lambda m: m.zip_file.stat().st_size)
+    rel = f"{escape_path(victim.path)}/@v/{victim.version}.zip"
+    forged = await asyncio.to_thread(_forge, victim.zip_file)
+    stack.origin.inject(Fault(body=forged), rel)
+    # Streamed (the default): the go command sees only a cut connection.
+    run = await stack.go(["mod", "download", "-json", victim.id])
+    assert run.returncode != 0
+    assert "checksum mismatch" not in run.stdout + run.stderr
+    async with running_proxy(
+        stack.root / "strict-cache",
+        upstream=stack.origin.url,
+        sumdb=stack.db,
+        zip_verify_first="true",
+    ) as strict:
+        home = stack.root / "strict-home"
+        work = home / "work"
+        work.mkdir(parents=True)
+        (work / "go.mod").write_text("module example.com/proxytest\n\ngo 1.21\n")
+        env = go_environ(home, goproxy=strict.url, gosumdb=stack.db.key.verifier_key)
+        run = await asyncio.to_thread(
+            run_go, ["mod", "download", "-json", victim.id], cwd=work, env=env
+        )
+        assert run.returncode != 0
+        out = run.stdout + run.stderr
+        assert "502 Bad Gateway" in out
+        assert "checksum mismatch" in out, out
+        assert not await strict.storage.exists(rel)
