@@ -1,4 +1,9 @@
-"""Suite-wide test configuration: hypothesis profiles and the Go oracle helper fixture.
+"""Suite-wide test configuration: hypothesis profiles, the blocking-call detector and the Go
+oracle helper fixture.
+
+Every test runs under blockbuster (scanning ``gomodproxy`` only): a blocking call (file or
+socket I/O, ``time.sleep``, a lock wait) made by our code on the event loop's thread fails the
+test with ``BlockingError``. Work that must block goes through ``asyncio.to_thread``.
 
 Hypothesis runs without deadlines (a 2-core CI machine is slow and shared); with ``CI`` set it
 derandomizes, so a CI run is reproducible and a failure it finds can be replayed locally with
@@ -11,6 +16,7 @@ import os
 from collections.abc import Iterator
 
 import pytest
+from blockbuster import blockbuster_ctx
 from hypothesis import HealthCheck, settings
 
 from tests.gohelper_client import GoHelper
@@ -36,3 +42,10 @@ def gohelper() -> Iterator[GoHelper]:
     """The Go oracle helper (golang.org/x/mod over JSON lines), started once per session."""
     with GoHelper() as helper:
         yield helper
+
+
+@pytest.fixture(autouse=True)
+def no_blocking_calls_on_the_loop() -> Iterator[None]:
+    """Fail the test when gomodproxy blocks the event loop (see the module docstring)."""
+    with blockbuster_ctx(["gomodproxy"]):
+        yield

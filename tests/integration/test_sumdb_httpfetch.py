@@ -98,8 +98,8 @@ def _recording(seen: list[str]) -> Middleware:
 async def env(tmp_path: Path) -> AsyncIterator[Env]:
     skey, vkey = note.generate_key(NAME)
     key = server_key(skey)
-    store = LogStore.open(tmp_path / "log", key.signer, key.verifier)
-    store.append([s.record_text() for s in SUMS])
+    store = await asyncio.to_thread(LogStore.open, tmp_path / "log", key.signer, key.verifier)
+    await asyncio.to_thread(store.append, [s.record_text() for s in SUMS])
     runners: list[web.AppRunner] = []
 
     async def start(app: web.Application) -> Server:
@@ -441,8 +441,10 @@ async def test_go_command_and_our_verifier_share_latest_lookups_and_tiles(
         zip_data = _module_zip(path, "v1.0.0", {"go.mod": mod, f"{name}.go": b"package x\n"})
         _publish(proxy, path, "v1.0.0", mod, zip_data)
         modules[name] = ModuleSums(path, "v1.0.0", hash_zip(io.BytesIO(zip_data)), hash_go_mod(mod))
-    store = LogStore.open(tmp_path / "log", key.signer, key.verifier)
-    store.append([modules["alpha"].record_text(), modules["beta"].record_text()])
+    store = await asyncio.to_thread(LogStore.open, tmp_path / "log", key.signer, key.verifier)
+    await asyncio.to_thread(
+        store.append, [modules["alpha"].record_text(), modules["beta"].record_text()]
+    )
     runner = web.AppRunner(make_app(store))
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)

@@ -82,8 +82,8 @@ class ZipFlight:
         self._state = _State.FAILED
         self._started.set()
         self._notify()
-        with contextlib.suppress(FileNotFoundError):
-            self.spool.unlink()
+        # Off the event loop; nothing waits for it (readers hold the descriptor, not the name).
+        asyncio.get_running_loop().run_in_executor(None, _remove, self.spool)
         self._maybe_close()
 
     # -- reader side ------------------------------------------------------------------------
@@ -159,6 +159,11 @@ class ZipFlight:
             self._closed = True
             if self._fd is not None:
                 os.close(self._fd)
+
+
+def _remove(spool: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        spool.unlink()
 
 
 def _create(spool: Path) -> int:

@@ -200,7 +200,7 @@ async def _open_parts(
         relay = SumDBRelay(
             {plan.sumdb.name: db_fetcher}, store, nosumdb_patterns=plan.private.gonosumdb
         )
-    spool = _spool_dir(store, stack)
+    spool = await _spool_dir(store, stack)
     sweeper = asyncio.create_task(_sweep_orphans_forever(store, spool, _ORPHAN_SWEEP_SECONDS))
     stack.push_async_callback(_cancel, sweeper)
     service = ModuleService(
@@ -260,9 +260,9 @@ async def _cancel(task: asyncio.Task[None]) -> None:
         await task
 
 
-def _spool_dir(store: Storage, stack: contextlib.AsyncExitStack) -> Path:
+async def _spool_dir(store: Storage, stack: contextlib.AsyncExitStack) -> Path:
     if isinstance(store, FilesystemStorage):
         return store.spool_dir
-    folder = Path(tempfile.mkdtemp(prefix="gomodproxy-spool-"))
-    stack.callback(shutil.rmtree, folder, True)
+    folder = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="gomodproxy-spool-"))
+    stack.push_async_callback(asyncio.to_thread, shutil.rmtree, folder, True)
     return folder

@@ -96,7 +96,7 @@ class FilesystemStorage:
     """The default backend: a folder in ``cache/download`` layout with crash-safe writes."""
 
     def __init__(self, root: Path, *, rehash_after: float = 300.0) -> None:
-        self._root = Path(os.path.abspath(root))
+        self._root = root if root.is_absolute() else Path(os.path.abspath(root))
         self._store = self._root / _STORE
         self._local_locks = KeyedLocks()
         self._rehash_after = rehash_after

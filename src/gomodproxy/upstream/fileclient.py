@@ -25,7 +25,7 @@ class FileFetcher:
     """Reads relative paths under a local folder."""
 
     def __init__(self, root: Path) -> None:
-        self._root = Path(os.path.abspath(root))
+        self._root = root if root.is_absolute() else Path(os.path.abspath(root))
 
     @classmethod
     def from_url(cls, url: str) -> FileFetcher:
