@@ -286,7 +286,6 @@ async def test_b19_extra_info_fields_are_kept(env: Env) -> None:
         (b"hello world\n", "no module directive"),
         (b"<html><body>captive portal</body></html>", "parsing go.mod|no module directive"),
         (b"", "no module directive"),
-        (b"module example.com/other\n", "module declares its path as: example.com/other"),
     ],
 )
 async def test_b20_a_junk_mod_is_refused_and_never_cached(
@@ -296,6 +295,20 @@ async def test_b20_a_junk_mod_is_refused_and_never_cached(
     with pytest.raises(InvalidUpstreamContent, match=reason):
         await env.service.mod(M1.path, M1.version)
     assert not await env.storage.exists(M1.rel("mod"))
+
+
+@pytest.mark.asyncio
+async def test_d42_a_mod_and_zip_declaring_another_module_path_are_served(env: Env) -> None:
+    """A fork used as a replacement keeps the original module line; the go command accepts it
+    (it knows how the module is required, a proxy does not). Here outside the checksum
+    database, so the zip's go.mod must still equal the .mod (B23)."""
+    files = {"go.mod": b"module example.com/orig\n", "m.go": b"package m\n"}
+    fork = synth(PRIVATE.path, "v0.2.0", files=files)
+    publish(env.origin, fork)
+    assert await env.service.mod(fork.path, fork.version) == fork.mod
+    assert await _zip(env.service, fork) == fork.zip
+    assert await env.storage.get(fork.rel("mod")) == fork.mod
+    assert await env.storage.exists(fork.rel("zip"))
 
 
 @pytest.mark.asyncio

@@ -142,3 +142,21 @@ def test_b19_info_validation_accepts_queries_resolving_to_canonical_versions() -
 
 def test_mod_validation_accepts_a_quoted_module_path() -> None:
     validate_mod(b'module "example.com/m" // comment\n', "example.com/m", "v1.0.0")
+
+
+@pytest.mark.parametrize(
+    ("declared", "requested"),
+    [
+        ("github.com/Sirupsen/logrus", "github.com/sirupsen/logrus"),  # case only
+        ("example.com/orig/crypto", "example.com/fork/crypto"),  # a fork kept the original path
+        ("example.com/m", "example.com/m/v2"),  # missing /vN
+    ],
+)
+def test_d42_a_mod_declaring_another_path_is_accepted(declared: str, requested: str) -> None:
+    # The go command accepts it for a replace target; a proxy cannot know how it is required.
+    validate_mod(f"module {declared}\n\ngo 1.21\n".encode(), requested, "v1.0.0")
+
+
+def test_d42_a_mod_without_a_module_directive_is_still_refused() -> None:
+    with pytest.raises(InvalidUpstreamContent, match="no module directive"):
+        validate_mod(b"go 1.21\n", "example.com/m", "v1.0.0")
