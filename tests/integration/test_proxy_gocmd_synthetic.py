@@ -55,6 +55,21 @@ import (
 func main() { fmt.Println(crypto.Name) }
 """
 
+# A module without tags: its list carries pseudo-versions only and the origin has no @latest
+# (as the go command's own module cache, served as a file:// GOPROXY, has none).
+_UNTAGGED = "example.com/untagged"
+_UNTAGGED_FILES = {
+    "go.mod": f"module {_UNTAGGED}\n\ngo 1.21\n".encode(),
+    "u.go": b"package untagged\n",
+}
+OLDER = SynthModule(
+    _UNTAGGED, "v0.0.0-20240101000000-aaaaaaaaaaaa", _UNTAGGED_FILES, "2024-01-01T00:00:00Z"
+)
+# The .info time in another zone than the pseudo-version's UTC: the go command reports the .info.
+NEWER = SynthModule(
+    _UNTAGGED, "v0.0.0-20240301120000-bbbbbbbbbbbb", _UNTAGGED_FILES, "2024-03-01T13:00:00+01:00"
+)
+
 
 @dataclass
 class Stack:
@@ -90,7 +105,7 @@ class Stack:
 
 @pytest_asyncio.fixture
 async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
-    modules = [FORK]
+    modules = [FORK, OLDER, NEWER]
     async with (
         running_origin() as origin,
         running_sumdb(tmp_path / "sumdb", modules) as db,
@@ -154,3 +169,36 @@ async def test_d42_a_replacement_fork_declaring_the_original_path_downloads_thro
     run, _ = await stack.go("run", stack.proxy_url, ["run", "."], files)
     assert run.returncode == 0, run.stderr
     assert run.stdout == "fork\n"
+
+
+_PLAIN_MODULE = {"go.mod": "module example.com/app\n\ngo 1.21\n"}
+
+
+@pytest.mark.asyncio
+async def test_b24_latest_of_a_module_without_tags_is_its_newest_pseudo_version(
+    stack: Stack,
+) -> None:
+    assert stack.origin.count(f"{_UNTAGGED}/@latest") == 0
+    direct, direct_home, ours, our_home = await stack.both(
+        ["list", "-m", "-json", f"{_UNTAGGED}@latest"], _PLAIN_MODULE
+    )
+    assert direct.returncode == 0, direct.stderr
+    assert ours.returncode == 0, ours.stderr
+    listed = _portable(json.loads(ours.stdout), our_home)
+    assert listed == _portable(json.loads(direct.stdout), direct_home)
+    assert (listed["Version"], listed["Time"]) == (NEWER.version, NEWER.time)
+    assert stack.origin.count(f"{_UNTAGGED}/@latest") >= 2  # 404: both fell back to the list
+
+    direct, direct_home, ours, our_home = await stack.both(
+        ["get", f"{_UNTAGGED}@latest"], _PLAIN_MODULE
+    )
+    assert direct.returncode == 0, direct.stderr
+    assert ours.returncode == 0, ours.stderr
+    for name in ("go.mod", "go.sum"):
+        assert (our_home / "work" / name).read_text() == (direct_home / "work" / name).read_text()
+    assert f"require {_UNTAGGED} {NEWER.version}" in (our_home / "work" / "go.mod").read_text()
+
+    # Our own @latest answers what the go command computed, with the version's .info.
+    async with stack.session.get(f"{stack.proxy_url}/{_UNTAGGED}/@latest") as resp:
+        assert resp.status == 200, await resp.text()
+        assert await resp.read() == NEWER.info
