@@ -286,7 +286,6 @@ async def test_b19_extra_info_fields_are_kept(env: Env) -> None:
         (b"hello world\n", "no module directive"),
         (b"<html><body>captive portal</body></html>", "parsing go.mod|no module directive"),
         (b"", "no module directive"),
-        (b"module example.com/other\n", "module declares its path as: example.com/other"),
     ],
 )
 async def test_b20_a_junk_mod_is_refused_and_never_cached(
@@ -296,6 +295,20 @@ async def test_b20_a_junk_mod_is_refused_and_never_cached(
     with pytest.raises(InvalidUpstreamContent, match=reason):
         await env.service.mod(M1.path, M1.version)
     assert not await env.storage.exists(M1.rel("mod"))
+
+
+@pytest.mark.asyncio
+async def test_d42_a_mod_and_zip_declaring_another_module_path_are_served(env: Env) -> None:
+    """A fork used as a replacement keeps the original module line; the go command accepts it
+    (it knows how the module is required, a proxy does not). Here outside the checksum
+    database, so the zip's go.mod must still equal the .mod (B23)."""
+    files = {"go.mod": b"module example.com/orig\n", "m.go": b"package m\n"}
+    fork = synth(PRIVATE.path, "v0.2.0", files=files)
+    publish(env.origin, fork)
+    assert await env.service.mod(fork.path, fork.version) == fork.mod
+    assert await _zip(env.service, fork) == fork.zip
+    assert await env.storage.get(fork.rel("mod")) == fork.mod
+    assert await env.storage.exists(fork.rel("zip"))
 
 
 @pytest.mark.asyncio
@@ -378,10 +391,67 @@ async def test_b24_the_list_is_cleaned_of_junk_and_injected_lines(env: Env) -> N
     junk = (
         b"v1.0.0 2024-01-01T00:00:00Z\r\nv1.1.0\nv1.1.0\nnot-a-version\n"
         b"v0.0.0-20240101000000-abcdefabcdef\nv2.0.0\nv1.0\n\xff\xfe\nv1.0.0%0Av9.9.9\n"
-        b"--upload-pack=x\n"
+        b"--upload-pack=x\nv1.2.0 <script>\n"
     )
     env.origin.inject(Fault(body=junk), M1.list_rel)
-    assert await env.service.list(M1.path) == b"v1.0.0\nv1.1.0\n"
+    assert await env.service.list(M1.path) == (
+        b"v0.0.0-20240101000000-abcdefabcdef\nv1.0.0 2024-01-01T00:00:00Z\nv1.1.0\nv1.2.0\n"
+    )
+
+
+# A module without tags: pseudo-versions only, and no @latest at the origin.
+_P1 = SynthModule("example.com/untagged", "v0.0.0-20240101000000-aaaaaaaaaaaa", M1.files)
+_P2 = SynthModule(
+    "example.com/untagged",
+    "v0.0.0-20240301120000-bbbbbbbbbbbb",
+    M1.files,
+    "2024-03-01T13:00:00+01:00",
+)
+
+
+@pytest.mark.asyncio
+async def test_b24_latest_without_upstream_latest_is_the_newest_listed_pseudo_version(
+    env: Env,
+) -> None:
+    publish(env.origin, _P1, _P2)
+    assert await env.service.list(_P1.path) == f"{_P1.version}\n{_P2.version}\n".encode()
+    # The go command's fallback (proxy.go latestFromList): newest by time, then its .info.
+    assert await env.service.latest(_P1.path) == _P2.info
+    assert env.origin.count(f"{_P1.path}/@latest") == 1
+    assert await env.storage.get(_P2.rel("info")) == _P2.info
+    # A time in the list wins over the pseudo-version's own.
+    env.origin.serve_file(
+        _P1.list_rel, f"{_P1.version} 2025-01-01T00:00:00Z\n{_P2.version}\n".encode()
+    )
+    service = env.make_service(list_ttl=0.0)
+    try:
+        assert await service.latest(_P1.path) == _P1.info
+    finally:
+        await service.close()
+
+
+@pytest.mark.asyncio
+async def test_b24_latest_not_found_names_direct_only_where_direct_was_asked(env: Env) -> None:
+    chain = build_chain(
+        parse_goproxy(f"{env.origin.url},direct"), session=env.session, policy=POLICY
+    )
+    service = ModuleService(
+        env.storage,
+        chain,
+        checksums=ChecksumPolicy(env.db.verifier(env.session)),
+        spool_dir=env.storage.spool_dir,
+    )
+    try:
+        # Nothing at the origin: the list fell through to direct, which is the cause.
+        with pytest.raises(ModuleNotFound, match="direct fetching is not supported"):
+            await service.latest("example.com/nothing")
+        # The origin lists tags without times and has no @latest: a plain not-found.
+        with pytest.raises(ModuleNotFound, match="no matching versions") as caught:
+            await service.latest(M1.path)
+        assert "direct" not in str(caught.value)
+        assert caught.value.status_hint == 404
+    finally:
+        await service.close()
 
 
 @pytest.mark.asyncio

@@ -12,7 +12,9 @@ from gomodproxy.cache.hotcache import HotCache
 from gomodproxy.cache.negative import NegativeCache
 from gomodproxy.cache.validate import (
     InvalidUpstreamContent,
+    ListedVersion,
     clean_version_list,
+    latest_listed,
     validate_info,
     validate_mod,
 )
@@ -124,13 +126,77 @@ def test_hot_cache_is_bounded_by_bytes_and_item_size() -> None:
     assert hot.size == 8
 
 
-def test_b24_list_cleaning_keeps_canonical_release_versions_for_the_path() -> None:
-    body = b"v1.0.0\r\nv2.0.0+incompatible\nv1.0.0\nv0.0.0-20240101000000-abcdefabcdef\n\nx\n"
-    assert clean_version_list(body, "example.com/m") == ["v1.0.0", "v2.0.0+incompatible"]
-    assert clean_version_list(b"v2.0.0\nv2.1.0\nv1.0.0\n", "example.com/m/v2") == [
-        "v2.0.0",
-        "v2.1.0",
+def test_b24_list_cleaning_keeps_valid_lines_with_their_times_pseudo_versions_included() -> None:
+    body = (
+        b"v1.0.0\r\n"
+        b"v2.0.0+incompatible 2024-02-01T00:00:00Z\n"
+        b"v1.0.0 2024-01-01T00:00:00Z\n"  # a duplicate: the line with a time wins
+        b"v0.0.0-20240101000000-abcdefabcdef\n"
+        b"v0.0.0-20240201000000-abcdefabcdef not-a-time\n"  # ignored by the go command: dropped
+        b"v1.1.0 yesterday\n"  # a tag keeps its line without the bad time
+        b"v1.2.0 2024-03-01T00:00:00.5+01:00 extra fields\n"
+        b"\nx\nv1.0\n\xff\xfe\nv2.0.0\nv1.3.0\x00 2024-01-01T00:00:00Z\n"
+        b"v1.4.0 2024-13-01T00:00:00Z\nv1.5.0 2024-01-01T00:00:00\n"
+    )
+    assert [e.line for e in clean_version_list(body, "example.com/m")] == [
+        "v0.0.0-20240101000000-abcdefabcdef",
+        "v1.0.0 2024-01-01T00:00:00Z",
+        "v1.1.0",
+        "v1.2.0 2024-03-01T00:00:00.5+01:00",
+        "v1.4.0",
+        "v1.5.0",
+        "v2.0.0+incompatible 2024-02-01T00:00:00Z",
     ]
+    assert clean_version_list(b"v2.0.0\nv2.1.0\nv1.0.0\n", "example.com/m/v2") == [
+        ListedVersion("v2.0.0"),
+        ListedVersion("v2.1.0"),
+    ]
+
+
+_P_MARCH = "v0.0.0-20240301000000-aaaaaaaaaaaa"
+_P_FEB = "v0.0.0-20240201000000-bbbbbbbbbbbb"
+
+
+@pytest.mark.parametrize(
+    ("entries", "expected"),
+    [
+        # A pseudo-version counts with its own time, a line's time wins over it.
+        ([ListedVersion(_P_FEB), ListedVersion(_P_MARCH)], _P_MARCH),
+        ([ListedVersion(_P_FEB, "2024-04-01T00:00:00Z"), ListedVersion(_P_MARCH)], _P_FEB),
+        # Tags without a time are ignored (the go command asks @latest only when it has no tags).
+        ([ListedVersion("v1.5.0"), ListedVersion(_P_FEB)], _P_FEB),
+        ([ListedVersion("v1.5.0")], None),
+        ([], None),
+        # By time, not by version; offsets and nanoseconds count.
+        (
+            [
+                ListedVersion("v1.0.0", "2024-01-01T00:30:00+01:00"),
+                ListedVersion("v0.9.0", "2023-12-31T23:45:00Z"),
+            ],
+            "v0.9.0",
+        ),
+        (
+            [
+                ListedVersion("v1.0.0", "2024-01-01T00:00:00Z"),
+                ListedVersion("v0.9.0", "2024-01-01T00:00:00.000000001Z"),
+            ],
+            "v0.9.0",
+        ),
+        # The first of equal times; Go's zero time is never chosen.
+        (
+            [
+                ListedVersion("v0.9.0", "2024-01-01T01:00:00+01:00"),
+                ListedVersion("v1.0.0", "2024-01-01T00:00:00Z"),
+            ],
+            "v0.9.0",
+        ),
+        ([ListedVersion("v1.0.0", "0001-01-01T00:00:00Z")], None),
+    ],
+)
+def test_b24_latest_from_the_list_is_chosen_as_the_go_command_does(
+    entries: list[ListedVersion], expected: str | None
+) -> None:
+    assert latest_listed(entries) == expected
 
 
 def test_b19_info_validation_accepts_queries_resolving_to_canonical_versions() -> None:
@@ -142,3 +208,21 @@ def test_b19_info_validation_accepts_queries_resolving_to_canonical_versions() -
 
 def test_mod_validation_accepts_a_quoted_module_path() -> None:
     validate_mod(b'module "example.com/m" // comment\n', "example.com/m", "v1.0.0")
+
+
+@pytest.mark.parametrize(
+    ("declared", "requested"),
+    [
+        ("github.com/Sirupsen/logrus", "github.com/sirupsen/logrus"),  # case only
+        ("example.com/orig/crypto", "example.com/fork/crypto"),  # a fork kept the original path
+        ("example.com/m", "example.com/m/v2"),  # missing /vN
+    ],
+)
+def test_d42_a_mod_declaring_another_path_is_accepted(declared: str, requested: str) -> None:
+    # The go command accepts it for a replace target; a proxy cannot know how it is required.
+    validate_mod(f"module {declared}\n\ngo 1.21\n".encode(), requested, "v1.0.0")
+
+
+def test_d42_a_mod_without_a_module_directive_is_still_refused() -> None:
+    with pytest.raises(InvalidUpstreamContent, match="no module directive"):
+        validate_mod(b"go 1.21\n", "example.com/m", "v1.0.0")

@@ -7,8 +7,13 @@ at the first request otherwise. An answer in the last quarter of its TTL is refr
 background while the cached one is served. A transient upstream failure falls back to the stale
 answer (stale-if-error, H81); a definite not-found is remembered briefly.
 
-The served list is the cleaned upstream list merged with every version whose go.mod we store
-(Athens merges the two), so what we can serve is always listed.
+The served list is the cleaned upstream list (``<version>[ <time>]`` lines, pseudo-versions
+included) merged with every version whose go.mod we store (Athens merges the two, and the go
+command's own cache lists pseudo-versions too), so what we can serve is always listed.
+
+``@latest`` is the upstream's answer when it has one. When the upstreams answer not found, it is
+what the go command computes from the list in that case (``proxy.go latestFromList``): the
+newest line by time, then that version's ``.info``.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
+from typing import Protocol
 
 from gomodproxy.cache.keys import (
     file_key,
@@ -30,16 +36,23 @@ from gomodproxy.cache.keys import (
 from gomodproxy.cache.limits import FetchLimiter
 from gomodproxy.cache.negative import NegativeCache
 from gomodproxy.cache.singleflight import SingleFlight
-from gomodproxy.cache.validate import clean_version_list, info_version, is_canonical
+from gomodproxy.cache.validate import (
+    ListedVersion,
+    clean_version_list,
+    info_version,
+    is_canonical,
+    latest_listed,
+    validate_info,
+)
 from gomodproxy.errors import ModuleNotFound, ProxyError, StorageError
 from gomodproxy.module import semver
-from gomodproxy.module.paths import escape_path, unescape_version
+from gomodproxy.module.paths import escape_path, escape_version, unescape_version
 from gomodproxy.module.pseudo import is_pseudo_version
 from gomodproxy.storage.base import Storage
 from gomodproxy.upstream.base import FileKind
 from gomodproxy.upstream.chain import UpstreamChain
 
-__all__ = ["Listings", "format_list"]
+__all__ = ["Listings", "Stat", "format_list"]
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +64,16 @@ _REFRESH_AHEAD = 0.75
 def format_list(versions: list[str]) -> bytes:
     """One version per line, each ending in a newline (empty list: empty body)."""
     return "".join(v + "\n" for v in versions).encode("ascii")
+
+
+class Stat(Protocol):
+    """Gives the ``.info`` of a canonical version (the cache service's ``info``)."""
+
+    async def __call__(
+        self, path: str, version: str, *, headers: Mapping[str, str] | None = None
+    ) -> bytes:
+        """The ``.info`` body."""
+        ...
 
 
 class Listings:
@@ -65,8 +88,10 @@ class Listings:
         ttl: float,
         limiter: FetchLimiter | None = None,
         clock: Callable[[], float] = time.monotonic,
+        stat: Stat | None = None,
     ) -> None:
         self._storage = storage
+        self._stat = stat
         self._chain = chain
         self._negative = negative
         self._ttl = ttl
@@ -87,22 +112,30 @@ class Listings:
 
     async def versions(self, path: str, *, headers: Mapping[str, str] | None = None) -> bytes:
         """The ``@v/list`` body for ``path``."""
+        listed, failure = await self._listed(path, headers)
+        if not listed and failure is not None:
+            raise failure
+        return format_list([e.line for e in listed])
+
+    async def _listed(
+        self, path: str, headers: Mapping[str, str] | None
+    ) -> tuple[list[ListedVersion], ProxyError | None]:
+        """The served list's lines (semver order), and the upstreams' failure if they failed."""
         rel = f"{escape_path(path)}/@v/list"
         ukey = upstream_list_key(path)
         answer = await self._cached_answer(ukey, path, rel, headers, self._fetch_list)
         failure: ProxyError | None = None
-        listed: set[str] = set()
+        entries: dict[str, ListedVersion] = {}
         if isinstance(answer, ProxyError):
             failure = answer
         else:
-            listed.update(clean_version_list(answer, path))
-        listed |= await self.stored_versions(path)
-        if not listed and failure is not None:
-            raise failure
-        return format_list(semver.sort_versions(listed))
+            entries = {e.version: e for e in clean_version_list(answer, path)}
+        for version in await self.stored_versions(path):
+            entries.setdefault(version, ListedVersion(version))
+        return [entries[v] for v in semver.sort_versions(entries)], failure
 
     async def stored_versions(self, path: str) -> set[str]:
-        """The canonical non-pseudo versions whose go.mod we store."""
+        """The canonical versions (pseudo-versions included) whose go.mod we store."""
         out: set[str] = set()
         for key in await self._storage.list(module_dir(path)):
             name = key.rsplit("/", 1)[-1]
@@ -112,7 +145,7 @@ class Listings:
                 version = unescape_version(name[: -len(".mod")])
             except ProxyError:
                 continue
-            if is_canonical(version) and not is_pseudo_version(version):
+            if is_canonical(version):
                 out.add(version)
         return out
 
@@ -120,7 +153,7 @@ class Listings:
         """Rewrite ``<E>/@v/list`` to include ``version`` (like the go command's cache).
 
         Call with the module's list lock held. Pseudo-versions are listed here, as the go
-        command lists every version whose go.mod it holds; the served list leaves them out.
+        command lists every version whose go.mod it holds.
         """
         key = list_key(path)
         try:
@@ -136,19 +169,22 @@ class Listings:
     async def _fetch_list(self, path: str, rel: str, headers: Mapping[str, str] | None) -> bytes:
         fetched = await self._chain.fetch(path, rel, FileKind.LIST, headers=headers)
         # Keep the cleaned list only: no injected line is ever stored.
-        return format_list(clean_version_list(fetched.data, path))
+        return format_list([e.line for e in clean_version_list(fetched.data, path)])
 
     # -- @latest ----------------------------------------------------------------------------
 
     async def latest(self, path: str, *, headers: Mapping[str, str] | None = None) -> bytes:
-        """The ``@latest`` body for ``path``: the upstream's answer, checked like an .info."""
+        """The ``@latest`` body for ``path``: the upstream's answer, checked like an .info.
+
+        Without one (not found), what the go command would compute from the list instead.
+        """
         rel = f"{escape_path(path)}/@latest"
         ukey = upstream_latest_key(path)
         answer = await self._cached_answer(ukey, path, rel, headers, self._fetch_latest)
         if not isinstance(answer, ProxyError):
             return answer
         if isinstance(answer, ModuleNotFound):
-            raise answer
+            return await self._latest_from_list(path, headers)
         derived = await self._latest_from_storage(path)
         if derived is None:
             raise answer
@@ -160,11 +196,46 @@ class Listings:
         info_version(fetched.data, path, what=f"{path}@latest", upstream=fetched.upstream)
         return fetched.data
 
+    async def _latest_from_list(self, path: str, headers: Mapping[str, str] | None) -> bytes:
+        """``proxy.go Latest`` after a not-found ``@latest``: ``latestFromList``, then Stat.
+
+        The go command does this itself when ``@latest`` is missing; doing it here gives every
+        client the same answer. A list that failed gives its own error (the ``direct`` entry's
+        when the proxies before it had nothing); a list without candidates a plain not-found.
+        """
+        listed, failure = await self._listed(path, headers)
+        version = latest_listed(listed)
+        if version is None:
+            if failure is not None:
+                raise failure
+            raise ModuleNotFound(
+                f"{path}@latest: no matching versions: the upstream has no @latest, and its list "
+                "has no pseudo-version and no version with a time",
+                path=path,
+            )
+        return await self._stat_version(path, version, headers)
+
+    async def _stat_version(
+        self, path: str, version: str, headers: Mapping[str, str] | None
+    ) -> bytes:
+        if self._stat is not None:
+            return await self._stat(path, version, headers=headers)
+        rel = f"{escape_path(path)}/@v/{escape_version(version)}.info"
+        fetched = await self._chain.fetch(path, rel, FileKind.INFO, headers=headers)
+        validate_info(fetched.data, path, version, upstream=fetched.upstream)
+        return fetched.data
+
     async def _latest_from_storage(self, path: str) -> bytes | None:
-        """The .info of the highest stored version (releases first), if any."""
-        versions = semver.sort_versions(await self.stored_versions(path))
-        releases = [v for v in versions if not semver.prerelease(v)]
-        for version in reversed(releases or versions):
+        """The .info of the highest stored version (releases first), if any; else of the
+        newest stored pseudo-version."""
+        stored = semver.sort_versions(await self.stored_versions(path))
+        tagged = [v for v in stored if not is_pseudo_version(v)]
+        releases = [v for v in tagged if not semver.prerelease(v)]
+        candidates = list(reversed(releases or tagged))
+        newest = latest_listed(ListedVersion(v) for v in stored)
+        if not candidates and newest is not None:
+            candidates = [newest]
+        for version in candidates:
             try:
                 return await self._storage.get(file_key(path, version, "info"))
             except (ModuleNotFound, StorageError):

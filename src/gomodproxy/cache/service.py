@@ -166,7 +166,12 @@ class ModuleService:
         self._zips: dict[str, ZipFlight] = {}
         self._producers: set[asyncio.Task[None]] = set()
         self.listings = Listings(
-            storage, chain, self._negative, ttl=self._options.list_ttl, limiter=self._limiter
+            storage,
+            chain,
+            self._negative,
+            ttl=self._options.list_ttl,
+            limiter=self._limiter,
+            stat=self.info,
         )
 
     @property

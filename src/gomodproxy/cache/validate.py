@@ -3,10 +3,14 @@
 - ``.info`` and ``@latest``: JSON object, ``Version`` canonical and valid for the path, equal to
   the requested version when that was canonical (``proxy.go Stat``), ``Time`` RFC 3339 if
   present; extra fields (``Origin``) are kept as sent.
-- ``.mod``: parses as a dependency's go.mod (``modfile.ParseLax``) and its ``module`` line names
-  the requested path, as the go command demands of a downloaded go.mod.
+- ``.mod``: parses as a dependency's go.mod (``modfile.ParseLax``) and has a ``module`` line.
+  The path that line names is not checked (D42): a fork reached through a ``replace`` keeps the
+  original path, and only the client knows how a module is required; the checksum database (or
+  go.sum) proves the content.
 - ``.zip``: the x/mod zip rules (``CheckZip``), then its ``h1:`` hash for the checksum database.
-- ``@v/list``: cleaned to one canonical, non-pseudo version per line (B24).
+- ``@v/list``: cleaned to ``<canonical version>[ <RFC 3339 time>]`` lines, pseudo-versions kept
+  (B24): the go command needs them, and the times, to find the latest of a module without tags
+  when there is no ``@latest`` (:func:`latest_listed`).
 
 Failures raise :class:`InvalidUpstreamContent` (502); nothing that fails is cached.
 """
@@ -15,8 +19,11 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import zipfile
-from datetime import datetime
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 from gomodproxy.errors import ProxyError, UpstreamError
@@ -24,14 +31,20 @@ from gomodproxy.module import semver
 from gomodproxy.module.dirhash import hash_zip
 from gomodproxy.module.modfile import parse_lax
 from gomodproxy.module.paths import canonical_version, check
-from gomodproxy.module.pseudo import is_pseudo_version
+from gomodproxy.module.pseudo import (
+    InvalidPseudoVersion,
+    is_pseudo_version,
+    pseudo_version_time,
+)
 from gomodproxy.module.zipcheck import check_zip
 
 __all__ = [
     "InvalidUpstreamContent",
+    "ListedVersion",
     "clean_version_list",
     "info_version",
     "is_canonical",
+    "latest_listed",
     "validate_info",
     "validate_mod",
     "validate_zip",
@@ -103,7 +116,12 @@ def validate_info(data: bytes, path: str, requested: str, *, upstream: str = "")
 
 
 def validate_mod(data: bytes, path: str, version: str, *, upstream: str = "") -> None:
-    """Check a ``.mod`` answer: a go.mod whose module line is ``path``."""
+    """Check a ``.mod`` answer: a go.mod (parsed as a dependency's) with a module directive.
+
+    The path it declares may differ from ``path`` (a fork used as a replacement, another case):
+    the go command accepts that when the module is a ``replace`` target, and a proxy cannot know
+    how a module is required (fault catalogue D42).
+    """
     what = f"{path}@{version} .mod"
     try:
         parsed = parse_lax("go.mod", data)
@@ -111,15 +129,8 @@ def validate_mod(data: bytes, path: str, version: str, *, upstream: str = "") ->
         raise InvalidUpstreamContent(what, f"parsing go.mod: {exc}", upstream=upstream) from exc
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidUpstreamContent(what, f"parsing go.mod: {exc}", upstream=upstream) from exc
-    declared = parsed.module.path if parsed.module is not None else ""
-    if not declared:
+    if parsed.module is None or not parsed.module.path:
         raise InvalidUpstreamContent(what, "go.mod has no module directive", upstream=upstream)
-    if declared != path:
-        raise InvalidUpstreamContent(
-            what,
-            f"module declares its path as: {declared} but was required as: {path}",
-            upstream=upstream,
-        )
 
 
 def validate_zip(zip_file: Path, path: str, version: str, *, upstream: str = "") -> str:
@@ -145,13 +156,77 @@ def zip_go_mod(zip_file: Path, path: str, version: str) -> bytes | None:
             return None
 
 
-def clean_version_list(data: bytes, path: str) -> list[str]:
-    """The canonical, non-pseudo versions valid for ``path`` in a ``list`` answer, deduplicated.
+@dataclass(frozen=True, slots=True)
+class ListedVersion:
+    """One line of a cleaned ``list``: a canonical version and the upstream's time for it."""
 
-    Per line the first field is the version (``proxy.go Versions``); timestamps, CR, junk,
-    non-UTF-8 bytes and pseudo-versions are dropped, so no injected line survives.
+    version: str
+    #: An RFC 3339 time as the upstream wrote it, or None.
+    time: str | None = None
+
+    @property
+    def line(self) -> str:
+        """The line as served (without its newline)."""
+        return self.version if self.time is None else f"{self.version} {self.time}"
+
+
+# Go's time.RFC3339 as time.Parse accepts it: fractional seconds allowed (after '.' or ',').
+_RFC3339 = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:[.,](\d+))?(Z|[+-]\d{2}:\d{2})",
+    re.ASCII,
+)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# Go's zero time.Time, which the go command's choice must be after.
+_ZERO = (-62135596800, 0)
+
+
+def _rfc3339_instant(text: str) -> tuple[int, int] | None:
+    """``text`` as (Unix seconds, nanoseconds), or None if it is not an RFC 3339 time."""
+    m = _RFC3339.fullmatch(text)
+    if m is None:
+        return None
+    zone = m.group(8)
+    try:
+        offset = timedelta(0)
+        if zone != "Z":
+            hours, minutes = int(zone[1:3]), int(zone[4:6])
+            if hours > 23 or minutes > 59:
+                return None
+            offset = timedelta(hours=hours, minutes=minutes) * (-1 if zone[0] == "-" else 1)
+        year, month, day, hour, minute, second = (int(m.group(i)) for i in range(1, 7))
+        when = datetime(year, month, day, hour, minute, second, tzinfo=timezone(offset))
+        seconds = (when - _EPOCH) // timedelta(seconds=1)
+    except (ValueError, OverflowError):
+        return None
+    fraction = (m.group(7) or "")[:9]
+    return seconds, int(fraction.ljust(9, "0")) if fraction else 0
+
+
+def _listed_instant(entry: ListedVersion) -> tuple[int, int] | None:
+    """The time the go command gives a list line: its own, else a pseudo-version's (or None)."""
+    if entry.time is not None:
+        return _rfc3339_instant(entry.time)
+    if not is_pseudo_version(entry.version):
+        return None
+    try:
+        when = pseudo_version_time(entry.version)
+    except InvalidPseudoVersion:
+        return None
+    return (when - _EPOCH) // timedelta(seconds=1), 0
+
+
+def clean_version_list(data: bytes, path: str) -> list[ListedVersion]:
+    """The valid lines of a ``list`` answer, one per version, in semver order.
+
+    Per line the first field is the version and the second, if any, its time (``proxy.go
+    Versions`` and ``latestFromList``; more fields are ignored there too). A line is kept when its
+    version is canonical and valid for ``path``, pseudo-versions included; a time is kept only if
+    it is RFC 3339. A pseudo-version with a bad time is dropped (the go command would ignore the
+    line; served without the time it would count with the pseudo-version's own time); a tagged
+    version keeps its line without it. Of duplicate lines the one with the latest time is kept.
+    CR, junk and non-UTF-8 bytes never pass, so no injected line survives.
     """
-    seen: set[str] = set()
+    best: dict[str, tuple[ListedVersion, tuple[int, int] | None]] = {}
     for raw in data.split(b"\n"):
         fields = raw.split()
         if not fields:
@@ -160,14 +235,43 @@ def clean_version_list(data: bytes, path: str) -> list[str]:
             version = fields[0].decode("ascii")
         except UnicodeDecodeError:
             continue
-        if version in seen or not is_canonical(version) or is_pseudo_version(version):
+        if not is_canonical(version):
             continue
         try:
             check(path, version)
         except ProxyError:
             continue
-        seen.add(version)
-    return semver.sort_versions(seen)
+        entry = ListedVersion(version)
+        if len(fields) >= 2:
+            try:
+                when = fields[1].decode("ascii")
+            except UnicodeDecodeError:
+                when = ""
+            if _rfc3339_instant(when) is not None:
+                entry = ListedVersion(version, when)
+            elif is_pseudo_version(version):
+                continue
+        instant = _listed_instant(entry)
+        kept = best.get(version)
+        if kept is None or (instant is not None and (kept[1] is None or instant > kept[1])):
+            best[version] = (entry, instant)
+    return [best[v][0] for v in semver.sort_versions(best)]
+
+
+def latest_listed(entries: Iterable[ListedVersion]) -> str | None:
+    """The version the go command takes as latest from list lines when ``@latest`` is missing.
+
+    ``proxy.go latestFromList``: among lines with a time, or pseudo-versions (their own time),
+    the newest by time (the first of equals); tagged versions without a time are ignored. The go
+    command then asks for the chosen version's ``.info``.
+    """
+    best: tuple[int, int] = _ZERO
+    chosen: str | None = None
+    for entry in entries:
+        instant = _listed_instant(entry)
+        if instant is not None and instant > best:
+            best, chosen = instant, entry.version
+    return chosen
 
 
 def _is_rfc3339(text: str) -> bool:
