@@ -265,7 +265,7 @@ async def test_h77_an_idle_keepalive_connection_is_closed_after_the_keepalive_ti
 
 @pytest.mark.asyncio
 async def test_h77_a_refused_connection_gets_a_503_naming_the_cause(env: Env) -> None:
-    async with _proxy(env, ["--max-connections-per-client", "1"]) as proxy:
+    async with _proxy(env, ["--max-connections-per-client", "1"], header_timeout=30) as proxy:
         first = await _open_flood(proxy.port, "127.0.0.2", 1)
         assert len(first) == 1
         reader, writer = await asyncio.open_connection(
