@@ -117,6 +117,36 @@ OPTIONS: tuple[Option, ...] = (
         "queue-timeout", float, 30.0, "seconds a fetch may wait for a slot before 503", "SECONDS"
     ),
     Option("shutdown-timeout", float, 30.0, "seconds to finish requests on shutdown", "SECONDS"),
+    Option(
+        "header-timeout",
+        float,
+        10.0,
+        "seconds a client has to send its request headers (and finish the TLS handshake) "
+        "before it is disconnected",
+        "SECONDS",
+    ),
+    Option(
+        "keepalive-timeout",
+        float,
+        75.0,
+        "seconds an idle keep-alive connection stays open (0: close after each response)",
+        "SECONDS",
+    ),
+    Option(
+        "max-connections",
+        int,
+        0,
+        "client connections open at once, per process; 0: from the open-file limit, "
+        "(limit - 128) / 2",
+        "N",
+    ),
+    Option(
+        "max-connections-per-client",
+        int,
+        128,
+        "connections open at once from one client address, per process",
+        "N",
+    ),
     Option("instance-id", str, "", "name of this proxy in Via headers (loop detection)", "ID"),
     Option("netrc", Path, None, ".netrc file for upstream credentials; default $NETRC/~", "FILE"),
     Option("log-json", bool, False, "write log lines as JSON objects", ""),
@@ -153,6 +183,10 @@ class Settings:
     max_fetches: int
     queue_timeout: float
     shutdown_timeout: float
+    header_timeout: float
+    keepalive_timeout: float
+    max_connections: int
+    max_connections_per_client: int
     instance_id: str
     netrc: Path | None
     log_json: bool
@@ -337,6 +371,17 @@ def _validate(s: Settings) -> None:
         raise ConfigError("--retries and --hot-cache-mb must not be negative")
     if s.max_fetches < 1:
         raise ConfigError(f"--max-fetches must be at least 1, not {s.max_fetches}")
+    if s.header_timeout <= 0:
+        raise ConfigError("--header-timeout must be more than 0 seconds")
+    if s.max_connections < 0:
+        raise ConfigError(
+            f"--max-connections must not be negative (0: from the open-file limit), "
+            f"not {s.max_connections}"
+        )
+    if s.max_connections_per_client < 1:
+        raise ConfigError(
+            f"--max-connections-per-client must be at least 1, not {s.max_connections_per_client}"
+        )
     if (s.tls_cert is None) != (s.tls_key is None):
         raise ConfigError("--tls-cert and --tls-key go together: give both or neither")
     for name in ("tls_cert", "tls_key"):

@@ -133,6 +133,37 @@ def test_booleans_from_env_and_file() -> None:
     assert not _build({"log-json": False}, {"GOMODPROXY_LOG_JSON": "1"}).log_json
 
 
+def test_h77_connection_limits_default_and_come_from_file_env_and_flags() -> None:
+    s = _build()
+    assert (s.header_timeout, s.keepalive_timeout) == (10.0, 75.0)
+    assert (s.max_connections, s.max_connections_per_client) == (0, 128)  # 0: from ulimit -n
+    file_values = {"header-timeout": 5, "keepalive_timeout": 30, "max-connections": 300}
+    environ = {"GOMODPROXY_KEEPALIVE_TIMEOUT": "20", "GOMODPROXY_MAX_CONNECTIONS_PER_CLIENT": "8"}
+    s = _build({"max-connections": "400"}, environ, file_values=file_values)
+    assert s.header_timeout == 5.0  # file
+    assert s.keepalive_timeout == 20.0  # env over file
+    assert s.max_connections == 400  # flag over file
+    assert s.max_connections_per_client == 8  # env
+    assert _build({"keepalive-timeout": "0"}).keepalive_timeout == 0.0  # no keep-alive
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        ({"header-timeout": "0"}, "--header-timeout must be more than 0"),
+        ({"keepalive-timeout": "-1"}, "--keepalive-timeout must not be negative"),
+        ({"max-connections": "-1"}, "--max-connections must not be negative"),
+        ({"max-connections": "1.5"}, "--max-connections"),
+        ({"max-connections-per-client": "0"}, "--max-connections-per-client must be at least 1"),
+    ],
+)
+def test_h77_invalid_connection_limits_fail_at_startup(
+    flags: Mapping[str, object], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        _build(flags)
+
+
 def test_toml_file_is_read_and_errors_name_it(tmp_path: Path) -> None:
     good = tmp_path / "proxy.toml"
     good.write_text('listen = "127.0.0.1:9999"\nlist-ttl = 5\n')

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import resource
 import secrets
 import signal
 import ssl
@@ -29,6 +30,8 @@ from gomodproxy.config import OPTIONS, Settings, build_settings, env_name, load_
 from gomodproxy.errors import ConfigError
 from gomodproxy.server.accesslog import JSONFormatter
 from gomodproxy.server.app import Plan, check_settings, make_app
+from gomodproxy.server.connlimits import ConnectionCaps, connection_cap
+from gomodproxy.server.listener import Listener
 from gomodproxy.upstream.netrc import netrc_path
 
 __all__ = ["register", "run", "serve", "settings_from_args"]
@@ -107,26 +110,25 @@ async def serve(
     ssl_context = _ssl_context(settings)
     app = make_app(plan, instance_id=settings.instance_id)
     runner = web.AppRunner(
-        app, access_log=None, handle_signals=False, shutdown_timeout=settings.shutdown_timeout
+        app,
+        access_log=None,
+        handle_signals=False,
+        shutdown_timeout=settings.shutdown_timeout,
+        keepalive_timeout=settings.keepalive_timeout,
     )
     await runner.setup()
+    assert runner.server is not None
+    listener = Listener(runner.server, _connection_caps(settings), ssl_context=ssl_context)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     try:
-        site = web.TCPSite(
-            runner,
-            settings.host,
-            settings.port,
-            ssl_context=ssl_context,
-            reuse_port=reuse_port or None,
-        )
         try:
-            await site.start()
+            await listener.start(settings.host, settings.port, reuse_port=reuse_port)
         except OSError as exc:
             raise ConfigError(f"cannot listen on {settings.listen}: {exc.strerror}") from exc
-        url = _site_url(site, settings, ssl_context is not None)
+        url = _site_url(listener, settings, ssl_context is not None)
         logger.info("proxy.listening url=%s pid=%d", url, os.getpid())
         # One write for the whole line: workers share stdout, and print() writes the text and
         # the newline separately when output is unbuffered (PYTHONUNBUFFERED), so two workers'
@@ -140,15 +142,42 @@ async def serve(
     finally:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
+        listener.close()
         await runner.cleanup()
 
 
-def _site_url(site: web.TCPSite, settings: Settings, tls: bool) -> str:
-    server = site._server
+def _connection_caps(settings: Settings) -> ConnectionCaps:
+    """The connection caps of this process: ``max-connections`` (else derived from the
+    open-file limit, see :func:`~gomodproxy.server.connlimits.connection_cap`) and
+    ``max-connections-per-client``."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    nofile = None if soft == resource.RLIM_INFINITY else soft
+    total = connection_cap(settings.max_connections, nofile)
+    fitting = connection_cap(0, nofile)
+    if nofile is not None and total > fitting:
+        logger.warning(
+            "proxy.max_connections_above_fd_limit max_connections=%d nofile=%d fitting=%d: "
+            "raise the open-file limit (ulimit -n) or lower --max-connections",
+            total,
+            soft,
+            fitting,
+        )
+    logger.info(
+        "proxy.limits max_connections=%d per_client=%d header_timeout=%g "
+        "keepalive_timeout=%g nofile=%s",
+        total,
+        settings.max_connections_per_client,
+        settings.header_timeout,
+        settings.keepalive_timeout,
+        "unlimited" if nofile is None else nofile,
+    )
+    return ConnectionCaps(total, settings.max_connections_per_client, settings.header_timeout)
+
+
+def _site_url(listener: Listener, settings: Settings, tls: bool) -> str:
     port = settings.port
-    sockets = getattr(server, "sockets", None)
-    if sockets:
-        port = sockets[0].getsockname()[1]
+    if listener.sockets:
+        port = listener.sockets[0].getsockname()[1]
     host = settings.host
     if ":" in host:
         host = f"[{host}]"

@@ -28,6 +28,7 @@ from gomodproxy.config import Settings, parse_listen
 from gomodproxy.errors import ConfigError
 from gomodproxy.module.goproxy import PrivateSettings, ProxyList, parse_goproxy, private_settings
 from gomodproxy.server.accesslog import access_log_middleware
+from gomodproxy.server.connguard import request_phase_middleware
 from gomodproxy.server.errors import error_middleware, not_found_max_age
 from gomodproxy.server.metrics import ProxyMetrics
 from gomodproxy.server.routes import ProxyRoutes
@@ -127,7 +128,7 @@ def make_app(
         ),
     )
     app = web.Application(
-        middlewares=[access_log_middleware(metrics), error_middleware],
+        middlewares=[request_phase_middleware, access_log_middleware(metrics), error_middleware],
         client_max_size=1024,
     )
     app[METRICS_KEY] = metrics

@@ -1,0 +1,132 @@
+"""The header-read timeout of a client connection, and its place under the connection caps.
+
+aiohttp closes idle keep-alive connections (``keepalive_timeout``) but has no deadline for
+*reading the request headers*: a slow-loris client that sends one header byte every few
+seconds keeps its connection, and its file descriptor, for as long as it likes (catalogue H77).
+:class:`GuardedConnection` wraps aiohttp's protocol (it forwards every protocol call) and
+disconnects a client that has not completed its request headers ``header_timeout`` seconds
+after connecting, or after it started sending the next request on a keep-alive connection.
+:func:`request_phase_middleware` tells the guard when a request's headers are complete (the
+request reached the application) and when it is answered. A response in progress is never cut
+by this timer, however slowly the client reads it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from gomodproxy.logthrottle import LogThrottle
+from gomodproxy.server.connlimits import ConnectionSlot
+
+__all__ = ["GuardedConnection", "request_phase_middleware"]
+
+logger = logging.getLogger(__name__)
+
+
+class GuardedConnection(asyncio.Protocol):
+    """aiohttp's request handler ``inner`` with a header-read deadline; gives ``slot`` back
+    when the connection is lost."""
+
+    def __init__(
+        self,
+        inner: asyncio.Protocol,
+        slot: ConnectionSlot,
+        *,
+        header_timeout: float,
+        throttle: LogThrottle,
+    ) -> None:
+        self._inner = inner
+        self._slot = slot
+        self._header_timeout = header_timeout
+        self._throttle = throttle
+        self._transport: asyncio.BaseTransport | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._in_request = False
+
+    # -- asyncio.Protocol, forwarded to aiohttp ------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """Start the header deadline, then let aiohttp take the connection."""
+        self._transport = transport
+        self._arm()
+        self._inner.connection_made(transport)
+
+    def data_received(self, data: bytes) -> None:
+        """The first bytes of a request start the header deadline (if not already running)."""
+        if not self._in_request and self._timer is None:
+            self._arm()
+        self._inner.data_received(data)
+
+    def eof_received(self) -> bool | None:
+        """Forwarded."""
+        return self._inner.eof_received()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """Stop the deadline and give the connection's place back."""
+        self._disarm()
+        self._slot.release()
+        self._transport = None
+        self._inner.connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        """Forwarded (flow control of responses)."""
+        self._inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        """Forwarded (flow control of responses)."""
+        self._inner.resume_writing()
+
+    # -- request phases, from request_phase_middleware -----------------------------------------
+
+    def request_started(self) -> None:
+        """A request's headers are complete: no header deadline while it is handled."""
+        self._in_request = True
+        self._disarm()
+
+    def request_finished(self) -> None:
+        """The request was answered; an idle connection is aiohttp's keep-alive business."""
+        self._in_request = False
+
+    # -- the deadline ---------------------------------------------------------------------------
+
+    def _arm(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._timer = loop.call_later(self._header_timeout, self._expired)
+
+    def _disarm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _expired(self) -> None:
+        self._timer = None
+        transport = self._transport
+        if self._in_request or transport is None or transport.is_closing():
+            return
+        self._throttle.log(
+            logging.INFO,
+            "header_timeout",
+            "conn.header_timeout client=%s seconds=%g",
+            self._slot.client,
+            self._header_timeout,
+        )
+        transport.close()
+
+
+@web.middleware
+async def request_phase_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Mark the request's connection busy while the request is handled (see the module
+    docstring); a no-op for connections not opened by our listener (tests' servers)."""
+    transport = request.transport
+    connection = transport.get_protocol() if transport is not None else None
+    if not isinstance(connection, GuardedConnection):
+        return await handler(request)
+    connection.request_started()
+    try:
+        return await handler(request)
+    finally:
+        connection.request_finished()
