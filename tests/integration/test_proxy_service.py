@@ -445,9 +445,13 @@ async def test_b24_latest_not_found_names_direct_only_where_direct_was_asked(env
         # Nothing at the origin: the list fell through to direct, which is the cause.
         with pytest.raises(ModuleNotFound, match="direct fetching is not supported"):
             await service.latest("example.com/nothing")
-        # The origin lists tags without times and has no @latest: a plain not-found.
+        # The origin lists tags and has no @latest: the highest release, as the go command's
+        # query "latest" takes it from the list.
+        assert await service.latest(M1.path) == M2.info
+        # An empty list and no @latest: a plain not-found.
+        env.origin.serve_file("example.com/empty/@v/list", b"")
         with pytest.raises(ModuleNotFound, match="no matching versions") as caught:
-            await service.latest(M1.path)
+            await service.latest("example.com/empty")
         assert "direct" not in str(caught.value)
         assert caught.value.status_hint == 404
     finally:

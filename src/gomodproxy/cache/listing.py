@@ -204,7 +204,13 @@ class Listings:
         when the proxies before it had nothing); a list without candidates a plain not-found.
         """
         listed, failure = await self._listed(path, headers)
-        version = latest_listed(listed)
+        # The go command's query "latest" takes the highest release, else the highest
+        # pre-release, of the tagged versions; only a module without tags reaches Latest, and
+        # so latestFromList (modload queryProxy, then proxy.go).
+        tagged = [e.version for e in listed if not is_pseudo_version(e.version)]
+        releases = [v for v in tagged if not semver.prerelease(v)]
+        chosen = releases or tagged
+        version = semver.sort_versions(chosen)[-1] if chosen else latest_listed(listed)
         if version is None:
             if failure is not None:
                 raise failure
