@@ -116,6 +116,8 @@ def command(name: str, launch: Launch, *, failing: bool = False) -> list[str]:
         return [
             py, "-m", "gomodproxy", "serve", "--cache-dir", str(launch.root), "--upstream", "off",
             "--sumdb", "off", "--listen", f"{HOST}:{port}", "--workers", "1",
+            # The load generator is one client address with up to 256 connections.
+            "--max-connections-per-client", "1024", "--max-connections", "2048",
         ]  # fmt: skip
     raise ValueError(f"unknown server {name!r}: choose from {', '.join(SERVER_NAMES)}")
 
