@@ -1,0 +1,3 @@
+module private.example/p
+
+go 1.21
