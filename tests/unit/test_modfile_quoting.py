@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gomodproxy.module.modfile import auto_quote, must_quote
-from gomodproxy.module.modfile.quoting import (
+from gomodproxy.module.gostrings import (
     go_fields,
     go_quote,
     go_quote_rune,
@@ -14,6 +13,7 @@ from gomodproxy.module.modfile.quoting import (
     is_print,
     is_space,
 )
+from gomodproxy.module.modfile import auto_quote, must_quote
 
 
 def _s(data: bytes) -> str:

@@ -5,6 +5,7 @@ Pure: bytes in, values and bytes out. :func:`parse` reads a main module's go.mod
 ``ModFile.format()``) writes the standard text that ``go mod edit -fmt`` writes.
 """
 
+from gomodproxy.module.gostrings import auto_quote, must_quote
 from gomodproxy.module.modfile.directives import (
     GO_VERSION_RE,
     TOOLCHAIN_RE,
@@ -15,7 +16,6 @@ from gomodproxy.module.modfile.directives import (
 from gomodproxy.module.modfile.edits import ModFile
 from gomodproxy.module.modfile.errorlist import GoModParseError, ModFileError
 from gomodproxy.module.modfile.printer import format_file
-from gomodproxy.module.modfile.quoting import auto_quote, must_quote
 from gomodproxy.module.modfile.reader import module_path, parse_syntax
 from gomodproxy.module.modfile.rules import parse, parse_lax
 from gomodproxy.module.modfile.syntax import (

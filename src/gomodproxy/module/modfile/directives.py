@@ -14,7 +14,7 @@ from typing import Protocol
 
 from gomodproxy.errors import InvalidVersion, ProxyError
 from gomodproxy.module import paths, semver
-from gomodproxy.module.modfile.quoting import auto_quote, go_quote, go_trim_space, go_unquote
+from gomodproxy.module.gostrings import auto_quote, go_quote, go_trim_space, go_unquote
 from gomodproxy.module.modfile.syntax import Comments, Line, LineBlock
 from gomodproxy.module.modfile.values import ModuleVersion, Replace, VersionInterval
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
 from gomodproxy.module import semver
+from gomodproxy.module.gostrings import auto_quote, go_quote
 from gomodproxy.module.modfile.directives import (
     GO_VERSION_RE,
     TOOLCHAIN_RE,
@@ -20,7 +21,6 @@ from gomodproxy.module.modfile.directives import (
     check_canonical_version,
 )
 from gomodproxy.module.modfile.printer import format_file
-from gomodproxy.module.modfile.quoting import auto_quote, go_quote
 from gomodproxy.module.modfile.requires import (
     require_line,
     set_indirect,

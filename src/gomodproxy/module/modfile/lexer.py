@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from gomodproxy.module.modfile.quoting import go_quote_rune, go_trim_space, is_print, is_space
+from gomodproxy.module.gostrings import go_quote_rune, go_trim_space, is_print, is_space
 from gomodproxy.module.modfile.syntax import Comment, Position
 
 __all__ = [

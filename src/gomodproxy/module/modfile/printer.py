@@ -6,7 +6,7 @@ top-level statements, blocks indented with one tab, comments where they were att
 
 from __future__ import annotations
 
-from gomodproxy.module.modfile.quoting import go_trim_space
+from gomodproxy.module.gostrings import go_trim_space
 from gomodproxy.module.modfile.syntax import (
     Comment,
     CommentBlock,

@@ -7,6 +7,7 @@ A port of the parser and comment assignment of x/mod ``modfile/read.go`` (``pars
 
 from __future__ import annotations
 
+from gomodproxy.module.gostrings import go_trim_space, go_unquote
 from gomodproxy.module.modfile.errorlist import GoModParseError, ModFileError
 from gomodproxy.module.modfile.lexer import (
     COMMENT,
@@ -17,7 +18,6 @@ from gomodproxy.module.modfile.lexer import (
     Token,
     is_eol,
 )
-from gomodproxy.module.modfile.quoting import go_trim_space, go_unquote
 from gomodproxy.module.modfile.syntax import (
     Comment,
     CommentBlock,

@@ -7,7 +7,7 @@ import dataclasses
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from gomodproxy.module.modfile.quoting import auto_quote, go_fields, go_trim_space
+from gomodproxy.module.gostrings import auto_quote, go_fields, go_trim_space
 from gomodproxy.module.modfile.syntax import Comment, Comments, Line, LineBlock
 from gomodproxy.module.modfile.values import ModuleVersion, Require
 

@@ -9,6 +9,7 @@ files written for newer go commands still load. Without a fixer, versions in ``r
 
 from __future__ import annotations
 
+from gomodproxy.module.gostrings import go_quote
 from gomodproxy.module.modfile.directives import (
     GO_VERSION_RE,
     LAX_GO_VERSION_RE,
@@ -27,7 +28,6 @@ from gomodproxy.module.modfile.directives import (
 )
 from gomodproxy.module.modfile.edits import ModFile
 from gomodproxy.module.modfile.errorlist import GoModParseError, ModFileError
-from gomodproxy.module.modfile.quoting import go_quote
 from gomodproxy.module.modfile.reader import parse_syntax
 from gomodproxy.module.modfile.requires import is_indirect
 from gomodproxy.module.modfile.syntax import Line, LineBlock

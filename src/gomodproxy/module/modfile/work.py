@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from gomodproxy.module.gostrings import auto_quote, go_quote
 from gomodproxy.module.modfile.directives import (
     GO_VERSION_RE,
     TOOLCHAIN_RE,
@@ -20,7 +21,6 @@ from gomodproxy.module.modfile.directives import (
 from gomodproxy.module.modfile.edits import add_replace, drop_replace, godebug_set
 from gomodproxy.module.modfile.errorlist import GoModParseError, ModFileError
 from gomodproxy.module.modfile.printer import format_file
-from gomodproxy.module.modfile.quoting import auto_quote, go_quote
 from gomodproxy.module.modfile.reader import parse_syntax
 from gomodproxy.module.modfile.sorting import drop_killed, keep_last, sort_blocks
 from gomodproxy.module.modfile.syntax import CommentBlock, FileSyntax, Line, LineBlock
