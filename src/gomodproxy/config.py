@@ -110,7 +110,7 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option("shutdown-timeout", float, 30.0, "seconds to finish requests on shutdown", "SECONDS"),
     Option("instance-id", str, "", "name of this proxy in Via headers (loop detection)", "ID"),
-    Option("netrc", Path, None, ".netrc file for upstream credentials; default $NETRC/~", "FILE"),
+    Option("netrc", Path, None, ".netrc for upstreams (default $NETRC, else ~/.netrc)", "FILE"),
     Option("log-json", bool, False, "write log lines as JSON objects", ""),
 )
 
