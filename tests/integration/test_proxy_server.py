@@ -586,6 +586,24 @@ async def test_via_is_forwarded_with_this_proxy_added(proxy: Proxy) -> None:
 
 
 @pytest.mark.asyncio
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+async def test_the_root_page_says_what_this_is_and_links_the_status_page(
+    proxy: Proxy, method: str
+) -> None:
+    status, body, headers = await proxy.get("/", method=method)
+    assert status == 200
+    assert headers["Content-Type"] == "text/html; charset=utf-8"
+    assert proxy.origin.requests == []
+    assert proxy.storage.calls == []
+    if method == "GET":
+        text = body.decode()
+        assert "gomodproxy" in text
+        assert "Go module proxy" in text
+        assert f"GOPROXY={proxy.url}" in text
+        assert '<a href="/status">' in text
+
+
+@pytest.mark.asyncio
 async def test_health_readiness_and_metrics(proxy: Proxy) -> None:
     assert (await proxy.get("/healthz"))[:2] == (200, b"ok\n")
     assert (await proxy.get("/readyz"))[:2] == (200, b"ready\n")
@@ -666,5 +684,9 @@ async def test_path_prefix_serves_under_it_only(tmp_path: Path) -> None:
             status, _, _ = await p.get("/" + M1.rel("mod"))
             assert status == 404
             assert (await p.get("/healthz"))[0] == 200
+            for root in ("/goproxy", "/goproxy/", "/"):
+                status, body, _ = await p.get(root)
+                assert status == 200, root
+                assert f"GOPROXY={p.url}/goproxy\n" in body.decode(), root
         finally:
             await server.close()
