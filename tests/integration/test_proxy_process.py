@@ -163,6 +163,70 @@ async def test_g_invalid_configuration_fails_at_startup_with_a_clear_message(
     assert "Traceback" not in err.decode()
 
 
+async def _serve_until_exit(
+    args: Sequence[str], env: Mapping[str, str]
+) -> tuple[int | None, str, str]:
+    """Run ``gomodproxy serve ARGS`` to its end; (exit code, stdout, stderr)."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "gomodproxy",
+        "serve",
+        *args,
+        env=dict(env),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), 60)
+    finally:
+        if proc.returncode is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            await proc.wait()
+    return proc.returncode, out.decode(), err.decode()
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("workers", ["1", "2"])
+async def test_g_a_port_in_use_is_one_clear_line_and_never_logged_ready(
+    world: World, workers: str
+) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, out, err = await _serve_until_exit(
+            ["--listen", f"127.0.0.1:{port}", "--workers", workers], world.environ()
+        )
+    assert code == 1
+    assert out == ""
+    assert f"gomodproxy: cannot listen on 127.0.0.1:{port}: address already in use\n" in err
+    assert "Traceback" not in err
+    assert "proxy.ready" not in err
+
+
+@pytest.mark.asyncio
+async def test_g_ready_is_logged_once_listening_and_names_private_patterns_in_words(
+    world: World,
+) -> None:
+    p = await world.start(["--goprivate", "corp.example,*.internal.example"])
+    async with _stopping(p):
+        assert (await _get(f"{p.url}/healthz"))[0] == 200
+    lines = p.log.read_text().splitlines()
+    listening = next(i for i, line in enumerate(lines) if "proxy.listening" in line)
+    ready = next(i for i, line in enumerate(lines) if "proxy.ready" in line)
+    assert listening < ready
+    assert f"upstream={world.origin.url} " in lines[ready]
+    text = "\n".join(lines)
+    assert "noproxy" not in text  # the upstream walk's internal entry, meaningless to a user
+    private = [line for line in lines if "corp.example,*.internal.example" in line]
+    assert any("never requested from an upstream proxy" in line for line in private), private
+    assert any("never looked up in the checksum database" in line for line in private), private
+
+
 @pytest.mark.slow
 @pytest.mark.asyncio
 async def test_i82_sigkill_mid_download_then_restart_serves_only_whole_files(
