@@ -231,6 +231,20 @@ async def test_b15_upstream_500_is_a_502_no_store_and_the_next_good_fetch_works(
 
 
 @pytest.mark.asyncio
+@pytest.mark.parametrize("kind", ["mod", "zip"])
+async def test_an_upstream_answer_with_an_oversized_header_is_a_502_no_store(
+    proxy: Proxy, kind: str
+) -> None:
+    proxy.origin.inject(Fault(headers={"X-Padding": "x" * 20_000}, times=1), M1.rel(kind))
+    status, body, headers = await proxy.get("/" + M1.rel(kind))
+    assert status == 502, body
+    assert headers["Cache-Control"] == "no-store"
+    assert b"malformed answer" in body
+    status, body, _ = await proxy.get("/" + M1.rel(kind))
+    assert (status, body) == (200, M1.mod if kind == "mod" else M1.zip)
+
+
+@pytest.mark.asyncio
 async def test_b15_upstream_429_is_a_503_with_retry_after(proxy: Proxy) -> None:
     proxy.origin.inject(Fault(status=429, headers={"Retry-After": "2"}), M1.rel("info"))
     status, _, headers = await proxy.get("/" + M1.rel("info"))
