@@ -13,6 +13,7 @@ import io
 import json
 import os
 import random
+import resource
 import signal
 import sys
 import time
@@ -225,6 +226,64 @@ async def test_g_ready_is_logged_once_listening_and_names_private_patterns_in_wo
     private = [line for line in lines if "corp.example,*.internal.example" in line]
     assert any("never requested from an upstream proxy" in line for line in private), private
     assert any("never looked up in the checksum database" in line for line in private), private
+
+
+def _no_file_may_grow() -> None:
+    """Run in the proxy's process before it starts: no file may grow past 0 bytes. SIGXFSZ is
+    ignored, so a write fails (EFBIG) as a write on a full disk fails (ENOSPC)."""
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("kind", "unverified"),
+    [
+        ("zip", False),  # the spool file of the download
+        ("mod", False),  # the checksum database verifier's state
+        ("mod", True),  # the storage's put (no verification: GONOSUMDB)
+    ],
+)
+async def test_i83_a_full_disk_is_a_503_disk_full_logged_as_one_error_line(
+    world: World, kind: str, unverified: bool
+) -> None:
+    env = world.environ(GONOSUMDB="example.com/big" if unverified else "")
+    # The log goes to a pipe: the file-size limit applies to regular files only.
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "gomodproxy",
+        "serve",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        preexec_fn=_no_file_may_grow,
+    )
+    assert proc.stdout is not None
+    try:
+        line = await asyncio.wait_for(proc.stdout.readline(), 60)
+        assert line.startswith(b"gomodproxy: serving "), line
+        url = line.split()[-1].decode()
+        async with aiohttp.ClientSession() as http, http.get(f"{url}/{BIG.rel(kind)}") as resp:
+            status, body, cache = resp.status, await resp.read(), resp.headers["Cache-Control"]
+        proc.send_signal(signal.SIGTERM)
+        _, err = await asyncio.wait_for(proc.communicate(), 60)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    log = err.decode()
+    assert status == 503, (body, log)
+    assert cache == "no-store"
+    assert b"disk full" in body
+    assert b"free disk space" in body
+    assert "Traceback" not in log
+    errors = [line for line in log.splitlines() if " ERROR " in line]
+    assert len(errors) == 1, log
+    assert "disk full" in errors[0]
+    store = FilesystemStorage(world.cache_dir)
+    assert not await store.exists(BIG.rel(kind))
+    assert await asyncio.to_thread(lambda: list(store.spool_dir.glob("*"))) == []
 
 
 @pytest.mark.slow
