@@ -526,6 +526,12 @@ async def test_relay_passes_lookups_and_tiles_through_and_keeps_full_tiles(proxy
     assert headers["Content-Type"] == "application/octet-stream"
     await proxy.get(lookup)
     assert proxy.db.stats.lookups_by_module["example.com/m@v1.0.0"] == 1
+    # Kept where a go command reading the cache folder as GOPROXY=file://... looks (initBase):
+    # the "supported" marker, the lookup and the (partial) tile.
+    root = proxy.storage.inner.root / "sumdb" / name
+    assert (root / "supported").read_bytes() == b""
+    assert M1.zip_h1.encode() in (root / "lookup/example.com/m@v1.0.0").read_bytes()
+    assert (root / "tile/8/0/000.p/5").read_bytes() == tile
 
 
 @pytest.mark.asyncio
