@@ -148,7 +148,7 @@ OPTIONS: tuple[Option, ...] = (
         "N",
     ),
     Option("instance-id", str, "", "name of this proxy in Via headers (loop detection)", "ID"),
-    Option("netrc", Path, None, ".netrc file for upstream credentials; default $NETRC/~", "FILE"),
+    Option("netrc", Path, None, ".netrc for upstreams (default $NETRC, else ~/.netrc)", "FILE"),
     Option("log-json", bool, False, "write log lines as JSON objects", ""),
 )
 

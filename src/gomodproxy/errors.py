@@ -11,6 +11,10 @@ Pure modules (``module/``, ``sumdb/``) raise these too; they never do I/O themse
 
 from __future__ import annotations
 
+import errno
+import os
+from typing import ClassVar
+
 __all__ = [
     "ChecksumMismatch",
     "ConfigError",
@@ -23,6 +27,7 @@ __all__ = [
     "ProxyError",
     "SecurityError",
     "StorageError",
+    "StorageFull",
     "SumDBError",
     "UpstreamError",
     "UpstreamTimeout",
@@ -180,6 +185,29 @@ class StorageError(ProxyError):
     """The storage backend failed to read or write (never a not-found)."""
 
     status_hint = 503
+
+
+class StorageFull(StorageError):
+    """The cache folder cannot take more bytes: its disk is full (ENOSPC), its quota used up
+    (EDQUOT) or a file reached the file-size limit (EFBIG). 503; someone must free space."""
+
+    #: The ``errno`` values that mean "no room to write".
+    errnos: ClassVar[frozenset[int]] = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
+    def __init__(self, what: str, reason: str) -> None:
+        super().__init__(
+            f"cannot write {what} in the cache: disk full ({reason}); free disk space in the "
+            "cache folder, or raise its quota or the file-size limit"
+        )
+        self.what = what
+        self.reason = reason
+
+    @classmethod
+    def from_os_error(cls, exc: OSError, what: str) -> StorageFull | None:
+        """The error for ``exc`` when it means the disk is full, else None."""
+        if exc.errno not in cls.errnos:
+            return None
+        return cls(what, os.strerror(exc.errno))
 
 
 class ConfigError(ProxyError):

@@ -221,6 +221,51 @@ async def test_the_proxy_cache_folder_serves_the_go_command_as_a_file_goproxy(
 
 
 @pytest.mark.asyncio
+async def test_the_cache_folder_as_a_file_goproxy_serves_the_checksum_database_by_name(
+    tmp_path: Path,
+) -> None:
+    """With an empty go.sum the go command must verify, and a database named without a URL is
+    found through the proxy (``<GOPROXY>/sumdb/<name>/supported``): the cache folder, as
+    ``GOPROXY=file://<cache-dir>``, has the marker and every lookup and tile the relay passed
+    on, so the go command verifies with nothing running at all."""
+    modules = _modules(
+        [
+            "github.com/Azure/go-autorest@v14.2.0+incompatible",
+            "github.com/google/uuid@v1.6.0",
+            "gopkg.in/yaml.v3@v3.0.1",
+            "rsc.io/quote/v3@v3.1.0",
+        ]
+    )
+    args = ["mod", "download", "-json", *(m.id for m in modules)]
+    cache = tmp_path / "proxy-cache"
+    async with running_sumdb(tmp_path / "sumdb") as db:
+        await asyncio.to_thread(db.store.append, [_record(m) for m in _modules()])
+        origin = Origin(corpus_download_dir())
+        await origin.start()
+        try:
+            async with running_proxy(cache, upstream=origin.url, sumdb=db) as proxy:
+                stack = Stack(origin, db, proxy.url, proxy.storage, proxy.metrics, tmp_path)
+                await _assert_downloaded(stack, modules, await stack.go(args))
+        finally:
+            await origin.stop()
+    # Proxy, origin and database are stopped: only the cache folder is left.
+    home = tmp_path / "offline"
+    work = home / "work"
+    work.mkdir(parents=True)
+    (work / "go.mod").write_text("module example.com/offline\n\ngo 1.21\n")
+    (work / "go.sum").write_text("")
+    # Anything the go command tried to reach over HTTP would go to a closed loopback port.
+    nowhere = {"HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9"}
+    env = go_environ(home, goproxy=cache.as_uri(), gosumdb=db.key.verifier_key, extra=nowhere)
+    again = await asyncio.to_thread(run_go, args, cwd=work, env=env)
+    await _assert_downloaded(stack, modules, again)
+    # The go command verified each module against the database (its own cache of lookups).
+    own = home / "gopath" / "pkg" / "mod" / "cache" / "download" / "sumdb" / db.name / "lookup"
+    for m in modules:
+        assert (own / f"{escape_path(m.path)}@{escape_version(m.version)}").is_file(), m.id
+
+
+@pytest.mark.asyncio
 async def test_go_get_latest_and_a_major_version_query(stack: Stack) -> None:
     run = await stack.go(["get", "github.com/google/uuid@latest"])
     assert run.returncode == 0, run.stderr

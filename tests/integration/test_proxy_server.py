@@ -234,6 +234,20 @@ async def test_b15_upstream_500_is_a_502_no_store_and_the_next_good_fetch_works(
 
 
 @pytest.mark.asyncio
+@pytest.mark.parametrize("kind", ["mod", "zip"])
+async def test_an_upstream_answer_with_an_oversized_header_is_a_502_no_store(
+    proxy: Proxy, kind: str
+) -> None:
+    proxy.origin.inject(Fault(headers={"X-Padding": "x" * 20_000}, times=1), M1.rel(kind))
+    status, body, headers = await proxy.get("/" + M1.rel(kind))
+    assert status == 502, body
+    assert headers["Cache-Control"] == "no-store"
+    assert b"malformed answer" in body
+    status, body, _ = await proxy.get("/" + M1.rel(kind))
+    assert (status, body) == (200, M1.mod if kind == "mod" else M1.zip)
+
+
+@pytest.mark.asyncio
 async def test_b15_upstream_429_is_a_503_with_retry_after(proxy: Proxy) -> None:
     proxy.origin.inject(Fault(status=429, headers={"Retry-After": "2"}), M1.rel("info"))
     status, _, headers = await proxy.get("/" + M1.rel("info"))
@@ -565,6 +579,12 @@ async def test_relay_passes_lookups_and_tiles_through_and_keeps_full_tiles(proxy
     assert headers["Content-Type"] == "application/octet-stream"
     await proxy.get(lookup)
     assert proxy.db.stats.lookups_by_module["example.com/m@v1.0.0"] == 1
+    # Kept where a go command reading the cache folder as GOPROXY=file://... looks (initBase):
+    # the "supported" marker, the lookup and the (partial) tile.
+    root = proxy.storage.inner.root / "sumdb" / name
+    assert (root / "supported").read_bytes() == b""
+    assert M1.zip_h1.encode() in (root / "lookup/example.com/m@v1.0.0").read_bytes()
+    assert (root / "tile/8/0/000.p/5").read_bytes() == tile
 
 
 @pytest.mark.asyncio
@@ -636,6 +656,24 @@ async def test_a_request_that_already_passed_this_proxy_is_508(proxy: Proxy) -> 
 async def test_via_is_forwarded_with_this_proxy_added(proxy: Proxy) -> None:
     await proxy.get("/" + M1.rel("mod"), headers={"Via": "1.1 front-proxy"})
     assert proxy.origin.requests[-1].headers["Via"] == f"1.1 front-proxy, 1.1 gomodproxy-{INSTANCE}"
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+async def test_the_root_page_says_what_this_is_and_links_the_status_page(
+    proxy: Proxy, method: str
+) -> None:
+    status, body, headers = await proxy.get("/", method=method)
+    assert status == 200
+    assert headers["Content-Type"] == "text/html; charset=utf-8"
+    assert proxy.origin.requests == []
+    assert proxy.storage.calls == []
+    if method == "GET":
+        text = body.decode()
+        assert "gomodproxy" in text
+        assert "Go module proxy" in text
+        assert f"GOPROXY={proxy.url}" in text
+        assert '<a href="/status">' in text
 
 
 @pytest.mark.asyncio
@@ -719,5 +757,9 @@ async def test_path_prefix_serves_under_it_only(tmp_path: Path) -> None:
             status, _, _ = await p.get("/" + M1.rel("mod"))
             assert status == 404
             assert (await p.get("/healthz"))[0] == 200
+            for root in ("/goproxy", "/goproxy/", "/"):
+                status, body, _ = await p.get(root)
+                assert status == 200, root
+                assert f"GOPROXY={p.url}/goproxy\n" in body.decode(), root
         finally:
             await server.close()

@@ -203,6 +203,39 @@ async def test_b18_a_gzip_body_under_the_cap_is_decoded(
     assert await _get(fetcher, MOD, FileKind.MOD) == b"module example.com/m\n"
 
 
+HUGE_HEADER = Fault(headers={"X-Padding": "x" * 20_000})  # over aiohttp's 8190-byte field cap
+
+
+@pytest.mark.asyncio
+async def test_an_oversized_response_header_is_an_upstream_error_not_retried(
+    origin: Origin, session: aiohttp.ClientSession
+) -> None:
+    origin.inject(HUGE_HEADER, MOD)
+    fetcher = HTTPFetcher(origin.url, session, policy=FAST)
+    with pytest.raises(UpstreamError, match="malformed answer") as caught:
+        await _get(fetcher, MOD, FileKind.MOD)
+    assert not isinstance(caught.value, ModuleNotFound)
+    assert caught.value.status_hint == 502
+    assert origin.count(MOD) == 1  # the same answer again would not help
+
+
+@pytest.mark.asyncio
+async def test_an_oversized_response_header_falls_through_on_a_bar(
+    origin: Origin, session: aiohttp.ClientSession
+) -> None:
+    async with running_origin() as hostile:
+        hostile.serve_file(MOD, b"module example.com/m\n")
+        hostile.inject(HUGE_HEADER)
+        chain = build_chain(
+            parse_goproxy(f"{hostile.url}|{origin.url}"), session=session, policy=FAST
+        )
+        got = await chain.fetch("example.com/m", MOD, FileKind.MOD)
+        assert (got.data, got.upstream) == (b"module example.com/m\n", origin.url)
+        async with chain.open("example.com/m", MOD, FileKind.MOD) as opened:
+            assert opened.upstream == origin.url
+        assert hostile.count(MOD) == 2
+
+
 @pytest.mark.asyncio
 async def test_b25_redirects_are_followed_up_to_ten_hops(
     origin: Origin, session: aiohttp.ClientSession

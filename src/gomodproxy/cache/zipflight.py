@@ -16,6 +16,7 @@ import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+from gomodproxy.errors import StorageFull
 from gomodproxy.storage.base import ObjectInfo
 from gomodproxy.storage.fswrite import create_held
 
@@ -53,19 +54,28 @@ class ZipFlight:
 
     async def create_spool(self) -> None:
         """Create the spool file (in a thread: no blocking file calls on the loop)."""
-        self._fd = await asyncio.to_thread(_create, self.spool)
+        try:
+            self._fd = await asyncio.to_thread(_create, self.spool)
+        except OSError as exc:
+            self._raise_if_full(exc)
+            raise
 
     def begin(self, content_length: int | None, upstream: str) -> None:
-        """The upstream answered 200: readers may start."""
+        """The upstream answered 200: readers may start once the first bytes are spooled
+        (so a spool that cannot be written, a full disk, is still an error status)."""
         self.content_length = content_length
         self.upstream = upstream
-        self._started.set()
 
     async def append(self, chunk: bytes) -> None:
         """Write the next chunk at the end of the spool file."""
         assert self._fd is not None, "create_spool() first"
-        await asyncio.to_thread(_pwrite_all, self._fd, chunk, self.written)
+        try:
+            await asyncio.to_thread(_pwrite_all, self._fd, chunk, self.written)
+        except OSError as exc:
+            self._raise_if_full(exc)
+            raise
         self.written += len(chunk)
+        self._started.set()
         self._notify()
 
     def finish(self, stored: ObjectInfo) -> None:
@@ -85,6 +95,11 @@ class ZipFlight:
         # Off the event loop; nothing waits for it (readers hold the descriptor, not the name).
         asyncio.get_running_loop().run_in_executor(None, _remove, self.spool)
         self._maybe_close()
+
+    def _raise_if_full(self, exc: OSError) -> None:
+        full = StorageFull.from_os_error(exc, f"the download of {self.key}")
+        if full is not None:
+            raise full from exc
 
     # -- reader side ------------------------------------------------------------------------
 

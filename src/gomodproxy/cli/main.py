@@ -8,6 +8,7 @@ arguments and returning the exit code. ``ProxyError`` is caught once, here.
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import logging
 import sys
 from collections.abc import Callable, Sequence
@@ -30,9 +31,15 @@ def build_parser() -> argparse.ArgumentParser:
     """Return the top-level parser with every subcommand registered."""
     parser = argparse.ArgumentParser(
         prog="gomodproxy",
-        description="A caching Go module proxy, module downloader and mirror prober.",
+        description=(
+            "A caching Go module proxy (serve), module zip tools (mod) and a checksum database "
+            "of its own (sumdb)."
+        ),
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    parser.add_argument(
+        "--version", action="version", version=f"gomodproxy {_version()}", help="print the version"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for module in _command_modules():
@@ -40,6 +47,16 @@ def build_parser() -> argparse.ArgumentParser:
         register = module.register
         register(sub)
     return parser
+
+
+def _version() -> str:
+    """The installed distribution's version (the package's own when not installed)."""
+    try:
+        return importlib.metadata.version("gomodproxy")
+    except importlib.metadata.PackageNotFoundError:
+        from gomodproxy import __version__
+
+        return __version__
 
 
 def main(argv: Sequence[str] | None = None) -> int:

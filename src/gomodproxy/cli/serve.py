@@ -27,9 +27,9 @@ from pathlib import Path
 from aiohttp import web
 
 from gomodproxy.config import OPTIONS, Settings, build_settings, env_name, load_toml
-from gomodproxy.errors import ConfigError
+from gomodproxy.errors import ConfigError, ProxyError
 from gomodproxy.server.accesslog import JSONFormatter
-from gomodproxy.server.app import Plan, check_settings, make_app
+from gomodproxy.server.app import Plan, check_settings, log_ready, make_app
 from gomodproxy.server.connlimits import ConnectionCaps, connection_cap
 from gomodproxy.server.listener import Listener
 from gomodproxy.upstream.netrc import netrc_path
@@ -127,9 +127,11 @@ async def serve(
         try:
             await listener.start(settings.host, settings.port, reuse_port=reuse_port)
         except OSError as exc:
-            raise ConfigError(f"cannot listen on {settings.listen}: {exc.strerror}") from exc
+            reason = os.strerror(exc.errno).lower() if exc.errno else str(exc)
+            raise ConfigError(f"cannot listen on {settings.listen}: {reason}") from exc
         url = _site_url(listener, settings, ssl_context is not None)
         logger.info("proxy.listening url=%s pid=%d", url, os.getpid())
+        log_ready(plan, url)
         # One write for the whole line: workers share stdout, and print() writes the text and
         # the newline separately when output is unbuffered (PYTHONUNBUFFERED), so two workers'
         # lines could interleave.
@@ -204,6 +206,9 @@ def _run_workers(plan: Plan) -> int:
             code = 0
             try:
                 asyncio.run(serve(plan, reuse_port=True))
+            except ProxyError as exc:  # e.g. the port is taken: one line, as main() prints it
+                print(f"gomodproxy: {exc}", file=sys.stderr, flush=True)
+                code = 1
             except BaseException:
                 logger.exception("worker.crashed pid=%d", os.getpid())
                 code = 1

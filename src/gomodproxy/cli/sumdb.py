@@ -32,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = subparsers.add_parser(
         "sumdb",
         help="run our own checksum database (keygen, serve)",
-        description=__doc__,
+        description=(__doc__ or "").replace("``", ""),  # the docstring's reST, as plain text
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="sumdb_command", metavar="SUBCOMMAND")

@@ -26,7 +26,13 @@ from yarl import URL
 from gomodproxy.cache.service import ChecksumPolicy, ModuleService, ServiceOptions
 from gomodproxy.config import Settings, parse_listen
 from gomodproxy.errors import ConfigError
-from gomodproxy.module.goproxy import PrivateSettings, ProxyList, parse_goproxy, private_settings
+from gomodproxy.module.goproxy import (
+    NOPROXY,
+    PrivateSettings,
+    ProxyList,
+    parse_goproxy,
+    private_settings,
+)
 from gomodproxy.server.accesslog import access_log_middleware
 from gomodproxy.server.connguard import request_phase_middleware
 from gomodproxy.server.errors import error_middleware, not_found_max_age
@@ -46,7 +52,7 @@ from gomodproxy.upstream.netrc import load_netrc
 from gomodproxy.upstream.proxyclient import FetchPolicy, HTTPFetcher
 from gomodproxy.upstream.sumdbfetch import SumDBEndpoint, SumDBHTTPFetcher
 
-__all__ = ["METRICS_KEY", "SERVICE_KEY", "Plan", "check_settings", "make_app"]
+__all__ = ["METRICS_KEY", "SERVICE_KEY", "Plan", "check_settings", "log_ready", "make_app"]
 
 logger = logging.getLogger(__name__)
 
@@ -94,9 +100,39 @@ def check_settings(settings: Settings) -> Plan:
         logger.warning(
             "proxy.no_upstream upstream=%s: only cached files can be served (direct fetching "
             "is not supported yet); give a proxy URL in --upstream to fetch new ones",
-            proxies.describe(),
+            _upstreams(proxies),
         )
     return Plan(settings, proxies, private, sumdb)
+
+
+def log_ready(plan: Plan, url: str) -> None:
+    """Log that the proxy serves at ``url`` (call it once listening), in the user's words."""
+    logger.info(
+        "proxy.ready url=%s upstream=%s sumdb=%s cache=%s",
+        url,
+        _upstreams(plan.proxies),
+        plan.sumdb.name if plan.sumdb else "off",
+        plan.settings.cache_dir,
+    )
+    if plan.private.gonoproxy:
+        logger.info(
+            "proxy.private patterns=%s: matching modules are never requested from an upstream "
+            "proxy (GOPRIVATE/GONOPROXY); only copies already in the cache are served",
+            plan.private.gonoproxy,
+        )
+    if plan.private.gonosumdb:
+        logger.info(
+            "proxy.private_sums patterns=%s: matching modules are never looked up in the "
+            "checksum database (GOPRIVATE/GONOSUMDB)",
+            plan.private.gonosumdb,
+        )
+
+
+def _upstreams(proxies: ProxyList) -> str:
+    """The upstream list as the user wrote it: without the implicit ``noproxy`` entry that
+    stands for the private patterns (those are logged in words of their own)."""
+    shown = [e.describe() for e in proxies.entries if e.url != NOPROXY]
+    return ",".join(shown) or "none"
 
 
 def make_app(
@@ -120,7 +156,7 @@ def make_app(
         ready=lambda: state.ready,
         status=StatusInfo(
             instance_id=instance_id,
-            upstreams=plan.proxies.describe(),
+            upstreams=_upstreams(plan.proxies),
             sumdb=plan.sumdb.name if plan.sumdb else "off",
             cache_dir=str(settings.cache_dir),
             storage=settings.storage,
@@ -141,12 +177,6 @@ def make_app(
             app[SERVICE_KEY] = service
             routes.bind(service, relay)
             state.ready = True
-            logger.info(
-                "proxy.ready upstream=%s sumdb=%s cache=%s",
-                plan.proxies.describe(),
-                plan.sumdb.name if plan.sumdb else "off",
-                settings.cache_dir,
-            )
             try:
                 yield
             finally:

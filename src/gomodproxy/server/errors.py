@@ -15,7 +15,7 @@ import math
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from gomodproxy.errors import ProxyError
+from gomodproxy.errors import ProxyError, StorageError
 from gomodproxy.upstream.base import UpstreamThrottled
 
 __all__ = ["error_middleware", "error_response", "not_found_max_age"]
@@ -59,8 +59,14 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         raise
     except ProxyError as exc:
         if exc.status_hint >= 500:
-            logger.warning(
-                "request.failed path=%s status=%d error=%s", request.path, exc.status_hint, exc
+            # The cache folder failing (disk full, permissions) needs someone to act: ERROR.
+            level = logging.ERROR if isinstance(exc, StorageError) else logging.WARNING
+            logger.log(
+                level,
+                "request.failed path=%s status=%d error=%s",
+                request.path,
+                exc.status_hint,
+                exc,
             )
         return error_response(exc, max_age=request.app.get(_MAX_AGE_KEY, 60))
     except Exception:

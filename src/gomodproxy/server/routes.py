@@ -1,4 +1,5 @@
-"""The request handlers: GOPROXY files, the checksum-database relay, health and metrics.
+"""The request handlers: GOPROXY files, the checksum-database relay, health, metrics and the
+root page.
 
 Every module request is parsed by :func:`~gomodproxy.server.requestpath.parse_request_path`
 before anything else happens, so a malformed one touches neither storage nor an upstream.
@@ -23,6 +24,7 @@ from gomodproxy import __version__
 from gomodproxy.cache.service import ModuleService, StoredZip, StreamingZip
 from gomodproxy.errors import LoopDetected, ModuleNotFound, ProxyError
 from gomodproxy.server.accesslog import KIND_KEY, SENT_KEY
+from gomodproxy.server.home import render_home
 from gomodproxy.server.metrics import ProxyMetrics
 from gomodproxy.server.ranges import UNSATISFIABLE, etag_matches, parse_range
 from gomodproxy.server.requestpath import ModuleRequest, SumDBRequest, parse_request_path
@@ -92,6 +94,8 @@ class ProxyRoutes:
         app.router.add_get("/metrics", self.metrics, allow_head=True)
         if self._status is not None:
             app.router.add_get("/status", self.status, allow_head=True)
+        for root in dict.fromkeys(("/", self._prefix or "/", self._prefix + "/")):
+            app.router.add_get(root, self.home, allow_head=True)
         # [\s\S] rather than '.': a decoded %0A must reach the parser (and be refused there).
         app.router.add_route("*", r"/{tail:[\s\S]*}", self.module)
 
@@ -129,6 +133,17 @@ class ProxyRoutes:
         assert self._status is not None
         return web.Response(
             text=render_status(self._metrics, self._status),
+            content_type="text/html",
+            charset="utf-8",
+            headers={"Cache-Control": "no-store"},
+        )
+
+    async def home(self, request: web.Request) -> web.Response:
+        """The root page: what this server is, its GOPROXY URL, the status page (HTML)."""
+        request[KIND_KEY] = "status"
+        url = f"{request.scheme}://{request.host}{self._prefix}"
+        return web.Response(
+            text=render_home(url, status_path="/status" if self._status is not None else None),
             content_type="text/html",
             charset="utf-8",
             headers={"Cache-Control": "no-store"},

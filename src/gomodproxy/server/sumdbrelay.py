@@ -2,12 +2,17 @@
 
 Only configured databases are relayed (others: 404 and no outbound connection, catalogue A13:
 an open relay would be an SSRF). Clients verify every signature and proof themselves, so the
-relay passes bytes through unchanged; it only caches: full tiles forever (in storage, like the
-go command's ``cache/download/sumdb``), lookups forever (a record never changes), partial tiles
-and ``latest`` briefly in memory, served stale while the database cannot be reached (a stale
-signed head is safe: clients check every head's consistency with the newest they saw, and a
-partial tile's content is fixed by its width). Lookups of modules matching GONOSUMDB/GOPRIVATE
-are refused with 403 so private module names never leave (INV-5). Malformed tile paths are 400.
+relay passes bytes through unchanged; it only caches: tiles forever (in storage, like the go
+command's ``cache/download/sumdb``; a partial tile's content is fixed by its width), lookups
+forever (a record never changes), ``latest`` briefly in memory, served stale while the database
+cannot be reached (a stale signed head is safe: clients check every head's consistency with the
+newest they saw). Lookups of modules matching GONOSUMDB/GOPRIVATE are refused with 403 so
+private module names never leave (INV-5). Malformed tile paths are 400.
+
+Kept answers live at ``sumdb/<name>/lookup/...`` and ``sumdb/<name>/tile/...`` beside the marker
+``sumdb/<name>/supported``: the paths the go command reads from a ``GOPROXY=file://<cache-dir>``
+(``initBase`` in cmd/go/internal/modfetch/sumdb.go), so the cache folder alone also serves the
+lookups and tiles it holds to a go command that finds the database by name.
 """
 
 from __future__ import annotations
@@ -71,6 +76,7 @@ class SumDBRelay:
         self._nosumdb = nosumdb_patterns
         self._clock = clock
         self._memory: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
+        self._marked: set[str] = set()  # databases whose "supported" marker is stored
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -88,15 +94,13 @@ class SumDBRelay:
             return RelayAnswer(body, "text/plain; charset=utf-8", "no-cache, max-age=0")
         if sub.startswith("lookup/"):
             self._check_lookup(sub[len("lookup/") :])
-            body = await self._kept(f"sumdb/{name}/{sub}", fetcher, sub, headers)
+            body = await self._kept(name, sub, fetcher, headers)
             return RelayAnswer(body, "text/plain; charset=utf-8", "public, max-age=3600")
         if sub.startswith("tile/"):
             tile = parse_tile_path(sub)  # MalformedTilePath: 400
-            partial = tile.w < (1 << tile.h)
-            if partial:
-                body = await self._brief(f"{name}/{sub}", fetcher, sub, headers)
+            body = await self._kept(name, sub, fetcher, headers)
+            if tile.w < (1 << tile.h):  # partial
                 return RelayAnswer(body, "application/octet-stream", "public, max-age=10")
-            body = await self._kept(f"sumdb/{name}/{sub}", fetcher, sub, headers)
             return RelayAnswer(
                 body, "application/octet-stream", "public, max-age=31536000, immutable"
             )
@@ -123,8 +127,9 @@ class SumDBRelay:
             raise PrivateLookup(path)
 
     async def _kept(
-        self, key: str, fetcher: SumDBHTTPFetcher, sub: str, headers: Mapping[str, str] | None
+        self, name: str, sub: str, fetcher: SumDBHTTPFetcher, headers: Mapping[str, str] | None
     ) -> bytes:
+        key = f"sumdb/{name}/{sub}"
         try:
             return await self._storage.get(key)
         except (ModuleNotFound, StorageError):
@@ -132,9 +137,17 @@ class SumDBRelay:
         body = await fetcher.fetch(sub, headers=headers)
         try:
             await self._storage.put(key, body)
+            await self._mark_supported(name)
         except StorageError as exc:
             logger.error("sumdb_relay.keep_failed key=%s error=%s", key, exc)
         return body
+
+    async def _mark_supported(self, name: str) -> None:
+        """Store ``sumdb/<name>/supported`` once the database has something kept."""
+        if name in self._marked:
+            return
+        await self._storage.put(f"sumdb/{name}/supported", b"")
+        self._marked.add(name)
 
     async def _brief(
         self, key: str, fetcher: SumDBHTTPFetcher, sub: str, headers: Mapping[str, str] | None

@@ -23,7 +23,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from gomodproxy.errors import StorageError
+from gomodproxy.errors import StorageError, StorageFull
 
 __all__ = [
     "COPY_CHUNK",
@@ -206,10 +206,11 @@ def fsync_dir(path: Path) -> None:
 
 
 def storage_error(action: str, key: str, exc: OSError) -> StorageError:
+    full = StorageFull.from_os_error(exc, key)
+    if full is not None:
+        return full
     reason = os.strerror(exc.errno) if exc.errno else str(exc)
     hint = ""
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        hint = "; free disk space or raise the quota"
-    elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         hint = "; check the cache folder's permissions"
     return StorageError(f"cannot {action} {key} in the cache: {reason}{hint}")

@@ -26,7 +26,7 @@ import os
 import secrets
 from pathlib import Path
 
-from gomodproxy.errors import StorageError, SumDBError
+from gomodproxy.errors import StorageError, StorageFull, SumDBError
 from gomodproxy.storage.fswrite import fsync_dir
 from gomodproxy.sumdb.seams import WriteConflict
 
@@ -166,7 +166,8 @@ class FileVerifierState:
         try:
             await asyncio.to_thread(_compare_and_swap, path, file, old, new)
         except OSError as exc:
-            raise StorageError(f"writing {path}: {exc.strerror or exc}") from exc
+            full = StorageFull.from_os_error(exc, f"checksum database state {file}")
+            raise full or StorageError(f"writing {path}: {exc.strerror or exc}") from exc
 
     async def read_cache(self, file: str) -> bytes | None:
         """A cached lookup or tile; None when absent, empty or unreadable (as in cmd/go)."""
@@ -185,4 +186,5 @@ class FileVerifierState:
         try:
             await asyncio.to_thread(_write_atomic, path, data)
         except OSError as exc:
-            raise StorageError(f"writing {path}: {exc.strerror or exc}") from exc
+            full = StorageFull.from_os_error(exc, f"checksum database state {file}")
+            raise full or StorageError(f"writing {path}: {exc.strerror or exc}") from exc

@@ -189,6 +189,15 @@ class HTTPFetcher:
                         f"cannot reach upstream {self.name}: {_describe(exc)}", upstream=self.name
                     )
                 ) from exc
+            except aiohttp.ClientResponseError as exc:
+                # The answer did not parse (a header line over aiohttp's cap, a bad status
+                # line): a bad answer like any other (502, ``|`` falls through). The same
+                # upstream would send the same again, so it is not retried.
+                raise UpstreamError(
+                    f"upstream {self.name} sent a malformed answer for {_rel(url)}: "
+                    f"{' '.join(exc.message.split())[:160]}",
+                    upstream=self.name,
+                ) from exc
             if resp.status == 200:
                 return resp
             if resp.status in _REDIRECTS and "Location" in resp.headers:
