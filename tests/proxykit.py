@@ -28,13 +28,13 @@ from gomodproxy.server.app import check_settings
 from gomodproxy.server.app import make_app as make_proxy_app
 from gomodproxy.server.metrics import ProxyMetrics
 from gomodproxy.storage import FilesystemStorage
-from gomodproxy.sumdb import note
 from gomodproxy.sumdb.client import SumDBClient
+from gomodproxy.sumdb.fetch import SumDBHTTPFetcher
 from gomodproxy.sumdb.seams import MemoryVerifierState
 from gomodproxy.sumdbserver import LogStore, ServerKey, Stats, make_app, server_key
 from gomodproxy.sumdbserver.app import STATS_KEY
+from gomodproxy.tlog import note
 from gomodproxy.upstream.proxyclient import FetchPolicy, HTTPFetcher
-from gomodproxy.upstream.sumdbfetch import SumDBHTTPFetcher
 from tests.origin import Origin
 
 __all__ = [

@@ -12,11 +12,11 @@ import copy
 from collections.abc import Sequence
 
 from gomodproxy.errors import ModuleNotFound, UpstreamError
-from gomodproxy.sumdb import tlog
 from gomodproxy.sumdb.client import SumDBClient
-from gomodproxy.sumdb.note import new_signer, sign
 from gomodproxy.sumdb.seams import MemoryVerifierState
-from gomodproxy.sumdb.tlog import Hash, Tree
+from gomodproxy.tlog import tlog
+from gomodproxy.tlog.note import new_signer, sign
+from gomodproxy.tlog.tlog import Hash, Tree
 
 # The fixed test keys of x/mod sumdb/client_test.go.
 TEST_NAME = "localhost.localdev/sumdb"

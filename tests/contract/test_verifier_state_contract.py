@@ -17,9 +17,9 @@ import pytest_asyncio
 
 from gomodproxy.errors import SumDBError
 from gomodproxy.storage import BACKENDS, Storage, open_storage
-from gomodproxy.storage.sumdbstore import StorageVerifierState
 from gomodproxy.sumdb.client import ForkDetected, SumDBClient
 from gomodproxy.sumdb.seams import WriteConflict
+from gomodproxy.sumdb.storestate import StorageVerifierState
 from tests.sumdb_testlog import (
     SAMPLER_ZIP,
     TEST_NAME,

@@ -19,10 +19,10 @@ import pytest
 
 from gomodproxy.cli.main import main as cli_main
 from gomodproxy.errors import ZipError
-from gomodproxy.modcache.dirfiles import create_zip_from_dir
-from gomodproxy.modcache.extract import extract_zip, remove_tree
 from gomodproxy.module.dirhash import hash_go_mod, hash_zip
 from gomodproxy.module.zipcheck import check_zip
+from gomodproxy.modzip.dirfiles import create_zip_from_dir
+from gomodproxy.modzip.extract import extract_zip, remove_tree
 from tests.corpus_data import CorpusModule, corpus_modules
 from tests.gohelper_client import GoHelper
 from tests.gotool import go_environ, run_go

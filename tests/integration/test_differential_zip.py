@@ -23,12 +23,12 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from gomodproxy.errors import ProxyError, ZipError
-from gomodproxy.modcache.dirfiles import check_dir
 from gomodproxy.module.dirhash import hash1, hash_go_mod, hash_zip
 from gomodproxy.module.zipcheck import CheckedFiles, check_files, check_zip
 from gomodproxy.module.zipcreate import create_zip
 from gomodproxy.module.zipfiles import FileInfo, FileKind, ModuleFile
-from gomodproxy.sumdb import tlog
+from gomodproxy.modzip.dirfiles import check_dir
+from gomodproxy.tlog import tlog
 from tests.gohelper_client import GoHelper
 from tests.integration.strategies import file_names, file_paths, module_versions, tile_paths
 

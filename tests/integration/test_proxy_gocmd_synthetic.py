@@ -20,7 +20,7 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
-from gomodproxy.modcache.extract import remove_tree
+from gomodproxy.modzip.extract import remove_tree
 from tests.gotool import go_environ, run_go
 from tests.origin import Origin, running_origin
 from tests.proxykit import SumDB, SynthModule, publish, running_proxy, running_sumdb

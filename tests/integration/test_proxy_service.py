@@ -19,7 +19,6 @@ import pytest_asyncio
 
 from gomodproxy.cache import (
     ChecksumPolicy,
-    InvalidUpstreamContent,
     ModuleService,
     ServiceOptions,
     StoredZip,
@@ -31,6 +30,7 @@ from gomodproxy.cache.listing import Listings
 from gomodproxy.cache.negative import NegativeCache
 from gomodproxy.errors import ChecksumMismatch, ModuleNotFound, ProxyError, UpstreamError
 from gomodproxy.module.goproxy import parse_goproxy
+from gomodproxy.protocol.answers import InvalidUpstreamContent
 from gomodproxy.storage import FilesystemStorage
 from gomodproxy.upstream.chain import build_chain
 from gomodproxy.upstream.proxyclient import FetchPolicy

@@ -17,7 +17,8 @@ import pytest_asyncio
 
 from gomodproxy.errors import ModuleNotFound, UpstreamError, UpstreamTimeout
 from gomodproxy.module.goproxy import parse_goproxy
-from gomodproxy.upstream.base import BodyTooLarge, FileKind, UpstreamThrottled, read_body
+from gomodproxy.protocol.kinds import FileKind
+from gomodproxy.upstream.base import BodyTooLarge, UpstreamThrottled, read_body
 from gomodproxy.upstream.chain import build_chain
 from gomodproxy.upstream.fileclient import FileFetcher
 from gomodproxy.upstream.netrc import NetrcCredentials, parse_netrc

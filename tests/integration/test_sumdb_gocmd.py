@@ -26,13 +26,13 @@ import pytest
 
 from gomodproxy.errors import ChecksumMismatch, SecurityError, SumDBError
 from gomodproxy.module.paths import escape_path, escape_version
-from gomodproxy.sumdb import note, tlog
 from gomodproxy.sumdb.client import ForkDetected, SumDBClient
 from gomodproxy.sumdb.gosumdb import parse_gosumdb
+from gomodproxy.sumdb.httpfetch import HTTPSumDBFetcher
 from gomodproxy.sumdb.seams import MemoryVerifierState
-from gomodproxy.sumdb.tlog import Tile
 from gomodproxy.sumdbserver import LogStore, ModuleSums, load_signer_file
-from gomodproxy.upstream.sumdbhttp import HTTPSumDBFetcher
+from gomodproxy.tlog import note, tlog
+from gomodproxy.tlog.tlog import Tile
 from tests.corpus_data import (
     CORPUS_DIR,
     CorpusModule,

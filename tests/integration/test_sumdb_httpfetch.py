@@ -33,13 +33,13 @@ from gomodproxy.errors import (
 )
 from gomodproxy.module.dirhash import hash_go_mod, hash_zip
 from gomodproxy.module.goproxy import parse_goproxy
-from gomodproxy.storage.sumdbstate import FileVerifierState
-from gomodproxy.sumdb import note
 from gomodproxy.sumdb.client import NoSumDBEntry, SumDBClient
+from gomodproxy.sumdb.filestate import FileVerifierState
 from gomodproxy.sumdb.gosumdb import SumDBConfig, parse_gosumdb
+from gomodproxy.sumdb.httpfetch import HTTPSumDBFetcher
 from gomodproxy.sumdb.seams import MemoryVerifierState
 from gomodproxy.sumdbserver import LogStore, ModuleSums, make_app, server_key
-from gomodproxy.upstream.sumdbhttp import HTTPSumDBFetcher
+from gomodproxy.tlog import note
 from tests.gotool import go_environ, run_go
 
 NAME = "sumdb.example.test"

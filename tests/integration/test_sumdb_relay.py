@@ -14,8 +14,8 @@ import pytest
 from gomodproxy.errors import UpstreamError
 from gomodproxy.server.sumdbrelay import SumDBRelay
 from gomodproxy.storage import MemoryStorage
+from gomodproxy.sumdb.fetch import SumDBHTTPFetcher
 from gomodproxy.upstream.proxyclient import FetchPolicy, HTTPFetcher
-from gomodproxy.upstream.sumdbfetch import SumDBHTTPFetcher
 from tests.proxykit import running_sumdb, synth
 
 MODULES = [synth(f"example.com/m{i}", "v1.0.0", files={"go.mod": b"module m\n"}) for i in range(5)]

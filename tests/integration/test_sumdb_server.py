@@ -17,9 +17,9 @@ from aiohttp.test_utils import TestServer
 from yarl import URL
 
 from gomodproxy.module.paths import escape_path, escape_version
-from gomodproxy.sumdb import note, tlog
-from gomodproxy.sumdb.tlog import Tile, Tree
 from gomodproxy.sumdbserver import LogStore, ServerKey, make_app, server_key, sums_from_cache
+from gomodproxy.tlog import note, tlog
+from gomodproxy.tlog.tlog import Tile, Tree
 from tests.corpus_data import CorpusModule, corpus_download_dir, corpus_modules
 
 pytestmark = pytest.mark.corpus

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from gomodproxy.modcache.dirfiles import create_zip_from_dir
-from gomodproxy.modcache.extract import extract_zip, remove_tree
 from gomodproxy.module.dirhash import hash_go_mod, hash_zip
 from gomodproxy.module.zipcreate import create_zip
 from gomodproxy.module.zipfiles import MemoryFile
+from gomodproxy.modzip.dirfiles import create_zip_from_dir
+from gomodproxy.modzip.extract import extract_zip, remove_tree
 from tests.gohelper_client import GoHelper
 from tests.gotool import go_environ, run_go
 from tests.integration.fileproxy import FileProxy, parse_json_stream

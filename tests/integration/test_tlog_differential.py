@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from gomodproxy.sumdb import tlog
-from gomodproxy.sumdb.tlog import Hash, Tile
+from gomodproxy.tlog import tlog
+from gomodproxy.tlog.tlog import Hash, Tile
 from tests.gohelper_client import GoHelper
 
 _LEAVES = st.lists(st.binary(max_size=40), min_size=0, max_size=70)

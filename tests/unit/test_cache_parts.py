@@ -10,7 +10,9 @@ import pytest
 
 from gomodproxy.cache.hotcache import HotCache
 from gomodproxy.cache.negative import NegativeCache
-from gomodproxy.cache.validate import (
+from gomodproxy.cache.zipflight import ZipFlight
+from gomodproxy.errors import ModuleNotFound, UpstreamError
+from gomodproxy.protocol.answers import (
     InvalidUpstreamContent,
     ListedVersion,
     clean_version_list,
@@ -18,8 +20,6 @@ from gomodproxy.cache.validate import (
     validate_info,
     validate_mod,
 )
-from gomodproxy.cache.zipflight import ZipFlight
-from gomodproxy.errors import ModuleNotFound, UpstreamError
 from gomodproxy.storage.base import ObjectInfo
 
 _INFO = ObjectInfo("example.com/m/@v/v1.0.0.zip", 10, "0" * 64, 0.0)

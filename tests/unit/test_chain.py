@@ -19,7 +19,8 @@ from gomodproxy.module.goproxy import (
     parse_goproxy,
     private_settings,
 )
-from gomodproxy.upstream.base import Fetcher, FileKind
+from gomodproxy.protocol.kinds import FileKind
+from gomodproxy.upstream.base import Fetcher
 from gomodproxy.upstream.chain import DIRECT_NOT_SUPPORTED, UpstreamChain
 
 REL = "example.com/m/@v/v1.0.0.mod"

@@ -13,10 +13,10 @@ from typing import BinaryIO
 import pytest
 
 from gomodproxy.errors import ZipError
-from gomodproxy.modcache import dir_files, extract_zip, hash_dir
 from gomodproxy.module.dirhash import hash1, hash_go_mod, hash_zip
 from gomodproxy.module.zipcreate import create_zip, hash_module_files
 from gomodproxy.module.zipfiles import MemoryFile
+from gomodproxy.modzip import dir_files, extract_zip, hash_dir
 from tests.zipbuild import STORE, RawEntry, build_zip
 
 

@@ -1,4 +1,4 @@
-"""Safe extraction into the module cache (``gomodproxy.modcache.extract``).
+"""Safe extraction into the module cache (``gomodproxy.modzip.extract``).
 
 Read-only results like the go command's, atomic appearance under the final name, nothing
 written outside the target, nothing left behind on failure, and no links or special files ever
@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from gomodproxy.errors import ZipError
-from gomodproxy.modcache import (
+from gomodproxy.module.dirhash import hash_zip
+from gomodproxy.modzip import (
     create_zip_from_dir,
     extract_zip,
     hash_dir,
@@ -23,7 +24,6 @@ from gomodproxy.modcache import (
     make_dirs_read_only,
     remove_tree,
 )
-from gomodproxy.module.dirhash import hash_zip
 from tests.zipbuild import RawEntry, build_zip, unix_mode_attrs
 
 M, V = "example.com/m", "v1.0.0"

@@ -12,7 +12,7 @@ from gomodproxy.sumdb.gosumdb import (
     parse_gosumdb,
     use_sumdb,
 )
-from gomodproxy.sumdb.note import generate_key, key_hash, new_verifier
+from gomodproxy.tlog.note import generate_key, key_hash, new_verifier
 
 
 def test_g70_builtin_key_is_the_go_command_constant_and_self_consistent() -> None:

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from gomodproxy.sumdb import note
 from gomodproxy.sumdb.gosumdb import SUM_GOLANG_ORG_KEY
-from gomodproxy.sumdb.note import (
+from gomodproxy.tlog import note
+from gomodproxy.tlog.note import (
     AmbiguousVerifier,
     InvalidKey,
     InvalidSignature,

@@ -7,7 +7,13 @@ from types import ModuleType
 
 import pytest
 
-PACKAGES = ["gomodproxy.storage", "gomodproxy.upstream", "gomodproxy.cache", "gomodproxy.server"]
+PACKAGES = [
+    "gomodproxy.protocol",
+    "gomodproxy.storage",
+    "gomodproxy.upstream",
+    "gomodproxy.cache",
+    "gomodproxy.server",
+]
 
 
 def _package(name: str) -> ModuleType:

@@ -9,13 +9,13 @@ from __future__ import annotations
 import pytest
 
 from gomodproxy.errors import InvalidModulePath, InvalidVersion, ProxyError
-from gomodproxy.server.requestpath import (
+from gomodproxy.protocol.kinds import FileKind
+from gomodproxy.protocol.requests import (
     BadRequestPath,
     ModuleRequest,
     SumDBRequest,
     parse_request_path,
 )
-from gomodproxy.upstream.base import FileKind
 
 
 @pytest.mark.parametrize(

@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from gomodproxy.cache.singleflight import SingleFlight
 from gomodproxy.errors import UpstreamError
+from gomodproxy.singleflight import SingleFlight
 
 
 @pytest.mark.asyncio

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from gomodproxy.protocol.kinds import FileKind
 from gomodproxy.server.metrics import ProxyMetrics
 from gomodproxy.server.status import StatusInfo, render_status
-from gomodproxy.upstream.base import FileKind
 
 INFO = StatusInfo(
     instance_id="<b>edge-1</b>",

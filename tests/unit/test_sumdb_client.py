@@ -16,9 +16,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gomodproxy.errors import ChecksumMismatch, SecurityError, SumDBError
-from gomodproxy.sumdb import tlog
 from gomodproxy.sumdb.client import NoSumDBEntry, SumDBClient
 from gomodproxy.sumdb.seams import MemoryVerifierState
+from gomodproxy.tlog import tlog
 from tests.sumdb_testlog import (
     QUOTE_UPPER,
     SAMPLER_MOD,

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from gomodproxy.errors import SumDBError
-from gomodproxy.storage.sumdbstate import FileVerifierState
 from gomodproxy.sumdb.client import CorruptLatest, SumDBClient
+from gomodproxy.sumdb.filestate import FileVerifierState
 from gomodproxy.sumdb.seams import WriteConflict
 from tests.sumdb_testlog import (
     SAMPLER_MOD,

@@ -10,11 +10,11 @@ from __future__ import annotations
 import pytest
 
 from gomodproxy.errors import SecurityError, SumDBError
-from gomodproxy.sumdb import tlog
 from gomodproxy.sumdb.client import CorruptLatest, ForkDetected
-from gomodproxy.sumdb.note import generate_key, new_signer, sign
 from gomodproxy.sumdb.seams import MemoryVerifierState
-from gomodproxy.sumdb.tlog import Tile
+from gomodproxy.tlog import tlog
+from gomodproxy.tlog.note import generate_key, new_signer, sign
+from gomodproxy.tlog.tlog import Tile
 from tests.sumdb_testlog import (
     LATEST,
     QUOTE_UPPER,

@@ -18,8 +18,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gomodproxy.errors import ConfigError, StorageError, SumDBError
-from gomodproxy.sumdb import note, tlog
-from gomodproxy.sumdb.tlog import Hash, Tile, Tree
 from gomodproxy.sumdbserver import (
     LogStore,
     ModuleSums,
@@ -33,6 +31,8 @@ from gomodproxy.sumdbserver import (
     sums_from_go_sum,
     write_key_files,
 )
+from gomodproxy.tlog import note, tlog
+from gomodproxy.tlog.tlog import Hash, Tile, Tree
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,8 @@ from collections.abc import Sequence
 import pytest
 
 from gomodproxy.errors import SecurityError, SumDBError
-from gomodproxy.sumdb import tlog
-from gomodproxy.sumdb.tlog import (
+from gomodproxy.tlog import tlog
+from gomodproxy.tlog.tlog import (
     Hash,
     InconsistentTile,
     MalformedRecord,
@@ -93,7 +93,7 @@ class _TreeTiles:
         out = [tlog.read_tile_data(t, storage) for t in tiles]
         if self.zero_index is not None:
             # Zero the bottom-row hashes of the tampered index in every tile holding it.
-            from gomodproxy.sumdb.tiles import _tile_for_index
+            from gomodproxy.tlog.tiles import _tile_for_index
 
             zt, start, end = _tile_for_index(self._height, self.zero_index)
             for i, t in enumerate(tiles):

@@ -18,11 +18,11 @@ from pathlib import Path
 import pytest
 
 from gomodproxy.errors import ZipError
-from gomodproxy.modcache import extract_zip, hash_dir
 from gomodproxy.module.dirhash import hash1, hash_zip
 from gomodproxy.module.zipcheck import MAX_GO_MOD, MAX_LICENSE, MAX_ZIP_FILE, check_zip
 from gomodproxy.module.zipentry import iter_entry_data
 from gomodproxy.module.zipreader import MAX_ENTRIES, read_directory
+from gomodproxy.modzip import extract_zip, hash_dir
 from tests.zipbuild import STORE, RawEntry, build_zip, deflate
 
 M, V = "example.com/m", "v1.0.0"

@@ -16,7 +16,6 @@ from typing import BinaryIO
 import pytest
 
 from gomodproxy.errors import ZipError
-from gomodproxy.modcache import extract_zip
 from gomodproxy.module.zipcheck import (
     MAX_GO_MOD,
     MAX_LICENSE,
@@ -26,6 +25,7 @@ from gomodproxy.module.zipcheck import (
 )
 from gomodproxy.module.zipcreate import ZipWriter, create_zip
 from gomodproxy.module.zipfiles import FileInfo, FileKind, MemoryFile, ModuleFile
+from gomodproxy.modzip import extract_zip
 from tests.zipbuild import RawEntry, build_zip
 
 # --- sizeLimitTests --------------------------------------------------

@@ -17,13 +17,6 @@ from pathlib import Path
 import pytest
 
 from gomodproxy.errors import ZipError
-from gomodproxy.modcache import (
-    check_dir,
-    create_zip_from_dir,
-    extract_zip,
-    hash_dir,
-    hash_module_dir,
-)
 from gomodproxy.module.dirhash import hash_zip
 from gomodproxy.module.zipcheck import (
     CheckedFiles,
@@ -35,6 +28,13 @@ from gomodproxy.module.zipfiles import (
     MemoryFile,
     go_lang_version,
     is_vendored_package,
+)
+from gomodproxy.modzip import (
+    check_dir,
+    create_zip_from_dir,
+    extract_zip,
+    hash_dir,
+    hash_module_dir,
 )
 from tests.zipbuild import RawEntry, build_zip
 

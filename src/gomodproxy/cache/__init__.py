@@ -10,19 +10,15 @@ from gomodproxy.cache.service import (
     StreamingZip,
     ZipSource,
 )
-from gomodproxy.cache.singleflight import SingleFlight
-from gomodproxy.cache.validate import InvalidUpstreamContent
 from gomodproxy.cache.zipflight import ZipFlight, ZipReader
 
 __all__ = [
     "CacheObserver",
     "ChecksumPolicy",
     "ChecksumVerifier",
-    "InvalidUpstreamContent",
     "ModuleService",
     "NullObserver",
     "ServiceOptions",
-    "SingleFlight",
     "StoredZip",
     "StreamingZip",
     "ZipFlight",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from gomodproxy.upstream.base import FileKind
+from gomodproxy.protocol.kinds import FileKind
 from gomodproxy.upstream.chain import UpstreamObserver
 
 __all__ = ["CacheObserver", "NullObserver"]

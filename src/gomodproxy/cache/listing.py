@@ -26,30 +26,25 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Protocol
 
-from gomodproxy.cache.keys import (
-    file_key,
-    list_key,
-    module_dir,
-    upstream_latest_key,
-    upstream_list_key,
-)
+from gomodproxy.cache.keys import upstream_latest_key, upstream_list_key
 from gomodproxy.cache.limits import FetchLimiter
 from gomodproxy.cache.negative import NegativeCache
-from gomodproxy.cache.singleflight import SingleFlight
-from gomodproxy.cache.validate import (
-    ListedVersion,
-    clean_version_list,
-    info_version,
-    is_canonical,
-    latest_listed,
-    validate_info,
-)
 from gomodproxy.errors import ModuleNotFound, ProxyError, StorageError
 from gomodproxy.module import semver
 from gomodproxy.module.paths import escape_path, escape_version, unescape_version
 from gomodproxy.module.pseudo import is_pseudo_version
+from gomodproxy.protocol.answers import (
+    ListedVersion,
+    clean_version_list,
+    info_version,
+    latest_listed,
+    validate_info,
+)
+from gomodproxy.protocol.files import file_key, list_key, module_dir
+from gomodproxy.protocol.kinds import FileKind
+from gomodproxy.protocol.versions import is_canonical
+from gomodproxy.singleflight import SingleFlight
 from gomodproxy.storage.base import Storage
-from gomodproxy.upstream.base import FileKind
 from gomodproxy.upstream.chain import UpstreamChain
 
 __all__ = ["Listings", "Stat", "format_list"]

@@ -28,19 +28,10 @@ from typing import Literal, Protocol
 
 from gomodproxy.cache.events import CacheObserver, NullObserver
 from gomodproxy.cache.hotcache import HotCache
-from gomodproxy.cache.keys import file_key, list_key
 from gomodproxy.cache.limits import FetchLimiter
 from gomodproxy.cache.listing import Listings
 from gomodproxy.cache.negative import NegativeCache
-from gomodproxy.cache.singleflight import SingleFlight
-from gomodproxy.cache.validate import (
-    InvalidUpstreamContent,
-    is_canonical,
-    validate_info,
-    validate_mod,
-    validate_zip,
-    zip_go_mod,
-)
+from gomodproxy.cache.validate import validate_zip, zip_go_mod
 from gomodproxy.cache.zipflight import ZipFlight, ZipReader
 from gomodproxy.errors import (
     ChecksumMismatch,
@@ -50,9 +41,13 @@ from gomodproxy.errors import (
     UpstreamTimeout,
 )
 from gomodproxy.module.dirhash import hash_go_mod
+from gomodproxy.protocol.answers import InvalidUpstreamContent, validate_info, validate_mod
+from gomodproxy.protocol.files import file_key, list_key
+from gomodproxy.protocol.kinds import FileKind
+from gomodproxy.protocol.versions import is_canonical
+from gomodproxy.singleflight import SingleFlight
 from gomodproxy.storage.base import CorruptObject, ObjectInfo, ObjectNotFound, Storage
 from gomodproxy.sumdb.gosumdb import use_sumdb
-from gomodproxy.upstream.base import FileKind
 from gomodproxy.upstream.chain import UpstreamChain
 
 __all__ = [

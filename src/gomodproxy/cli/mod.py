@@ -22,15 +22,15 @@ import sys
 from collections.abc import Callable
 
 from gomodproxy.errors import ZipError
-from gomodproxy.modcache.archive import (
+from gomodproxy.module.dirhash import hash_go_mod
+from gomodproxy.module.zipcheck import CheckedFiles
+from gomodproxy.module.zipreader import read_directory
+from gomodproxy.modzip.archive import (
     check_zip_file,
     hash_zip_file,
     write_module_zip_from_dir,
 )
-from gomodproxy.modcache.dirfiles import check_dir, hash_module_dir
-from gomodproxy.module.dirhash import hash_go_mod
-from gomodproxy.module.zipcheck import CheckedFiles
-from gomodproxy.module.zipreader import read_directory
+from gomodproxy.modzip.dirfiles import check_dir, hash_module_dir
 
 __all__ = ["build_mod_parser", "register"]
 

@@ -9,7 +9,7 @@ of the summary's SHA-256. A name containing a newline is an error.
   hashing the content of the *last* entry of that name (Go reads the zip into a map by name).
 * :func:`hash_go_mod` hashes one file named ``go.mod`` (the ``/go.mod`` line of go.sum).
 * Hashing an extracted tree (``HashDir``) reads files, so it lives in
-  :mod:`gomodproxy.modcache.dirfiles`.
+  :mod:`gomodproxy.modzip.dirfiles`.
 
 Pure: files come as bytes or as callables returning a readable stream; nothing is opened by name.
 """

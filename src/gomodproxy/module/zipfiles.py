@@ -3,7 +3,7 @@
 :class:`ModuleFile` mirrors x/mod/zip's ``File`` interface (``Path``, ``Lstat``, ``Open``): a
 slash-separated path relative to the module root, what ``lstat`` says about it, and a way to read
 it. :class:`MemoryFile` is the in-memory kind (Go's ``dataFile``); directory trees are read by
-:mod:`gomodproxy.modcache.dirfiles`.
+:mod:`gomodproxy.modzip.dirfiles`.
 
 The vendor rule (``isVendoredPackage``) depends on the ``go`` line of the module's own root
 go.mod: Go 1.24 fixed a bug and started omitting ``vendor/modules.txt``, and both changes only

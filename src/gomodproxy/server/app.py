@@ -42,15 +42,15 @@ from gomodproxy.server.status import StatusInfo
 from gomodproxy.server.sumdbrelay import SumDBRelay
 from gomodproxy.storage import FilesystemStorage, Storage, open_storage
 from gomodproxy.storage.fswrite import sweep_orphans
-from gomodproxy.storage.sumdbstate import FileVerifierState
-from gomodproxy.storage.sumdbstore import StorageVerifierState
 from gomodproxy.sumdb.client import SumDBClient
+from gomodproxy.sumdb.fetch import SumDBEndpoint, SumDBHTTPFetcher
+from gomodproxy.sumdb.filestate import FileVerifierState
 from gomodproxy.sumdb.gosumdb import SumDBConfig, goproxy_is_single_file, parse_gosumdb
 from gomodproxy.sumdb.seams import VerifierState
+from gomodproxy.sumdb.storestate import StorageVerifierState
 from gomodproxy.upstream.chain import build_chain
 from gomodproxy.upstream.netrc import load_netrc
 from gomodproxy.upstream.proxyclient import FetchPolicy, HTTPFetcher
-from gomodproxy.upstream.sumdbfetch import SumDBEndpoint, SumDBHTTPFetcher
 
 __all__ = ["METRICS_KEY", "SERVICE_KEY", "Plan", "check_settings", "log_ready", "make_app"]
 

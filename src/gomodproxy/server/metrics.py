@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 
-from gomodproxy.upstream.base import FileKind
+from gomodproxy.protocol.kinds import FileKind
 
 __all__ = ["Counter", "Gauge", "Histogram", "ProxyMetrics"]
 

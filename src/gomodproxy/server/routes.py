@@ -1,7 +1,7 @@
 """The request handlers: GOPROXY files, the checksum-database relay, health, metrics and the
 root page.
 
-Every module request is parsed by :func:`~gomodproxy.server.requestpath.parse_request_path`
+Every module request is parsed by :func:`~gomodproxy.protocol.requests.parse_request_path`
 before anything else happens, so a malformed one touches neither storage nor an upstream.
 GET and HEAD are served; other methods get 405. A request that already passed this proxy (its
 ``Via`` names us) gets 508. Responses carry ``Content-Type`` by kind and ``Cache-Control``:
@@ -23,15 +23,15 @@ from aiohttp import web
 from gomodproxy import __version__
 from gomodproxy.cache.service import ModuleService, StoredZip, StreamingZip
 from gomodproxy.errors import LoopDetected, ModuleNotFound, ProxyError
+from gomodproxy.protocol.kinds import FileKind
+from gomodproxy.protocol.requests import ModuleRequest, SumDBRequest, parse_request_path
 from gomodproxy.server.accesslog import KIND_KEY, SENT_KEY
 from gomodproxy.server.home import render_home
 from gomodproxy.server.metrics import ProxyMetrics
 from gomodproxy.server.ranges import UNSATISFIABLE, etag_matches, parse_range
-from gomodproxy.server.requestpath import ModuleRequest, SumDBRequest, parse_request_path
 from gomodproxy.server.status import StatusInfo, render_status
 from gomodproxy.server.sumdbrelay import SumDBRelay
 from gomodproxy.storage.base import CorruptObject, ObjectInfo, ObjectNotFound
-from gomodproxy.upstream.base import FileKind
 
 __all__ = ["ProxyRoutes"]
 

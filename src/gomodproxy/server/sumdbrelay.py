@@ -27,8 +27,8 @@ from gomodproxy.errors import ModuleNotFound, ProxyError, StorageError, Upstream
 from gomodproxy.module.paths import unescape_path, unescape_version
 from gomodproxy.module.patterns import match_prefix_patterns
 from gomodproxy.storage.base import Storage
-from gomodproxy.sumdb.tiles import parse_tile_path
-from gomodproxy.upstream.sumdbfetch import SumDBHTTPFetcher
+from gomodproxy.sumdb.fetch import SumDBHTTPFetcher
+from gomodproxy.tlog.tiles import parse_tile_path
 
 __all__ = ["PrivateLookup", "RelayAnswer", "SumDBRelay"]
 

@@ -30,11 +30,11 @@ from gomodproxy.errors import (
     SumDBError,
 )
 from gomodproxy.module.paths import escape_path, escape_version
-from gomodproxy.sumdb.note import new_verifier, open_note, verifier_list
+from gomodproxy.singleflight import SingleFlight
 from gomodproxy.sumdb.seams import SumDBFetcher, VerifierState, WriteConflict
-from gomodproxy.sumdb.singleflight import SingleFlight
 from gomodproxy.sumdb.tileread import TileSource
-from gomodproxy.sumdb.tlog import (
+from gomodproxy.tlog.note import new_verifier, open_note, verifier_list
+from gomodproxy.tlog.tlog import (
     Hash,
     ProofFailed,
     Tree,

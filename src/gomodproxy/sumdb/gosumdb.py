@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from gomodproxy.errors import ConfigError
 from gomodproxy.module.gourl import GoURL, URLParseError, parse_url
 from gomodproxy.module.patterns import match_prefix_patterns
-from gomodproxy.sumdb.note import InvalidKey, new_verifier
+from gomodproxy.tlog.note import InvalidKey, new_verifier
 
 __all__ = [
     "KNOWN_GOSUMDB",

@@ -1,6 +1,6 @@
 """Authenticated tile reading for the checksum-database client.
 
-The log arithmetic of :mod:`gomodproxy.sumdb.tlog` is pure and synchronous: its
+The log arithmetic of :mod:`gomodproxy.tlog.tlog` is pure and synchronous: its
 ``tile_hash_reader`` asks a TileReader for tiles and proves them against a signed tree before
 handing out any hash. The network and the cache are asynchronous. :class:`TileSource` bridges
 the two without duplicating the arithmetic: it runs the pure computation, and when the
@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from gomodproxy.errors import ModuleNotFound, ProxyError, SumDBError
+from gomodproxy.singleflight import SingleFlight
 from gomodproxy.sumdb.seams import SumDBFetcher, VerifierState
-from gomodproxy.sumdb.singleflight import SingleFlight
-from gomodproxy.sumdb.tlog import (
+from gomodproxy.tlog.tlog import (
     HASH_SIZE,
     HashReader,
     InconsistentTile,

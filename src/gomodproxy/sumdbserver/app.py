@@ -29,9 +29,9 @@ from aiohttp import web
 
 from gomodproxy.errors import InvalidModulePath, InvalidVersion, ProxyError
 from gomodproxy.module import paths
-from gomodproxy.sumdb import tlog
 from gomodproxy.sumdbserver.feed import ProxySource
 from gomodproxy.sumdbserver.logstore import LogStore
+from gomodproxy.tlog import tlog
 
 __all__ = ["STATS_KEY", "STORE_KEY", "Stats", "make_app"]
 

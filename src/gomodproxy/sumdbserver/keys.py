@@ -15,7 +15,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gomodproxy.errors import ConfigError
-from gomodproxy.sumdb import note
+from gomodproxy.tlog import note
 
 __all__ = ["ServerKey", "load_signer_file", "server_key", "write_key_files"]
 

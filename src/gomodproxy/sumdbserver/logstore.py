@@ -33,8 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gomodproxy.errors import ConfigError, StorageError, SumDBError
-from gomodproxy.sumdb import note, tlog
-from gomodproxy.sumdb.tlog import Hash, Tile, Tree
+from gomodproxy.tlog import note, tlog
+from gomodproxy.tlog.tlog import Hash, Tile, Tree
 
 __all__ = ["TILE_HEIGHT", "LogStore", "RecordKey", "record_key"]
 
@@ -66,7 +66,7 @@ def record_key(text: bytes) -> RecordKey:
     """The key of a record text: valid record text whose lines are all go.sum lines of one version.
 
     A record of this database holds ``path version h1:…`` and ``path version/go.mod h1:…``.
-    Raises :class:`~gomodproxy.sumdb.tlog.MalformedRecord` or :class:`SumDBError`.
+    Raises :class:`~gomodproxy.tlog.tlog.MalformedRecord` or :class:`SumDBError`.
     """
     tlog.format_record(0, text)  # validates the record text rules
     lines = text.decode("utf-8").splitlines()

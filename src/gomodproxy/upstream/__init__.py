@@ -3,7 +3,6 @@
 from gomodproxy.upstream.base import (
     BodyTooLarge,
     Fetcher,
-    FileKind,
     UpstreamBody,
     UpstreamLoop,
     UpstreamThrottled,
@@ -28,7 +27,6 @@ __all__ = [
     "Fetched",
     "Fetcher",
     "FileFetcher",
-    "FileKind",
     "HTTPFetcher",
     "NetrcCredentials",
     "OpenedBody",

@@ -1,4 +1,4 @@
-"""What an upstream is: the file kinds of the GOPROXY protocol, their size caps, and the seams.
+"""What an upstream is: the seams, and the errors of an upstream answer.
 
 A :class:`Fetcher` reads one relative path (``<escaped module>/@v/<escaped version>.zip``) from
 one upstream; a :class:`UpstreamBody` yields the decoded bytes with the size cap of its kind and
@@ -10,57 +10,21 @@ else :class:`~gomodproxy.errors.UpstreamError`.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
 from gomodproxy.errors import UpstreamError
+from gomodproxy.protocol.kinds import FileKind
 
 __all__ = [
     "BodyTooLarge",
     "Fetcher",
-    "FileKind",
     "UpstreamBody",
     "UpstreamLoop",
     "UpstreamThrottled",
     "read_body",
 ]
-
-_MIB = 1 << 20
-
-
-class FileKind(enum.Enum):
-    """A kind of file an upstream serves, with the size cap applied after decoding."""
-
-    LIST = "list"
-    INFO = "info"
-    MOD = "mod"
-    ZIP = "zip"
-    LATEST = "latest"
-    SUMDB = "sumdb"
-
-    @property
-    def max_size(self) -> int:
-        """The largest body accepted, in bytes (zip: the go command's 500 MiB)."""
-        return _MAX_SIZE[self]
-
-    @property
-    def too_large_message(self) -> str:
-        """The error text when the cap is passed (the go command's wording for zips)."""
-        if self is FileKind.ZIP:
-            return "downloaded zip file too large"
-        return f"downloaded {self.value} file too large (limit {self.max_size} bytes)"
-
-
-_MAX_SIZE = {
-    FileKind.ZIP: 500 * _MIB,  # proxy.go Zip: maxZipFile = 500 << 20
-    FileKind.MOD: 16 * _MIB,  # modfetch: maxGoMod (16 MiB)
-    FileKind.INFO: 64 * 1024,
-    FileKind.LATEST: 64 * 1024,
-    FileKind.LIST: 10 * _MIB,
-    FileKind.SUMDB: 1 * _MIB,
-}
 
 
 class BodyTooLarge(UpstreamError):

@@ -33,7 +33,8 @@ from gomodproxy.module.goproxy import (
     PrivateSettings,
     ProxyList,
 )
-from gomodproxy.upstream.base import Fetcher, FileKind, UpstreamBody, read_body
+from gomodproxy.protocol.kinds import FileKind
+from gomodproxy.upstream.base import Fetcher, UpstreamBody, read_body
 from gomodproxy.upstream.fileclient import FileFetcher
 from gomodproxy.upstream.netrc import NetrcCredentials
 from gomodproxy.upstream.proxyclient import FetchPolicy, HTTPFetcher

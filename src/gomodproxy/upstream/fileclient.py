@@ -14,7 +14,8 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from gomodproxy.errors import ConfigError, ModuleNotFound, UpstreamError
-from gomodproxy.upstream.base import BodyTooLarge, FileKind
+from gomodproxy.protocol.kinds import FileKind
+from gomodproxy.upstream.base import BodyTooLarge
 
 __all__ = ["FileFetcher"]
 

@@ -29,7 +29,8 @@ import aiohttp
 from yarl import URL
 
 from gomodproxy.errors import ModuleNotFound, UpstreamError, UpstreamTimeout
-from gomodproxy.upstream.base import BodyTooLarge, FileKind, UpstreamLoop, UpstreamThrottled
+from gomodproxy.protocol.kinds import FileKind
+from gomodproxy.upstream.base import BodyTooLarge, UpstreamLoop, UpstreamThrottled
 from gomodproxy.upstream.netrc import NetrcCredentials
 
 __all__ = ["FetchPolicy", "HTTPFetcher", "mask_url", "path_escape"]

@@ -2,7 +2,7 @@
 
 A pure port of golang.org/x/mod/sumdb/tlog/tile.go. A tile (H, L, N, W) lists W consecutive
 hashes of tree level H·L starting at N·2**H; level -1 (path element ``data``) holds record texts.
-Import these names from :mod:`gomodproxy.sumdb.tlog`.
+Import these names from :mod:`gomodproxy.tlog.tlog`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from gomodproxy.errors import SecurityError, SumDBError
-from gomodproxy.sumdb.merkle import (
+from gomodproxy.tlog.merkle import (
     HASH_SIZE,
     Hash,
     HashReader,

@@ -2,7 +2,7 @@
 
 The proxy remembers the newest signed tree head it verified (so a database that forks or rolls
 back is caught across restarts, fault catalogue E57) and the lookups and tiles it proved. On
-the filesystem backend that state lives in files (:mod:`gomodproxy.storage.sumdbstate`); on
+the filesystem backend that state lives in files (:mod:`gomodproxy.sumdb.filestate`); on
 any other backend (shared object storage for several proxies) it lives under internal keys of
 the same storage, so every proxy sharing the storage shares one remembered head:
 

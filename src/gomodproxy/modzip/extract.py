@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import BinaryIO
 
 from gomodproxy.errors import ZipError
-from gomodproxy.modcache.dirfiles import walk_tree
 from gomodproxy.module.zipcheck import check_zip_detailed
 from gomodproxy.module.zipentry import iter_entry_data
 from gomodproxy.module.zipreader import MAX_ENTRIES, ZipEntry
+from gomodproxy.modzip.dirfiles import walk_tree
 
 __all__ = ["extract_zip", "make_dirs_read_only", "remove_tree"]
 

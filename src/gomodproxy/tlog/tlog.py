@@ -1,7 +1,7 @@
 """The checksum database's transparency log: the one import point for hashing, proofs and tiles.
 
 Follows golang.org/x/mod/sumdb/tlog. The hashing and proofs live in
-:mod:`gomodproxy.sumdb.merkle`, the tiles in :mod:`gomodproxy.sumdb.tiles`; this module re-exports
+:mod:`gomodproxy.tlog.merkle`, the tiles in :mod:`gomodproxy.tlog.tiles`; this module re-exports
 them and holds the text formats of tlog/note.go: the signed tree description
 (``go.sum database tree\\nN\\nhash\\n``) and the lookup record (``id\\ntext\\n``). Pure: no I/O.
 """
@@ -12,7 +12,7 @@ import base64
 import binascii
 
 from gomodproxy.errors import SumDBError
-from gomodproxy.sumdb.merkle import (
+from gomodproxy.tlog.merkle import (
     EMPTY_HASH,
     HASH_SIZE,
     Hash,
@@ -35,7 +35,7 @@ from gomodproxy.sumdb.merkle import (
     stored_hashes_for_record_hash,
     tree_hash,
 )
-from gomodproxy.sumdb.tiles import (
+from gomodproxy.tlog.tiles import (
     InconsistentTile,
     MalformedTilePath,
     Tile,

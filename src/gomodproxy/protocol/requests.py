@@ -14,7 +14,6 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-from gomodproxy.cache.validate import is_canonical
 from gomodproxy.errors import InvalidVersion, ProxyError
 from gomodproxy.module import semver
 from gomodproxy.module.paths import (
@@ -25,7 +24,8 @@ from gomodproxy.module.paths import (
     unescape_path,
     unescape_version,
 )
-from gomodproxy.upstream.base import FileKind
+from gomodproxy.protocol.kinds import FileKind
+from gomodproxy.protocol.versions import is_canonical
 
 __all__ = [
     "MAX_PATH_BYTES",

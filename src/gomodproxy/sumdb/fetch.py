@@ -20,9 +20,10 @@ from collections.abc import Callable, Mapping
 
 from gomodproxy.errors import ModuleNotFound
 from gomodproxy.module.goproxy import ProxyList
+from gomodproxy.protocol.kinds import FileKind
 from gomodproxy.sumdb.gosumdb import SumDBConfig
 from gomodproxy.sumdb.locate import locate_database
-from gomodproxy.upstream.base import FileKind, read_body
+from gomodproxy.upstream.base import read_body
 from gomodproxy.upstream.proxyclient import HTTPFetcher
 
 __all__ = ["SumDBEndpoint", "SumDBHTTPFetcher"]

@@ -2,7 +2,7 @@
 
 A pure port of golang.org/x/mod/sumdb/tlog/tlog.go (RFC 6962 hashing, the Crosby–Wallach stored
 hash order, record and tree proofs). No I/O: previously stored hashes come from a
-:class:`HashReader` the caller provides. Import these names from :mod:`gomodproxy.sumdb.tlog`.
+:class:`HashReader` the caller provides. Import these names from :mod:`gomodproxy.tlog.tlog`.
 """
 
 from __future__ import annotations

@@ -14,12 +14,12 @@ import secrets
 from collections.abc import Sequence
 from pathlib import Path
 
-from gomodproxy.modcache.dirfiles import list_files_in_dir
 from gomodproxy.module.dirhash import hash_zip
 from gomodproxy.module.zipcheck import CheckedFiles, check_zip
 from gomodproxy.module.zipcreate import create_zip
 from gomodproxy.module.zipfiles import ModuleFile
 from gomodproxy.module.zipreader import MAX_ENTRIES
+from gomodproxy.modzip.dirfiles import list_files_in_dir
 
 __all__ = ["check_zip_file", "hash_zip_file", "write_module_zip", "write_module_zip_from_dir"]
 

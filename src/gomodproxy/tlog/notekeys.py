@@ -7,7 +7,7 @@ byte 1), written as texts:
 * signer key ``PRIVATE+KEY+<name>+<hash>+<base64(0x01 ‖ 32-byte seed)>``;
 
 where ``<hash>`` is 8 hex digits, the first 4 bytes of SHA-256(name ‖ "\\n" ‖ 0x01 ‖ public key).
-Import these names from :mod:`gomodproxy.sumdb.note`. Pure: no I/O (key generation reads the
+Import these names from :mod:`gomodproxy.tlog.note`. Pure: no I/O (key generation reads the
 operating system's random source through ``cryptography``).
 """
 

@@ -36,7 +36,7 @@ from gomodproxy.module.goproxy import ProxyList
 from gomodproxy.module.gourl import GoURL, URLParseError, parse_url
 from gomodproxy.sumdb.gosumdb import SumDBConfig
 from gomodproxy.sumdb.locate import join_url, locate_database
-from gomodproxy.sumdb.tlog import HASH_SIZE, parse_tile_path
+from gomodproxy.tlog.tlog import HASH_SIZE, parse_tile_path
 
 __all__ = ["MAX_ANSWER", "HTTPSumDBFetcher", "join_url"]
 

@@ -3,13 +3,13 @@
 Unlike :mod:`gomodproxy.module` this package reads and writes files.
 """
 
-from gomodproxy.modcache.archive import (
+from gomodproxy.modzip.archive import (
     check_zip_file,
     hash_zip_file,
     write_module_zip,
     write_module_zip_from_dir,
 )
-from gomodproxy.modcache.dirfiles import (
+from gomodproxy.modzip.dirfiles import (
     DirFile,
     check_dir,
     create_zip_from_dir,
@@ -19,7 +19,7 @@ from gomodproxy.modcache.dirfiles import (
     list_files_in_dir,
     walk_tree,
 )
-from gomodproxy.modcache.extract import extract_zip, make_dirs_read_only, remove_tree
+from gomodproxy.modzip.extract import extract_zip, make_dirs_read_only, remove_tree
 
 __all__ = [
     "DirFile",

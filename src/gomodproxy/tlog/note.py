@@ -3,7 +3,7 @@
 A port of golang.org/x/mod/sumdb/note/note.go. A note is a text ending in a newline, a blank
 line, then one or more signature lines ``— <name> <base64(4-byte key hash ‖ signature)>``
 (U+2014 EM DASH, a space); the signature covers the text including its final newline. The keys
-(:mod:`gomodproxy.sumdb.notekeys`) are re-exported here, so one import serves both. Pure: no I/O.
+(:mod:`gomodproxy.tlog.notekeys`) are re-exported here, so one import serves both. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from gomodproxy.errors import SumDBError
-from gomodproxy.sumdb.notekeys import (
+from gomodproxy.tlog.notekeys import (
     AmbiguousVerifier,
     InvalidKey,
     Signer,
