@@ -114,7 +114,7 @@ async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
     ):
         publish(origin, *modules)
         yield Stack(origin, db, proxy.url, tmp_path, session)
-    remove_tree(tmp_path)  # read-only module cache trees
+    await asyncio.to_thread(remove_tree, tmp_path)  # read-only module cache trees
 
 
 def _results(stdout: str) -> list[dict[str, object]]:
