@@ -21,10 +21,10 @@ import aiohttp
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from gomodproxy.assembly import check_settings
 from gomodproxy.config import build_settings
 from gomodproxy.module.dirhash import hash_go_mod, hash_zip
 from gomodproxy.module.paths import escape_path, escape_version
-from gomodproxy.server.app import check_settings
 from gomodproxy.server.app import make_app as make_proxy_app
 from gomodproxy.server.metrics import ProxyMetrics
 from gomodproxy.storage import FilesystemStorage

@@ -16,7 +16,7 @@ import pytest
 import pytest_asyncio
 
 from gomodproxy.errors import SumDBError
-from gomodproxy.storage import BACKENDS, Storage, open_storage
+from gomodproxy.storage import BACKENDS, OpenedStorage, StorageSettings, open_storage
 from gomodproxy.sumdb.client import ForkDetected, SumDBClient
 from gomodproxy.sumdb.seams import WriteConflict
 from gomodproxy.sumdb.storestate import StorageVerifierState
@@ -32,27 +32,32 @@ LATEST = f"{TEST_NAME}/latest"
 
 
 @pytest_asyncio.fixture(params=sorted(BACKENDS))
-async def storage(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Storage]:
+async def storage(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[OpenedStorage]:
     name: str = request.param
-    yield open_storage(name, tmp_path / "cache")
+    yield await asyncio.to_thread(open_storage, StorageSettings(name, tmp_path / "cache"))
+
+
+def _state(storage: OpenedStorage) -> StorageVerifierState:
+    """A verifier state over the store and its locks (several share them as proxies do)."""
+    return StorageVerifierState(storage.store, storage.locks)
 
 
 @pytest.mark.asyncio
-async def test_write_config_is_compare_and_swap(storage: Storage) -> None:
-    state = StorageVerifierState(storage)
+async def test_write_config_is_compare_and_swap(storage: OpenedStorage) -> None:
+    state = _state(storage)
     assert await state.read_config(LATEST) == b""
     await state.write_config(LATEST, b"", b"one")
     await state.write_config(LATEST, b"one", b"two")
     with pytest.raises(WriteConflict):
         await state.write_config(LATEST, b"one", b"three")
     assert await state.read_config(LATEST) == b"two"
-    assert await StorageVerifierState(storage).read_config(LATEST) == b"two"
+    assert await _state(storage).read_config(LATEST) == b"two"
     assert "latest" in state.config_location(LATEST)
 
 
 @pytest.mark.asyncio
-async def test_e57_concurrent_compare_and_swap_loses_no_update(storage: Storage) -> None:
-    states = [StorageVerifierState(storage) for _ in range(5)]
+async def test_e57_concurrent_compare_and_swap_loses_no_update(storage: OpenedStorage) -> None:
+    states = [_state(storage) for _ in range(5)]
 
     async def bump(state: StorageVerifierState, times: int) -> None:
         for _ in range(times):
@@ -69,20 +74,20 @@ async def test_e57_concurrent_compare_and_swap_loses_no_update(storage: Storage)
 
 
 @pytest.mark.asyncio
-async def test_cache_entries_are_kept_and_empty_counts_as_absent(storage: Storage) -> None:
-    state = StorageVerifierState(storage)
+async def test_cache_entries_are_kept_and_empty_counts_as_absent(storage: OpenedStorage) -> None:
+    state = _state(storage)
     file = f"{TEST_NAME}/tile/2/0/000.p/3"
     assert await state.read_cache(file) is None
     await state.write_cache(file, b"tile bytes")
-    assert await StorageVerifierState(storage).read_cache(file) == b"tile bytes"
+    assert await _state(storage).read_cache(file) == b"tile bytes"
     await state.write_cache(file, b"")
     assert await state.read_cache(file) is None
 
 
 @pytest.mark.asyncio
 @pytest.mark.parametrize("file", ["../escape", f"{TEST_NAME}/../../x", f"{TEST_NAME}//latest"])
-async def test_unsafe_file_names_are_refused(storage: Storage, file: str) -> None:
-    state = StorageVerifierState(storage)
+async def test_unsafe_file_names_are_refused(storage: OpenedStorage, file: str) -> None:
+    state = _state(storage)
     with pytest.raises(SumDBError, match="unsafe"):
         await state.write_cache(file, b"x")
     with pytest.raises(SumDBError, match="unsafe"):
@@ -91,25 +96,31 @@ async def test_unsafe_file_names_are_refused(storage: Storage, file: str) -> Non
 
 @pytest.mark.asyncio
 async def test_e57_a_restarted_client_remembers_the_head_and_catches_a_fork(
-    storage: Storage,
+    storage: OpenedStorage,
 ) -> None:
     log = standard_log()
     forked = log.fork()  # the same three records, from here on a history of its own
     log.add_record("example.com/good@v1.0.0", "example.com/good v1.0.0 h1:good=\n")
     forked.add_record("example.com/evil@v1.0.0", "example.com/evil v1.0.0 h1:evil=\n")
     first = SumDBClient(
-        TEST_VERIFIER_KEY, LogFetcher(log), StorageVerifierState(storage), tile_height=2
+        TEST_VERIFIER_KEY,
+        LogFetcher(log),
+        _state(storage),
+        tile_height=2,
     )
     assert await first.lookup("rsc.io/sampler", "v1.3.0") == [SAMPLER_ZIP]
     good = ["example.com/good v1.0.0 h1:good="]
     assert await first.lookup("example.com/good", "v1.0.0") == good
-    assert await StorageVerifierState(storage).read_config(LATEST) == log.sign_tree(4)
+    assert await _state(storage).read_config(LATEST) == log.sign_tree(4)
     # "Restarted": a new client and state over the same storage, and a database that now
     # serves the other tree of the same size.
     again = SumDBClient(
-        TEST_VERIFIER_KEY, LogFetcher(forked), StorageVerifierState(storage), tile_height=2
+        TEST_VERIFIER_KEY,
+        LogFetcher(forked),
+        _state(storage),
+        tile_height=2,
     )
     with pytest.raises(ForkDetected):
         await again.lookup("example.com/evil", "v1.0.0")
     # The remembered head is still the last good one.
-    assert await StorageVerifierState(storage).read_config(LATEST) == log.sign_tree(4)
+    assert await _state(storage).read_config(LATEST) == log.sign_tree(4)

@@ -18,9 +18,13 @@ import pytest
 import pytest_asyncio
 from aiohttp.test_utils import TestServer
 
+from gomodproxy.assembly import check_settings
 from gomodproxy.config import build_settings
-from gomodproxy.server.app import check_settings, make_app
-from gomodproxy.storage import FilesystemStorage
+from gomodproxy.errors import ConfigError
+from gomodproxy.server.app import make_app
+from gomodproxy.storage import FileLocks, FilesystemStorage, StorageSettings, open_storage
+from gomodproxy.storage.fsformat import FORMAT
+from gomodproxy.sumdb.storestate import StorageVerifierState
 
 OLD_CACHE = Path(__file__).resolve().parents[1] / "data" / "cache-v1"
 FILES = [
@@ -50,9 +54,8 @@ async def served(tmp_path: Path) -> AsyncIterator[tuple[str, Path]]:
         {"HOME": str(tmp_path)},
         go_env=lambda names: {},
     )
-    app = make_app(
-        check_settings(settings), instance_id="format-test", storage=FilesystemStorage(cache)
-    )
+    # The configured backend, opened as the server opens it (which upgrades its format).
+    app = make_app(check_settings(settings), instance_id="format-test")
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()
     try:
@@ -101,3 +104,30 @@ async def test_the_go_command_cache_layout_of_a_version_1_cache_is_kept(
         assert (cache / rel).is_file(), rel
     # Old records naming other inodes were re-recorded, never quarantined.
     assert not (cache / ".gomodproxy/.store/quarantine").exists()
+
+
+@pytest.mark.asyncio
+async def test_a_version_1_cache_is_upgraded_and_keeps_its_verifier_state(
+    served: tuple[str, Path],
+) -> None:
+    _, cache = served
+    assert (cache / ".gomodproxy/.store/format").read_text() == f"{FORMAT}\n"
+    old_head = (OLD_CACHE / ".gomodproxy/.sumdb/config/sumdb.test/latest").read_bytes()
+    assert old_head.startswith(b"go.sum database tree\n")
+    # The remembered tree head (fault catalogue E57) survives the upgrade: the verifier,
+    # whichever backend, now reads it from the store's keys.
+    storage = FilesystemStorage(cache)
+    state = StorageVerifierState(storage, FileLocks(storage.locks_dir))
+    assert await state.read_config("sumdb.test/latest") == old_head
+    tile = "sumdb.test/tile/8/0/000.p/3"
+    assert (
+        await state.read_cache(tile) == (OLD_CACHE / ".gomodproxy/.sumdb/cache" / tile).read_bytes()
+    )
+    assert not (cache / ".gomodproxy/.sumdb").exists()
+
+
+def test_a_cache_of_a_newer_format_is_refused_not_misread(tmp_path: Path) -> None:
+    (tmp_path / ".gomodproxy/.store").mkdir(parents=True)
+    (tmp_path / ".gomodproxy/.store/format").write_text(f"{FORMAT + 1}\n")
+    with pytest.raises(ConfigError, match="written by a newer gomodproxy"):
+        open_storage(StorageSettings("filesystem", tmp_path))

@@ -21,10 +21,18 @@ from aiohttp.test_utils import TestServer
 from multidict import CIMultiDict
 from yarl import URL
 
+from gomodproxy.assembly import check_settings
 from gomodproxy.config import build_settings
-from gomodproxy.server.app import check_settings, make_app
+from gomodproxy.server.app import make_app
 from gomodproxy.server.metrics import ProxyMetrics
-from gomodproxy.storage import FilesystemStorage, ObjectInfo, ObjectReader
+from gomodproxy.storage import (
+    FileLocks,
+    FilesystemStorage,
+    ObjectInfo,
+    ObjectReader,
+    OpenedStorage,
+    PutSource,
+)
 from tests.origin import Fault, Origin, running_origin
 from tests.proxykit import SumDB, publish, running_sumdb, synth
 
@@ -54,7 +62,7 @@ class RecordingStorage:
         async with self.inner.open(key) as reader:
             yield reader
 
-    async def put(self, key: str, source: bytes | Path) -> ObjectInfo:
+    async def put(self, key: str, source: PutSource) -> ObjectInfo:
         self.calls.append(("put", key))
         return await self.inner.put(key, source)
 
@@ -73,6 +81,21 @@ class RecordingStorage:
     async def delete(self, key: str) -> bool:
         self.calls.append(("delete", key))
         return await self.inner.delete(key)
+
+    @property
+    def spool_dir(self) -> Path:
+        return self.inner.spool_dir
+
+    def sweep_orphans(self, *, everywhere: bool = False, grace: float = 10.0) -> tuple[int, int]:
+        return self.inner.sweep_orphans(everywhere=everywhere, grace=grace)
+
+
+@dataclass
+class RecordingLocks:
+    """The filesystem backend's file locks, with every call recorded."""
+
+    inner: FileLocks
+    calls: list[tuple[str, str]]
 
     @contextlib.asynccontextmanager
     async def lock(self, key: str) -> AsyncIterator[None]:
@@ -118,8 +141,14 @@ async def _start(
         go_env=lambda names: {},
     )
     storage = RecordingStorage(FilesystemStorage(settings.cache_dir))
+    locks = RecordingLocks(FileLocks(storage.inner.locks_dir), storage.calls)
     metrics = ProxyMetrics()
-    app = make_app(check_settings(settings), instance_id=INSTANCE, storage=storage, metrics=metrics)
+    app = make_app(
+        check_settings(settings),
+        instance_id=INSTANCE,
+        storage=OpenedStorage(storage, locks),
+        metrics=metrics,
+    )
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()
     url = str(server.make_url("")).rstrip("/")

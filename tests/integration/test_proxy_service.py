@@ -31,7 +31,7 @@ from gomodproxy.cache.negative import NegativeCache
 from gomodproxy.errors import ChecksumMismatch, ModuleNotFound, ProxyError, UpstreamError
 from gomodproxy.module.goproxy import parse_goproxy
 from gomodproxy.protocol.answers import InvalidUpstreamContent
-from gomodproxy.storage import FilesystemStorage
+from gomodproxy.storage import FileLocks, FilesystemStorage
 from gomodproxy.upstream.chain import build_chain
 from gomodproxy.upstream.proxyclient import FetchPolicy
 from tests.origin import Fault, Origin, running_origin
@@ -59,7 +59,7 @@ class Env:
             self.storage,
             chain,
             checksums=ChecksumPolicy(self.db.verifier(self.session), gonosumdb="private.example"),
-            spool_dir=self.storage.spool_dir,
+            locks=FileLocks(self.storage.locks_dir),
             options=ServiceOptions(**options),  # type: ignore[arg-type]
         )
 
@@ -439,7 +439,7 @@ async def test_b24_latest_not_found_names_direct_only_where_direct_was_asked(env
         env.storage,
         chain,
         checksums=ChecksumPolicy(env.db.verifier(env.session)),
-        spool_dir=env.storage.spool_dir,
+        locks=FileLocks(env.storage.locks_dir),
     )
     try:
         # Nothing at the origin: the list fell through to direct, which is the cause.

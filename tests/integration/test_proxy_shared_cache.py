@@ -20,7 +20,7 @@ import pytest
 from gomodproxy.cache import ChecksumPolicy, ModuleService, ServiceOptions, StoredZip
 from gomodproxy.errors import UpstreamTimeout
 from gomodproxy.module.goproxy import parse_goproxy
-from gomodproxy.storage import FilesystemStorage
+from gomodproxy.storage import FileLocks, FilesystemStorage
 from gomodproxy.upstream.chain import build_chain
 from gomodproxy.upstream.proxyclient import FetchPolicy
 from tests.origin import Origin, running_origin
@@ -32,11 +32,11 @@ _HOLDER = textwrap.dedent(
     """
     import asyncio, sys
     from pathlib import Path
-    from gomodproxy.storage import FilesystemStorage
+    from gomodproxy.storage import FileLocks, FilesystemStorage
 
     async def main() -> None:
         fs = FilesystemStorage(Path(sys.argv[1]))
-        async with fs.lock(sys.argv[2]):
+        async with FileLocks(fs.locks_dir).lock(sys.argv[2]):
             print("locked", flush=True)
             if sys.stdin.readline().strip() == "store":
                 await fs.put(sys.argv[2], Path(sys.argv[3]).read_bytes())
@@ -79,7 +79,7 @@ async def _service(
             storage,
             chain,
             checksums=ChecksumPolicy(db.verifier(session)),
-            spool_dir=storage.spool_dir,
+            locks=FileLocks(storage.locks_dir),
             options=ServiceOptions(lock_wait=lock_wait),
         )
         try:

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from gomodproxy.assembly import check_settings
 from gomodproxy.cli.main import build_parser
 from gomodproxy.config import OPTIONS, Settings, build_settings, env_name, load_toml
 from gomodproxy.errors import ConfigError
-from gomodproxy.server.app import check_settings
 
 
 class GoEnv:

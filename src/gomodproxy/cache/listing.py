@@ -44,7 +44,7 @@ from gomodproxy.protocol.files import file_key, list_key, module_dir
 from gomodproxy.protocol.kinds import FileKind
 from gomodproxy.protocol.versions import is_canonical
 from gomodproxy.singleflight import SingleFlight
-from gomodproxy.storage.base import Storage
+from gomodproxy.storage.base import ObjectStore
 from gomodproxy.upstream.chain import UpstreamChain
 
 __all__ = ["Listings", "Stat", "format_list"]
@@ -76,7 +76,7 @@ class Listings:
 
     def __init__(
         self,
-        storage: Storage,
+        storage: ObjectStore,
         chain: UpstreamChain,
         negative: NegativeCache,
         *,

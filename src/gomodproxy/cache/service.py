@@ -46,7 +46,8 @@ from gomodproxy.protocol.files import file_key, list_key
 from gomodproxy.protocol.kinds import FileKind
 from gomodproxy.protocol.versions import is_canonical
 from gomodproxy.singleflight import SingleFlight
-from gomodproxy.storage.base import CorruptObject, ObjectInfo, ObjectNotFound, Storage
+from gomodproxy.storage.base import CorruptObject, ObjectInfo, ObjectNotFound, ObjectStore
+from gomodproxy.storage.locks import Locks
 from gomodproxy.sumdb.gosumdb import use_sumdb
 from gomodproxy.upstream.chain import UpstreamChain
 
@@ -140,18 +141,20 @@ class ModuleService:
 
     def __init__(
         self,
-        storage: Storage,
+        storage: ObjectStore,
         chain: UpstreamChain,
         *,
         checksums: ChecksumPolicy,
-        spool_dir: Path,
+        locks: Locks,
+        spool_dir: Path | None = None,
         options: ServiceOptions | None = None,
         observer: CacheObserver | None = None,
     ) -> None:
         self._storage = storage
+        self._locks = locks
         self._chain = chain
         self._checksums = checksums
-        self._spool_dir = spool_dir
+        self._spool_dir = spool_dir if spool_dir is not None else storage.spool_dir
         self._options = options or ServiceOptions()
         self._observer: CacheObserver = observer or NullObserver()
         self._negative = NegativeCache(self._options.negative_ttl, self._options.negative_entries)
@@ -170,7 +173,7 @@ class ModuleService:
         )
 
     @property
-    def storage(self) -> Storage:
+    def storage(self) -> ObjectStore:
         """The storage files are served from."""
         return self._storage
 
@@ -280,7 +283,7 @@ class ModuleService:
                     return fetched.data
                 await self._storage.put(key, fetched.data)
             if kind is FileKind.MOD:
-                async with self._storage.lock(list_key(path)):
+                async with self._locks.lock(list_key(path)):
                     await self.listings.record_stored_version(path, version)
             logger.info("cache.stored key=%s upstream=%s", key, fetched.upstream)
             return fetched.data
@@ -297,7 +300,7 @@ class ModuleService:
         async with contextlib.AsyncExitStack() as stack:
             try:
                 async with asyncio.timeout(self._options.lock_wait):
-                    await stack.enter_async_context(self._storage.lock(key))
+                    await stack.enter_async_context(self._locks.lock(key))
             except TimeoutError:
                 raise UpstreamTimeout(
                     f"{key}: another process sharing the cache has been fetching it for over "
@@ -325,7 +328,7 @@ class ModuleService:
                 raise
             resolved = validate_info(fetched.data, path, query, upstream=fetched.upstream)
             key = file_key(path, resolved, "info")
-            async with self._storage.lock(key):
+            async with self._locks.lock(key):
                 if await self._storage.stat(key) is None:
                     await self._storage.put(key, fetched.data)
             return fetched.data
@@ -474,11 +477,11 @@ class ModuleService:
         # Consistent by construction: the .mod is kept only now, together with its zip, so a
         # tampered .mod can never be stored alone and lock out every honest zip.
         mod_key = file_key(path, version, FileKind.MOD.value)
-        async with self._storage.lock(mod_key):
+        async with self._locks.lock(mod_key):
             if await self._storage.stat(mod_key) is None:
                 await self._storage.put(mod_key, mod)
                 logger.info("cache.stored key=%s upstream=%s", mod_key, flight.upstream)
-        async with self._storage.lock(list_key(path)):
+        async with self._locks.lock(list_key(path)):
             await self.listings.record_stored_version(path, version)
 
     # -- shared -----------------------------------------------------------------------------

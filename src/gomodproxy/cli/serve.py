@@ -16,23 +16,21 @@ import contextlib
 import logging
 import os
 import resource
-import secrets
 import signal
 import ssl
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from pathlib import Path
 
 from aiohttp import web
 
+from gomodproxy.assembly import Plan, check_settings, with_defaults
 from gomodproxy.config import OPTIONS, Settings, build_settings, env_name, load_toml
 from gomodproxy.errors import ConfigError, ProxyError
 from gomodproxy.server.accesslog import JSONFormatter
-from gomodproxy.server.app import Plan, check_settings, log_ready, make_app
+from gomodproxy.server.app import log_ready, make_app
 from gomodproxy.server.connlimits import ConnectionCaps, connection_cap
 from gomodproxy.server.listener import Listener
-from gomodproxy.upstream.netrc import netrc_path
 
 __all__ = ["register", "run", "serve", "settings_from_args"]
 
@@ -89,11 +87,7 @@ def run(args: argparse.Namespace) -> int:
     if settings.log_json:
         for handler in logging.getLogger().handlers:
             handler.setFormatter(JSONFormatter())
-    if not settings.instance_id:
-        settings = replace(settings, instance_id=secrets.token_hex(6))
-    if settings.netrc is None:
-        settings = replace(settings, netrc=netrc_path(os.environ))
-    plan = check_settings(settings)
+    plan = check_settings(with_defaults(settings, os.environ))
     if settings.workers > 1:
         if settings.port == 0:
             raise ConfigError("--workers above 1 needs a fixed port in --listen (not 0)")

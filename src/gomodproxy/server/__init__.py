@@ -1,6 +1,6 @@
 """The proxy's HTTP face: the aiohttp app, routes, error middleware, metrics and relay."""
 
-from gomodproxy.server.app import METRICS_KEY, SERVICE_KEY, Plan, check_settings, make_app
+from gomodproxy.server.app import METRICS_KEY, SERVICE_KEY, make_app
 from gomodproxy.server.metrics import ProxyMetrics
 from gomodproxy.server.routes import ProxyRoutes
 from gomodproxy.server.sumdbrelay import PrivateLookup, SumDBRelay
@@ -8,11 +8,9 @@ from gomodproxy.server.sumdbrelay import PrivateLookup, SumDBRelay
 __all__ = [
     "METRICS_KEY",
     "SERVICE_KEY",
-    "Plan",
     "PrivateLookup",
     "ProxyMetrics",
     "ProxyRoutes",
     "SumDBRelay",
-    "check_settings",
     "make_app",
 ]

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from gomodproxy.errors import ModuleNotFound, ProxyError, StorageError, UpstreamError
 from gomodproxy.module.paths import unescape_path, unescape_version
 from gomodproxy.module.patterns import match_prefix_patterns
-from gomodproxy.storage.base import Storage
+from gomodproxy.storage.base import ObjectStore
 from gomodproxy.sumdb.fetch import SumDBHTTPFetcher
 from gomodproxy.tlog.tiles import parse_tile_path
 
@@ -66,7 +66,7 @@ class SumDBRelay:
     def __init__(
         self,
         databases: Mapping[str, SumDBHTTPFetcher],
-        storage: Storage,
+        storage: ObjectStore,
         *,
         nosumdb_patterns: str = "",
         clock: Callable[[], float] = time.monotonic,

@@ -1,4 +1,4 @@
-"""The storage seam: one small Protocol every backend implements, and the key rules.
+"""The object-store seam: one small Protocol every backend implements, and the key rules.
 
 A key is a ``/``-separated relative name such as ``github.com/!azure/x/@v/v1.0.0.zip``: the
 escaped module path and escaped file name of the GOPROXY protocol, so a filesystem backend can lay
@@ -19,7 +19,7 @@ fetch it again.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +36,8 @@ __all__ = [
     "ObjectInfo",
     "ObjectNotFound",
     "ObjectReader",
-    "Storage",
+    "ObjectStore",
+    "PutSource",
     "check_key",
     "check_prefix",
 ]
@@ -125,8 +126,15 @@ class ObjectReader(Protocol):
         ...
 
 
-class Storage(Protocol):
-    """The storage seam. Every method validates its key with :func:`check_key` first."""
+#: What :meth:`ObjectStore.put` stores: bytes, a file (consumed), or a stream of chunks.
+PutSource = bytes | Path | AsyncIterable[bytes]
+
+
+class ObjectStore(Protocol):
+    """The object-store seam. Every method validates its key with :func:`check_key` first.
+
+    Locks are a seam of their own (:class:`~gomodproxy.storage.locks.Locks`).
+    """
 
     async def get(self, key: str) -> bytes:
         """Return the whole object, checked against its recorded hash.
@@ -136,22 +144,20 @@ class Storage(Protocol):
         ...
 
     def open(self, key: str) -> AbstractAsyncContextManager[ObjectReader]:
-        """Open the object for streaming. Raises :class:`ObjectNotFound` on entry."""
+        """Open the object for streaming, its info with it (one call: on a remote store, one
+        request). Raises :class:`ObjectNotFound` (or :class:`CorruptObject`) on entry."""
         ...
 
-    async def put(self, key: str, source: bytes | Path) -> ObjectInfo:
+    async def put(self, key: str, source: PutSource) -> ObjectInfo:
         """Store ``source`` under ``key`` atomically: readers see the old object or the new one.
 
-        A ``Path`` source is consumed (moved when possible, else copied and removed).
+        A ``Path`` source is consumed (moved when possible, else copied and removed); a stream
+        is read to its end before anything is visible.
         """
         ...
 
     async def stat(self, key: str) -> ObjectInfo | None:
         """Return the recorded size and hash, or None when nothing is stored."""
-        ...
-
-    async def exists(self, key: str) -> bool:
-        """Whether a complete object is stored under ``key``."""
         ...
 
     async def list(self, prefix: str) -> list[str]:
@@ -162,8 +168,15 @@ class Storage(Protocol):
         """Remove the object; returns False when there was none."""
         ...
 
-    def lock(self, key: str) -> AbstractAsyncContextManager[None]:
-        """An exclusive lock named by ``key``, held across processes sharing this storage."""
+    @property
+    def spool_dir(self) -> Path:
+        """A local folder for downloads that are put() afterwards (on the same filesystem as
+        the objects where the backend is a folder, so the put is a rename)."""
+        ...
+
+    def sweep_orphans(self, *, everywhere: bool = False, grace: float = 10.0) -> tuple[int, int]:
+        """Remove what dead writers left (blocking: run in a thread); ``everywhere`` also looks
+        where older versions left files (once, at start). Returns (files, bytes) removed."""
         ...
 
 

@@ -6,7 +6,9 @@ Objects live at ``<root>/<key>``, so the folder can also be served as ``GOPROXY=
 
 - ``meta/<key>.json``: size and SHA-256 recorded at write time, checked on read, with the inode
   of the data file it describes; ``meta/<key>.json.next``: the record of a write in progress;
-- ``locks/<key>.lock``: ``flock`` lock files, shared by every process using the folder;
+- ``locks/<key>.lock``: ``flock`` lock files of :class:`~gomodproxy.storage.locks.FileLocks`,
+  shared by every process using the folder (``<key>.commit``: this backend's own, see
+  ``_commit_lock``);
 - ``quarantine/``: objects whose bytes no longer match what was written;
 - ``spool/``: a temporary folder on the same filesystem for callers that download first;
 - ``tmp/``: writes being prepared.
@@ -42,7 +44,7 @@ import os
 import secrets
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Iterator
 from pathlib import Path
 
 from gomodproxy.errors import StorageError
@@ -51,6 +53,7 @@ from gomodproxy.storage.base import (
     CorruptObject,
     ObjectInfo,
     ObjectNotFound,
+    PutSource,
     check_key,
     check_prefix,
 )
@@ -58,6 +61,7 @@ from gomodproxy.storage.fswrite import (
     COPY_CHUNK,
     ORPHAN_GRACE_SECONDS,
     TEMP_SUFFIX,
+    create_held,
     fsync_dir,
     materialize,
     replace,
@@ -65,15 +69,13 @@ from gomodproxy.storage.fswrite import (
     sweep_orphans,
     write_file_atomic,
 )
-from gomodproxy.storage.keyedlock import KeyedLocks
+from gomodproxy.storage.locks import try_flock
 
 __all__ = ["FilesystemStorage"]
 
 logger = logging.getLogger(__name__)
 
 _STORE = Path(".gomodproxy") / ".store"
-_LOCK_POLL_MIN = 0.005
-_LOCK_POLL_MAX = 0.1
 _OPEN_ATTEMPTS = 4
 # Objects up to this size are read and checked whole when opened (one thread hop per hit).
 _READ_AT_OPEN = 1 << 20
@@ -98,7 +100,6 @@ class FilesystemStorage:
     def __init__(self, root: Path, *, rehash_after: float = 300.0) -> None:
         self._root = root if root.is_absolute() else Path(os.path.abspath(root))
         self._store = self._root / _STORE
-        self._local_locks = KeyedLocks()
         self._rehash_after = rehash_after
         self._checked: OrderedDict[str, tuple[_Identity, float]] = OrderedDict()
 
@@ -111,6 +112,11 @@ class FilesystemStorage:
     def spool_dir(self) -> Path:
         """A folder on the same filesystem for downloads that are put() afterwards."""
         return self._store / "spool"
+
+    @property
+    def locks_dir(self) -> Path:
+        """The folder of the lock files (:class:`~gomodproxy.storage.locks.FileLocks`)."""
+        return self._store / "locks"
 
     @property
     def temp_dir(self) -> Path:
@@ -190,35 +196,36 @@ class FilesystemStorage:
 
     # -- writes ----------------------------------------------------------------------------
 
-    async def put(self, key: str, source: bytes | Path) -> ObjectInfo:
-        """Store ``source`` atomically under ``key`` (a Path source is consumed)."""
+    async def put(self, key: str, source: PutSource) -> ObjectInfo:
+        """Store ``source`` atomically under ``key`` (a Path source is consumed; a stream is
+        written to a held temporary file first)."""
         check_key(key)
         try:
-            return await asyncio.to_thread(self._put_sync, key, source)
+            if isinstance(source, bytes | Path):
+                return await asyncio.to_thread(self._put_sync, key, source)
+            return await self._put_stream(key, source)
         except OSError as exc:
             raise storage_error("write", key, exc) from exc
+
+    async def _put_stream(self, key: str, source: AsyncIterable[bytes]) -> ObjectInfo:
+        tmp = self.temp_dir / f"{secrets.token_hex(8)}.stream{TEMP_SUFFIX}"
+        await asyncio.to_thread(self.temp_dir.mkdir, parents=True, exist_ok=True)
+        fd = await asyncio.to_thread(create_held, tmp)
+        try:
+            offset = 0
+            async for chunk in source:
+                await asyncio.to_thread(_pwrite_all, fd, chunk, offset)
+                offset += len(chunk)
+            return await asyncio.to_thread(self._put_sync, key, tmp)
+        finally:
+            os.close(fd)
+            with contextlib.suppress(FileNotFoundError):
+                await asyncio.to_thread(tmp.unlink)
 
     async def delete(self, key: str) -> bool:
         """Remove the object and its record; False when there was none."""
         check_key(key)
         return await asyncio.to_thread(self._delete_sync, key)
-
-    @contextlib.asynccontextmanager
-    async def lock(self, key: str) -> AsyncIterator[None]:
-        """An exclusive ``flock`` on ``locks/<key>.lock``, also excluding other processes."""
-        check_key(key)
-        async with self._local_locks.hold(key):
-            fd = await asyncio.to_thread(self._open_lock_file, key)
-            try:
-                delay = _LOCK_POLL_MIN
-                # Polling with LOCK_NB keeps the wait cancellable; a thread blocked in flock
-                # could not be cancelled and would take the lock after its waiter was gone.
-                while not _try_flock(fd):
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, _LOCK_POLL_MAX)
-                yield
-            finally:
-                os.close(fd)  # closing the descriptor releases the flock
 
     # -- synchronous internals (run in threads) ----------------------------------------------
 
@@ -368,7 +375,7 @@ class FilesystemStorage:
         assert pending is not None
         fd = self._open_lock_file(key, ".commit")
         try:
-            if _try_flock(fd):
+            if try_flock(fd):
                 again = self._read_meta(key, pending=True)
                 if _describes(again, os.stat(self._data_path(key))):
                     self._promote_meta(key)
@@ -556,12 +563,11 @@ def _describes(record: tuple[ObjectInfo, int] | None, st: os.stat_result) -> boo
     return record is not None and record[1] == st.st_ino and record[0].size == st.st_size
 
 
-def _try_flock(fd: int) -> bool:
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return False
-    return True
+def _pwrite_all(fd: int, data: bytes, offset: int) -> None:
+    view = memoryview(data)
+    while view:
+        n = os.pwrite(fd, view, offset)
+        view, offset = view[n:], offset + n
 
 
 def _hash_fd(fd: int) -> tuple[int, str]:

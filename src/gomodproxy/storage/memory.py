@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import secrets
+import tempfile
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,20 +16,33 @@ from gomodproxy.storage.base import (
     CorruptObject,
     ObjectInfo,
     ObjectNotFound,
+    PutSource,
     check_key,
     check_prefix,
 )
-from gomodproxy.storage.keyedlock import KeyedLocks
+from gomodproxy.storage.fswrite import sweep_orphans
 
 __all__ = ["MemoryStorage"]
 
 
 class MemoryStorage:
-    """Objects in a dict; locks are in-process only (one process owns the memory)."""
+    """Objects in a dict (use :class:`~gomodproxy.storage.locks.LocalLocks` with it: one process
+    owns the memory). Downloads are spooled in a private folder of the system's temporary
+    directory, made when first written to."""
 
     def __init__(self) -> None:
         self._objects: dict[str, tuple[bytes, ObjectInfo]] = {}
-        self._locks = KeyedLocks()
+        self._spool = Path(tempfile.gettempdir()) / f"gomodproxy-spool-{secrets.token_hex(6)}"
+
+    @property
+    def spool_dir(self) -> Path:
+        """A local folder for downloads that are put() afterwards."""
+        return self._spool
+
+    def sweep_orphans(self, *, everywhere: bool = False, grace: float = 10.0) -> tuple[int, int]:
+        """Remove spool files no live process holds (blocking; see the filesystem backend)."""
+        del everywhere  # nothing else is on disk
+        return sweep_orphans(self._spool, grace=grace)
 
     async def get(self, key: str) -> bytes:
         """Return the whole object, checked against its recorded hash."""
@@ -41,14 +56,16 @@ class MemoryStorage:
         data, info = self._lookup(key)
         yield _MemoryReader(data, info)
 
-    async def put(self, key: str, source: bytes | Path) -> ObjectInfo:
-        """Store ``source`` (a Path source is read, then removed)."""
+    async def put(self, key: str, source: PutSource) -> ObjectInfo:
+        """Store ``source`` (a Path source is read, then removed; a stream read to its end)."""
         check_key(key)
         if isinstance(source, Path):
             data = await asyncio.to_thread(source.read_bytes)
             await asyncio.to_thread(source.unlink)
+        elif isinstance(source, bytes):
+            data = source
         else:
-            data = bytes(source)
+            data = b"".join([chunk async for chunk in source])
         info = ObjectInfo(
             key=key, size=len(data), sha256=hashlib.sha256(data).hexdigest(), mtime=time.time()
         )
@@ -79,13 +96,6 @@ class MemoryStorage:
         """Remove the object; False when there was none."""
         check_key(key)
         return self._objects.pop(key, None) is not None
-
-    @contextlib.asynccontextmanager
-    async def lock(self, key: str) -> AsyncIterator[None]:
-        """An exclusive in-process lock named by ``key``."""
-        check_key(key)
-        async with self._locks.hold(key):
-            yield
 
     def _lookup(self, key: str) -> tuple[bytes, ObjectInfo]:
         check_key(key)

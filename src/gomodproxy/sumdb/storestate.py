@@ -1,10 +1,10 @@
-"""The checksum-database verifier's state kept in any :class:`~gomodproxy.storage.base.Storage`.
+"""The checksum-database verifier's state kept in an object store (the proxy's, on any backend).
 
 The proxy remembers the newest signed tree head it verified (so a database that forks or rolls
-back is caught across restarts, fault catalogue E57) and the lookups and tiles it proved. On
-the filesystem backend that state lives in files (:mod:`gomodproxy.sumdb.filestate`); on
-any other backend (shared object storage for several proxies) it lives under internal keys of
-the same storage, so every proxy sharing the storage shares one remembered head:
+back is caught across restarts, fault catalogue E57) and the lookups and tiles it proved. They
+live under internal keys of the proxy's own store, so every proxy sharing the store shares one
+remembered head (the download client keeps its state where the go command keeps its own:
+:mod:`gomodproxy.sumdb.filestate`):
 
 - ``.gomodproxy/sumdb/config/<name>/latest``: the signed tree head, replaced by
   compare-and-swap under the storage's lock for that key (the lock is what several processes
@@ -15,7 +15,8 @@ the same storage, so every proxy sharing the storage shares one remembered head:
 from __future__ import annotations
 
 from gomodproxy.errors import ProxyError, SumDBError
-from gomodproxy.storage.base import ObjectNotFound, Storage, check_key
+from gomodproxy.storage.base import ObjectNotFound, ObjectStore, check_key
+from gomodproxy.storage.locks import Locks
 from gomodproxy.sumdb.seams import WriteConflict
 
 __all__ = ["StorageVerifierState"]
@@ -26,8 +27,9 @@ _PREFIX = ".gomodproxy/sumdb"
 class StorageVerifierState:
     """A :class:`~gomodproxy.sumdb.seams.VerifierState` over a storage backend."""
 
-    def __init__(self, storage: Storage, *, prefix: str = _PREFIX) -> None:
+    def __init__(self, storage: ObjectStore, locks: Locks, *, prefix: str = _PREFIX) -> None:
         self._storage = storage
+        self._locks = locks
         self._prefix = prefix.rstrip("/")
 
     def _key(self, kind: str, file: str) -> str:
@@ -47,7 +49,7 @@ class StorageVerifierState:
     async def write_config(self, file: str, old: bytes, new: bytes) -> None:
         """Compare-and-swap ``old`` for ``new`` under the storage lock of the key."""
         key = self._key("config", file)
-        async with self._storage.lock(key):
+        async with self._locks.lock(key):
             try:
                 current = await self._storage.get(key)
             except ObjectNotFound:
