@@ -79,25 +79,21 @@ async def env(tmp_path: Path) -> AsyncIterator[Env]:
         await e.service.close()
 
 
-async def _read(service: ModuleService, source: ZipSource) -> bytes:
-    if isinstance(source, StoredZip):
-        return await service.storage.get(source.info.key)
-    assert isinstance(source, StreamingZip)
+async def _read(source: ZipSource) -> bytes:
     out = bytearray()
-    async with source.reader:
-        async for chunk in source.reader.chunks():
-            out += chunk
+    async for chunk in source.reader.chunks():
+        out += chunk
     return bytes(out)
 
 
 async def _drain(source: StreamingZip, out: bytearray) -> None:
-    async with source.reader:
-        async for chunk in source.reader.chunks():
-            out += chunk
+    async for chunk in source.reader.chunks():
+        out += chunk
 
 
 async def _zip(service: ModuleService, m: SynthModule) -> bytes:
-    return await _read(service, await service.zip(m.path, m.version))
+    async with service.open_zip(m.path, m.version) as source:
+        return await _read(source)
 
 
 def _tree(root: Path) -> list[str]:
@@ -122,9 +118,9 @@ async def test_files_are_fetched_once_verified_stored_and_then_served_from_cache
     for _ in range(3):
         assert await s.info(M1.path, M1.version) == M1.info
         assert await s.mod(M1.path, M1.version) == M1.mod
-        source = await s.zip(M1.path, M1.version)
-        assert isinstance(source, StoredZip)
-        assert await _read(s, source) == M1.zip
+        async with s.open_zip(M1.path, M1.version) as source:
+            assert isinstance(source, StoredZip)
+            assert await _read(source) == M1.zip
     for ext in ("info", "mod", "zip"):
         assert env.origin.count(M1.rel(ext)) == 1
     files = await asyncio.to_thread(_tree, env.root)
@@ -179,7 +175,7 @@ async def test_h74_a_hundred_concurrent_misses_make_one_upstream_fetch(env: Env)
 @pytest.mark.asyncio
 async def test_h75_the_fetch_goes_on_when_its_first_requester_goes_away(env: Env) -> None:
     env.origin.inject(Fault(delay=0.3), M1.rel("zip"))
-    leader = asyncio.create_task(env.service.zip(M1.path, M1.version))
+    leader = asyncio.create_task(_zip(env.service, M1))
     await asyncio.sleep(0.05)
     leader.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -210,11 +206,11 @@ async def test_h79_two_services_sharing_a_cache_fetch_once(env: Env) -> None:
 async def test_b22_a_tampered_zip_is_refused_streamed_short_and_never_cached(env: Env) -> None:
     tampered = synth(M1.path, M1.version, size=300_000, files={**M1.files, "evil.go": b"x"})
     env.origin.inject(Fault(body=tampered.zip), M1.rel("zip"))
-    source = await env.service.zip(M1.path, M1.version)
-    assert isinstance(source, StreamingZip)
     received = bytearray()
-    with pytest.raises(ChecksumMismatch) as caught:
-        await _drain(source, received)
+    async with env.service.open_zip(M1.path, M1.version) as source:
+        assert isinstance(source, StreamingZip)
+        with pytest.raises(ChecksumMismatch) as caught:
+            await _drain(source, received)
     assert caught.value.path == M1.path
     assert caught.value.expected == M1.zip_h1
     assert caught.value.received == tampered.zip_h1

@@ -107,6 +107,11 @@ async def test_h79_a_stuck_fetch_in_another_process_is_a_504_after_lock_wait(
         assert await service.mod(M.path, M.version) == M.mod
 
 
+async def _read_zip(service: ModuleService) -> tuple[type, bytes]:
+    async with service.open_zip(M.path, M.version) as source:
+        return type(source), b"".join([c async for c in source.reader.chunks()])
+
+
 @pytest.mark.asyncio
 async def test_h79_a_file_the_other_process_stores_is_taken_without_a_fetch(
     tmp_path: Path,
@@ -115,13 +120,11 @@ async def test_h79_a_file_the_other_process_stores_is_taken_without_a_fetch(
         data = tmp_path / "zip"
         data.write_bytes(M.zip)
         holder = await _hold(storage.root, M.rel("zip"), data)
-        source = asyncio.create_task(service.zip(M.path, M.version))
+        source = asyncio.create_task(_read_zip(service))
         await asyncio.sleep(0.3)
         await _release(holder, "store")
-        got = await asyncio.wait_for(source, 30)
-        if not isinstance(got, StoredZip):
-            async with got.reader:
-                body = b"".join([c async for c in got.reader.chunks()])
-            assert body == M.zip
+        kind, body = await asyncio.wait_for(source, 30)
+        assert kind is StoredZip
+        assert body == M.zip
         assert await storage.get(M.rel("zip")) == M.zip
         assert origin.count(M.rel("zip")) == 0

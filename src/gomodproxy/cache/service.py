@@ -46,7 +46,13 @@ from gomodproxy.protocol.files import file_key, list_key
 from gomodproxy.protocol.kinds import FileKind
 from gomodproxy.protocol.versions import is_canonical
 from gomodproxy.singleflight import SingleFlight
-from gomodproxy.storage.base import CorruptObject, ObjectInfo, ObjectNotFound, ObjectStore
+from gomodproxy.storage.base import (
+    CorruptObject,
+    ObjectInfo,
+    ObjectNotFound,
+    ObjectReader,
+    ObjectStore,
+)
 from gomodproxy.storage.locks import Locks
 from gomodproxy.sumdb.gosumdb import use_sumdb
 from gomodproxy.upstream.chain import UpstreamChain
@@ -120,9 +126,15 @@ class ModFile:
 
 @dataclass(frozen=True, slots=True)
 class StoredZip:
-    """The zip is in storage: serve it from there (ranges and conditionals possible)."""
+    """The zip is in storage, opened: serve it from ``reader`` (ranges and conditionals
+    possible; ``reader.info`` has its size and hash)."""
 
-    info: ObjectInfo
+    reader: ObjectReader
+
+    @property
+    def info(self) -> ObjectInfo:
+        """The stored zip's size and hash."""
+        return self.reader.info
 
 
 @dataclass(frozen=True, slots=True)
@@ -338,38 +350,93 @@ class ModuleService:
 
     # -- .zip -------------------------------------------------------------------------------
 
-    async def zip(
-        self, path: str, version: str, *, headers: Mapping[str, str] | None = None
-    ) -> ZipSource:
-        """The zip: from storage, or streaming from the fetch in flight (starting one).
+    @contextlib.asynccontextmanager
+    async def open_zip(
+        self,
+        path: str,
+        version: str,
+        *,
+        whole: bool = False,
+        checked: bool = False,
+        headers: Mapping[str, str] | None = None,
+    ) -> AsyncIterator[ZipSource]:
+        """The zip, opened for the block's duration: a stored copy (one open, its info with it)
+        or, on a miss, the fetch in flight (starting one) to stream from.
 
-        Returns once the upstream has answered 200 (so a not-found is still an error here).
+        ``whole``: wait for the verified, stored zip (HEAD, ranges, conditionals, verify-first).
+        ``checked``: the stored copy's hash is checked before it is handed out, so bytes from
+        anywhere in it may be sent (ranges). A stored copy found corrupt on open is quarantined
+        and fetched again here, once; the caller only translates to HTTP. Entering raises the
+        fetch's error (a not-found, a refused zip) before any byte is handed out.
         """
         key = file_key(path, version, "zip")
-        stored = await self._storage.stat(key)
-        if stored is not None:
-            self._observer.cache_result(FileKind.ZIP, True)
-            return StoredZip(stored)
-        self._observer.cache_result(FileKind.ZIP, False)
-        flight = self._zip_flight(path, version, key, headers)
-        reader = flight.open_reader()
-        try:
+        async with contextlib.AsyncExitStack() as stack:
+            yield await self._zip_source(stack, path, version, key, whole, checked, headers)
+
+    async def _zip_source(
+        self,
+        stack: contextlib.AsyncExitStack,
+        path: str,
+        version: str,
+        key: str,
+        whole: bool,
+        checked: bool,
+        headers: Mapping[str, str] | None,
+    ) -> ZipSource:
+        counted = False
+        for _ in range(3):
+            reader = await self._open_stored(stack, key, checked)
+            if not counted:
+                self._observer.cache_result(FileKind.ZIP, reader is not None)
+                counted = True
+            if reader is not None:
+                return StoredZip(reader)
+            flight = self._zip_flight(path, version, key, headers)
+            if whole:
+                await flight.wait_finished()
+                if flight.failed:
+                    assert flight.error is not None
+                    raise flight.error
+                continue  # stored and verified: open it
+            zip_reader = flight.open_reader()
+            stack.callback(zip_reader.close)
             await flight.wait_started()
             if flight.failed:
                 assert flight.error is not None
                 raise flight.error
-            if flight.done and flight.written == 0 and flight.stored is not None:
-                reader.close()  # another process had stored it: serve from storage
-                return StoredZip(flight.stored)
-            return StreamingZip(reader, flight.content_length)
+            if flight.done and flight.written == 0:
+                continue  # another process had stored it: serve from storage
+            return StreamingZip(zip_reader, flight.content_length)
+        raise ProxyError(f"{key}: the stored zip keeps failing its check; see the proxy's log")
+
+    async def _open_stored(
+        self, stack: contextlib.AsyncExitStack, key: str, checked: bool
+    ) -> ObjectReader | None:
+        """Open the stored zip into ``stack`` (checked whole first when asked); None when it is
+        missing or was found corrupt (then quarantined by the backend, so it is fetched anew)."""
+        inner = contextlib.AsyncExitStack()
+        try:
+            reader = await inner.enter_async_context(self._storage.open(key))
+            if checked:
+                async for _ in reader.chunks():
+                    pass
+        except ObjectNotFound:
+            await inner.aclose()
+            return None
+        except CorruptObject as exc:
+            await inner.aclose()
+            logger.warning("zip.refetch key=%s reason=%s", key, exc.reason)
+            return None
         except BaseException:
-            reader.close()
+            await inner.aclose()
             raise
+        stack.push_async_callback(inner.aclose)
+        return reader
 
     async def zip_stored(
         self, path: str, version: str, *, headers: Mapping[str, str] | None = None
     ) -> ObjectInfo:
-        """Make sure the zip is stored (fetching it if needed); for HEAD, ranges, conditionals."""
+        """Make sure the zip is stored (fetching it if needed) and return its record."""
         key = file_key(path, version, "zip")
         stored = await self._storage.stat(key)
         if stored is not None:

@@ -31,14 +31,13 @@ from gomodproxy.server.metrics import ProxyMetrics
 from gomodproxy.server.ranges import UNSATISFIABLE, etag_matches, parse_range
 from gomodproxy.server.status import StatusInfo, render_status
 from gomodproxy.server.sumdbrelay import SumDBRelay
-from gomodproxy.storage.base import CorruptObject, ObjectInfo, ObjectNotFound
+from gomodproxy.storage.base import CorruptObject, ObjectReader
 
 __all__ = ["ProxyRoutes"]
 
 logger = logging.getLogger(__name__)
 _RANGE_PIECE = 256 << 10
 
-_PREPARED = web.RequestKey("prepared", bool)
 _IMMUTABLE = "public, max-age=31536000, immutable"
 _CONTENT_TYPES = {
     FileKind.LIST: "text/plain; charset=utf-8",
@@ -228,29 +227,23 @@ class ProxyRoutes:
     async def _zip(
         self, request: web.Request, target: ModuleRequest, forward: Mapping[str, str]
     ) -> web.StreamResponse:
-        s = self.service
-        needs_whole = (
+        ranged = any(h in request.headers for h in ("Range", "If-Range"))
+        whole = (
             self._zip_verify_first
+            or ranged
             or request.method == "HEAD"
-            or any(h in request.headers for h in ("Range", "If-None-Match", "If-Range"))
+            or "If-None-Match" in request.headers
         )
-        if needs_whole:
-            info = await s.zip_stored(target.path, target.version, headers=forward)
-            return await self._send_stored(request, target, info, forward)
-        source = await s.zip(target.path, target.version, headers=forward)
-        if isinstance(source, StoredZip):
-            return await self._send_stored(request, target, source.info, forward)
-        return await self._send_streaming(request, source)
+        async with self.service.open_zip(
+            target.path, target.version, whole=whole, checked=ranged, headers=forward
+        ) as source:
+            if isinstance(source, StoredZip):
+                return await self._send_stored(request, source.reader)
+            return await self._send_streaming(request, source)
 
-    async def _send_stored(
-        self,
-        request: web.Request,
-        target: ModuleRequest,
-        info: ObjectInfo,
-        forward: Mapping[str, str],
-        *,
-        retried: bool = False,
-    ) -> web.StreamResponse:
+    async def _send_stored(self, request: web.Request, reader: ObjectReader) -> web.StreamResponse:
+        """A stored zip (opened by the service; checked whole already when a range is asked)."""
+        info = reader.info
         headers = {
             "Cache-Control": _IMMUTABLE,
             "ETag": info.etag,
@@ -264,45 +257,35 @@ class ProxyRoutes:
                 status=416,
                 headers={"Content-Range": f"bytes */{info.size}", "Cache-Control": "no-store"},
             )
-        try:
-            async with self.service.storage.open(info.key) as reader:
-                resp = web.StreamResponse(headers={**headers, "Content-Type": "application/zip"})
-                if span is not None:
-                    async for _ in reader.chunks():  # check the recorded hash first
-                        pass
-                    start, end = span
-                    resp.set_status(206)
-                    resp.headers["Content-Range"] = f"bytes {start}-{end}/{info.size}"
-                    resp.content_length = end - start + 1
-                    await resp.prepare(request)
-                    if request.method != "HEAD":
-                        # In bounded pieces: memory must not grow with the range asked for.
-                        pos = start
-                        while pos <= end:
-                            want = min(_RANGE_PIECE, end - pos + 1)
-                            piece = await reader.read_range(pos, want)
-                            if len(piece) != want:  # shrank after the check: stop, never pad
-                                raise CorruptObject(info.key, "shorter than recorded")
-                            await resp.write(piece)
-                            pos += len(piece)
-                        request[SENT_KEY] = end - start + 1
-                    await resp.write_eof()
-                    return resp
-                resp.content_length = reader.info.size
-                await resp.prepare(request)
-                fd = reader.checked_fd()
-                if request.method != "HEAD" and fd is not None:
-                    return await _send_file(request, resp, fd, reader.info.size)
-                if request.method != "HEAD":
-                    return await self._pump(request, resp, reader.chunks())
-                await resp.write_eof()
-                return resp
-        except (ObjectNotFound, CorruptObject) as exc:
-            if retried or request.get(_PREPARED, False):
-                raise
-            logger.warning("zip.refetch key=%s reason=%s", info.key, exc)
-            fresh = await self.service.zip_stored(target.path, target.version, headers=forward)
-            return await self._send_stored(request, target, fresh, forward, retried=True)
+        resp = web.StreamResponse(headers={**headers, "Content-Type": "application/zip"})
+        if span is not None:
+            start, end = span
+            resp.set_status(206)
+            resp.headers["Content-Range"] = f"bytes {start}-{end}/{info.size}"
+            resp.content_length = end - start + 1
+            await resp.prepare(request)
+            if request.method != "HEAD":
+                # In bounded pieces: memory must not grow with the range asked for.
+                pos = start
+                while pos <= end:
+                    want = min(_RANGE_PIECE, end - pos + 1)
+                    piece = await reader.read_range(pos, want)
+                    if len(piece) != want:  # shrank after the check: stop, never pad
+                        raise CorruptObject(info.key, "shorter than recorded")
+                    await resp.write(piece)
+                    pos += len(piece)
+                request[SENT_KEY] = end - start + 1
+            await resp.write_eof()
+            return resp
+        resp.content_length = info.size
+        await resp.prepare(request)
+        fd = reader.checked_fd()
+        if request.method != "HEAD" and fd is not None:
+            return await _send_file(request, resp, fd, info.size)
+        if request.method != "HEAD":
+            return await self._pump(request, resp, reader.chunks())
+        await resp.write_eof()
+        return resp
 
     async def _send_streaming(
         self, request: web.Request, source: StreamingZip
@@ -329,7 +312,6 @@ class ProxyRoutes:
         self, request: web.Request, resp: web.StreamResponse, chunks: AsyncIterator[bytes]
     ) -> web.StreamResponse:
         """Copy chunks to the client; on a failure, cut the connection (no clean end)."""
-        request[_PREPARED] = True
         request[SENT_KEY] = 0
         try:
             async for chunk in chunks:
@@ -362,7 +344,6 @@ async def _send_file(
     transport = request.transport
     if transport is None:
         raise ConnectionResetError("the client went away")
-    request[_PREPARED] = True
     loop = asyncio.get_running_loop()
     with os.fdopen(os.dup(fd), "rb") as f:
         await loop.sendfile(transport, f, 0, size)
