@@ -225,16 +225,19 @@ async def test_an_oversized_response_header_falls_through_on_a_bar(
     origin: Origin, session: aiohttp.ClientSession
 ) -> None:
     async with running_origin() as hostile:
-        hostile.serve_file(MOD, b"module example.com/m\n")
+        zip_rel = MOD.removesuffix(".mod") + ".zip"
+        for server in (hostile, origin):
+            server.serve_file(MOD, b"module example.com/m\n")
+            server.serve_file(zip_rel, b"PK zip bytes")
         hostile.inject(HUGE_HEADER)
         chain = build_chain(
             parse_goproxy(f"{hostile.url}|{origin.url}"), session=session, policy=FAST
         )
-        got = await chain.fetch("example.com/m", MOD, FileKind.MOD)
+        got = await chain.mod("example.com/m", "v1.0.0")
         assert (got.data, got.upstream) == (b"module example.com/m\n", origin.url)
-        async with chain.open("example.com/m", MOD, FileKind.MOD) as opened:
+        async with chain.zip("example.com/m", "v1.0.0") as opened:
             assert opened.upstream == origin.url
-        assert hostile.count(MOD) == 2
+        assert (hostile.count(MOD), hostile.count(zip_rel)) == (1, 1)
 
 
 @pytest.mark.asyncio
@@ -353,11 +356,11 @@ async def test_build_chain_mixes_http_and_file_upstreams(
     chain = build_chain(
         parse_goproxy(f"{origin.url},{tmp_path.as_uri()}"), session=session, policy=FAST
     )
-    got = await chain.fetch("example.com/other", "example.com/other/@v/list", FileKind.LIST)
+    got = await chain.list("example.com/other")
     assert (got.data, got.upstream) == (b"v1.0.0\n", tmp_path.as_uri())
     assert origin.count("example.com/other/@v/list") == 1
     with contextlib.suppress(ModuleNotFound):
-        await chain.fetch("example.com/none", "example.com/none/@v/list", FileKind.LIST)
+        await chain.list("example.com/none")
 
 
 # -- TLS: downgrade refusal and netrc over https ---------------------------------------------

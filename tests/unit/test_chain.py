@@ -20,8 +20,8 @@ from gomodproxy.module.goproxy import (
     private_settings,
 )
 from gomodproxy.protocol.kinds import FileKind
-from gomodproxy.upstream.base import Fetcher
-from gomodproxy.upstream.chain import DIRECT_NOT_SUPPORTED, UpstreamChain
+from gomodproxy.upstream.chain import UpstreamChain
+from gomodproxy.upstream.modulefetch import DIRECT_NOT_SUPPORTED, ModuleFetcher, ProxyFetcher
 
 REL = "example.com/m/@v/v1.0.0.mod"
 
@@ -76,7 +76,7 @@ def _chain(
     private = private_settings(goprivate=goprivate)
     proxies = parse_goproxy(goproxy, gonoproxy=private.gonoproxy)
     fetchers = {url: ScriptedFetcher(url, answers[url]) for url in proxies.proxy_urls}
-    seam: dict[str, Fetcher] = dict(fetchers)
+    seam: dict[str, ModuleFetcher] = {url: ProxyFetcher(f) for url, f in fetchers.items()}
     return UpstreamChain(proxies, seam, private=private), fetchers
 
 
@@ -87,7 +87,7 @@ async def test_b14_comma_falls_through_on_not_found(status: int) -> None:
         "https://a.test,https://b.test",
         {"https://a.test": _not_found(status), "https://b.test": [b"ok"]},
     )
-    got = await chain.fetch("example.com/m", REL, FileKind.MOD)
+    got = await chain.mod("example.com/m", "v1.0.0")
     assert (got.data, got.upstream) == (b"ok", "https://b.test")
     assert len(f["https://a.test"].calls) == 1
 
@@ -106,7 +106,7 @@ async def test_b15_comma_stops_at_any_other_error(error: ProxyError) -> None:
         "https://a.test,https://b.test", {"https://a.test": error, "https://b.test": [b"ok"]}
     )
     with pytest.raises(type(error)) as caught:
-        await chain.fetch("example.com/m", REL, FileKind.MOD)
+        await chain.mod("example.com/m", "v1.0.0")
     assert caught.value is error
     assert f["https://b.test"].calls == []
 
@@ -120,7 +120,7 @@ async def test_b15_pipe_falls_through_on_any_error(error: ProxyError) -> None:
     chain, _ = _chain(
         "https://a.test|https://b.test", {"https://a.test": error, "https://b.test": [b"ok"]}
     )
-    assert (await chain.fetch("example.com/m", REL, FileKind.MOD)).data == b"ok"
+    assert (await chain.mod("example.com/m", "v1.0.0")).data == b"ok"
 
 
 @pytest.mark.asyncio
@@ -130,7 +130,7 @@ async def test_pipe_falls_through_when_the_body_fails_for_small_files() -> None:
         "https://a.test|https://b.test",
         {"https://a.test": [b"par", cut], "https://b.test": [b"whole"]},
     )
-    assert (await chain.fetch("example.com/m", REL, FileKind.MOD)).data == b"whole"
+    assert (await chain.mod("example.com/m", "v1.0.0")).data == b"whole"
 
 
 @pytest.mark.asyncio
@@ -140,7 +140,7 @@ async def test_a_proxy_error_outranks_a_later_not_found() -> None:
         "https://a.test|https://b.test", {"https://a.test": err, "https://b.test": _not_found()}
     )
     with pytest.raises(UpstreamError) as caught:
-        await chain.fetch("example.com/m", REL, FileKind.MOD)
+        await chain.mod("example.com/m", "v1.0.0")
     assert caught.value is err
 
 
@@ -151,7 +151,7 @@ async def test_the_last_not_found_is_reported_when_all_say_not_found() -> None:
         "https://a.test,https://b.test", {"https://a.test": first, "https://b.test": last}
     )
     with pytest.raises(ModuleNotFound) as caught:
-        await chain.fetch("example.com/m", REL, FileKind.MOD)
+        await chain.mod("example.com/m", "v1.0.0")
     assert caught.value is last
     assert caught.value.status_hint == 410
 
@@ -160,7 +160,7 @@ async def test_the_last_not_found_is_reported_when_all_say_not_found() -> None:
 async def test_off_answers_not_found_with_the_go_commands_message() -> None:
     chain, f = _chain("https://a.test,off", {"https://a.test": _not_found()})
     with pytest.raises(ModuleNotFound, match=OFF_MESSAGE):
-        await chain.fetch("example.com/m", REL, FileKind.MOD)
+        await chain.mod("example.com/m", "v1.0.0")
     assert len(f["https://a.test"].calls) == 1
 
 
@@ -168,14 +168,14 @@ async def test_off_answers_not_found_with_the_go_commands_message() -> None:
 async def test_off_alone_never_fetches() -> None:
     chain, _ = _chain("off", {})
     with pytest.raises(ModuleNotFound, match=OFF_MESSAGE):
-        await chain.fetch("example.com/m", REL, FileKind.MOD)
+        await chain.mod("example.com/m", "v1.0.0")
 
 
 @pytest.mark.asyncio
 async def test_direct_is_a_clear_not_found_that_outranks_proxy_answers() -> None:
     chain, _ = _chain("https://a.test,direct", {"https://a.test": _not_found()})
     with pytest.raises(ModuleNotFound, match=DIRECT_NOT_SUPPORTED) as caught:
-        await chain.fetch("example.com/m", REL, FileKind.MOD)
+        await chain.mod("example.com/m", "v1.0.0")
     assert caught.value.status_hint == 404
 
 
@@ -187,7 +187,7 @@ async def test_inv5_goprivate_paths_never_reach_a_proxy() -> None:
         goprivate="*.corp.example",
     )
     with pytest.raises(ModuleNotFound, match=DIRECT_NOT_SUPPORTED):
-        await chain.fetch("git.corp.example/x", "git.corp.example/x/@v/list", FileKind.LIST)
+        await chain.list("git.corp.example/x")
     assert f["https://a.test"].calls == []
     assert f["https://b.test"].calls == []
 
@@ -198,16 +198,16 @@ async def test_public_paths_skip_noproxy_and_use_the_proxies() -> None:
         "https://a.test", {"https://a.test": _not_found()}, goprivate="*.corp.example"
     )
     with pytest.raises(ModuleNotFound, match="answered 404"):
-        await chain.fetch("example.com/m", REL, FileKind.MOD)
+        await chain.mod("example.com/m", "v1.0.0")
     chain, _ = _chain("https://a.test", {"https://a.test": [b"x"]}, goprivate="*.corp.example")
-    assert (await chain.fetch("example.com/m", REL, FileKind.MOD)).data == b"x"
+    assert (await chain.mod("example.com/m", "v1.0.0")).data == b"x"
 
 
 @pytest.mark.asyncio
 async def test_a_private_path_with_goproxy_direct_is_not_sent_to_proxies() -> None:
     chain, _ = _chain("direct", {}, goprivate="example.com/private")
     with pytest.raises(ModuleNotFound, match=DIRECT_NOT_SUPPORTED):
-        await chain.fetch("example.com/private/x", REL, FileKind.MOD)
+        await chain.mod("example.com/private/x", "v1.0.0")
 
 
 @pytest.mark.asyncio
@@ -215,7 +215,7 @@ async def test_noproxy_message_names_the_private_rule() -> None:
     # GONOPROXY matched, but a proxy comes first in the walk after noproxy: it refuses.
     chain, f = _chain("https://a.test", {"https://a.test": [b"x"]}, goprivate="example.com")
     with pytest.raises(ModuleNotFound) as caught:
-        await chain.fetch("example.com/m", REL, FileKind.MOD)
+        await chain.mod("example.com/m", "v1.0.0")
     assert DIRECT_NOT_SUPPORTED in str(caught.value)
     assert f["https://a.test"].calls == []
     assert NOPROXY_DISABLED_MESSAGE == "disabled by GOPRIVATE/GONOPROXY"
@@ -224,7 +224,7 @@ async def test_noproxy_message_names_the_private_rule() -> None:
 @pytest.mark.asyncio
 async def test_headers_are_forwarded_to_the_upstream() -> None:
     chain, f = _chain("https://a.test", {"https://a.test": [b"x"]})
-    await chain.fetch("example.com/m", REL, FileKind.MOD, headers={"Via": "1.1 other"})
+    await chain.mod("example.com/m", "v1.0.0", headers={"Via": "1.1 other"})
     assert f["https://a.test"].calls == [(REL, {"Via": "1.1 other"})]
 
 
@@ -234,7 +234,7 @@ async def test_open_falls_through_before_the_body_only() -> None:
         "https://a.test|https://b.test",
         {"https://a.test": UpstreamError("500", status=500), "https://b.test": [b"zip", b"bytes"]},
     )
-    async with chain.open("example.com/m", REL, FileKind.ZIP) as opened:
+    async with chain.zip("example.com/m", "v1.0.0") as opened:
         assert opened.upstream == "https://b.test"
         assert [c async for c in opened.body.chunks()] == [b"zip", b"bytes"]
 
@@ -253,7 +253,7 @@ async def test_open_propagates_a_body_failure_without_trying_the_next_entry() ->
 
 async def _drain(chain: UpstreamChain) -> bytes:
     out = b""
-    async with chain.open("example.com/m", REL, FileKind.ZIP) as opened:
+    async with chain.zip("example.com/m", "v1.0.0") as opened:
         async for chunk in opened.body.chunks():
             out += chunk
     return out
@@ -281,13 +281,13 @@ async def test_observer_sees_each_attempt_with_its_outcome() -> None:
             seen.append((upstream, outcome))
 
     proxies = parse_goproxy("https://a.test|https://b.test,https://c.test")
-    fetchers: dict[str, Fetcher] = {
-        "https://a.test": ScriptedFetcher("https://a.test", UpstreamTimeout("t")),
-        "https://b.test": ScriptedFetcher("https://b.test", _not_found()),
-        "https://c.test": ScriptedFetcher("https://c.test", [b"x"]),
+    fetchers: dict[str, ModuleFetcher] = {
+        "https://a.test": ProxyFetcher(ScriptedFetcher("https://a.test", UpstreamTimeout("t"))),
+        "https://b.test": ProxyFetcher(ScriptedFetcher("https://b.test", _not_found())),
+        "https://c.test": ProxyFetcher(ScriptedFetcher("https://c.test", [b"x"])),
     }
     chain = UpstreamChain(proxies, fetchers, observer=Observer())
-    await chain.fetch("example.com/m", REL, FileKind.MOD)
+    await chain.mod("example.com/m", "v1.0.0")
     assert seen == [
         ("https://a.test", "timeout"),
         ("https://b.test", "not_found"),
@@ -298,3 +298,22 @@ async def test_observer_sees_each_attempt_with_its_outcome() -> None:
 def test_a_chain_without_a_fetcher_for_a_proxy_is_refused() -> None:
     with pytest.raises(ValueError, match="no fetcher"):
         UpstreamChain(parse_goproxy("https://a.test"), {})
+
+
+@pytest.mark.asyncio
+async def test_direct_is_one_more_fetcher_of_the_chain() -> None:
+    class Direct(ProxyFetcher):
+        @property
+        def name(self) -> str:
+            return "direct"
+
+    proxies = parse_goproxy("https://a.test,direct")
+    scripted = ScriptedFetcher("direct", [b"module example.com/m\n"])
+    chain = UpstreamChain(
+        proxies,
+        {"https://a.test": ProxyFetcher(ScriptedFetcher("https://a.test", _not_found()))},
+        direct=Direct(scripted),
+    )
+    got = await chain.mod("example.com/m", "v1.0.0")
+    assert (got.data, got.upstream) == (b"module example.com/m\n", "direct")
+    assert scripted.calls == [(REL, {})]

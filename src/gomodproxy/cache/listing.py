@@ -31,7 +31,7 @@ from gomodproxy.cache.limits import FetchLimiter
 from gomodproxy.cache.negative import NegativeCache
 from gomodproxy.errors import ModuleNotFound, ProxyError, StorageError
 from gomodproxy.module import semver
-from gomodproxy.module.paths import escape_path, escape_version, unescape_version
+from gomodproxy.module.paths import escape_path, unescape_version
 from gomodproxy.module.pseudo import is_pseudo_version
 from gomodproxy.protocol.answers import (
     ListedVersion,
@@ -41,7 +41,6 @@ from gomodproxy.protocol.answers import (
     validate_info,
 )
 from gomodproxy.protocol.files import file_key, list_key, module_dir
-from gomodproxy.protocol.kinds import FileKind
 from gomodproxy.protocol.versions import is_canonical
 from gomodproxy.singleflight import SingleFlight
 from gomodproxy.storage.base import ObjectStore
@@ -162,7 +161,7 @@ class Listings:
         await self._storage.put(key, format_list(semver.sort_versions(versions)))
 
     async def _fetch_list(self, path: str, rel: str, headers: Mapping[str, str] | None) -> bytes:
-        fetched = await self._chain.fetch(path, rel, FileKind.LIST, headers=headers)
+        fetched = await self._chain.list(path, headers=headers)
         # Keep the cleaned list only: no injected line is ever stored.
         return format_list([e.line for e in clean_version_list(fetched.data, path)])
 
@@ -187,7 +186,7 @@ class Listings:
         return derived
 
     async def _fetch_latest(self, path: str, rel: str, headers: Mapping[str, str] | None) -> bytes:
-        fetched = await self._chain.fetch(path, rel, FileKind.LATEST, headers=headers)
+        fetched = await self._chain.latest(path, headers=headers)
         info_version(fetched.data, path, what=f"{path}@latest", upstream=fetched.upstream)
         return fetched.data
 
@@ -221,8 +220,7 @@ class Listings:
     ) -> bytes:
         if self._stat is not None:
             return await self._stat(path, version, headers=headers)
-        rel = f"{escape_path(path)}/@v/{escape_version(version)}.info"
-        fetched = await self._chain.fetch(path, rel, FileKind.INFO, headers=headers)
+        fetched = await self._chain.info(path, version, headers=headers)
         validate_info(fetched.data, path, version, upstream=fetched.upstream)
         return fetched.data
 

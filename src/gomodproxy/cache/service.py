@@ -281,7 +281,10 @@ class ModuleService:
                     return existing  # another process stored it while we waited
                 try:
                     async with self._limiter.slot():
-                        fetched = await self._chain.fetch(path, key, kind, headers=headers)
+                        if kind is FileKind.INFO:
+                            fetched = await self._chain.info(path, version, headers=headers)
+                        else:
+                            fetched = await self._chain.mod(path, version, headers=headers)
                 except ModuleNotFound as exc:
                     self._negative.remember(key, exc)
                     raise
@@ -334,7 +337,7 @@ class ModuleService:
         async def resolve() -> bytes:
             try:
                 async with self._limiter.slot():
-                    fetched = await self._chain.fetch(path, rel, FileKind.INFO, headers=headers)
+                    fetched = await self._chain.info(path, query, headers=headers)
             except ModuleNotFound as exc:
                 self._negative.remember(rel, exc)
                 raise
@@ -485,7 +488,7 @@ class ModuleService:
                 try:
                     async with (
                         self._limiter.slot(),
-                        self._chain.open(path, key, FileKind.ZIP, headers=headers) as up,
+                        self._chain.zip(path, version, headers=headers) as up,
                     ):
                         flight.begin(up.body.content_length, up.upstream)
                         async for chunk in up.body.chunks():

@@ -1,4 +1,5 @@
-"""Upstreams: the GOPROXY chain, the HTTP proxy fetcher and the ``file://`` fetcher."""
+"""Upstreams: the GOPROXY chain of per-module fetchers (proxies over HTTP or ``file://``, and
+``direct``)."""
 
 from gomodproxy.upstream.base import (
     BodyTooLarge,
@@ -9,7 +10,6 @@ from gomodproxy.upstream.base import (
     read_body,
 )
 from gomodproxy.upstream.chain import (
-    DIRECT_NOT_SUPPORTED,
     Fetched,
     OpenedBody,
     UpstreamChain,
@@ -17,19 +17,28 @@ from gomodproxy.upstream.chain import (
     build_chain,
 )
 from gomodproxy.upstream.fileclient import FileFetcher
+from gomodproxy.upstream.modulefetch import (
+    DIRECT_NOT_SUPPORTED,
+    DirectFetcher,
+    ModuleFetcher,
+    ProxyFetcher,
+)
 from gomodproxy.upstream.netrc import NetrcCredentials, load_netrc, netrc_path, parse_netrc
 from gomodproxy.upstream.proxyclient import FetchPolicy, HTTPFetcher, mask_url, path_escape
 
 __all__ = [
     "DIRECT_NOT_SUPPORTED",
     "BodyTooLarge",
+    "DirectFetcher",
     "FetchPolicy",
     "Fetched",
     "Fetcher",
     "FileFetcher",
     "HTTPFetcher",
+    "ModuleFetcher",
     "NetrcCredentials",
     "OpenedBody",
+    "ProxyFetcher",
     "UpstreamBody",
     "UpstreamChain",
     "UpstreamLoop",

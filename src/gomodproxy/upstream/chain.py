@@ -6,9 +6,11 @@ or 410: :class:`~gomodproxy.errors.ModuleNotFound`) or the entry was followed by
 reported is ranked like Go's ``bestErr``: an error from ``direct``/``noproxy`` first, then the
 last proxy error that was not not-found, then the last not-found error.
 
-``off`` answers "module lookup disabled by GOPROXY=off"; GONOPROXY paths are refused by every
-proxy entry ("disabled by GOPRIVATE/GONOPROXY"); ``direct`` (and ``noproxy`` for a GONOPROXY
-path) answers not found with "direct fetching is not supported yet" until private modules land.
+Every entry is a :class:`~gomodproxy.upstream.modulefetch.ModuleFetcher` asked by module and
+version. ``off`` answers "module lookup disabled by GOPROXY=off"; GONOPROXY paths are refused by
+every proxy entry ("disabled by GOPRIVATE/GONOPROXY"); ``direct`` (and ``noproxy`` for a
+GONOPROXY path) is the direct fetcher, which answers not found with "direct fetching is not
+supported yet" until private modules land.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -34,8 +36,14 @@ from gomodproxy.module.goproxy import (
     ProxyList,
 )
 from gomodproxy.protocol.kinds import FileKind
-from gomodproxy.upstream.base import Fetcher, UpstreamBody, read_body
+from gomodproxy.upstream.base import Fetcher, UpstreamBody
 from gomodproxy.upstream.fileclient import FileFetcher
+from gomodproxy.upstream.modulefetch import (
+    DIRECT_NOT_SUPPORTED,
+    DirectFetcher,
+    ModuleFetcher,
+    ProxyFetcher,
+)
 from gomodproxy.upstream.netrc import NetrcCredentials
 from gomodproxy.upstream.proxyclient import FetchPolicy, HTTPFetcher
 
@@ -50,7 +58,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-DIRECT_NOT_SUPPORTED = "direct fetching is not supported yet"
+Headers = Mapping[str, str] | None
 
 _NOT_EXIST_RANK, _PROXY_RANK, _DIRECT_RANK = 0, 1, 2
 
@@ -111,8 +119,9 @@ class UpstreamChain:
     def __init__(
         self,
         proxies: ProxyList,
-        fetchers: Mapping[str, Fetcher],
+        fetchers: Mapping[str, ModuleFetcher],
         *,
+        direct: ModuleFetcher | None = None,
         private: PrivateSettings | None = None,
         observer: UpstreamObserver | None = None,
     ) -> None:
@@ -121,6 +130,9 @@ class UpstreamChain:
             raise ValueError(f"no fetcher for upstream(s) {missing}")
         self._proxies = proxies
         self._fetchers = dict(fetchers)
+        # ``direct`` is one more fetcher; for GOPRIVATE paths (``noproxy``) it says why.
+        self._direct = direct or DirectFetcher()
+        self._direct_private = direct or DirectFetcher(private=True)
         self._private = private or PrivateSettings()
         self._observer = observer
 
@@ -129,23 +141,45 @@ class UpstreamChain:
         """The GOPROXY list being walked."""
         return self._proxies
 
-    async def fetch(
+    async def list(self, path: str, *, headers: Headers = None) -> Fetched:
+        """The first ``@v/list`` the walk finds."""
+        return await self._fetch(
+            path, "@v/list", FileKind.LIST, lambda f: f.list(path, headers=headers)
+        )
+
+    async def latest(self, path: str, *, headers: Headers = None) -> Fetched:
+        """The first ``@latest`` the walk finds."""
+        return await self._fetch(
+            path, "@latest", FileKind.LATEST, lambda f: f.latest(path, headers=headers)
+        )
+
+    async def info(self, path: str, version: str, *, headers: Headers = None) -> Fetched:
+        """The first ``.info`` of ``version`` (or a query) the walk finds."""
+        return await self._fetch(
+            path, f"{version}.info", FileKind.INFO, lambda f: f.info(path, version, headers=headers)
+        )
+
+    async def mod(self, path: str, version: str, *, headers: Headers = None) -> Fetched:
+        """The first go.mod of ``version`` the walk finds."""
+        return await self._fetch(
+            path, f"{version}.mod", FileKind.MOD, lambda f: f.mod(path, version, headers=headers)
+        )
+
+    async def _fetch(
         self,
-        module_path: str,
-        rel_path: str,
+        path: str,
+        what: str,
         kind: FileKind,
-        *,
-        headers: Mapping[str, str] | None = None,
+        call: Callable[[ModuleFetcher], Awaitable[bytes]],
     ) -> Fetched:
-        """Read a small file whole. A failure while reading the body counts as the entry's."""
+        """Read a small answer whole. A failure while reading the body counts as the entry's."""
         walk = _Walk()
         for entry in self._proxies:
             try:
-                fetcher = self._entry_fetcher(entry.url, module_path)
+                fetcher = self._entry_fetcher(entry.url, path)
                 started = time.monotonic()
                 try:
-                    async with fetcher.open(rel_path, kind, headers=headers) as body:
-                        data = await read_body(body, kind, upstream=fetcher.name)
+                    data = await call(fetcher)
                 except ProxyError as exc:
                     self._observe(fetcher.name, kind, exc, started)
                     raise
@@ -154,28 +188,24 @@ class UpstreamChain:
             except ProxyError as exc:
                 if not walk.failed(entry.url, exc, entry.fallback_on_any_error):
                     break
-        raise walk.error(f"{module_path}: {rel_path}")
+        raise walk.error(f"{path}@{what}" if not what.startswith("@") else f"{path}/{what}")
 
     @contextlib.asynccontextmanager
-    async def open(
-        self,
-        module_path: str,
-        rel_path: str,
-        kind: FileKind,
-        *,
-        headers: Mapping[str, str] | None = None,
+    async def zip(
+        self, path: str, version: str, *, headers: Headers = None
     ) -> AsyncIterator[OpenedBody]:
-        """Open a (large) body for streaming. Only failures before the body count for the walk:
-        once bytes flow, an error ends the fetch (the caller aborts its own response)."""
+        """Open a zip for streaming. Only failures before the body count for the walk: once
+        bytes flow, an error ends the fetch (the caller aborts its own response)."""
+        kind = FileKind.ZIP
         walk = _Walk()
         for entry in self._proxies:
             async with contextlib.AsyncExitStack() as stack:
                 try:
-                    fetcher = self._entry_fetcher(entry.url, module_path)
+                    fetcher = self._entry_fetcher(entry.url, path)
                     started = time.monotonic()
                     try:
                         body = await stack.enter_async_context(
-                            fetcher.open(rel_path, kind, headers=headers)
+                            fetcher.zip(path, version, headers=headers)
                         )
                     except ProxyError as exc:
                         self._observe(fetcher.name, kind, exc, started)
@@ -191,20 +221,15 @@ class UpstreamChain:
                     raise
                 self._observe(fetcher.name, kind, None, started)
                 return
-        raise walk.error(f"{module_path}: {rel_path}")
+        raise walk.error(f"{path}@{version}.zip")
 
-    def _entry_fetcher(self, url: str, module_path: str) -> Fetcher:
-        """The fetcher of a proxy entry, or the not-found answer of a keyword entry."""
+    def _entry_fetcher(self, url: str, module_path: str) -> ModuleFetcher:
+        """The fetcher of an entry, or the not-found answer of a keyword entry."""
         private = self._private.is_noproxy(module_path)
         if url == OFF:
             raise ModuleNotFound(f"{module_path}: {OFF_MESSAGE}", path=module_path)
         if url == DIRECT or (url == NOPROXY and private):
-            why = " (GOPRIVATE/GONOPROXY path)" if private else ""
-            raise ModuleNotFound(
-                f"{module_path}: {DIRECT_NOT_SUPPORTED}{why}; list a proxy that serves it in "
-                "the upstream setting",
-                path=module_path,
-            )
+            return self._direct_private if private else self._direct
         if url == NOPROXY:
             raise _UseProxy(NOPROXY_NO_MATCH_MESSAGE, path=module_path)
         if private:
@@ -238,11 +263,14 @@ def build_chain(
     netrc: NetrcCredentials | None = None,
     observer: UpstreamObserver | None = None,
 ) -> UpstreamChain:
-    """An :class:`UpstreamChain` with an HTTP or file fetcher for every proxy URL."""
-    fetchers: dict[str, Fetcher] = {}
+    """An :class:`UpstreamChain` with a proxy fetcher (HTTP or ``file://``) for every proxy URL
+    and ``direct`` as the direct fetcher."""
+    fetchers: dict[str, ModuleFetcher] = {}
     for url in proxies.proxy_urls:
+        transport: Fetcher
         if url.startswith("file:"):
-            fetchers[url] = FileFetcher.from_url(url)
+            transport = FileFetcher.from_url(url)
         else:
-            fetchers[url] = HTTPFetcher(url, session, policy=policy, netrc=netrc)
+            transport = HTTPFetcher(url, session, policy=policy, netrc=netrc)
+        fetchers[url] = ProxyFetcher(transport)
     return UpstreamChain(proxies, fetchers, private=private, observer=observer)
