@@ -218,8 +218,10 @@ def default_cache_dir(environ: Mapping[str, str]) -> Path:
     return Path(home) / ".cache" / "gomodproxy"
 
 
-def parse_listen(value: str) -> tuple[str, int]:
-    """``HOST:PORT`` (``[v6]:PORT`` for IPv6) → (host, port)."""
+def parse_listen(value: str, *, default_host: str = "") -> tuple[str, int]:
+    """``HOST:PORT`` (``[v6]:PORT`` for IPv6) → (host, port); port 0 picks a free port.
+
+    A missing host is ``default_host`` when one is given (``:8081``), else an error."""
     host, sep, port_text = value.rpartition(":")
     if not sep or not port_text.isdigit():
         raise ConfigError(f"invalid --listen {value!r}: use HOST:PORT, e.g. 127.0.0.1:8080")
@@ -228,6 +230,7 @@ def parse_listen(value: str) -> tuple[str, int]:
         raise ConfigError(f"invalid --listen {value!r}: port must be 0..65535")
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
+    host = host or default_host
     if not host:
         raise ConfigError(f"invalid --listen {value!r}: the host is missing (0.0.0.0 for all)")
     return host, port

@@ -17,6 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gomodproxy.config import parse_listen
 from gomodproxy.errors import ConfigError, StorageError, SumDBError
 from gomodproxy.sumdbserver import (
     LogStore,
@@ -24,7 +25,6 @@ from gomodproxy.sumdbserver import (
     RecordKey,
     ServerKey,
     load_signer_file,
-    parse_listen,
     record_key,
     server_key,
     sums_from_cache,
@@ -273,7 +273,6 @@ def test_package_exports_are_pinned() -> None:
         "TILE_HEIGHT",
         "load_signer_file",
         "make_app",
-        "parse_listen",
         "record_key",
         "serve",
         "server_key",
@@ -473,13 +472,13 @@ def test_loading_a_verifier_file_as_signer_is_a_config_error(tmp_path: Path) -> 
     [("127.0.0.1:0", ("127.0.0.1", 0)), ("[::1]:8081", ("::1", 8081)), (":9", ("127.0.0.1", 9))],
 )
 def test_parse_listen_splits_host_and_port(value: str, expected: tuple[str, int]) -> None:
-    assert parse_listen(value) == expected
+    assert parse_listen(value, default_host="127.0.0.1") == expected
 
 
 @pytest.mark.parametrize("value", ["127.0.0.1", "host:port", "h:70000"])
 def test_parse_listen_refuses_bad_values(value: str) -> None:
     with pytest.raises(ConfigError):
-        parse_listen(value)
+        parse_listen(value, default_host="127.0.0.1")
 
 
 # --- the CLI's error paths (no server is started) -----------------------------------------------

@@ -19,8 +19,9 @@ import asyncio
 import sys
 from pathlib import Path
 
+from gomodproxy.config import parse_listen
 from gomodproxy.sumdbserver.keys import write_key_files
-from gomodproxy.sumdbserver.runner import ServeSettings, parse_listen, serve
+from gomodproxy.sumdbserver.runner import ServeSettings, serve
 
 __all__ = ["register"]
 
@@ -88,7 +89,7 @@ def _ready(url: str, verifier_key: str) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    host, port = parse_listen(args.listen)
+    host, port = parse_listen(args.listen, default_host="127.0.0.1")
     settings = ServeSettings(
         key_file=args.key,
         data_dir=args.data,

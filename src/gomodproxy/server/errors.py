@@ -17,6 +17,7 @@ from aiohttp.typedefs import Handler
 
 from gomodproxy.errors import ProxyError, StorageError
 from gomodproxy.upstream.base import UpstreamThrottled
+from gomodproxy.webtext import text_response
 
 __all__ = ["error_middleware", "error_response", "not_found_max_age"]
 
@@ -40,12 +41,10 @@ def error_response(exc: ProxyError, *, max_age: int = 60) -> web.Response:
     else:
         body = str(exc)
         cache = "no-store"
-    headers = {"Cache-Control": cache}
+    headers = {}
     if isinstance(exc, UpstreamThrottled) and exc.retry_after > 0:
         headers["Retry-After"] = str(math.ceil(exc.retry_after))
-    return web.Response(
-        status=status, text=body + "\n", content_type="text/plain", charset="utf-8", headers=headers
-    )
+    return text_response(body + "\n", status=status, cache_control=cache, headers=headers)
 
 
 @web.middleware
@@ -71,10 +70,6 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return error_response(exc, max_age=request.app.get(_MAX_AGE_KEY, 60))
     except Exception:
         logger.exception("request.crashed method=%s path=%s", request.method, request.path)
-        return web.Response(
-            status=500,
-            text="internal error: see the proxy's log\n",
-            content_type="text/plain",
-            charset="utf-8",
-            headers={"Cache-Control": "no-store"},
+        return text_response(
+            "internal error: see the proxy's log\n", status=500, cache_control="no-store"
         )

@@ -32,6 +32,7 @@ from gomodproxy.server.ranges import UNSATISFIABLE, etag_matches, parse_range
 from gomodproxy.server.status import StatusInfo, render_status
 from gomodproxy.server.sumdbrelay import SumDBRelay
 from gomodproxy.storage.base import CorruptObject, ObjectReader
+from gomodproxy.webtext import text_response
 
 __all__ = ["ProxyRoutes"]
 
@@ -359,10 +360,4 @@ class _NotReady(ProxyError):
 
 
 def _text(body: str, cache: str, *, status: int = 200) -> web.Response:
-    return web.Response(
-        status=status,
-        text=body,
-        content_type="text/plain",
-        charset="utf-8",
-        headers={"Cache-Control": cache},
-    )
+    return text_response(body, status=status, cache_control=cache)

@@ -10,7 +10,7 @@ from gomodproxy.sumdbserver.app import Stats, make_app
 from gomodproxy.sumdbserver.feed import ModuleSums, ProxySource, sums_from_cache, sums_from_go_sum
 from gomodproxy.sumdbserver.keys import ServerKey, load_signer_file, server_key, write_key_files
 from gomodproxy.sumdbserver.logstore import TILE_HEIGHT, LogStore, RecordKey, record_key
-from gomodproxy.sumdbserver.runner import ServeSettings, parse_listen, serve
+from gomodproxy.sumdbserver.runner import ServeSettings, serve
 
 __all__ = [
     "TILE_HEIGHT",
@@ -23,7 +23,6 @@ __all__ = [
     "Stats",
     "load_signer_file",
     "make_app",
-    "parse_listen",
     "record_key",
     "serve",
     "server_key",

@@ -32,6 +32,7 @@ from gomodproxy.module import paths
 from gomodproxy.sumdbserver.feed import ProxySource
 from gomodproxy.sumdbserver.logstore import LogStore
 from gomodproxy.tlog import tlog
+from gomodproxy.webtext import text_response
 
 __all__ = ["STATS_KEY", "STORE_KEY", "Stats", "make_app"]
 
@@ -83,8 +84,7 @@ _APPEND_LOCK_KEY = web.AppKey("append_lock", asyncio.Lock)
 
 
 def _text(body: str | bytes, status: int = 200) -> web.Response:
-    data = body.encode() if isinstance(body, str) else body
-    return web.Response(body=data, status=status, headers={"Content-Type": _TEXT})
+    return text_response(body, status=status, content_type=_TEXT)
 
 
 def _error(status: int, message: str) -> web.Response:

@@ -17,7 +17,7 @@ from gomodproxy.sumdbserver.feed import ModuleSums, sums_from_cache, sums_from_g
 from gomodproxy.sumdbserver.keys import load_signer_file
 from gomodproxy.sumdbserver.logstore import LogStore
 
-__all__ = ["ServeSettings", "parse_listen", "serve"]
+__all__ = ["ServeSettings", "serve"]
 
 logger = logging.getLogger(__name__)
 
@@ -33,15 +33,6 @@ class ServeSettings:
     from_cache: tuple[Path, ...] = ()
     from_list: tuple[Path, ...] = ()
     from_proxy: str | None = None
-
-
-def parse_listen(value: str) -> tuple[str, int]:
-    """Split ``HOST:PORT`` (``[::1]:PORT`` for IPv6); port 0 picks a free port."""
-    host, sep, port = value.rpartition(":")
-    if not sep or not port.isdigit() or int(port) > 65535:
-        raise ConfigError(f"invalid --listen {value!r}: want HOST:PORT, e.g. 127.0.0.1:8081")
-    host = host.removeprefix("[").removesuffix("]") or "127.0.0.1"
-    return host, int(port)
 
 
 def _read_feeds(settings: ServeSettings) -> list[ModuleSums]:
