@@ -1,7 +1,7 @@
-"""Charts (PNG) of the benchmark results for docs/benchmarks.md.
+"""Charts (PNG) of the benchmark results for docs/reports/benchmarks.md.
 
 Reads ``benchmarks/results/{warm_mix,proxy_hot_path,cold_cache,memory}.json`` and writes
-``docs/img/*.png``: throughput against concurrency (W1, the URL mix and each file kind),
+``docs/reports/img/*.png``: throughput against concurrency (W1, the URL mix and each file kind),
 latency (p50 and p99) against concurrency, W2 wall times and M1 peak memory. Needs matplotlib
 (the ``bench`` extra). Run from the repository root: ``.venv/bin/python -m benchmarks.charts``.
 """
@@ -31,7 +31,7 @@ def _save(fig: Any, name: str) -> None:
     fig.tight_layout()
     fig.savefig(OUT / name, dpi=110)
     plt.close(fig)
-    print(f"wrote docs/img/{name}")
+    print(f"wrote docs/reports/img/{name}")
 
 
 def warm_mix() -> None:

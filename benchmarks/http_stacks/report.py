@@ -162,7 +162,7 @@ def format_table(rows: Sequence[Summary], servers: Sequence[str]) -> str:
 
 
 def format_markdown(rows: Sequence[Summary], servers: Sequence[str]) -> str:
-    """Markdown tables per file kind (for ``docs/http-stack.md``)."""
+    """Markdown tables per file kind (for ``docs/reports/http-stack.md``)."""
     order = {name: i for i, name in enumerate(servers)}
     lines: list[str] = []
     for kind in dict.fromkeys(r.kind for r in rows):

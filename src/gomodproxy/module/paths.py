@@ -160,7 +160,7 @@ def _path_error(path: str, kind: _Kind) -> str | None:
 
 
 # Pure and hot: a proxy checks the same few paths and versions on every request
-# (docs/proxy-hot-path.md), so results are memoized (bounded; errors are not cached).
+# (docs/reports/proxy-hot-path.md), so results are memoized (bounded; errors are not cached).
 @functools.lru_cache(maxsize=16384)
 def _module_path_error(path: str) -> str | None:
     """Why ``path`` is not a valid module path, or None (module.go CheckPath)."""
@@ -337,7 +337,7 @@ def is_go_mod_name(name: str) -> bool:
 
 
 # Pure and hot: a proxy checks the same few paths and versions on every request
-# (docs/proxy-hot-path.md), so results are memoized (bounded; errors are not cached).
+# (docs/reports/proxy-hot-path.md), so results are memoized (bounded; errors are not cached).
 @functools.lru_cache(maxsize=16384)
 def _escape_string(s: str) -> str:
     """Replace every ASCII upper-case letter ``X`` with ``!x`` (module.go escapeString).
@@ -373,7 +373,7 @@ def escape_version(v: str) -> str:
 
 
 # Pure and hot: a proxy checks the same few paths and versions on every request
-# (docs/proxy-hot-path.md), so results are memoized (bounded; errors are not cached).
+# (docs/reports/proxy-hot-path.md), so results are memoized (bounded; errors are not cached).
 @functools.lru_cache(maxsize=16384)
 def _unescape_string(escaped: str) -> str | None:
     """Undo :func:`_escape_string`; None for non-ASCII, upper case, or ``!`` not before a-z."""

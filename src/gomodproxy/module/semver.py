@@ -100,7 +100,7 @@ def _parse_build(v: str) -> tuple[str, str] | None:
 
 
 # Pure and hot: a proxy checks the same few paths and versions on every request
-# (docs/proxy-hot-path.md), so results are memoized (bounded; errors are not cached).
+# (docs/reports/proxy-hot-path.md), so results are memoized (bounded; errors are not cached).
 @functools.lru_cache(maxsize=16384)
 def _parse(v: str) -> _Parsed | None:
     """Parse ``v`` like semver.go ``parse``; None when it is not a valid version."""

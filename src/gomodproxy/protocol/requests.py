@@ -90,7 +90,7 @@ def is_canonical_version(version: str) -> bool:
 
 
 # Pure and hot: a proxy checks the same few paths and versions on every request
-# (docs/proxy-hot-path.md), so results are memoized (bounded; errors are not cached).
+# (docs/reports/proxy-hot-path.md), so results are memoized (bounded; errors are not cached).
 @functools.lru_cache(maxsize=16384)
 def parse_request_path(raw: str, *, prefix: str = "") -> ModuleRequest | SumDBRequest:
     """Parse the raw request target (path and optional query) of a request."""

@@ -11,7 +11,7 @@ __all__ = ["is_canonical"]
 
 
 # Pure and hot: a proxy checks the same few paths and versions on every request
-# (docs/proxy-hot-path.md), so results are memoized (bounded; errors are not cached).
+# (docs/reports/proxy-hot-path.md), so results are memoized (bounded; errors are not cached).
 @functools.lru_cache(maxsize=16384)
 def is_canonical(version: str) -> bool:
     """True for a valid semantic version in canonical form (``+incompatible`` allowed)."""

@@ -80,7 +80,7 @@ _OPEN_ATTEMPTS = 4
 # Objects up to this size are read and checked whole when opened (one thread hop per hit).
 _READ_AT_OPEN = 1 << 20
 # Checked objects up to this size are copied from memory; larger ones go by sendfile, which
-# costs more than a copy for small bodies (measured: docs/proxy-hot-path.md).
+# costs more than a copy for small bodies (measured: docs/reports/proxy-hot-path.md).
 _SEND_FROM_MEMORY = 64 << 10
 # Files whose last check this process remembers (an identity and a time each).
 _CHECKED_ENTRIES = 100_000
