@@ -44,9 +44,14 @@ from gomodproxy.sumdb.client import SumDBClient
 from gomodproxy.sumdb.fetch import SumDBEndpoint, SumDBHTTPFetcher
 from gomodproxy.sumdb.gosumdb import SumDBConfig, goproxy_is_single_file, parse_gosumdb
 from gomodproxy.sumdb.storestate import StorageVerifierState
-from gomodproxy.upstream.chain import UpstreamChain, UpstreamObserver, build_chain
+from gomodproxy.upstream.chain import (
+    UpstreamChain,
+    UpstreamObserver,
+    build_chain,
+    transport_for,
+)
 from gomodproxy.upstream.netrc import load_netrc, netrc_path
-from gomodproxy.upstream.proxyclient import FetchPolicy, HTTPFetcher
+from gomodproxy.upstream.proxyclient import FetchPolicy
 
 __all__ = [
     "Plan",
@@ -176,7 +181,7 @@ async def open_upstreams(
             endpoint = SumDBEndpoint(
                 plan.sumdb,
                 plan.proxies,
-                lambda url: HTTPFetcher(url, session, policy=policy, netrc=netrc),
+                lambda url: transport_for(url, session, policy=policy, netrc=netrc),
             )
             db_fetcher = SumDBHTTPFetcher(endpoint)
             state = StorageVerifierState(storage.store, storage.locks)

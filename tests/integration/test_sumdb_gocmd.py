@@ -25,14 +25,16 @@ import aiohttp
 import pytest
 
 from gomodproxy.errors import ChecksumMismatch, SecurityError, SumDBError
+from gomodproxy.module.goproxy import parse_goproxy
 from gomodproxy.module.paths import escape_path, escape_version
 from gomodproxy.sumdb.client import ForkDetected, SumDBClient
+from gomodproxy.sumdb.fetch import SumDBEndpoint, SumDBHTTPFetcher
 from gomodproxy.sumdb.gosumdb import parse_gosumdb
-from gomodproxy.sumdb.httpfetch import HTTPSumDBFetcher
 from gomodproxy.sumdb.seams import MemoryVerifierState
 from gomodproxy.sumdbserver import LogStore, ModuleSums, load_signer_file
 from gomodproxy.tlog import note, tlog
 from gomodproxy.tlog.tlog import Tile
+from gomodproxy.upstream.chain import transport_for
 from tests.corpus_data import (
     CORPUS_DIR,
     CorpusModule,
@@ -250,7 +252,10 @@ async def _verify_all(
     assert config is not None
     outcomes: list[BaseException | None] = []
     async with aiohttp.ClientSession() as session:
-        client = SumDBClient(config.verifier_key, HTTPSumDBFetcher(session, config), state)
+        endpoint = SumDBEndpoint(
+            config, parse_goproxy("off"), lambda url: transport_for(url, session)
+        )
+        client = SumDBClient(config.verifier_key, SumDBHTTPFetcher(endpoint), state)
         for m, kind, h1 in checks:
             try:
                 await client.verify(m.path, m.version, "zip" if kind == "zip" else "mod", h1)

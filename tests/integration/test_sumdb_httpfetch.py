@@ -32,14 +32,16 @@ from gomodproxy.errors import (
     UpstreamTimeout,
 )
 from gomodproxy.module.dirhash import hash_go_mod, hash_zip
-from gomodproxy.module.goproxy import parse_goproxy
+from gomodproxy.module.goproxy import ProxyList, parse_goproxy
 from gomodproxy.sumdb.client import NoSumDBEntry, SumDBClient
+from gomodproxy.sumdb.fetch import SumDBEndpoint, SumDBHTTPFetcher
 from gomodproxy.sumdb.filestate import FileVerifierState
 from gomodproxy.sumdb.gosumdb import SumDBConfig, parse_gosumdb
-from gomodproxy.sumdb.httpfetch import HTTPSumDBFetcher
 from gomodproxy.sumdb.seams import MemoryVerifierState
 from gomodproxy.sumdbserver import LogStore, ModuleSums, make_app, server_key
 from gomodproxy.tlog import note
+from gomodproxy.upstream.chain import transport_for
+from gomodproxy.upstream.proxyclient import FetchPolicy
 from tests.gotool import go_environ, run_go
 
 NAME = "sumdb.example.test"
@@ -157,7 +159,21 @@ def closed_port_url() -> str:
     return f"http://127.0.0.1:{port}"
 
 
-def client_for(env: Env, fetcher: HTTPSumDBFetcher) -> SumDBClient:
+def fetcher_for(
+    env: Env, config: SumDBConfig, proxies: ProxyList | None = None, *, timeout: float = 30.0
+) -> SumDBHTTPFetcher:
+    """The proxy's own database fetcher (no retries): straight to ``config``'s database, or
+    located through ``proxies`` as the go command locates it."""
+    policy = FetchPolicy(retries=0, deadline=timeout, read_timeout=timeout)
+    endpoint = SumDBEndpoint(
+        config,
+        proxies if proxies is not None else parse_goproxy("off"),
+        lambda url: transport_for(url, env.session, policy=policy),
+    )
+    return SumDBHTTPFetcher(endpoint)
+
+
+def client_for(env: Env, fetcher: SumDBHTTPFetcher) -> SumDBClient:
     return SumDBClient(env.vkey, fetcher, MemoryVerifierState())
 
 
@@ -166,7 +182,7 @@ def client_for(env: Env, fetcher: HTTPSumDBFetcher) -> SumDBClient:
 
 @pytest.mark.asyncio
 async def test_verifier_proves_lines_served_by_our_database(env: Env, tmp_path: Path) -> None:
-    fetcher = HTTPSumDBFetcher(env.session, env.config(env.db.url))
+    fetcher = fetcher_for(env, env.config(env.db.url))
     state = FileVerifierState.go_layout(tmp_path / "gopath", tmp_path / "modcache")
     client = SumDBClient(env.vkey, fetcher, state)
     for s in (SUMS[0], SUMS[255], SUMS[299]):
@@ -181,7 +197,7 @@ async def test_verifier_proves_lines_served_by_our_database(env: Env, tmp_path: 
 async def test_e_a_go_mod_only_record_proves_the_go_mod_and_never_a_zip(env: Env) -> None:
     """Fault catalogue E (CVE-2026-42501): a proven record without the zip's own line vouches
     for the go.mod only; a zip checked against it is refused, never passed."""
-    client = client_for(env, HTTPSumDBFetcher(env.session, env.config(env.db.url)))
+    client = client_for(env, fetcher_for(env, env.config(env.db.url)))
     await client.verify(GOMOD_ONLY.path, GOMOD_ONLY.version, "mod", GOMOD_ONLY.mod_hash)
     with pytest.raises(ChecksumMismatch):
         await client.verify(GOMOD_ONLY.path, GOMOD_ONLY.version, "mod", _h1("another go.mod"))
@@ -191,7 +207,7 @@ async def test_e_a_go_mod_only_record_proves_the_go_mod_and_never_a_zip(env: Env
 
 @pytest.mark.asyncio
 async def test_bang_escaped_path_goes_on_the_wire_as_the_go_command_sends_it(env: Env) -> None:
-    client = client_for(env, HTTPSumDBFetcher(env.session, env.config(env.db.url)))
+    client = client_for(env, fetcher_for(env, env.config(env.db.url)))
     upper = SUMS[-1]
     assert await client.lookup(upper.path, upper.version) == [
         f"{upper.path} {upper.version} {upper.zip_hash}"
@@ -202,14 +218,14 @@ async def test_bang_escaped_path_goes_on_the_wire_as_the_go_command_sends_it(env
 
 @pytest.mark.asyncio
 async def test_e54_unknown_version_is_no_entry(env: Env) -> None:
-    client = client_for(env, HTTPSumDBFetcher(env.session, env.config(env.db.url)))
+    client = client_for(env, fetcher_for(env, env.config(env.db.url)))
     with pytest.raises(NoSumDBEntry, match=r"example\.com/absent@v1\.0\.0"):
         await client.verify("example.com/absent", "v1.0.0", "zip", _h1("x"))
 
 
 @pytest.mark.asyncio
 async def test_e54_database_that_refuses_connections_is_an_error(env: Env) -> None:
-    client = client_for(env, HTTPSumDBFetcher(env.session, env.config(closed_port_url())))
+    client = client_for(env, fetcher_for(env, env.config(closed_port_url())))
     with pytest.raises(SumDBError, match="unavailable"):
         await client.verify(SUMS[0].path, SUMS[0].version, "zip", _zip_hash(SUMS[0]))
 
@@ -222,7 +238,7 @@ async def test_e54_database_answering_503_is_an_error(env: Env) -> None:
     app = web.Application()
     app.router.add_get("/{tail:.*}", fail)
     down = await env.start(app)
-    fetcher = HTTPSumDBFetcher(env.session, env.config(down.url))
+    fetcher = fetcher_for(env, env.config(down.url))
     with pytest.raises(UpstreamError, match="503 Service Unavailable") as info:
         await fetcher.fetch("lookup/example.com/m0@v1.0.0")
     assert info.value.status == 503
@@ -242,9 +258,9 @@ async def test_e54_database_that_never_answers_times_out(env: Env) -> None:
     app = web.Application()
     app.router.add_get("/{tail:.*}", hang)
     slow = await env.start(app)
-    fetcher = HTTPSumDBFetcher(env.session, env.config(slow.url), timeout=0.3)
+    fetcher = fetcher_for(env, env.config(slow.url), timeout=0.3)
     try:
-        with pytest.raises(UpstreamTimeout, match=r"within 0\.3s"):
+        with pytest.raises(UpstreamTimeout, match=r"did not answer .* in time"):
             await fetcher.fetch("lookup/example.com/m0@v1.0.0")
     finally:
         never.set()  # let the server's handler finish so the server stops at once
@@ -258,7 +274,7 @@ async def test_oversized_answers_are_refused(env: Env) -> None:
     app = web.Application()
     app.router.add_get("/{tail:.*}", big)
     server = await env.start(app)
-    fetcher = HTTPSumDBFetcher(env.session, env.config(server.url))
+    fetcher = fetcher_for(env, env.config(server.url))
     with pytest.raises(SumDBError, match="over 65536"):
         await fetcher.fetch("lookup/example.com/m0@v1.0.0")
     with pytest.raises(SumDBError, match="over 8192"):
@@ -269,7 +285,7 @@ async def test_oversized_answers_are_refused(env: Env) -> None:
 
 @pytest.mark.asyncio
 async def test_malformed_tile_path_is_refused_before_any_request(env: Env) -> None:
-    fetcher = HTTPSumDBFetcher(env.session, env.config(env.db.url))
+    fetcher = fetcher_for(env, env.config(env.db.url))
     with pytest.raises(SumDBError, match="malformed tile path"):
         await fetcher.fetch("tile/8/0/1")
     assert env.db.seen == []
@@ -283,7 +299,7 @@ async def test_e55_supported_200_routes_every_request_through_that_proxy(env: En
     absent = await env.start(relay_app(env, supported=404))
     relay = await env.start(relay_app(env))
     proxies = parse_goproxy(f"{absent.url},{relay.url},direct")
-    fetcher = HTTPSumDBFetcher(env.session, env.config(), proxies)
+    fetcher = fetcher_for(env, env.config(), proxies)
     client = client_for(env, fetcher)
     await client.verify(SUMS[7].path, SUMS[7].version, "zip", _zip_hash(SUMS[7]))
     assert await fetcher.base_url() == f"{relay.url}/sumdb/{NAME}"
@@ -299,16 +315,16 @@ async def test_e55_supported_200_routes_every_request_through_that_proxy(env: En
 @pytest.mark.parametrize("status", [404, 410])
 async def test_e55_not_found_everywhere_means_the_database_itself(env: Env, status: int) -> None:
     absent = await env.start(relay_app(env, supported=status))
-    fetcher = HTTPSumDBFetcher(env.session, env.config(), parse_goproxy(f"{absent.url},direct"))
+    fetcher = fetcher_for(env, env.config(), parse_goproxy(f"{absent.url},direct"))
     assert await fetcher.base_url() == f"https://{NAME}"
-    fetcher = HTTPSumDBFetcher(env.session, env.config(), parse_goproxy(absent.url))
+    fetcher = fetcher_for(env, env.config(), parse_goproxy(absent.url))
     assert await fetcher.base_url() == f"https://{NAME}"
 
 
 @pytest.mark.asyncio
 @pytest.mark.parametrize("value", ["off", "direct"])
 async def test_e55_direct_or_off_means_the_database_itself(env: Env, value: str) -> None:
-    fetcher = HTTPSumDBFetcher(env.session, env.config(), parse_goproxy(value))
+    fetcher = fetcher_for(env, env.config(), parse_goproxy(value))
     assert await fetcher.base_url() == f"https://{NAME}"
 
 
@@ -316,9 +332,7 @@ async def test_e55_direct_or_off_means_the_database_itself(env: Env, value: str)
 async def test_e55_supported_503_is_unavailable_with_no_fallback(env: Env) -> None:
     failing = await env.start(relay_app(env, supported=503))
     relay = await env.start(relay_app(env))
-    fetcher = HTTPSumDBFetcher(
-        env.session, env.config(), parse_goproxy(f"{failing.url},{relay.url},direct")
-    )
+    fetcher = fetcher_for(env, env.config(), parse_goproxy(f"{failing.url},{relay.url},direct"))
     with pytest.raises(SumDBError, match=r"unavailable.*503"):
         await fetcher.fetch("lookup/example.com/m0@v1.0.0")
     assert relay.seen == []
@@ -329,13 +343,9 @@ async def test_e55_supported_503_is_unavailable_with_no_fallback(env: Env) -> No
 async def test_e55_pipe_falls_through_after_any_error(env: Env) -> None:
     failing = await env.start(relay_app(env, supported=503))
     relay = await env.start(relay_app(env))
-    fetcher = HTTPSumDBFetcher(
-        env.session, env.config(), parse_goproxy(f"{failing.url}|{relay.url}")
-    )
+    fetcher = fetcher_for(env, env.config(), parse_goproxy(f"{failing.url}|{relay.url}"))
     assert await fetcher.base_url() == f"{relay.url}/sumdb/{NAME}"
-    refused = HTTPSumDBFetcher(
-        env.session, env.config(), parse_goproxy(f"{closed_port_url()}|{relay.url}")
-    )
+    refused = fetcher_for(env, env.config(), parse_goproxy(f"{closed_port_url()}|{relay.url}"))
     assert await refused.base_url() == f"{relay.url}/sumdb/{NAME}"
 
 
@@ -344,15 +354,11 @@ async def test_e55_pipe_error_then_only_not_found_is_unavailable(env: Env) -> No
     # cmd/go TryProxies reports the proxy's error, which outranks a later not-found.
     failing = await env.start(relay_app(env, supported=503))
     absent = await env.start(relay_app(env, supported=404))
-    fetcher = HTTPSumDBFetcher(
-        env.session, env.config(), parse_goproxy(f"{failing.url}|{absent.url}")
-    )
+    fetcher = fetcher_for(env, env.config(), parse_goproxy(f"{failing.url}|{absent.url}"))
     with pytest.raises(SumDBError, match="unavailable"):
         await fetcher.base_url()
     # ... unless the list reaches direct.
-    fetcher = HTTPSumDBFetcher(
-        env.session, env.config(), parse_goproxy(f"{failing.url}|{absent.url},direct")
-    )
+    fetcher = fetcher_for(env, env.config(), parse_goproxy(f"{failing.url}|{absent.url},direct"))
     assert await fetcher.base_url() == f"https://{NAME}"
 
 
@@ -361,7 +367,7 @@ async def test_e55_implicit_noproxy_entry_is_skipped(env: Env) -> None:
     relay = await env.start(relay_app(env))
     proxies = parse_goproxy(relay.url, gonoproxy="corp.example")
     assert proxies.entries[0].url == "noproxy"
-    fetcher = HTTPSumDBFetcher(env.session, env.config(), proxies)
+    fetcher = fetcher_for(env, env.config(), proxies)
     assert await fetcher.base_url() == f"{relay.url}/sumdb/{NAME}"
 
 
@@ -373,9 +379,7 @@ async def test_e55_file_proxy_with_supported_but_no_lookups_fails_without_fallba
     (root / "sumdb" / NAME).mkdir(parents=True)
     (root / "sumdb" / NAME / "supported").write_bytes(b"")
     relay = await env.start(relay_app(env))
-    fetcher = HTTPSumDBFetcher(
-        env.session, env.config(), parse_goproxy(f"{root.as_uri()},{relay.url}")
-    )
+    fetcher = fetcher_for(env, env.config(), parse_goproxy(f"{root.as_uri()},{relay.url}"))
     assert await fetcher.base_url() == f"{root.as_uri()}/sumdb/{NAME}"
     with pytest.raises(ModuleNotFound):
         await fetcher.fetch("lookup/example.com/m0@v1.0.0")
@@ -387,13 +391,13 @@ async def test_e55_file_proxy_with_supported_but_no_lookups_fails_without_fallba
 @pytest.mark.asyncio
 async def test_base_is_found_once_and_the_gosumdb_url_skips_the_walk(env: Env) -> None:
     relay = await env.start(relay_app(env))
-    fetcher = HTTPSumDBFetcher(env.session, env.config(), parse_goproxy(relay.url))
+    fetcher = fetcher_for(env, env.config(), parse_goproxy(relay.url))
     client = client_for(env, fetcher)
     await asyncio.gather(*(client.lookup(s.path, s.version) for s in SUMS[:20]))
     assert relay.seen.count(f"/sumdb/{NAME}/supported") == 1
     cfg = parse_gosumdb(f"{env.vkey} {env.db.url}")
     assert cfg is not None
-    direct = HTTPSumDBFetcher(env.session, cfg, parse_goproxy(relay.url))
+    direct = fetcher_for(env, cfg, parse_goproxy(relay.url))
     assert await direct.base_url() == env.db.url
     assert relay.seen.count(f"/sumdb/{NAME}/supported") == 1
 
@@ -466,14 +470,16 @@ async def test_go_command_and_our_verifier_share_latest_lookups_and_tiles(
 
         async with aiohttp.ClientSession() as session:
             # 1. Offline, our client trusts what the go command proved and cached.
-            offline = HTTPSumDBFetcher(session, SumDBConfig(NAME, vkey, closed_port_url()))
+            offline = SumDBHTTPFetcher(
+                transport_for(closed_port_url(), session, policy=FetchPolicy(retries=0))
+            )
             ours = SumDBClient(vkey, offline, FileVerifierState.go_layout(gopath, gomodcache))
             alpha = modules["alpha"]
             await ours.verify(alpha.path, alpha.version, "zip", _zip_hash(alpha))
             await ours.verify(alpha.path, alpha.version, "mod", alpha.mod_hash)
 
             # 2. Online, our client proves beta and caches it where the go command looks.
-            online = HTTPSumDBFetcher(session, SumDBConfig(NAME, vkey, db_url))
+            online = SumDBHTTPFetcher(transport_for(db_url, session))
             ours = SumDBClient(vkey, online, FileVerifierState.go_layout(gopath, gomodcache))
             beta = modules["beta"]
             await ours.verify(beta.path, beta.version, "zip", _zip_hash(beta))

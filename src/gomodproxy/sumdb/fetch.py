@@ -1,15 +1,17 @@
-"""Reading a checksum database's paths through the proxy's own HTTP fetcher.
+"""Reading a checksum database's paths through the upstream transports (the one fetcher).
 
 The proxy verifies downloads with :class:`gomodproxy.sumdb.client.SumDBClient` and relays the
-database to clients; both read ``latest``, ``lookup/...`` and ``tile/...`` with the timeouts,
-retries, size caps and redirect rules of :class:`~gomodproxy.upstream.proxyclient.HTTPFetcher`.
-This adapter gives that fetcher the shape of the client's ``SumDBFetcher`` seam.
+database to clients; both read ``latest``, ``lookup/...`` and ``tile/...`` through a
+:class:`~gomodproxy.upstream.base.Fetcher` (HTTP: the timeouts, retries, redirect rules and
+credentials of :class:`~gomodproxy.upstream.proxyclient.HTTPFetcher`; ``file://``: a folder,
+as the go command reads one). This adapter gives it the shape of the client's ``SumDBFetcher``
+seam, with cmd/go's answer limits: a tile is exactly W×32 bytes (a data tile at most 1 MiB),
+anything else at most 64 KiB, and a malformed tile path is refused before any request.
 
 Where the database is read from is decided once, on first use, as the go command decides it
 (:mod:`gomodproxy.sumdb.locate`): the URL GOSUMDB names; else the first upstream proxy that
-answers ``sumdb/<name>/supported`` (so a proxy that can only reach its own upstream proxy, as
-on a closed network, still verifies); else ``https://<name>``. ``file://`` upstreams are moved
-past: a module cache folder serves no database.
+answers ``sumdb/<name>/supported`` (a ``file://`` one too: a proxy's cache folder carries the
+marker; the go command's own module cache does not, and is moved past); else ``https://<name>``.
 """
 
 from __future__ import annotations
@@ -18,17 +20,32 @@ import asyncio
 import logging
 from collections.abc import Callable, Mapping
 
-from gomodproxy.errors import ModuleNotFound
+from gomodproxy.errors import SumDBError
 from gomodproxy.module.goproxy import ProxyList
 from gomodproxy.protocol.kinds import FileKind
 from gomodproxy.sumdb.gosumdb import SumDBConfig
 from gomodproxy.sumdb.locate import locate_database
-from gomodproxy.upstream.base import read_body
-from gomodproxy.upstream.proxyclient import HTTPFetcher
+from gomodproxy.tlog.tlog import HASH_SIZE, parse_tile_path
+from gomodproxy.upstream.base import Fetcher, UpstreamBody
 
-__all__ = ["SumDBEndpoint", "SumDBHTTPFetcher"]
+__all__ = ["MAX_ANSWER", "SumDBEndpoint", "SumDBHTTPFetcher", "answer_cap"]
 
 logger = logging.getLogger(__name__)
+
+MAX_ANSWER = 64 << 10
+"""The largest lookup, ``latest`` or ``supported`` answer accepted (a lookup is ~0.5 KiB)."""
+
+# Data tiles (level -1) hold record texts; the client never asks for them, a relay may.
+_MAX_DATA_TILE = 1 << 20
+
+
+def answer_cap(path: str) -> int:
+    """The size limit of the answer at database path ``path``; a malformed tile path raises
+    :class:`~gomodproxy.errors.SumDBError` here, before any request."""
+    if path.startswith("tile/"):
+        tile = parse_tile_path(path)
+        return _MAX_DATA_TILE if tile.l == -1 else tile.w * HASH_SIZE
+    return MAX_ANSWER
 
 
 class SumDBEndpoint:
@@ -38,12 +55,13 @@ class SumDBEndpoint:
         self,
         config: SumDBConfig,
         proxies: ProxyList,
-        make_fetcher: Callable[[str], HTTPFetcher],
+        make_fetcher: Callable[[str], Fetcher],
     ) -> None:
         self._config = config
         self._proxies = proxies
         self._make = make_fetcher
-        self._fetcher: HTTPFetcher | None = None
+        self._fetcher: Fetcher | None = None
+        self._base: str | None = None
         self._lock = asyncio.Lock()
 
     @property
@@ -51,25 +69,28 @@ class SumDBEndpoint:
         """The located base URL (credentials masked), or the database name before that."""
         return self._fetcher.name if self._fetcher is not None else self._config.name
 
-    async def fetcher(self) -> HTTPFetcher:
+    async def base_url(self) -> str:
+        """Where database paths are read from (located on the first call)."""
+        await self.fetcher()
+        assert self._base is not None
+        return self._base
+
+    async def fetcher(self) -> Fetcher:
         """The fetcher of the database's base URL; the first call locates it."""
         if self._fetcher is not None:
             return self._fetcher
         async with self._lock:
             if self._fetcher is None:
                 base = await locate_database(self._config, self._proxies, self._probe)
+                self._base = base
                 self._fetcher = self._make(base)
                 logger.info("sumdb.base name=%s url=%s", self._config.name, self._fetcher.name)
             return self._fetcher
 
     async def _probe(self, proxy_url: str, path: str) -> None:
-        if proxy_url.startswith("file:"):
-            # A module cache folder holds lookups and tiles the go command saw, but no
-            # ``supported`` file: the go command moves past it too.
-            raise ModuleNotFound(f"{proxy_url} does not serve checksum databases")
         probe = self._make(proxy_url)
         async with probe.open(path, FileKind.SUMDB) as body:
-            await read_body(body, FileKind.SUMDB, upstream=probe.name)
+            await _read_capped(body, MAX_ANSWER, f"{probe.name}/{path}")
 
 
 class SumDBHTTPFetcher:
@@ -77,7 +98,7 @@ class SumDBHTTPFetcher:
 
     def __init__(
         self,
-        source: HTTPFetcher | SumDBEndpoint,
+        source: Fetcher | SumDBEndpoint,
         *,
         headers: Mapping[str, str] | None = None,
     ) -> None:
@@ -89,13 +110,32 @@ class SumDBHTTPFetcher:
         """The database URL (credentials masked)."""
         return self._source.name
 
+    async def base_url(self) -> str:
+        """Where the database is read from (a fixed fetcher: its name)."""
+        source = self._source
+        return await source.base_url() if isinstance(source, SumDBEndpoint) else source.name
+
     async def fetch(self, path: str, *, headers: Mapping[str, str] | None = None) -> bytes:
-        """The body at ``path``: ModuleNotFound for 404/410, UpstreamError otherwise.
+        """The body at ``path``: ModuleNotFound for 404/410, UpstreamError/UpstreamTimeout for
+        a failure, SumDBError for a malformed tile path or an answer over its limit.
 
         ``headers`` are sent with this request on top of the fetcher's own.
         """
+        cap = answer_cap(path)
         source = self._source
-        fetcher = source if isinstance(source, HTTPFetcher) else await source.fetcher()
+        fetcher = await source.fetcher() if isinstance(source, SumDBEndpoint) else source
         sent = {**self._headers, **(headers or {})}
         async with fetcher.open(path, FileKind.SUMDB, headers=sent) as body:
-            return await read_body(body, FileKind.SUMDB, upstream=fetcher.name)
+            return await _read_capped(body, cap, f"{fetcher.name}/{path}")
+
+
+async def _read_capped(body: UpstreamBody, cap: int, shown: str) -> bytes:
+    """The whole body, refusing more than ``cap`` bytes."""
+    if body.content_length is not None and body.content_length > cap:
+        raise SumDBError(f"reading {shown}: answer of {body.content_length} bytes, over {cap}")
+    out = bytearray()
+    async for chunk in body.chunks():
+        out += chunk
+        if len(out) > cap:
+            raise SumDBError(f"reading {shown}: answer over {cap} bytes")
+    return bytes(out)

@@ -4,8 +4,7 @@ They mirror x/mod sumdb.ClientOps, split in two small Protocols passed to
 :class:`gomodproxy.sumdb.client.SumDBClient` by constructor:
 
 * :class:`SumDBFetcher` reads database paths (``lookup/...``, ``tile/...``) from the network;
-  :mod:`gomodproxy.sumdb.httpfetch` (plain aiohttp, ``file://`` too) and
-  :mod:`gomodproxy.sumdb.fetch` (over the proxy's upstream fetcher) implement it.
+  :mod:`gomodproxy.sumdb.fetch` implements it over the upstream transports (HTTP, ``file://``).
 * :class:`VerifierState` keeps the remembered signed tree head (``<name>/latest``, written by
   compare-and-swap) and the cache of proven lookups and tiles;
   :mod:`gomodproxy.sumdb.filestate` keeps them where the go command keeps its own, and

@@ -54,6 +54,7 @@ __all__ = [
     "UpstreamChain",
     "UpstreamObserver",
     "build_chain",
+    "transport_for",
 ]
 
 logger = logging.getLogger(__name__)
@@ -254,6 +255,20 @@ class UpstreamChain:
         self._observer.upstream_result(upstream, kind, outcome, time.monotonic() - started)
 
 
+def transport_for(
+    url: str,
+    session: aiohttp.ClientSession,
+    *,
+    policy: FetchPolicy | None = None,
+    netrc: NetrcCredentials | None = None,
+) -> Fetcher:
+    """The transport that reads relative paths under ``url``: a folder for ``file://``, HTTP
+    otherwise."""
+    if url.startswith("file:"):
+        return FileFetcher.from_url(url)
+    return HTTPFetcher(url, session, policy=policy, netrc=netrc)
+
+
 def build_chain(
     proxies: ProxyList,
     *,
@@ -265,12 +280,8 @@ def build_chain(
 ) -> UpstreamChain:
     """An :class:`UpstreamChain` with a proxy fetcher (HTTP or ``file://``) for every proxy URL
     and ``direct`` as the direct fetcher."""
-    fetchers: dict[str, ModuleFetcher] = {}
-    for url in proxies.proxy_urls:
-        transport: Fetcher
-        if url.startswith("file:"):
-            transport = FileFetcher.from_url(url)
-        else:
-            transport = HTTPFetcher(url, session, policy=policy, netrc=netrc)
-        fetchers[url] = ProxyFetcher(transport)
+    fetchers: dict[str, ModuleFetcher] = {
+        url: ProxyFetcher(transport_for(url, session, policy=policy, netrc=netrc))
+        for url in proxies.proxy_urls
+    }
     return UpstreamChain(proxies, fetchers, private=private, observer=observer)

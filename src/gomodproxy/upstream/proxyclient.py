@@ -104,10 +104,13 @@ class HTTPFetcher:
         """The base URL without credentials."""
         return str(self._base)
 
-    def url_for(self, rel_path: str) -> URL:
-        """The absolute URL of ``rel_path`` (already !-escaped; percent-encoded here)."""
+    def url_for(self, rel_path: str, kind: FileKind | None = None) -> URL:
+        """The absolute URL of ``rel_path`` (already !-escaped), spelled as the go command
+        spells it: a module proxy path percent-encoded (``url.PathEscape``, ``!`` as ``%21``),
+        a checksum-database path joined as is (``web.Join`` keeps it in ``RawPath``)."""
         prefix = self._base.raw_path.rstrip("/")
-        return self._base.with_path(f"{prefix}/{path_escape(rel_path)}", encoded=True)
+        quoted = rel_path if kind is FileKind.SUMDB else path_escape(rel_path)
+        return self._base.with_path(f"{prefix}/{quoted}", encoded=True)
 
     @contextlib.asynccontextmanager
     async def open(
@@ -116,7 +119,7 @@ class HTTPFetcher:
         """GET ``rel_path``; yields the body once a 200 arrived (see the module docstring)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._policy.deadline_for(kind)
-        url = self.url_for(rel_path)
+        url = self.url_for(rel_path, kind)
         started = time.monotonic()
         logger.debug("upstream.fetch.started url=%s kind=%s", url, kind.value)
         resp = await self._respond(url, kind, dict(headers or {}), deadline)
