@@ -99,6 +99,36 @@ async def test_put_from_path_consumes_the_file(storage: ObjectStore, tmp_path: P
 
 
 @pytest.mark.asyncio
+async def test_put_from_a_stream_stores_it_whole(storage: ObjectStore) -> None:
+    data = os.urandom(700_000)
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for start in range(0, len(data), 65536):
+            yield data[start : start + 65536]
+
+    info = await storage.put(ZIP_KEY, chunks())
+    assert (info.size, info.sha256) == (len(data), hashlib.sha256(data).hexdigest())
+    assert await storage.get(ZIP_KEY) == data
+
+
+@pytest.mark.asyncio
+async def test_a_failing_stream_stores_nothing_and_keeps_the_old_object(
+    storage: ObjectStore,
+) -> None:
+    await storage.put(ZIP_KEY, b"old")
+
+    async def broken() -> AsyncIterator[bytes]:
+        yield b"new bytes"
+        raise ConnectionResetError("upstream went away")
+
+    with pytest.raises(ConnectionResetError):
+        await storage.put(ZIP_KEY, broken())
+    assert await storage.get(ZIP_KEY) == b"old"
+    leftovers = await asyncio.to_thread(storage.sweep_orphans, everywhere=True, grace=0)
+    assert leftovers == (0, 0)
+
+
+@pytest.mark.asyncio
 async def test_put_replaces_an_existing_object_whole(storage: ObjectStore) -> None:
     await storage.put("example.com/m/@v/list", b"v1.0.0\n")
     await storage.put("example.com/m/@v/list", b"v1.0.0\nv1.1.0\n")

@@ -200,23 +200,34 @@ class FilesystemStorage:
         """Store ``source`` atomically under ``key`` (a Path source is consumed; a stream is
         written to a held temporary file first)."""
         check_key(key)
-        try:
-            if isinstance(source, bytes | Path):
-                return await asyncio.to_thread(self._put_sync, key, source)
+        if not isinstance(source, bytes | Path):
             return await self._put_stream(key, source)
+        try:
+            return await asyncio.to_thread(self._put_sync, key, source)
         except OSError as exc:
             raise storage_error("write", key, exc) from exc
 
     async def _put_stream(self, key: str, source: AsyncIterable[bytes]) -> ObjectInfo:
+        """Write the stream to a held temporary file, then commit it like a file. An error of
+        the stream itself propagates as it is; nothing is stored then."""
         tmp = self.temp_dir / f"{secrets.token_hex(8)}.stream{TEMP_SUFFIX}"
-        await asyncio.to_thread(self.temp_dir.mkdir, parents=True, exist_ok=True)
-        fd = await asyncio.to_thread(create_held, tmp)
+        try:
+            await asyncio.to_thread(self.temp_dir.mkdir, parents=True, exist_ok=True)
+            fd = await asyncio.to_thread(create_held, tmp)
+        except OSError as exc:
+            raise storage_error("write", key, exc) from exc
         try:
             offset = 0
             async for chunk in source:
-                await asyncio.to_thread(_pwrite_all, fd, chunk, offset)
+                try:
+                    await asyncio.to_thread(_pwrite_all, fd, chunk, offset)
+                except OSError as exc:
+                    raise storage_error("write", key, exc) from exc
                 offset += len(chunk)
-            return await asyncio.to_thread(self._put_sync, key, tmp)
+            try:
+                return await asyncio.to_thread(self._put_sync, key, tmp)
+            except OSError as exc:
+                raise storage_error("write", key, exc) from exc
         finally:
             os.close(fd)
             with contextlib.suppress(FileNotFoundError):
