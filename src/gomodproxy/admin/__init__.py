@@ -1,0 +1,23 @@
+"""Operator tools over the same seams as the server: checking and showing the settings
+(:mod:`~gomodproxy.admin.configcheck`) and auditing the cache (:mod:`~gomodproxy.admin.cacheaudit`).
+"""
+
+from gomodproxy.admin.configcheck import (
+    ConfigInput,
+    ConfigReport,
+    Problem,
+    ShownSetting,
+    check_config,
+    mask_secrets,
+    show_settings,
+)
+
+__all__ = [
+    "ConfigInput",
+    "ConfigReport",
+    "Problem",
+    "ShownSetting",
+    "check_config",
+    "mask_secrets",
+    "show_settings",
+]
