@@ -2,6 +2,13 @@
 (:mod:`~gomodproxy.admin.configcheck`) and auditing the cache (:mod:`~gomodproxy.admin.cacheaudit`).
 """
 
+from gomodproxy.admin.cacheaudit import (
+    CachedVersion,
+    VerifyFailure,
+    VerifyReport,
+    list_versions,
+    verify_store,
+)
 from gomodproxy.admin.configcheck import (
     ConfigInput,
     ConfigReport,
@@ -13,6 +20,11 @@ from gomodproxy.admin.configcheck import (
 )
 
 __all__ = [
+    "CachedVersion",
+    "VerifyFailure",
+    "VerifyReport",
+    "list_versions",
+    "verify_store",
     "ConfigInput",
     "ConfigReport",
     "Problem",
