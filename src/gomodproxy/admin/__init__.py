@@ -21,15 +21,15 @@ from gomodproxy.admin.configcheck import (
 
 __all__ = [
     "CachedVersion",
-    "VerifyFailure",
-    "VerifyReport",
-    "list_versions",
-    "verify_store",
     "ConfigInput",
     "ConfigReport",
     "Problem",
     "ShownSetting",
+    "VerifyFailure",
+    "VerifyReport",
     "check_config",
+    "list_versions",
     "mask_secrets",
     "show_settings",
+    "verify_store",
 ]
