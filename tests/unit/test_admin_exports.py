@@ -1,0 +1,24 @@
+"""Pin the public names of ``gomodproxy.admin``."""
+
+from __future__ import annotations
+
+import gomodproxy.admin
+
+
+def test_admin_exports_are_pinned_and_documented() -> None:
+    assert sorted(gomodproxy.admin.__all__) == [
+        "CachedVersion",
+        "ConfigInput",
+        "ConfigReport",
+        "Problem",
+        "ShownSetting",
+        "VerifyFailure",
+        "VerifyReport",
+        "check_config",
+        "list_versions",
+        "mask_secrets",
+        "show_settings",
+        "verify_store",
+    ]
+    for name in gomodproxy.admin.__all__:
+        assert getattr(gomodproxy.admin, name).__doc__, name
