@@ -112,8 +112,10 @@ def build_report(settings: ProbeSettings, result: ProbeResult) -> JSON:
                 "proven": result.proven[mirror.name],
                 "unproven": result.unproven[mirror.name],
                 "kinds": kinds,
+                # A file fetched cold and warm is one finding when both carry the same bytes.
                 "tampered": [
-                    {k: v for k, v in asdict(f).items() if k != "mirror"} for f in findings
+                    {k: v for k, v in asdict(f).items() if k != "mirror"}
+                    for f in dict.fromkeys(findings)
                 ],
                 "stale": stale[mirror.name],
                 "errors_sample": errors[:10],
