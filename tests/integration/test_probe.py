@@ -395,3 +395,48 @@ def test_a_budget_of_zero_is_a_usage_error(
         main(argv)
     assert exc.value.code == 2
     assert "--budget" in capsys.readouterr().err
+
+
+@pytest.mark.asyncio
+async def test_a_slow_mirror_keeps_its_verdict_and_is_flagged_slow(tmp_path: Path) -> None:
+    one = MODULES[:1]
+    async with (
+        running_sumdb(tmp_path / "db", one) as db,
+        running_origin() as fast,
+        running_origin() as slow,
+    ):
+        publish(fast, *one)
+        publish(slow, *one)
+        slow.inject(Fault(delay=0.3))
+        settings = ProbeSettings(
+            mirrors=tuple(parse_mirrors(f"{fast.url},{slow.url}")),
+            targets=parse_modules(_modules_text(one).encode(), "modules.txt"),
+            budget=100,
+            sumdb=parse_gosumdb(db.gosumdb),
+        )
+        report = build_report(settings, await run_probe(settings))
+    mirrors = _by_name(report)
+    assert (mirrors[slow.url]["verdict"], mirrors[slow.url]["flags"]) == ("genuine", ["slow"])
+    assert (mirrors[fast.url]["verdict"], mirrors[fast.url]["flags"]) == ("genuine", [])
+    assert report["exit_status"] == 0
+
+
+@pytest.mark.asyncio
+async def test_the_time_limit_ends_the_run_with_what_was_measured(tmp_path: Path) -> None:
+    async with running_origin() as stalling:
+        publish(stalling, *MODULES)
+        stalling.inject(Fault(delay=3))
+        settings = ProbeSettings(
+            mirrors=tuple(parse_mirrors(stalling.url)),
+            targets=parse_modules(_modules_text(MODULES).encode(), "modules.txt"),
+            budget=100,
+            sumdb=None,
+            time_limit=0.5,
+        )
+        started = asyncio.get_running_loop().time()
+        report = build_report(settings, await run_probe(settings))
+        elapsed = asyncio.get_running_loop().time() - started
+    assert report["time_limit_reached"] is True
+    assert elapsed < 5
+    assert report["mirrors"][0]["verdict"] == "unverified"
+    assert report["exit_status"] == 3
