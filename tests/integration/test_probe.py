@@ -14,6 +14,7 @@ import contextlib
 import json
 import os
 import random
+import re
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -440,3 +441,19 @@ async def test_the_time_limit_ends_the_run_with_what_was_measured(tmp_path: Path
     assert elapsed < 5
     assert report["mirrors"][0]["verdict"] == "unverified"
     assert report["exit_status"] == 3
+
+
+def test_the_guide_documents_every_report_field() -> None:
+    guide = Path(__file__).parents[2] / "docs" / "guides" / "probe.md"
+    text = guide.read_text(encoding="utf-8").split("## The JSON report", 1)[1]
+    top, mirror = text.split("Each mirror:", 1)
+
+    def first_column(table: str) -> set[str]:
+        names: set[str] = set()
+        for line in table.splitlines():
+            if line.startswith("| `"):
+                names.update(re.findall(r"`([a-z_0-9]+)`", line.split("|")[1]))
+        return names
+
+    assert first_column(top) == TOP_FIELDS
+    assert first_column(mirror) == MIRROR_FIELDS

@@ -89,6 +89,11 @@ class Auditor:
             proven.append(source)
         return Check(received, tuple(proven))
 
+    def close(self) -> None:
+        """Cancel lookups still running (the run ended, by its time limit for example)."""
+        for pending in self._lookups.values():
+            pending.cancel()
+
     async def _database(self, path: str, key: str) -> tuple[str, ...]:
         name = f"{path} {key}"
         pending = self._lookups.get(name)

@@ -231,6 +231,8 @@ async def run_probe(settings: ProbeSettings) -> ProbeResult:
         except TimeoutError:
             run.result.time_limit_reached = True
             logger.warning("probe.time_limit seconds=%s", settings.time_limit)
+        finally:
+            auditor.close()
     run.result.seconds = time.perf_counter() - started
     run.result.sumdb_errors = list(auditor.sumdb_errors)
     return run.result
