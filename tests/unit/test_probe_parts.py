@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from gomodproxy.cli.main import main
 from gomodproxy.probe import (
     ProbeInputError,
     Thresholds,
@@ -162,3 +163,10 @@ def test_an_html_page_is_recognised_by_its_first_character() -> None:
     assert looks_like_html(b"\n  <!DOCTYPE html><html></html>")
     assert not looks_like_html(b'{"Version":"v1.0.0"}')
     assert not looks_like_html(b"module example.com/a\n")
+
+
+def test_the_top_level_help_offers_the_probe_command(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--help"])
+    assert exited.value.code == 0
+    assert "    probe " in capsys.readouterr().out

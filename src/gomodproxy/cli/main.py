@@ -33,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="gomodproxy",
         description=(
             "A caching Go module proxy (serve), module zip tools (mod), a checksum database "
-            "of its own (sumdb) and a mirror prober (probe)."
+            "of its own (sumdb) and mirror audits (probe)."
         ),
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
