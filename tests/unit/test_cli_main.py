@@ -18,11 +18,11 @@ def _help(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
 
 def test_help_lists_only_commands_that_exist(capsys: pytest.CaptureFixture[str]) -> None:
     text = _help(capsys)
-    for command in ("mod", "serve", "sumdb"):
+    for command in ("cache", "config", "mod", "probe", "serve", "sumdb"):
         assert f"    {command} " in text, command
-    # The downloader and the prober are planned, not shipped: the help must not offer them.
+    # The downloader is planned, not shipped: the help must not offer it.
     assert "downloader" not in text
-    assert "prober" not in text
+    assert "download " not in text
 
 
 def test_netrc_help_names_both_defaults(capsys: pytest.CaptureFixture[str]) -> None:

@@ -22,9 +22,9 @@ __all__ = ["build_parser", "main"]
 def _command_modules() -> list[ModuleType]:
     # Imported here, not at module import, so `gomodproxy --help` stays cheap and one
     # subcommand's heavy imports (aiohttp) never slow another.
-    from gomodproxy.cli import cache, configcmd, mod, serve, sumdb
+    from gomodproxy.cli import cache, configcmd, mod, probe, serve, sumdb
 
-    return [cache, configcmd, mod, serve, sumdb]
+    return [cache, configcmd, mod, probe, serve, sumdb]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,8 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gomodproxy",
         description=(
-            "A caching Go module proxy (serve), module zip tools (mod) and a checksum database "
-            "of its own (sumdb)."
+            "A caching Go module proxy (serve), module zip tools (mod), a checksum database "
+            "of its own (sumdb), a mirror prober (probe), and cache and configuration "
+            "administration (cache, config)."
         ),
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")

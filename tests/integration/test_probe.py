@@ -1,0 +1,459 @@
+"""``gomodproxy probe`` against real mirrors on 127.0.0.1, each playing one role.
+
+The mirrors: our proxy in front of an origin, a plain file-served origin, a tampering mirror
+(one zip and one go.mod altered), a stale mirror (its list lacks the newest version), a flaky
+one (every .info answered 503: a third of the file requests), a closed port and a mirror
+answering HTML pages; the checksum database is ours, logging the genuine modules. Which
+modules get tampered is drawn from a seed printed in the output; set PROBE_SEED to replay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import random
+import re
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gomodproxy.cli.main import main
+from gomodproxy.probe import (
+    ProbeSettings,
+    build_report,
+    parse_mirrors,
+    parse_modules,
+    run_probe,
+)
+from gomodproxy.sumdb.gosumdb import parse_gosumdb
+from tests.origin import Fault, Origin, running_origin
+from tests.proxykit import SumDB, SynthModule, publish, running_proxy, running_sumdb, synth
+
+MODULES = [
+    synth("example.com/alpha", "v1.0.0", size=2000),
+    synth("example.com/alpha", "v1.1.0", size=3000),
+    synth("example.com/beta", "v0.1.0", size=1000),
+    synth("example.com/beta", "v0.2.0"),
+    synth("example.com/gamma/v2", "v2.0.0", size=5000),
+    synth("example.com/gamma/v2", "v2.0.1"),
+]
+HTML_PAGE = b"<!DOCTYPE html><html><body>Please sign in</body></html>"
+
+
+def _seed() -> int:
+    seed = int(os.environ.get("PROBE_SEED", random.randrange(1 << 32)))
+    print(f"PROBE_SEED={seed}")
+    return seed
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _modules_text(modules: list[SynthModule]) -> str:
+    return "".join(f"{m.path}@{m.version}\n" for m in modules)
+
+
+@dataclass
+class Tampered:
+    zip_of: SynthModule
+    mod_of: SynthModule
+    zip_h1: str
+    mod_h1: str
+
+
+def _tamper(origin: Origin, rnd: random.Random) -> Tampered:
+    zip_of = rnd.choice(MODULES)
+    mod_of = rnd.choice(MODULES)
+    evil = synth(zip_of.path, zip_of.version, files={**zip_of.files, "evil.go": b"package m\n"})
+    evil_mod = mod_of.mod + b"\nrequire example.com/evil v1.0.0\n"
+    origin.inject(Fault(body=evil.zip), path=zip_of.rel("zip"))
+    origin.inject(Fault(body=evil_mod), path=mod_of.rel("mod"))
+    return Tampered(
+        zip_of,
+        mod_of,
+        evil.zip_h1,
+        synth(mod_of.path, mod_of.version, files={"go.mod": evil_mod}).mod_h1,
+    )
+
+
+@dataclass
+class Mirrors:
+    db: SumDB
+    urls: dict[str, str]
+    origins: dict[str, Origin]
+    tampered: Tampered
+    newest: SynthModule
+
+
+@contextlib.asynccontextmanager
+async def _mirrors(tmp_path: Path, seed: int) -> AsyncIterator[Mirrors]:
+    rnd = random.Random(seed)
+    async with contextlib.AsyncExitStack() as stack:
+        db = await stack.enter_async_context(running_sumdb(tmp_path / "db", MODULES))
+        origins: dict[str, Origin] = {}
+        for role in ("upstream", "plain", "tampering", "stale", "flaky", "html"):
+            origins[role] = await stack.enter_async_context(running_origin())
+            publish(origins[role], *MODULES)
+        proxy = await stack.enter_async_context(
+            running_proxy(tmp_path / "cache", upstream=origins["upstream"].url, sumdb=db)
+        )
+        tampered = _tamper(origins["tampering"], rnd)
+        newest = rnd.choice([MODULES[1], MODULES[3], MODULES[5]])
+        older = [m.version for m in MODULES if m.path == newest.path and m is not newest]
+        origins["stale"].serve_file(newest.list_rel, "".join(v + "\n" for v in older).encode())
+        origins["flaky"].inject(Fault(status=503), suffix=".info")
+        origins["html"].inject(Fault(body=HTML_PAGE))
+        urls = {
+            role: origins[role].url for role in ("plain", "tampering", "stale", "flaky", "html")
+        }
+        urls["gomodproxy"] = proxy.url
+        urls["closed"] = f"http://127.0.0.1:{_closed_port()}"
+        yield Mirrors(db, urls, origins, tampered, newest)
+
+
+TOP_FIELDS = {
+    "schema",
+    "exit_status",
+    "seconds",
+    "budget",
+    "requests_sent",
+    "budget_exhausted",
+    "time_limit_seconds",
+    "time_limit_reached",
+    "concurrency",
+    "sumdb",
+    "sumdb_errors",
+    "go_sum",
+    "modules",
+    "thresholds",
+    "mirrors",
+}
+COUNT_FIELDS = {
+    "sent",
+    "ok",
+    "not_found",
+    "errors",
+    "timeouts",
+    "availability",
+    "error_rate",
+    "ttfb_ms",
+    "total_ms",
+    "cold_total_ms_p50",
+    "warm_total_ms_p50",
+    "bytes",
+    "bytes_per_second",
+}
+MIRROR_FIELDS = COUNT_FIELDS | {
+    "name",
+    "url",
+    "verdict",
+    "flags",
+    "skipped",
+    "backed_off",
+    "proven",
+    "unproven",
+    "kinds",
+    "tampered",
+    "stale",
+    "errors_sample",
+}
+
+
+def _check_counts(c: dict[str, Any]) -> None:
+    assert set(c) >= COUNT_FIELDS
+    assert c["ok"] + c["not_found"] + c["errors"] + c["timeouts"] == c["sent"]
+    if c["sent"]:
+        assert c["availability"] == pytest.approx((c["ok"] + c["not_found"]) / c["sent"])
+        assert c["error_rate"] == pytest.approx((c["errors"] + c["timeouts"]) / c["sent"])
+    for key in ("ttfb_ms", "total_ms"):
+        p = c[key]
+        assert set(p) == {"p50", "p95", "p99"}
+        if c["ok"]:
+            assert 0 <= p["p50"] <= p["p95"] <= p["p99"]
+
+
+def _check_schema(report: dict[str, Any]) -> None:
+    """The report has exactly the fields docs/guides/probe.md documents, and they agree."""
+    assert set(report) == TOP_FIELDS
+    assert report["schema"] == "gomodproxy-probe/1"
+    for mirror in report["mirrors"]:
+        assert set(mirror) == MIRROR_FIELDS
+        _check_counts(mirror)
+        assert set(mirror["kinds"]) == {"list", "latest", "info", "mod", "zip"}
+        for kind in mirror["kinds"].values():
+            assert set(kind) == COUNT_FIELDS
+            _check_counts(kind)
+        for key in COUNT_FIELDS - {
+            "availability",
+            "error_rate",
+            "ttfb_ms",
+            "total_ms",
+            "cold_total_ms_p50",
+            "warm_total_ms_p50",
+            "bytes_per_second",
+        }:
+            assert sum(k[key] for k in mirror["kinds"].values()) == mirror[key], key
+        for f in mirror["tampered"]:
+            assert set(f) == {"module", "version", "kind", "expected", "received", "source"}
+            assert f["expected"] != f["received"]
+
+
+def _by_name(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {m["name"]: m for m in report["mirrors"]}
+
+
+def _probed_requests(m: Mirrors) -> int:
+    return sum(o.count() for role, o in m.origins.items() if role != "upstream")
+
+
+@pytest.mark.asyncio
+async def test_each_mirror_is_reported_as_what_it_is_and_the_exit_status_is_1(
+    tmp_path: Path,
+) -> None:
+    seed = _seed()
+    async with _mirrors(tmp_path, seed) as m:
+        mirrors_file = tmp_path / "mirrors.txt"
+        mirrors_file.write_text("".join(f"{name} {url}\n" for name, url in m.urls.items()))
+        modules_file = tmp_path / "modules.txt"
+        modules_file.write_text(_modules_text(MODULES))
+        report_file = tmp_path / "report.json"
+        argv = [
+            "probe",
+            "--mirrors",
+            f"@{mirrors_file}",
+            "--modules",
+            str(modules_file),
+            "--budget",
+            "1000",
+            "--concurrency",
+            "4",
+            "--sumdb",
+            m.db.gosumdb,
+            "--request-timeout",
+            "5",
+            "--json",
+            str(report_file),
+        ]
+        status = await asyncio.to_thread(main, argv)
+        report = json.loads(report_file.read_text())
+        sent_to_origins = _probed_requests(m)
+
+    _check_schema(report)
+    mirrors = _by_name(report)
+    verdicts = {name: mirror["verdict"] for name, mirror in mirrors.items()}
+    assert verdicts == {
+        "gomodproxy": "genuine",
+        "plain": "genuine",
+        "tampering": "tampered",
+        "stale": "stale",
+        "flaky": "genuine",
+        "closed": "unreachable",
+        "html": "unreachable",
+    }, f"seed {seed}"
+    assert status == 1 == report["exit_status"]
+    assert mirrors["flaky"]["flags"] == ["flaky"]
+    assert mirrors["plain"]["flags"] == []
+    assert report["requests_sent"] == sum(x["sent"] for x in report["mirrors"])
+    assert report["requests_sent"] <= report["budget"]
+    # Everything the probe sent to the origins it probed directly is in the report.
+    direct = ("plain", "tampering", "stale", "flaky", "html")
+    assert sent_to_origins == sum(mirrors[n]["sent"] for n in direct)
+    assert mirrors["closed"]["backed_off"]
+    assert mirrors["closed"]["sent"] == 5  # backed off after 5 failures in a row
+    assert mirrors["html"]["tampered"] == []
+    assert {e["outcome"] for e in mirrors["html"]["errors_sample"]} == {"html"}
+
+
+@pytest.mark.asyncio
+async def test_a_tampering_mirror_is_reported_with_both_hashes(tmp_path: Path) -> None:
+    seed = _seed()
+    async with _mirrors(tmp_path, seed) as m:
+        settings = ProbeSettings(
+            mirrors=tuple(parse_mirrors(f"{m.urls['plain']},{m.urls['tampering']}")),
+            targets=parse_modules(_modules_text(MODULES).encode(), "modules.txt"),
+            budget=1000,
+            sumdb=parse_gosumdb(m.db.gosumdb),
+        )
+        report = build_report(settings, await run_probe(settings))
+    t = m.tampered
+    found = {
+        (f["module"], f["version"], f["kind"], f["expected"], f["received"], f["source"])
+        for f in _by_name(report)[m.urls["tampering"]]["tampered"]
+    }
+    assert found == {
+        (t.zip_of.path, t.zip_of.version, "zip", t.zip_of.zip_h1, t.zip_h1, "checksum database"),
+        (t.mod_of.path, t.mod_of.version, "mod", t.mod_of.mod_h1, t.mod_h1, "checksum database"),
+    }, f"seed {seed}"
+    assert _by_name(report)[m.urls["plain"]]["tampered"] == []
+    assert report["exit_status"] == 1
+
+
+@pytest.mark.asyncio
+async def test_a_stale_mirror_names_the_version_it_holds_back(tmp_path: Path) -> None:
+    seed = _seed()
+    async with _mirrors(tmp_path, seed) as m:
+        settings = ProbeSettings(
+            mirrors=tuple(parse_mirrors(f"{m.urls['plain']},{m.urls['stale']}")),
+            targets=parse_modules(_modules_text(MODULES).encode(), "modules.txt"),
+            budget=1000,
+            sumdb=parse_gosumdb(m.db.gosumdb),
+        )
+        report = build_report(settings, await run_probe(settings))
+    stale = _by_name(report)[m.urls["stale"]]
+    assert stale["verdict"] == "stale"
+    assert {(s["module"], s["version"]) for s in stale["stale"]} == {
+        (m.newest.path, m.newest.version)
+    }, f"seed {seed}"
+    assert report["exit_status"] == 3
+
+
+@pytest.mark.asyncio
+async def test_the_budget_is_never_exceeded_counted_at_the_origins(tmp_path: Path) -> None:
+    async with _mirrors(tmp_path, _seed()) as m:
+        names = ("plain", "tampering", "stale", "flaky")
+        settings = ProbeSettings(
+            mirrors=tuple(parse_mirrors(",".join(m.urls[n] for n in names))),
+            targets=parse_modules(_modules_text(MODULES).encode(), "modules.txt"),
+            budget=23,
+            concurrency=8,
+            sumdb=parse_gosumdb(m.db.gosumdb),
+        )
+        report = build_report(settings, await run_probe(settings))
+        at_origins = sum(m.origins[n].count() for n in names)
+    assert at_origins == 23 == report["requests_sent"]
+    assert report["budget_exhausted"] is True
+    assert sum(x["sent"] for x in report["mirrors"]) == 23
+
+
+@pytest.mark.asyncio
+async def test_without_a_database_or_go_sum_nothing_is_proven_and_the_exit_status_is_3(
+    tmp_path: Path,
+) -> None:
+    async with running_origin() as origin:
+        publish(origin, *MODULES)
+        settings = ProbeSettings(
+            mirrors=tuple(parse_mirrors(origin.url)),
+            targets=parse_modules(_modules_text(MODULES).encode(), "modules.txt"),
+            budget=100,
+            sumdb=None,
+        )
+        report = build_report(settings, await run_probe(settings))
+    mirror = report["mirrors"][0]
+    assert mirror["verdict"] == "unverified"
+    assert mirror["proven"] == 0
+    assert mirror["unproven"] == 24  # .mod and .zip, cold and warm
+    assert report["exit_status"] == 3
+
+
+@pytest.mark.asyncio
+async def test_a_go_sum_alone_convicts_a_tampering_mirror(tmp_path: Path) -> None:
+    go_sum = b"".join(m.record() for m in MODULES)
+    async with running_origin() as good, running_origin() as evil:
+        publish(good, *MODULES)
+        publish(evil, *MODULES)
+        tampered = _tamper(evil, random.Random(_seed()))
+        settings = ProbeSettings(
+            mirrors=tuple(parse_mirrors(f"{good.url},{evil.url}")),
+            targets=parse_modules(go_sum, "go.sum"),
+            budget=200,
+            sumdb=None,
+        )
+        report = build_report(settings, await run_probe(settings))
+    mirrors = _by_name(report)
+    assert mirrors[good.url]["verdict"] == "genuine"
+    assert mirrors[evil.url]["verdict"] == "tampered"
+    assert {f["source"] for f in mirrors[evil.url]["tampered"]} == {"go.sum"}
+    assert tampered.zip_h1 in {f["received"] for f in mirrors[evil.url]["tampered"]}
+    assert report["exit_status"] == 1
+
+
+def test_a_garbage_line_in_the_modules_file_is_a_usage_error_naming_its_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    modules = tmp_path / "modules.txt"
+    modules.write_text("example.com/alpha@v1.0.0\n\nthis is not a module\n")
+    status = main(["probe", "--mirrors", "http://127.0.0.1:9", "--modules", str(modules)])
+    assert status == 2
+    assert f"{modules}:3:" in capsys.readouterr().err
+
+
+def test_a_budget_of_zero_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    modules = tmp_path / "modules.txt"
+    modules.write_text("example.com/alpha@v1.0.0\n")
+    argv = ["probe", "--mirrors", "http://127.0.0.1:9", "--modules", str(modules), "--budget", "0"]
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    assert "--budget" in capsys.readouterr().err
+
+
+@pytest.mark.asyncio
+async def test_a_slow_mirror_keeps_its_verdict_and_is_flagged_slow(tmp_path: Path) -> None:
+    one = MODULES[:1]
+    async with (
+        running_sumdb(tmp_path / "db", one) as db,
+        running_origin() as fast,
+        running_origin() as slow,
+    ):
+        publish(fast, *one)
+        publish(slow, *one)
+        slow.inject(Fault(delay=0.3))
+        settings = ProbeSettings(
+            mirrors=tuple(parse_mirrors(f"{fast.url},{slow.url}")),
+            targets=parse_modules(_modules_text(one).encode(), "modules.txt"),
+            budget=100,
+            sumdb=parse_gosumdb(db.gosumdb),
+        )
+        report = build_report(settings, await run_probe(settings))
+    mirrors = _by_name(report)
+    assert (mirrors[slow.url]["verdict"], mirrors[slow.url]["flags"]) == ("genuine", ["slow"])
+    assert (mirrors[fast.url]["verdict"], mirrors[fast.url]["flags"]) == ("genuine", [])
+    assert report["exit_status"] == 0
+
+
+@pytest.mark.asyncio
+async def test_the_time_limit_ends_the_run_with_what_was_measured(tmp_path: Path) -> None:
+    async with running_origin() as stalling:
+        publish(stalling, *MODULES)
+        stalling.inject(Fault(delay=3))
+        settings = ProbeSettings(
+            mirrors=tuple(parse_mirrors(stalling.url)),
+            targets=parse_modules(_modules_text(MODULES).encode(), "modules.txt"),
+            budget=100,
+            sumdb=None,
+            time_limit=0.5,
+        )
+        started = asyncio.get_running_loop().time()
+        report = build_report(settings, await run_probe(settings))
+        elapsed = asyncio.get_running_loop().time() - started
+    assert report["time_limit_reached"] is True
+    assert elapsed < 5
+    assert report["mirrors"][0]["verdict"] == "unverified"
+    assert report["exit_status"] == 3
+
+
+def test_the_guide_documents_every_report_field() -> None:
+    guide = Path(__file__).parents[2] / "docs" / "guides" / "probe.md"
+    text = guide.read_text(encoding="utf-8").split("## The JSON report", 1)[1]
+    top, mirror = text.split("Each mirror:", 1)
+
+    def first_column(table: str) -> set[str]:
+        names: set[str] = set()
+        for line in table.splitlines():
+            if line.startswith("| `"):
+                names.update(re.findall(r"`([a-z_0-9]+)`", line.split("|")[1]))
+        return names
+
+    assert first_column(top) == TOP_FIELDS
+    assert first_column(mirror) == MIRROR_FIELDS
