@@ -131,3 +131,9 @@ def test_a_cache_of_a_newer_format_is_refused_not_misread(tmp_path: Path) -> Non
     (tmp_path / ".gomodproxy/.store/format").write_text(f"{FORMAT + 1}\n")
     with pytest.raises(ConfigError, match="written by a newer gomodproxy"):
         open_storage(StorageSettings("filesystem", tmp_path))
+
+
+def test_a_new_cache_folder_is_stamped_with_the_current_format(tmp_path: Path) -> None:
+    opened = open_storage(StorageSettings("filesystem", tmp_path / "new"))
+    assert opened.store.spool_dir.is_relative_to(tmp_path / "new")
+    assert (tmp_path / "new/.gomodproxy/.store/format").read_text() == f"{FORMAT}\n"

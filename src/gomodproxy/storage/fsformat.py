@@ -63,6 +63,12 @@ def upgrade(root: Path) -> int:
                 f"the cache folder {root} is in format {found}, written by a newer gomodproxy "
                 f"than this one (format {FORMAT}): upgrade gomodproxy or use another --cache-dir"
             )
+        if found < FORMAT and _is_new(root):
+            # Nothing to upgrade: a new folder is stamped with the current format.
+            with contextlib.suppress(OSError):
+                write_file_atomic(root / _STORE / "format", f"{FORMAT}\n".encode())
+                logger.debug("storage.format_created root=%s version=%d", root, FORMAT)
+            return FORMAT
         for version in range(found, FORMAT):
             _UPGRADES[version](root)
             try:
@@ -81,6 +87,15 @@ def upgrade(root: Path) -> int:
                     "storage.format_upgraded root=%s from=%d to=%d", root, version, version + 1
                 )
         return found
+
+
+def _is_new(root: Path) -> bool:
+    """A folder with nothing but our own empty bookkeeping (a cache being created)."""
+    return (
+        not (root / _STORE / "format").exists()
+        and not (root / ".gomodproxy" / ".sumdb").exists()
+        and all(entry.name == ".gomodproxy" for entry in root.iterdir())
+    )
 
 
 def _sumdb_state_into_keys(root: Path) -> None:
