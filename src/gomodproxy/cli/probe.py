@@ -1,12 +1,12 @@
 """``gomodproxy probe``: measure and audit Go module mirrors.
 
 ``gomodproxy probe --mirrors LIST --modules FILE [--budget N] [--concurrency N]
-[--time-limit SECONDS] [--sumdb GOSUMDB] [--json FILE]``
+[--time-limit SECONDS] [--sumdb GOSUMDB] [--json FILE] [--html FILE]``
 
 Asks every mirror the same requests (list, @latest, .info, .mod, .zip, then the files again
 warm), times them, and checks every .mod and .zip against the go.sum given and against the
 checksum database. Prints a table; ``--json FILE`` (``-``: stdout) writes the report described
-in docs/guides/probe.md.
+in docs/guides/probe.md; ``--html FILE`` a self-contained page with charts.
 
 Exit status: 0 every mirror genuine; 1 a mirror served tampered content; 3 a mirror could not
 be proven (stale, unreachable, unverified); 2 wrong arguments or unusable input files.
@@ -20,15 +20,18 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from gomodproxy.errors import ConfigError
 from gomodproxy.probe import (
     ProbeInputError,
+    ProbeResult,
     ProbeSettings,
     build_report,
     format_table,
     parse_mirrors,
     parse_modules,
+    render_html,
     run_probe,
 )
 from gomodproxy.sumdb.gosumdb import KNOWN_GOSUMDB, parse_gosumdb
@@ -99,6 +102,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--json", default=None, metavar="FILE", help="write the JSON report (-: stdout)"
     )
+    parser.add_argument(
+        "--html",
+        default=None,
+        metavar="FILE",
+        help="write a self-contained HTML report with charts (opens offline)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -134,6 +143,14 @@ def _settings(args: argparse.Namespace) -> ProbeSettings:
     )
 
 
+async def _probe_and_write(settings: ProbeSettings, html: str | None) -> dict[str, Any]:
+    result: ProbeResult = await run_probe(settings)
+    report = build_report(settings, result)
+    if html is not None:
+        await asyncio.to_thread(Path(html).write_text, render_html(report), encoding="utf-8")
+    return report
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the probe; returns the exit status."""
     try:
@@ -141,8 +158,7 @@ def run(args: argparse.Namespace) -> int:
     except ProbeInputError as exc:
         print(f"gomodproxy: {exc}", file=sys.stderr)
         return 2
-    result = asyncio.run(run_probe(settings))
-    report = build_report(settings, result)
+    report = asyncio.run(_probe_and_write(settings, args.html))
     to_stdout = args.json == "-"
     print(format_table(report), end="", file=sys.stderr if to_stdout else sys.stdout)
     if args.json is not None:
