@@ -165,6 +165,7 @@ MIRROR_FIELDS = COUNT_FIELDS | {
     "tampered",
     "stale",
     "errors_sample",
+    "errors_over_time",
 }
 
 
@@ -202,6 +203,10 @@ def _check_schema(report: dict[str, Any]) -> None:
             "bytes_per_second",
         }:
             assert sum(k[key] for k in mirror["kinds"].values()) == mirror[key], key
+        timeline = mirror["errors_over_time"]
+        assert len(timeline) == 10
+        assert sum(b["sent"] for b in timeline) == mirror["sent"]
+        assert sum(b["errors"] for b in timeline) == mirror["errors"] + mirror["timeouts"]
         for f in mirror["tampered"]:
             assert set(f) == {"module", "version", "kind", "expected", "received", "source"}
             assert f["expected"] != f["received"]

@@ -1,12 +1,15 @@
 """``gomodproxy probe``: measure and audit Go module mirrors.
 
 ``gomodproxy probe --mirrors LIST --modules FILE [--budget N] [--concurrency N]
-[--time-limit SECONDS] [--sumdb GOSUMDB] [--json FILE]``
+[--time-limit SECONDS] [--sumdb GOSUMDB] [--json FILE] [--html FILE]``
+``gomodproxy probe ... --watch INTERVAL --metrics-listen HOST:PORT [--window N]``
 
 Asks every mirror the same requests (list, @latest, .info, .mod, .zip, then the files again
 warm), times them, and checks every .mod and .zip against the go.sum given and against the
 checksum database. Prints a table; ``--json FILE`` (``-``: stdout) writes the report described
-in docs/guides/probe.md.
+in docs/guides/probe.md; ``--html FILE`` a self-contained page with charts. ``--watch``
+probes in rounds until SIGTERM or SIGINT (exit 0) and serves Prometheus metrics over the last
+``--window`` rounds at http://HOST:PORT/metrics.
 
 Exit status: 0 every mirror genuine; 1 a mirror served tampered content; 3 a mirror could not
 be proven (stale, unreachable, unverified); 2 wrong arguments or unusable input files.
@@ -18,19 +21,24 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 from gomodproxy.errors import ConfigError
 from gomodproxy.probe import (
     ProbeInputError,
+    ProbeResult,
     ProbeSettings,
     build_report,
     format_table,
     parse_mirrors,
     parse_modules,
+    render_html,
     run_probe,
 )
+from gomodproxy.probe.watch import WatchSettings, watch
 from gomodproxy.sumdb.gosumdb import KNOWN_GOSUMDB, parse_gosumdb
 
 __all__ = ["register"]
@@ -99,6 +107,31 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--json", default=None, metavar="FILE", help="write the JSON report (-: stdout)"
     )
+    parser.add_argument(
+        "--html",
+        default=None,
+        metavar="FILE",
+        help="write a self-contained HTML report with charts (opens offline)",
+    )
+    parser.add_argument(
+        "--watch",
+        type=_positive_float,
+        default=None,
+        metavar="INTERVAL",
+        help="probe in rounds for ever, INTERVAL seconds apart (needs --metrics-listen)",
+    )
+    parser.add_argument(
+        "--metrics-listen",
+        default=None,
+        metavar="HOST:PORT",
+        help="with --watch: serve Prometheus metrics at http://HOST:PORT/metrics (port 0: any)",
+    )
+    parser.add_argument(
+        "--window",
+        type=_positive_int,
+        default=10,
+        help="with --watch: rounds the verdicts and rates are judged over (default 10)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -134,15 +167,60 @@ def _settings(args: argparse.Namespace) -> ProbeSettings:
     )
 
 
+async def _probe_and_write(settings: ProbeSettings, html: str | None) -> dict[str, Any]:
+    result: ProbeResult = await run_probe(settings)
+    report = build_report(settings, result)
+    if html is not None:
+        await asyncio.to_thread(Path(html).write_text, render_html(report), encoding="utf-8")
+    return report
+
+
+def _watch_settings(args: argparse.Namespace) -> WatchSettings | None:
+    if args.watch is None and args.metrics_listen is None:
+        return None
+    if args.watch is None or args.metrics_listen is None:
+        raise ProbeInputError("--watch and --metrics-listen go together")
+    if args.json is not None or args.html is not None:
+        raise ProbeInputError("--watch writes no --json or --html report; scrape the metrics")
+    host, _, port = str(args.metrics_listen).rpartition(":")
+    if not host or not port.isdigit() or int(port) > 65535:
+        raise ProbeInputError(f"--metrics-listen: not HOST:PORT: {args.metrics_listen!r}")
+    return WatchSettings(float(args.watch), host.strip("[]"), int(port), int(args.window))
+
+
+def _print_url(url: str) -> None:
+    sys.stdout.write(f"gomodproxy: probe metrics at {url}\n")
+    sys.stdout.flush()
+
+
+async def _watch_until_stopped(settings: ProbeSettings, watch_settings: WatchSettings) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await watch(settings, watch_settings, stop, _print_url)
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the probe; returns the exit status."""
     try:
         settings = _settings(args)
+        watch_settings = _watch_settings(args)
     except ProbeInputError as exc:
         print(f"gomodproxy: {exc}", file=sys.stderr)
         return 2
-    result = asyncio.run(run_probe(settings))
-    report = build_report(settings, result)
+    if watch_settings is not None:
+        try:
+            asyncio.run(_watch_until_stopped(settings, watch_settings))
+        except OSError as exc:
+            print(f"gomodproxy: cannot listen on {args.metrics_listen}: {exc}", file=sys.stderr)
+            return 2
+        return 0
+    report = asyncio.run(_probe_and_write(settings, args.html))
     to_stdout = args.json == "-"
     print(format_table(report), end="", file=sys.stderr if to_stdout else sys.stdout)
     if args.json is not None:

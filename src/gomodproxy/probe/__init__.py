@@ -2,9 +2,10 @@
 
 :func:`run_probe` sends every mirror the same requests within a budget and a time limit;
 :func:`build_report` judges them (verdicts, flags, exit status) into the JSON report documented
-in docs/guides/probe.md; :func:`format_table` prints it.
+in docs/guides/probe.md; :func:`format_table` prints it and :func:`render_html` draws it as a page.
 """
 
+from gomodproxy.probe.html import render_html
 from gomodproxy.probe.inputs import (
     Mirror,
     ModuleVersion,
@@ -35,5 +36,6 @@ __all__ = [
     "parse_mirrors",
     "parse_modules",
     "percentile",
+    "render_html",
     "run_probe",
 ]

@@ -15,6 +15,8 @@ __all__ = ["SCHEMA", "build_report", "format_table", "stale_versions"]
 
 SCHEMA = "gomodproxy-probe/1"
 JSON = dict[str, Any]
+# The run's duration is cut into this many equal buckets for ``errors_over_time``.
+TIMELINE_BUCKETS = 10
 
 
 def stale_versions(settings: ProbeSettings, result: ProbeResult) -> dict[str, list[JSON]]:
@@ -61,6 +63,22 @@ def _summary_json(s: Summary) -> JSON:
         "bytes": s.bytes,
         "bytes_per_second": s.bytes_per_second,
     }
+
+
+def errors_over_time(samples: Sequence[Sample], seconds: float) -> list[JSON]:
+    """Requests sent and failed in each of ``TIMELINE_BUCKETS`` equal slices of the run, by
+    the time each request was sent."""
+    width = max(seconds, 1e-9) / TIMELINE_BUCKETS
+    sent = [0] * TIMELINE_BUCKETS
+    failed = [0] * TIMELINE_BUCKETS
+    for s in samples:
+        i = min(TIMELINE_BUCKETS - 1, max(0, int(s.at / width)))
+        sent[i] += 1
+        failed[i] += 0 if s.outcome.answered else 1
+    return [
+        {"start_s": round(i * width, 3), "sent": sent[i], "errors": failed[i]}
+        for i in range(TIMELINE_BUCKETS)
+    ]
 
 
 def build_report(settings: ProbeSettings, result: ProbeResult) -> JSON:
@@ -119,6 +137,7 @@ def build_report(settings: ProbeSettings, result: ProbeResult) -> JSON:
                 ],
                 "stale": stale[mirror.name],
                 "errors_sample": errors[:10],
+                "errors_over_time": errors_over_time(by_mirror[mirror.name], result.seconds),
             }
         )
     t = settings.thresholds

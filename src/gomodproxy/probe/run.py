@@ -106,6 +106,7 @@ class _Run:
         self._jobs = _plan(settings)
         self._failures_in_a_row: Counter[str] = Counter()
         self._cold_done: dict[tuple[str, Kind, str, str], asyncio.Event] = {}
+        self._started = time.perf_counter()
 
     def _take(self) -> _Job | None:
         """The next job to send, charging the budget; None when done or out of budget."""
@@ -137,6 +138,7 @@ class _Run:
 
     async def _send(self, job: _Job) -> None:
         name = job.mirror.name
+        sent_at = time.perf_counter() - self._started
         answer = await fetch_timed(self.transports[name], job.kind, job.path, job.version)
         outcome, detail = answer.outcome, answer.detail
         if outcome is Outcome.OK and job.kind in (Kind.MOD, Kind.ZIP):
@@ -169,6 +171,7 @@ class _Run:
                 answer.total,
                 len(answer.data) if outcome is Outcome.OK else 0,
                 detail,
+                sent_at,
             )
         )
         if outcome.answered:

@@ -42,7 +42,8 @@ class Outcome(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class Sample:
-    """One request sent to a mirror; times in seconds from sending it."""
+    """One request sent to a mirror; times in seconds from sending it, ``at`` in seconds from
+    the start of the run to sending it."""
 
     mirror: str
     kind: Kind
@@ -53,6 +54,7 @@ class Sample:
     total: float
     size: int = 0
     detail: str = ""
+    at: float = 0.0
 
 
 def percentile(values: Sequence[float], p: float) -> float | None:
