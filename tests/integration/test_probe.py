@@ -462,3 +462,29 @@ def test_the_guide_documents_every_report_field() -> None:
 
     assert first_column(top) == TOP_FIELDS
     assert first_column(mirror) == MIRROR_FIELDS
+
+
+@pytest.mark.asyncio
+async def test_a_database_named_without_url_is_found_through_sumdb_via(tmp_path: Path) -> None:
+    """As the go command finds it: the first proxy of the list answering
+    /sumdb/<name>/supported (here our proxy, which relays our database); its answers are proven
+    against the verifier key, so the proxy in between cannot forge them."""
+    async with (
+        running_sumdb(tmp_path / "db", MODULES) as db,
+        running_origin() as origin,
+        running_proxy(tmp_path / "cache", upstream="off", sumdb=db) as relay,
+    ):
+        publish(origin, *MODULES)
+        by_name = parse_gosumdb(db.key.verifier_key)
+        settings = ProbeSettings(
+            mirrors=tuple(parse_mirrors(origin.url)),
+            targets=parse_modules(_modules_text(MODULES).encode(), "modules.txt"),
+            budget=100,
+            sumdb=by_name,
+            sumdb_via=relay.url,
+        )
+        report = build_report(settings, await run_probe(settings))
+        assert db.stats.lookups > 0  # reached through the relay
+    mirror = report["mirrors"][0]
+    assert (mirror["verdict"], mirror["unproven"]) == ("genuine", 0)
+    assert mirror["proven"] == 24

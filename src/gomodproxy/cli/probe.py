@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from gomodproxy.errors import ConfigError
+from gomodproxy.module.goproxy import parse_goproxy
 from gomodproxy.probe import (
     ProbeInputError,
     ProbeResult,
@@ -105,6 +106,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "off: nothing is proven against a database",
     )
     parser.add_argument(
+        "--sumdb-via",
+        default=None,
+        metavar="LIST",
+        help="where a checksum database named without URL is looked for, in GOPROXY syntax, as "
+        "the go command looks (default: $GOPROXY, else direct); its answers are proven, so a "
+        "proxy in between cannot forge them",
+    )
+    parser.add_argument(
         "--json", default=None, metavar="FILE", help="write the JSON report (-: stdout)"
     )
     parser.add_argument(
@@ -156,11 +165,17 @@ def _settings(args: argparse.Namespace) -> ProbeSettings:
         sumdb = parse_gosumdb(gosumdb or _DEFAULT_GOSUMDB)
     except ConfigError as exc:
         raise ProbeInputError(f"--sumdb: {exc}") from exc
+    via = args.sumdb_via if args.sumdb_via is not None else os.environ.get("GOPROXY", "")
+    try:
+        parse_goproxy(via or "direct")
+    except ConfigError as exc:
+        raise ProbeInputError(f"--sumdb-via: {exc}") from exc
     return ProbeSettings(
         mirrors=tuple(mirrors),
         targets=targets,
         budget=int(args.budget),
         sumdb=sumdb,
+        sumdb_via=via or "direct",
         concurrency=int(args.concurrency),
         time_limit=args.time_limit,
         request_timeout=float(args.request_timeout),

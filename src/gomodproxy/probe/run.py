@@ -47,6 +47,9 @@ class ProbeSettings:
     targets: Targets
     budget: int
     sumdb: SumDBConfig | None
+    #: Where a database named without URL is looked for (GOPROXY syntax, as the go command
+    #: looks): its answers are signed and proven, so a proxy in between cannot forge them.
+    sumdb_via: str = "direct"
     concurrency: int = 4
     time_limit: float | None = None
     request_timeout: float = 30.0
@@ -207,11 +210,12 @@ def _policy(timeout: float) -> FetchPolicy:
     )
 
 
-def _verifier(config: SumDBConfig, session: aiohttp.ClientSession) -> SumDBClient:
-    # The database is read at its URL, or by its name (direct), never through the mirrors.
+def _verifier(config: SumDBConfig, via: str, session: aiohttp.ClientSession) -> SumDBClient:
+    # The database is read at its URL, or located through ``via`` as the go command locates
+    # it (never through the mirrors being judged, unless ``via`` names them).
     policy = FetchPolicy(retries=1, deadline=30.0)
     endpoint = SumDBEndpoint(
-        config, parse_goproxy("direct"), lambda url: transport_for(url, session, policy=policy)
+        config, parse_goproxy(via), lambda url: transport_for(url, session, policy=policy)
     )
     return SumDBClient(config.verifier_key, SumDBHTTPFetcher(endpoint), MemoryVerifierState())
 
@@ -224,7 +228,11 @@ async def run_probe(settings: ProbeSettings) -> ProbeResult:
         transports = {
             m.name: transport_for(m.url, session, policy=policy) for m in settings.mirrors
         }
-        verifier = _verifier(settings.sumdb, session) if settings.sumdb is not None else None
+        verifier = (
+            _verifier(settings.sumdb, settings.sumdb_via, session)
+            if settings.sumdb is not None
+            else None
+        )
         auditor = Auditor(settings.targets.go_sum, verifier)
         run = _Run(settings, transports, auditor)
         try:
