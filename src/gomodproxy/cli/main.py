@@ -22,9 +22,9 @@ __all__ = ["build_parser", "main"]
 def _command_modules() -> list[ModuleType]:
     # Imported here, not at module import, so `gomodproxy --help` stays cheap and one
     # subcommand's heavy imports (aiohttp) never slow another.
-    from gomodproxy.cli import cache, configcmd, mod, probe, serve, sumdb
+    from gomodproxy.cli import bundle, cache, configcmd, mod, probe, serve, sumdb
 
-    return [cache, configcmd, mod, probe, serve, sumdb]
+    return [bundle, cache, configcmd, mod, probe, serve, sumdb]
 
 
 def build_parser() -> argparse.ArgumentParser:
