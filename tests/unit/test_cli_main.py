@@ -18,7 +18,7 @@ def _help(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
 
 def test_help_lists_only_commands_that_exist(capsys: pytest.CaptureFixture[str]) -> None:
     text = _help(capsys)
-    for command in ("cache", "config", "mod", "probe", "serve", "sumdb"):
+    for command in ("bundle", "cache", "config", "mod", "probe", "serve", "sumdb"):
         assert f"    {command} " in text, command
     # The downloader is planned, not shipped: the help must not offer it.
     assert "downloader" not in text

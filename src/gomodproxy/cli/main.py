@@ -33,8 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="gomodproxy",
         description=(
             "A caching Go module proxy (serve), module zip tools (mod), a checksum database "
-            "of its own (sumdb), a mirror prober (probe), and cache and configuration "
-            "administration (cache, config)."
+            "of its own (sumdb), a mirror prober (probe), cache and configuration "
+            "administration (cache, config) and air-gapped bundles (bundle)."
         ),
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
