@@ -1,0 +1,181 @@
+"""``direct`` for real: a :class:`~gomodproxy.upstream.modulefetch.ModuleFetcher` that reads
+modules from their git repositories, as the go command does with ``GOPROXY=direct``.
+
+The repository of a module path comes from the rewrite rules or a ``.git`` qualifier
+(:mod:`gomodproxy.vcs.resolve`); its bare clone lives under the cache folder, named by a hash of
+the URL, and is reused by every later fetch (only what is missing is fetched). Answers are the
+go command's own: the ``@v/list`` of tags, ``.info`` with ``Origin`` (cleaned as the go command
+cleans what it writes to its module cache), the go.mod of the commit (no zip is built for a
+``.mod``), zips by the foundation rules.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import AsyncIterator, Mapping, Sequence
+from pathlib import Path
+from typing import BinaryIO
+
+from gomodproxy.errors import ModuleNotFound
+from gomodproxy.module.pseudo import is_pseudo_version
+from gomodproxy.vcs.coderepo import MAX_LICENSE, CodeRepo
+from gomodproxy.vcs.gitcmd import GitRunner, check_arg
+from gomodproxy.vcs.gitrepo import GitRepo, RevInfo
+from gomodproxy.vcs.resolve import RewriteRule, resolve_repo
+from gomodproxy.vcs.zipbuild import build_module_zip
+
+__all__ = ["DEFAULT_MAX_ZIP", "GitFetcher", "info_json"]
+
+Headers = Mapping[str, str] | None
+DEFAULT_MAX_ZIP = 500 << 20
+_CHUNK = 256 * 1024
+
+
+def info_json(info: RevInfo) -> bytes:
+    """The ``.info`` of a resolved version, its Origin cleaned as the go command writes it to
+    its module cache (``writeDiskStat``: no TagSum/TagPrefix/RepoSum, no Ref for a
+    pseudo-version)."""
+    origin = info.origin
+    origin.tag_sum = origin.tag_prefix = origin.repo_sum = ""
+    if is_pseudo_version(info.version):
+        origin.ref = ""
+    t = info.time.strftime("%Y-%m-%dT%H:%M:%SZ")
+    body = {"Version": info.version, "Time": t, "Origin": origin.to_json()}
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+def _temp_file(folder: Path) -> BinaryIO:
+    return tempfile.TemporaryFile(mode="w+b", dir=folder)
+
+
+class _SpoolBody:
+    """A built zip in a temporary file, streamed and removed afterwards."""
+
+    def __init__(self, f: BinaryIO, size: int) -> None:
+        self._f = f
+        self._size = size
+
+    @property
+    def content_length(self) -> int | None:
+        return self._size
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        await asyncio.to_thread(self._f.seek, 0)
+        while chunk := await asyncio.to_thread(self._f.read, _CHUNK):
+            yield chunk
+
+
+class GitFetcher:
+    """Modules straight from their git repositories (see the module docstring)."""
+
+    def __init__(
+        self,
+        cache_dir: Path,
+        rules: Sequence[RewriteRule],
+        *,
+        timeout: float = 120.0,
+        max_zip: int = DEFAULT_MAX_ZIP,
+        refs_ttl: float = 30.0,
+        git: str = "git",
+    ) -> None:
+        self._dir = cache_dir
+        self._rules = tuple(rules)
+        self._max_zip = max_zip
+        self._refs_ttl = refs_ttl
+        self._runner = GitRunner(home=cache_dir / "home", timeout=timeout, git=git)
+        self._repos: dict[str, GitRepo] = {}
+
+    @property
+    def name(self) -> str:
+        """``direct``."""
+        return "direct"
+
+    async def _prepare(self) -> None:
+        for sub in ("home", "repos", "tmp"):
+            await asyncio.to_thread((self._dir / sub).mkdir, parents=True, exist_ok=True)
+
+    def _repo(self, url: str, protocols: tuple[str, ...]) -> GitRepo:
+        repo = self._repos.get(url)
+        if repo is None:
+            digest = hashlib.sha256(url.encode()).hexdigest()[:32]
+            repo = GitRepo(
+                self._runner,
+                url,
+                self._dir / "repos" / digest,
+                protocols=protocols,
+                refs_ttl=self._refs_ttl,
+            )
+            self._repos[url] = repo
+        return repo
+
+    async def code_repo(self, path: str) -> CodeRepo:
+        """The module ``path`` in its repository (the first of the URLs that exists)."""
+        await self._prepare()
+        root = resolve_repo(path, self._rules)
+        last: ModuleNotFound | None = None
+        for url in root.urls:
+            repo = self._repo(url, root.protocols)
+            try:
+                await repo.refs()
+            except ModuleNotFound as exc:
+                last = exc
+                continue
+            return CodeRepo(repo, root.root, path)
+        assert last is not None
+        raise ModuleNotFound(f"{path}: {last.message}", path=path)
+
+    async def list(self, path: str, *, headers: Headers = None) -> bytes:
+        """The tagged versions, one a line."""
+        repo = await self.code_repo(path)
+        return "".join(v + "\n" for v in await repo.versions()).encode()
+
+    async def latest(self, path: str, *, headers: Headers = None) -> bytes:
+        """The repository's HEAD as a version."""
+        repo = await self.code_repo(path)
+        return info_json(await repo.latest())
+
+    async def info(self, path: str, version: str, *, headers: Headers = None) -> bytes:
+        """A version or a query (branch, tag, commit hash) resolved."""
+        check_arg(version, "version")
+        repo = await self.code_repo(path)
+        return info_json(await repo.stat(version))
+
+    async def mod(self, path: str, version: str, *, headers: Headers = None) -> bytes:
+        """The go.mod of a canonical version."""
+        check_arg(version, "version")
+        repo = await self.code_repo(path)
+        return await repo.go_mod(version)
+
+    @contextlib.asynccontextmanager
+    async def zip(
+        self, path: str, version: str, *, headers: Headers = None
+    ) -> AsyncIterator[_SpoolBody]:
+        """The zip of a canonical version, built in a temporary file."""
+        check_arg(version, "version")
+        repo = await self.code_repo(path)
+        if version != version.strip() or not version:
+            raise ModuleNotFound(f"{path}@{version}: invalid version")
+        await repo.go_mod(version)  # validates the version as Zip does (Stat, findDir)
+        found = await repo.find_dir(version)
+        tmp = self._dir / "tmp"
+        archive = await asyncio.to_thread(_temp_file, tmp)
+        out = await asyncio.to_thread(_temp_file, tmp)
+        try:
+            size = await repo.repo.archive(found.rev, found.dir, archive, self._max_zip)
+            del size
+            license_ = None
+            if found.dir:
+                license_ = await repo.repo.read_file(found.rev, "LICENSE", MAX_LICENSE)
+            await asyncio.to_thread(
+                build_module_zip, archive, out, path, version, found.dir, license_
+            )
+            length = await asyncio.to_thread(lambda: os.fstat(out.fileno()).st_size)
+            yield _SpoolBody(out, length)
+        finally:
+            await asyncio.to_thread(archive.close)
+            await asyncio.to_thread(out.close)

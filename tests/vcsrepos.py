@@ -1,0 +1,122 @@
+"""The test repositories of the private-module tests, built once per session with real git.
+
+``github.com/gmptest/<name>`` module paths (no traffic ever goes there: the go command's git
+is pointed at the loopback server by ``url.<base>.insteadOf`` in a test git config, and
+gomodproxy by ``--vcs-rewrite``). What each repository holds:
+
+- ``alpha``: a root module with tags v1.0.0, v1.1.0 (annotated) and a non-canonical ``v1.2``;
+  a ``feature`` branch; ``sub/`` (its own module, tags ``sub/v0.1.0``, ``sub/v0.2.0``, no
+  LICENSE of its own); ``nested/`` (a nested module, left out of the root zip); ``vendor/``;
+  ``v2/`` (the v2 module in a subdirectory, tag v2.0.0); v1.3.0 retracted by its own go.mod
+  at HEAD.
+- ``beta``: v1.0.0 at the root, then the root go.mod moves to ``/v2`` (v2 in the main branch),
+  tag v2.0.0 and v2.1.0 on a ``v2`` branch.
+- ``gamma``: no go.mod at all; tags v1.0.0, v2.0.0, v3.1.0 (``+incompatible``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.gitrepos import RepoBuilder
+
+__all__ = ["ORG", "TestRepos", "build_test_repos"]
+
+ORG = "github.com/gmptest"
+
+
+@dataclass(frozen=True)
+class TestRepos:
+    """Where the bare repositories are (served as ``<served>/<name>``) and notable commits."""
+
+    served: Path
+    alpha_feature: str
+    alpha_untagged: str
+    gamma_head: str
+
+
+def _alpha(work: Path, served: Path) -> tuple[str, str]:
+    r = RepoBuilder(work / "alpha")
+    r.write("LICENSE", "Alpha license\n")
+    r.write("go.mod", f"module {ORG}/alpha\n\ngo 1.21\n")
+    r.write("alpha.go", "package alpha\n\n// Version is the version.\nconst Version = \"v1.0.0\"\n")
+    r.write("sub/go.mod", f"module {ORG}/alpha/sub\n\ngo 1.21\n")
+    r.write("sub/sub.go", "package sub\n\nconst Name = \"sub\"\n")
+    r.write("nested/go.mod", f"module {ORG}/alpha/nested\n")
+    r.write("nested/n.go", "package nested\n")
+    r.write("vendor/example.com/dep/dep.go", "package dep\n")
+    r.write("vendor/modules.txt", "# example.com/dep v1.0.0\n")
+    r.write("internal/x/x.go", "package x\n")
+    r.commit("v1.0.0")
+    r.tag("v1.0.0")
+    r.tag("sub/v0.1.0")
+    r.write("alpha.go", "package alpha\n\n// Version is the version.\nconst Version = \"v1.1.0\"\n")
+    r.commit("v1.1.0")
+    r.tag("v1.1.0", annotated=True)
+    r.write("sub/sub.go", "package sub\n\nconst Name = \"sub 2\"\n")
+    r.commit("sub v0.2.0")
+    r.tag("sub/v0.2.0")
+    r.tag("v1.2")
+    r.write("v2/go.mod", f"module {ORG}/alpha/v2\n\ngo 1.21\n")
+    r.write("v2/alpha.go", "package alpha\n\nconst Version = \"v2.0.0\"\n")
+    r.commit("v2 in a subdirectory")
+    r.tag("v2.0.0")
+    r.checkout("feature", new=True)
+    r.write("feature.go", "package alpha\n\nconst Feature = true\n")
+    feature = r.commit("feature work")
+    r.checkout("main")
+    r.write("alpha.go", "package alpha\n\n// Version is the version.\nconst Version = \"v1.3.0\"\n")
+    r.commit("v1.3.0")
+    r.tag("v1.3.0")
+    r.write("go.mod", f"module {ORG}/alpha\n\ngo 1.21\n\nretract v1.3.0 // broken\n")
+    untagged = r.commit("retract v1.3.0")
+    r.publish(served, "alpha")
+    return feature, untagged
+
+
+def _beta(work: Path, served: Path) -> None:
+    r = RepoBuilder(work / "beta", start=1_610_000_000)
+    r.write("go.mod", f"module {ORG}/beta\n\ngo 1.20\n")
+    r.write("beta.go", "package beta\n\nconst V = 1\n")
+    r.write("LICENSE", "Beta\n")
+    r.commit("v1")
+    r.tag("v1.0.0")
+    r.checkout("v2", new=True)
+    r.write("go.mod", f"module {ORG}/beta/v2\n\ngo 1.20\n")
+    r.write("beta.go", "package beta\n\nconst V = 2\n")
+    r.commit("v2")
+    r.tag("v2.0.0")
+    r.write("more.go", "package beta\n\nconst More = 2\n")
+    r.commit("v2.1")
+    r.tag("v2.1.0")
+    r.checkout("main")
+    r.write("beta.go", "package beta\n\nconst V = 1 // still v1\n")
+    r.commit("v1 work")
+    r.publish(served, "beta")
+
+
+def _gamma(work: Path, served: Path) -> str:
+    r = RepoBuilder(work / "gamma", start=1_620_000_000)
+    r.write("gamma.go", "package gamma\n\nconst G = 1\n")
+    r.commit("one")
+    r.tag("v1.0.0")
+    r.write("gamma.go", "package gamma\n\nconst G = 2\n")
+    r.commit("two")
+    r.tag("v2.0.0")
+    r.write("gamma.go", "package gamma\n\nconst G = 3\n")
+    r.commit("three")
+    r.tag("v3.1.0")
+    r.write("gamma.go", "package gamma\n\nconst G = 4\n")
+    head = r.commit("four")
+    r.publish(served, "gamma")
+    return head
+
+
+def build_test_repos(root: Path) -> TestRepos:
+    """Build every repository under ``root/work`` and publish them to ``root/served``."""
+    work, served = root / "work", root / "served"
+    feature, untagged = _alpha(work, served)
+    _beta(work, served)
+    head = _gamma(work, served)
+    return TestRepos(served, feature, untagged, head)
