@@ -62,7 +62,11 @@ class RepoBuilder:
         stamp = f"@{self._clock} +0000"
         self.git("add", "-A")
         self.git(
-            "commit", "-q", "--allow-empty", "-m", message,
+            "commit",
+            "-q",
+            "--allow-empty",
+            "-m",
+            message,
             env={"GIT_AUTHOR_DATE": stamp, "GIT_COMMITTER_DATE": stamp},
         )
         return self.git("rev-parse", "HEAD")

@@ -8,9 +8,9 @@ gomodproxy by ``--vcs-rewrite``). What each repository holds:
   a ``feature`` branch; ``sub/`` (its own module, tags ``sub/v0.1.0``, ``sub/v0.2.0``, no
   LICENSE of its own); ``nested/`` (a nested module, left out of the root zip); ``vendor/``;
   ``v2/`` (the v2 module in a subdirectory, tag v2.0.0); v1.3.0 retracted by its own go.mod
-  at HEAD.
+  at HEAD (tag v1.4.0 on HEAD, retracted by its own go.mod).
 - ``beta``: v1.0.0 at the root, then the root go.mod moves to ``/v2`` (v2 in the main branch),
-  tag v2.0.0 and v2.1.0 on a ``v2`` branch.
+  tag v2.0.0 and v2.1.0 on a ``major2`` branch.
 - ``gamma``: no go.mod at all; tags v1.0.0, v2.0.0, v3.1.0 (``+incompatible``).
 """
 
@@ -21,18 +21,18 @@ from pathlib import Path
 
 from tests.gitrepos import RepoBuilder
 
-__all__ = ["ORG", "TestRepos", "build_test_repos"]
+__all__ = ["ORG", "BuiltRepos", "build_test_repos"]
 
 ORG = "github.com/gmptest"
 
 
 @dataclass(frozen=True)
-class TestRepos:
+class BuiltRepos:
     """Where the bare repositories are (served as ``<served>/<name>``) and notable commits."""
 
     served: Path
     alpha_feature: str
-    alpha_untagged: str
+    alpha_head: str
     gamma_head: str
 
 
@@ -40,9 +40,9 @@ def _alpha(work: Path, served: Path) -> tuple[str, str]:
     r = RepoBuilder(work / "alpha")
     r.write("LICENSE", "Alpha license\n")
     r.write("go.mod", f"module {ORG}/alpha\n\ngo 1.21\n")
-    r.write("alpha.go", "package alpha\n\n// Version is the version.\nconst Version = \"v1.0.0\"\n")
+    r.write("alpha.go", 'package alpha\n\n// Version is the version.\nconst Version = "v1.0.0"\n')
     r.write("sub/go.mod", f"module {ORG}/alpha/sub\n\ngo 1.21\n")
-    r.write("sub/sub.go", "package sub\n\nconst Name = \"sub\"\n")
+    r.write("sub/sub.go", 'package sub\n\nconst Name = "sub"\n')
     r.write("nested/go.mod", f"module {ORG}/alpha/nested\n")
     r.write("nested/n.go", "package nested\n")
     r.write("vendor/example.com/dep/dep.go", "package dep\n")
@@ -51,28 +51,29 @@ def _alpha(work: Path, served: Path) -> tuple[str, str]:
     r.commit("v1.0.0")
     r.tag("v1.0.0")
     r.tag("sub/v0.1.0")
-    r.write("alpha.go", "package alpha\n\n// Version is the version.\nconst Version = \"v1.1.0\"\n")
+    r.write("alpha.go", 'package alpha\n\n// Version is the version.\nconst Version = "v1.1.0"\n')
     r.commit("v1.1.0")
     r.tag("v1.1.0", annotated=True)
-    r.write("sub/sub.go", "package sub\n\nconst Name = \"sub 2\"\n")
+    r.write("sub/sub.go", 'package sub\n\nconst Name = "sub 2"\n')
     r.commit("sub v0.2.0")
     r.tag("sub/v0.2.0")
     r.tag("v1.2")
     r.write("v2/go.mod", f"module {ORG}/alpha/v2\n\ngo 1.21\n")
-    r.write("v2/alpha.go", "package alpha\n\nconst Version = \"v2.0.0\"\n")
+    r.write("v2/alpha.go", 'package alpha\n\nconst Version = "v2.0.0"\n')
     r.commit("v2 in a subdirectory")
     r.tag("v2.0.0")
     r.checkout("feature", new=True)
     r.write("feature.go", "package alpha\n\nconst Feature = true\n")
     feature = r.commit("feature work")
     r.checkout("main")
-    r.write("alpha.go", "package alpha\n\n// Version is the version.\nconst Version = \"v1.3.0\"\n")
+    r.write("alpha.go", 'package alpha\n\n// Version is the version.\nconst Version = "v1.3.0"\n')
     r.commit("v1.3.0")
     r.tag("v1.3.0")
-    r.write("go.mod", f"module {ORG}/alpha\n\ngo 1.21\n\nretract v1.3.0 // broken\n")
-    untagged = r.commit("retract v1.3.0")
+    r.write("go.mod", f"module {ORG}/alpha\n\ngo 1.21\n\nretract v1.4.0 // published by mistake\n")
+    head = r.commit("v1.4.0, retracted by itself")
+    r.tag("v1.4.0")
     r.publish(served, "alpha")
-    return feature, untagged
+    return feature, head
 
 
 def _beta(work: Path, served: Path) -> None:
@@ -82,7 +83,7 @@ def _beta(work: Path, served: Path) -> None:
     r.write("LICENSE", "Beta\n")
     r.commit("v1")
     r.tag("v1.0.0")
-    r.checkout("v2", new=True)
+    r.checkout("major2", new=True)
     r.write("go.mod", f"module {ORG}/beta/v2\n\ngo 1.20\n")
     r.write("beta.go", "package beta\n\nconst V = 2\n")
     r.commit("v2")
@@ -113,10 +114,10 @@ def _gamma(work: Path, served: Path) -> str:
     return head
 
 
-def build_test_repos(root: Path) -> TestRepos:
+def build_test_repos(root: Path) -> BuiltRepos:
     """Build every repository under ``root/work`` and publish them to ``root/served``."""
     work, served = root / "work", root / "served"
-    feature, untagged = _alpha(work, served)
+    feature, head = _alpha(work, served)
     _beta(work, served)
-    head = _gamma(work, served)
-    return TestRepos(served, feature, untagged, head)
+    gamma = _gamma(work, served)
+    return BuiltRepos(served, feature, head, gamma)

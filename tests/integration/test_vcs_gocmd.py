@@ -1,0 +1,193 @@
+"""Private modules straight from git, held to the go command in direct mode.
+
+The repositories of :mod:`tests.vcsrepos` are served by the real ``git http-backend`` on
+loopback. The reference is the go command with ``GOPROXY=direct`` and ``GOPRIVATE`` set, its
+git pointed at the loopback server by ``url.<base>.insteadOf`` in a test git config
+(``GIT_CONFIG_GLOBAL``); gomodproxy's git fetcher gets ``--vcs-rewrite`` for the same prefix.
+Version lists, resolved versions (pseudo-versions included), ``.info`` (Origin compared without
+its URL), ``.mod`` and zip ``h1:`` hashes must be the go command's, case by case, and a version
+the go command refuses must be refused too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from gomodproxy.errors import ProxyError
+from gomodproxy.module.dirhash import hash_zip
+from gomodproxy.vcs.fetcher import GitFetcher
+from gomodproxy.vcs.resolve import parse_rewrites
+from tests.gitserver import GitServer, running_git_server
+from tests.gotool import go_environ, run_go
+from tests.vcsrepos import ORG, BuiltRepos, build_test_repos
+
+pytestmark = [pytest.mark.gocmd, pytest.mark.slow, pytest.mark.asyncio]
+
+
+@dataclass(frozen=True)
+class Site:
+    """The served repositories and the go command's environment pointed at them."""
+
+    repos: BuiltRepos
+    server: GitServer
+    root: Path
+    env: dict[str, str]
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    root = tmp_path_factory.mktemp("vcs")
+    repos = build_test_repos(root)
+    with running_git_server(repos.served) as server:
+        cfg = root / "gitconfig"
+        cfg.write_text(f'[url "{server.url}"]\n\tinsteadOf = https://{ORG}/\n')
+        home = root / "home"
+        home.mkdir()
+        env = go_environ(
+            home,
+            goproxy="direct",
+            goprivate=ORG,
+            extra={"GIT_CONFIG_GLOBAL": str(cfg), "GIT_TERMINAL_PROMPT": "0"},
+        )
+        yield Site(repos, server, root, env)
+
+
+@pytest_asyncio.fixture
+async def fetcher(site: Site, tmp_path: Path) -> AsyncIterator[GitFetcher]:
+    yield GitFetcher(tmp_path / "vcs", parse_rewrites([f"{ORG}/={site.server.url}"]))
+
+
+def go_download(site: Site, target: str) -> dict[str, object] | None:
+    """``go mod download -json target`` in direct mode; None when the go command refuses."""
+    proc = run_go(["mod", "download", "-json", target], cwd=site.root / "home", env=site.env)
+    if proc.returncode != 0:
+        return None
+    data = json.loads(proc.stdout)
+    assert isinstance(data, dict)
+    return data
+
+
+def go_versions(site: Site, path: str) -> list[str]:
+    proc = run_go(
+        ["list", "-m", "-retracted", "-versions", "-json", path],
+        cwd=site.root / "home",
+        env=site.env,
+        check=True,
+    )
+    return list(json.loads(proc.stdout).get("Versions", []))
+
+
+def _zip_hash(spool: Path, data: bytes) -> str:
+    spool.write_bytes(data)
+    with spool.open("rb") as f:
+        return hash_zip(f)
+
+
+def _without_url(info: dict[str, object]) -> dict[str, object]:
+    origin = dict(info.get("Origin", {}))  # type: ignore[call-overload]
+    origin.pop("URL", None)
+    return {**info, "Origin": origin}
+
+
+LIST_CASES = ["alpha", "alpha/sub", "alpha/v2", "beta", "beta/v2", "gamma", "alpha/nested"]
+
+
+@pytest.mark.parametrize("name", LIST_CASES)
+async def test_version_list_matches_go(site: Site, fetcher: GitFetcher, name: str) -> None:
+    """Tags to versions: sub/ prefixes, /vN in a subdirectory and a branch, +incompatible,
+    non-canonical tags left out (fault catalogue 63)."""
+    path = f"{ORG}/{name}"
+    want = go_versions(site, path)
+    got = (await fetcher.list(path)).decode().split()
+    assert got == want
+
+
+def _cases(repos: BuiltRepos) -> list[tuple[str, str]]:
+    return [
+        ("alpha", "v1.0.0"),
+        ("alpha", "v1.1.0"),
+        ("alpha", "v1.3.0"),
+        ("alpha", "feature"),
+        ("alpha", repos.alpha_feature[:12]),
+        ("alpha", repos.alpha_head[:12]),
+        ("alpha", "v2.0.0"),
+        ("alpha", "v1.2.0"),
+        ("alpha/sub", "v0.1.0"),
+        ("alpha/sub", "v0.2.0"),
+        ("alpha/sub", "main"),
+        ("alpha/v2", "v2.0.0"),
+        ("alpha/v2", "main"),
+        ("alpha/nested", "v1.0.0"),
+        ("beta", "v1.0.0"),
+        ("beta", "main"),
+        ("beta", "v2.0.0"),
+        ("beta/v2", "v2.0.0"),
+        ("beta/v2", "v2.1.0"),
+        ("beta/v2", "major2"),
+        ("gamma", "v1.0.0"),
+        ("gamma", "v2.0.0+incompatible"),
+        ("gamma", "v3.1.0+incompatible"),
+        ("gamma", repos.gamma_head[:12]),
+        ("gamma", "main"),
+    ]
+
+
+async def test_info_mod_zip_match_go(site: Site, fetcher: GitFetcher) -> None:
+    """Case by case: the resolved version (pseudo-versions included), the ``.info`` (Origin
+    without URL), the ``.mod`` and the zip's ``h1:`` hash equal the go command's; a version
+    the go command refuses (a major mismatch, fault catalogue 42; a missing go.mod for a
+    subdirectory) is refused too. LICENSE comes from the repository root for ``alpha/sub``;
+    the nested module and vendor/ are left out of alpha's zip."""
+    failures: list[str] = []
+    compared: list[str] = []
+    refused: list[str] = []
+    for name, query in _cases(site.repos):
+        path = f"{ORG}/{name}"
+        want = go_download(site, f"{path}@{query}")
+        try:
+            info = json.loads(await fetcher.info(path, query))
+        except ProxyError as exc:
+            if want is not None:
+                failures.append(f"{path}@{query}: refused ({exc}) but go gave {want['Version']}")
+            refused.append(f"{name}@{query}")
+            continue
+        if want is None:
+            failures.append(f"{path}@{query}: go refuses it but we gave {info['Version']}")
+            continue
+        version = str(want["Version"])
+        if info["Version"] != version:
+            failures.append(f"{path}@{query}: version {info['Version']} != {version}")
+            continue
+        go_info = json.loads(Path(str(want["Info"])).read_bytes())
+        if _without_url(info) != _without_url(go_info):
+            failures.append(f"{path}@{query}: info {info} != {go_info}")
+        mod = await fetcher.mod(path, version)
+        if mod != Path(str(want["GoMod"])).read_bytes():
+            failures.append(f"{path}@{version}: go.mod differs")
+        async with fetcher.zip(path, version) as body:
+            data = b"".join([c async for c in body.chunks()])
+        h1 = await asyncio.to_thread(_zip_hash, site.root / "ours.zip", data)
+        if h1 != want["Sum"]:
+            failures.append(f"{path}@{version}: zip {h1} != {want['Sum']}")
+        compared.append(f"{name}@{version}")
+    assert not failures, "\n".join(failures)
+    # The cases that the go command refuses, and nothing else.
+    assert refused == ["alpha@v2.0.0", "alpha@v1.2.0", "alpha/nested@v1.0.0", "beta@v2.0.0"]
+    assert len(compared) == len(_cases(site.repos)) - len(refused)
+
+
+async def test_latest_is_head_honouring_retractions(site: Site, fetcher: GitFetcher) -> None:
+    """``@latest`` is the repository's HEAD as the go command resolves it: HEAD carries tag
+    v1.4.0, retracted by its own go.mod, so it becomes a pseudo-version above v1.3.0."""
+    want = go_download(site, f"{ORG}/alpha@{site.repos.alpha_head[:12]}")
+    assert want is not None
+    latest = json.loads(await fetcher.latest(f"{ORG}/alpha"))
+    assert latest["Version"] == want["Version"]
+    assert str(latest["Version"]).startswith("v1.3.1-0.")
