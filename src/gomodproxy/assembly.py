@@ -52,6 +52,8 @@ from gomodproxy.upstream.chain import (
 )
 from gomodproxy.upstream.netrc import load_netrc, netrc_path
 from gomodproxy.upstream.proxyclient import FetchPolicy
+from gomodproxy.vcs.fetcher import GitFetcher
+from gomodproxy.vcs.resolve import RewriteRule, parse_rewrites
 
 __all__ = [
     "Plan",
@@ -61,6 +63,7 @@ __all__ = [
     "module_service",
     "open_store",
     "open_upstreams",
+    "vcs_fetcher",
     "with_defaults",
 ]
 
@@ -77,6 +80,8 @@ class Plan:
     proxies: ProxyList
     private: PrivateSettings
     sumdb: SumDBConfig | None
+    #: ``--vcs-rewrite`` rules, longest prefix first.
+    vcs_rules: tuple[RewriteRule, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +116,7 @@ def check_settings(settings: Settings) -> Plan:
         sumdb = parse_gosumdb(settings.sumdb)
     except ConfigError as exc:
         raise ConfigError(f"invalid --sumdb {settings.sumdb!r}: {exc}") from exc
+    vcs_rules = parse_rewrites(settings.vcs_rewrite)
     host, port = parse_listen(settings.listen)
     for url in proxies.proxy_urls:
         u = URL(url)
@@ -122,13 +128,28 @@ def check_settings(settings: Settings) -> Plan:
                     "loop; point --upstream at another proxy (GOPROXY in the environment may "
                     "name this one)"
                 )
-    if not proxies.proxy_urls:
+    if not proxies.proxy_urls and not vcs_rules:
         logger.warning(
-            "proxy.no_upstream upstream=%s: only cached files can be served (direct fetching "
-            "is not supported yet); give a proxy URL in --upstream to fetch new ones",
+            "proxy.no_upstream upstream=%s: no proxy URL and no --vcs-rewrite: only cached "
+            "files and repositories named by a .git qualifier can be served; give a proxy URL "
+            "in --upstream or a --vcs-rewrite rule to fetch new ones",
             describe_upstreams(proxies),
         )
-    return Plan(settings, proxies, private, sumdb)
+    return Plan(settings, proxies, private, sumdb, vcs_rules)
+
+
+def vcs_fetcher(plan: Plan) -> GitFetcher:
+    """The git fetcher used for ``direct`` (and for private paths): its clones under
+    ``--vcs-cache-dir``, by default ``<cache-dir>/.gomodproxy/vcs``."""
+    settings = plan.settings
+    folder = settings.vcs_cache_dir or settings.cache_dir / ".gomodproxy" / "vcs"
+    return GitFetcher(
+        folder,
+        plan.vcs_rules,
+        timeout=settings.vcs_timeout,
+        max_zip=settings.vcs_max_zip_mb << 20,
+        refs_ttl=settings.list_ttl,
+    )
 
 
 def describe_upstreams(proxies: ProxyList) -> str:
@@ -174,6 +195,7 @@ async def open_upstreams(
             policy=policy,
             netrc=netrc,
             observer=observer,
+            direct=vcs_fetcher(plan),
         )
         verifier: SumDBClient | None = None
         db_fetcher: SumDBHTTPFetcher | None = None

@@ -150,6 +150,30 @@ OPTIONS: tuple[Option, ...] = (
     Option("instance-id", str, "", "name of this proxy in Via headers (loop detection)", "ID"),
     Option("netrc", Path, None, ".netrc for upstreams (default $NETRC, else ~/.netrc)", "FILE"),
     Option("log-json", bool, False, "write log lines as JSON objects", ""),
+    Option(
+        "vcs-rewrite",
+        tuple,
+        (),
+        "where private repositories are, PREFIX=URLPREFIX (repeatable; a TOML list; in the "
+        "variable separated by spaces): a module path under PREFIX (ending in '/') is cloned "
+        "from URLPREFIX plus its next path element (+ .git when that exists)",
+        "PREFIX=URL",
+    ),
+    Option(
+        "vcs-cache-dir",
+        Path,
+        None,
+        "folder of the bare git clones of private modules; default: <cache-dir>/.gomodproxy/vcs",
+        "DIR",
+    ),
+    Option(
+        "vcs-max-zip-mb",
+        int,
+        500,
+        "largest repository tree (git archive output) read for one module zip, MiB",
+        "MIB",
+    ),
+    Option("vcs-timeout", float, 300.0, "deadline of one git command", "SECONDS"),
 )
 
 _BY_NAME = {o.name: o for o in OPTIONS}
@@ -190,6 +214,10 @@ class Settings:
     instance_id: str
     netrc: Path | None
     log_json: bool
+    vcs_rewrite: tuple[str, ...]
+    vcs_cache_dir: Path | None
+    vcs_max_zip_mb: int
+    vcs_timeout: float
 
     @property
     def host(self) -> str:
@@ -332,6 +360,12 @@ def _apply_go_environment(
 def _coerce(option: Option, raw: object, where: str) -> object:
     kind = option.kind
     try:
+        if kind is tuple:
+            if isinstance(raw, str):
+                return tuple(raw.split())
+            if isinstance(raw, list | tuple) and all(isinstance(v, str) for v in raw):
+                return tuple(raw)
+            raise ValueError("not a list of strings")
         if kind is bool:
             if isinstance(raw, bool):
                 return raw
@@ -370,6 +404,10 @@ def _validate(s: Settings) -> None:
     for name in ("fetch_timeout", "zip_timeout", "connect_timeout", "read_timeout"):
         if getattr(s, name) <= 0:
             raise ConfigError(f"--{name.replace('_', '-')} must be more than 0 seconds")
+    if s.vcs_max_zip_mb < 1:
+        raise ConfigError(f"--vcs-max-zip-mb must be at least 1, not {s.vcs_max_zip_mb}")
+    if s.vcs_timeout <= 0:
+        raise ConfigError("--vcs-timeout must be more than 0 seconds")
     if s.retries < 0 or s.hot_cache_mb < 0:
         raise ConfigError("--retries and --hot-cache-mb must not be negative")
     if s.max_fetches < 1:

@@ -135,7 +135,12 @@ def show_settings(given: ConfigInput, report: ConfigReport) -> list[ShownSetting
     shown = []
     for option in OPTIONS:
         value = getattr(settings, option.attr)
-        text = "" if value is None else str(value).lower() if option.kind is bool else str(value)
+        if isinstance(value, tuple):
+            text = " ".join(value)
+        else:
+            text = (
+                "" if value is None else str(value).lower() if option.kind is bool else str(value)
+            )
         source = "default"
         if given.flags.get(option.attr, given.flags.get(option.name)) is not None:
             source = "flag --" + option.name

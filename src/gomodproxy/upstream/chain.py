@@ -277,11 +277,13 @@ def build_chain(
     policy: FetchPolicy | None = None,
     netrc: NetrcCredentials | None = None,
     observer: UpstreamObserver | None = None,
+    direct: ModuleFetcher | None = None,
 ) -> UpstreamChain:
     """An :class:`UpstreamChain` with a proxy fetcher (HTTP or ``file://``) for every proxy URL
-    and ``direct`` as the direct fetcher."""
+    and ``direct`` (the git fetcher of private modules; by default one that refuses) as the
+    direct fetcher."""
     fetchers: dict[str, ModuleFetcher] = {
         url: ProxyFetcher(transport_for(url, session, policy=policy, netrc=netrc))
         for url in proxies.proxy_urls
     }
-    return UpstreamChain(proxies, fetchers, private=private, observer=observer)
+    return UpstreamChain(proxies, fetchers, direct=direct, private=private, observer=observer)
