@@ -16,12 +16,16 @@ gomodproxy by ``--vcs-rewrite``). What each repository holds:
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from tests.gitrepos import RepoBuilder
+from tests.gitserver import GitServer, running_git_server
+from tests.gotool import go_environ
 
-__all__ = ["ORG", "BuiltRepos", "build_test_repos"]
+__all__ = ["ORG", "BuiltRepos", "Site", "build_test_repos", "serving_test_repos"]
 
 ORG = "github.com/gmptest"
 
@@ -121,3 +125,39 @@ def build_test_repos(root: Path) -> BuiltRepos:
     _beta(work, served)
     gamma = _gamma(work, served)
     return BuiltRepos(served, feature, head, gamma)
+
+
+@dataclass(frozen=True)
+class Site:
+    """The served repositories and the go command's direct-mode environment pointed at them
+    (``GOPROXY=direct``, ``GOPRIVATE``, a git config rewriting ``https://github.com/gmptest/``
+    to the loopback server)."""
+
+    repos: BuiltRepos
+    server: GitServer
+    root: Path
+    env: dict[str, str]
+    git_config: Path
+
+    @property
+    def rewrite(self) -> str:
+        """gomodproxy's ``--vcs-rewrite`` for the same repositories."""
+        return f"{ORG}/={self.server.url}"
+
+
+@contextlib.contextmanager
+def serving_test_repos(root: Path) -> Iterator[Site]:
+    """Build the repositories under ``root`` and serve them over smart HTTP on loopback."""
+    repos = build_test_repos(root)
+    with running_git_server(repos.served) as server:
+        cfg = root / "gitconfig"
+        cfg.write_text(f'[url "{server.url}"]\n\tinsteadOf = https://{ORG}/\n')
+        home = root / "home"
+        home.mkdir()
+        env = go_environ(
+            home,
+            goproxy="direct",
+            goprivate=ORG,
+            extra={"GIT_CONFIG_GLOBAL": str(cfg), "GIT_TERMINAL_PROMPT": "0"},
+        )
+        yield Site(repos, server, root, env, cfg)

@@ -148,7 +148,7 @@ def vcs_fetcher(plan: Plan) -> GitFetcher:
         plan.vcs_rules,
         timeout=settings.vcs_timeout,
         max_zip=settings.vcs_max_zip_mb << 20,
-        refs_ttl=settings.list_ttl,
+        refs_ttl=max(settings.list_ttl, 5.0),
     )
 
 

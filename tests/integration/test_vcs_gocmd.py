@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -24,44 +23,21 @@ from gomodproxy.errors import ProxyError
 from gomodproxy.module.dirhash import hash_zip
 from gomodproxy.vcs.fetcher import GitFetcher
 from gomodproxy.vcs.resolve import parse_rewrites
-from tests.gitserver import GitServer, running_git_server
-from tests.gotool import go_environ, run_go
-from tests.vcsrepos import ORG, BuiltRepos, build_test_repos
+from tests.gotool import run_go
+from tests.vcsrepos import ORG, BuiltRepos, Site, serving_test_repos
 
 pytestmark = [pytest.mark.gocmd, pytest.mark.slow, pytest.mark.asyncio]
 
 
-@dataclass(frozen=True)
-class Site:
-    """The served repositories and the go command's environment pointed at them."""
-
-    repos: BuiltRepos
-    server: GitServer
-    root: Path
-    env: dict[str, str]
-
-
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    root = tmp_path_factory.mktemp("vcs")
-    repos = build_test_repos(root)
-    with running_git_server(repos.served) as server:
-        cfg = root / "gitconfig"
-        cfg.write_text(f'[url "{server.url}"]\n\tinsteadOf = https://{ORG}/\n')
-        home = root / "home"
-        home.mkdir()
-        env = go_environ(
-            home,
-            goproxy="direct",
-            goprivate=ORG,
-            extra={"GIT_CONFIG_GLOBAL": str(cfg), "GIT_TERMINAL_PROMPT": "0"},
-        )
-        yield Site(repos, server, root, env)
+    with serving_test_repos(tmp_path_factory.mktemp("vcs")) as served:
+        yield served
 
 
 @pytest_asyncio.fixture
 async def fetcher(site: Site, tmp_path: Path) -> AsyncIterator[GitFetcher]:
-    yield GitFetcher(tmp_path / "vcs", parse_rewrites([f"{ORG}/={site.server.url}"]))
+    yield GitFetcher(tmp_path / "vcs", parse_rewrites([site.rewrite]))
 
 
 def go_download(site: Site, target: str) -> dict[str, object] | None:

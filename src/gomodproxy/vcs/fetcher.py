@@ -49,6 +49,11 @@ def info_json(info: RevInfo) -> bytes:
     return json.dumps(body, separators=(",", ":")).encode()
 
 
+def _flushed_size(f: BinaryIO) -> int:
+    f.flush()
+    return os.fstat(f.fileno()).st_size
+
+
 def _temp_file(folder: Path) -> BinaryIO:
     return tempfile.TemporaryFile(mode="w+b", dir=folder)
 
@@ -174,7 +179,7 @@ class GitFetcher:
             await asyncio.to_thread(
                 build_module_zip, archive, out, path, version, found.dir, license_
             )
-            length = await asyncio.to_thread(lambda: os.fstat(out.fileno()).st_size)
+            length = await asyncio.to_thread(_flushed_size, out)
             yield _SpoolBody(out, length)
         finally:
             await asyncio.to_thread(archive.close)

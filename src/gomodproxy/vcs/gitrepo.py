@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import shutil
 import time
 from collections.abc import Callable, Mapping
@@ -22,7 +23,7 @@ from typing import BinaryIO
 
 from gomodproxy.errors import ModuleNotFound, UpstreamError
 from gomodproxy.module import semver
-from gomodproxy.vcs.gitcmd import GitFailed, GitRunner, check_arg
+from gomodproxy.vcs.gitcmd import GitFailed, GitRunner, check_arg, mask_secrets
 
 __all__ = ["GitRepo", "Origin", "RevInfo", "UnknownRevision"]
 
@@ -51,7 +52,7 @@ class Origin:
         """The ``Origin`` object of an ``.info`` (empty fields left out, Go's order)."""
         fields = [
             ("VCS", "git"),
-            ("URL", self.url),
+            ("URL", mask_secrets(self.url)),
             ("Subdir", self.subdir),
             ("Hash", self.hash),
             ("TagPrefix", self.tag_prefix),
@@ -99,6 +100,7 @@ class GitRepo:
         self._refs_ttl = refs_ttl
         self._max_file = max_file
         self._lock = asyncio.Lock()
+        self._refs_lock = asyncio.Lock()
         self._refs: dict[str, str] | None = None
         self._refs_at = 0.0
         self._synced: dict[str, str] | None = None
@@ -113,7 +115,7 @@ class GitRepo:
     async def _ensure_clone(self) -> None:
         if await asyncio.to_thread((self._dir / "objects").is_dir):
             return
-        tmp = self._dir.with_name(self._dir.name + f".init-{os.getpid()}")
+        tmp = self._dir.with_name(f"{self._dir.name}.init-{os.getpid()}-{secrets.token_hex(4)}")
         await asyncio.to_thread(shutil.rmtree, tmp, True)
         await asyncio.to_thread(tmp.mkdir, parents=True)
         try:
@@ -128,9 +130,15 @@ class GitRepo:
     async def refs(self) -> dict[str, str]:
         """HEAD, branches and tags of the remote (annotated tags peeled), remembered for a
         while; a remote that does not exist is a not-found, any other failure a 502."""
-        now = time.monotonic()
-        if self._refs is not None and now - self._refs_at < self._refs_ttl:
+        if self._refs is not None and time.monotonic() - self._refs_at < self._refs_ttl:
             return self._refs
+        async with self._refs_lock:
+            if self._refs is not None and time.monotonic() - self._refs_at < self._refs_ttl:
+                return self._refs
+            return await self._list_remote()
+
+    async def _list_remote(self) -> dict[str, str]:
+        now = time.monotonic()
         await self._ensure_clone()
         try:
             out = await self._git("ls-remote", "-q", "--end-of-options", "origin")
