@@ -2,6 +2,8 @@
 
 Serves the bare repositories under ``root`` at ``http://127.0.0.1:PORT/<name>`` (protocol v2
 included), in a thread, and records every request path so tests can assert what was asked.
+Repositories whose name starts with ``stall`` answer only after ``GitServer.stall`` seconds (a
+slow server, fault catalogue 65).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import contextlib
 import os
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -31,6 +34,8 @@ class GitServer:
         self.httpd = httpd
         self.requests: list[str] = []
         self.lock = threading.Lock()
+        #: Seconds to wait before answering requests for repositories named ``stall*``.
+        self.stall = 30.0
 
     @property
     def url(self) -> str:
@@ -65,6 +70,8 @@ def _handler(server: GitServer, backend: str) -> type[BaseHTTPRequestHandler]:
         def _run(self) -> None:
             parts = urlsplit(self.path)
             server.record(parts.path)
+            if parts.path.startswith("/stall"):
+                time.sleep(server.stall)
             body = self._body() if self.command == "POST" else b""
             env = {
                 "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
