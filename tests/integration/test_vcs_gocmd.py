@@ -35,14 +35,22 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         yield served
 
 
-@pytest_asyncio.fixture
-async def fetcher(site: Site, tmp_path: Path) -> AsyncIterator[GitFetcher]:
-    yield GitFetcher(tmp_path / "vcs", parse_rewrites([site.rewrite]))
+@pytest_asyncio.fixture(params=["http", "file"])
+async def fetcher(
+    site: Site, tmp_path: Path, request: pytest.FixtureRequest
+) -> AsyncIterator[GitFetcher]:
+    """The git fetcher over smart HTTP (git http-backend), or over a ``file://`` rewrite of
+    the same bare repositories."""
+    rule = site.rewrite if request.param == "http" else f"{ORG}/={site.repos.served.as_uri()}/"
+    yield GitFetcher(tmp_path / "vcs", parse_rewrites([rule]))
 
 
-def go_download(site: Site, target: str) -> dict[str, object] | None:
-    """``go mod download -json target`` in direct mode; None when the go command refuses."""
-    proc = run_go(["mod", "download", "-json", target], cwd=site.root / "home", env=site.env)
+def go_download(site: Site, target: str, modcache: Path) -> dict[str, object] | None:
+    """``go mod download -json target`` in direct mode with its module cache in ``modcache``
+    (the go command rewrites a version's .info with the Origin of the last query that
+    resolved to it); None when the go command refuses."""
+    env = {**site.env, "GOMODCACHE": str(modcache)}
+    proc = run_go(["mod", "download", "-json", target], cwd=site.root / "home", env=env)
     if proc.returncode != 0:
         return None
     data = json.loads(proc.stdout)
@@ -117,7 +125,7 @@ def _cases(repos: BuiltRepos) -> list[tuple[str, str]]:
     ]
 
 
-async def test_info_mod_zip_match_go(site: Site, fetcher: GitFetcher) -> None:
+async def test_info_mod_zip_match_go(site: Site, fetcher: GitFetcher, tmp_path: Path) -> None:
     """Case by case: the resolved version (pseudo-versions included), the ``.info`` (Origin
     without URL), the ``.mod`` and the zip's ``h1:`` hash equal the go command's; a version
     the go command refuses (a major mismatch, fault catalogue 42; a missing go.mod for a
@@ -128,7 +136,7 @@ async def test_info_mod_zip_match_go(site: Site, fetcher: GitFetcher) -> None:
     refused: list[str] = []
     for name, query in _cases(site.repos):
         path = f"{ORG}/{name}"
-        want = await asyncio.to_thread(go_download, site, f"{path}@{query}")
+        want = await asyncio.to_thread(go_download, site, f"{path}@{query}", tmp_path / "mod")
         try:
             info = json.loads(await fetcher.info(path, query))
         except ProxyError as exc:
@@ -161,10 +169,13 @@ async def test_info_mod_zip_match_go(site: Site, fetcher: GitFetcher) -> None:
     assert len(compared) == len(_cases(site.repos)) - len(refused)
 
 
-async def test_latest_is_head_honouring_retractions(site: Site, fetcher: GitFetcher) -> None:
+async def test_latest_is_head_honouring_retractions(
+    site: Site, fetcher: GitFetcher, tmp_path: Path
+) -> None:
     """``@latest`` is the repository's HEAD as the go command resolves it: HEAD carries tag
     v1.4.0, retracted by its own go.mod, so it becomes a pseudo-version above v1.3.0."""
-    want = await asyncio.to_thread(go_download, site, f"{ORG}/alpha@{site.repos.alpha_head[:12]}")
+    target = f"{ORG}/alpha@{site.repos.alpha_head[:12]}"
+    want = await asyncio.to_thread(go_download, site, target, tmp_path / "mod")
     assert want is not None
     latest = json.loads(await fetcher.latest(f"{ORG}/alpha"))
     assert latest["Version"] == want["Version"]
