@@ -13,7 +13,16 @@ from html.parser import HTMLParser
 
 from gomodproxy.errors import ModuleNotFound
 
-__all__ = ["MAX_META_BYTES", "MetaImport", "match_go_import", "parse_meta_go_imports"]
+__all__ = [
+    "MAX_META_BYTES",
+    "MetaImport",
+    "check_vcs_policy",
+    "match_go_import",
+    "parse_meta_go_imports",
+]
+
+#: The version-control systems gomodproxy runs for private modules (fault catalogue 62).
+ALLOWED_VCS = frozenset({"git"})
 
 #: The most of a page read for meta tags (fault catalogue 67: HTML over 1 MB).
 MAX_META_BYTES = 1 << 20
@@ -91,3 +100,14 @@ def match_go_import(imports: list[MetaImport], import_path: str) -> MetaImport:
             path=import_path,
         )
     return match
+
+
+def check_vcs_policy(vcs: str, path: str) -> None:
+    """Refuse any version-control system but git, GOVCS-style (fault catalogue 62): svn, hg,
+    bzr and fossil are never run against fetched content (CVE-2025-4674, CVE-2018-16873)."""
+    if vcs not in ALLOWED_VCS:
+        raise ModuleNotFound(
+            f"{path}: VCS policy disallows {vcs} for {path}: only git repositories are fetched "
+            "(serve the module through a proxy, or from a git mirror with --vcs-rewrite)",
+            path=path,
+        )
