@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import ssl
 import subprocess
 import threading
 import time
@@ -29,7 +30,8 @@ def _http_backend() -> str:
 class GitServer:
     """The running server: its base URL and the request paths it received."""
 
-    def __init__(self, root: Path, httpd: ThreadingHTTPServer) -> None:
+    def __init__(self, root: Path, httpd: ThreadingHTTPServer, *, https: bool = False) -> None:
+        self.https = https
         self.root = root
         self.httpd = httpd
         self.requests: list[str] = []
@@ -40,7 +42,8 @@ class GitServer:
     @property
     def url(self) -> str:
         """``http://127.0.0.1:PORT/``."""
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}/"
+        scheme = "https" if self.https else "http"
+        return f"{scheme}://127.0.0.1:{self.httpd.server_address[1]}/"
 
     def record(self, path: str) -> None:
         with self.lock:
@@ -119,10 +122,13 @@ def _handler(server: GitServer, backend: str) -> type[BaseHTTPRequestHandler]:
 
 
 @contextlib.contextmanager
-def running_git_server(root: Path) -> Iterator[GitServer]:
-    """Serve the bare repositories under ``root`` for the block's duration."""
+def running_git_server(root: Path, *, tls: ssl.SSLContext | None = None) -> Iterator[GitServer]:
+    """Serve the bare repositories under ``root`` for the block's duration (over TLS with
+    ``tls``: then ``url`` is https)."""
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
-    server = GitServer(root, httpd)
+    if tls is not None:
+        httpd.socket = tls.wrap_socket(httpd.socket, server_side=True)
+    server = GitServer(root, httpd, https=tls is not None)
     httpd.RequestHandlerClass = _handler(server, _http_backend())
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()

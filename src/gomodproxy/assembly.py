@@ -138,9 +138,10 @@ def check_settings(settings: Settings) -> Plan:
     return Plan(settings, proxies, private, sumdb, vcs_rules)
 
 
-def vcs_fetcher(plan: Plan) -> GitFetcher:
+def vcs_fetcher(plan: Plan, session: aiohttp.ClientSession | None = None) -> GitFetcher:
     """The git fetcher used for ``direct`` (and for private paths): its clones under
-    ``--vcs-cache-dir``, by default ``<cache-dir>/.gomodproxy/vcs``."""
+    ``--vcs-cache-dir``, by default ``<cache-dir>/.gomodproxy/vcs``; with a ``session`` it
+    also finds repositories through go-import meta tags."""
     settings = plan.settings
     folder = settings.vcs_cache_dir or settings.cache_dir / ".gomodproxy" / "vcs"
     return GitFetcher(
@@ -149,6 +150,8 @@ def vcs_fetcher(plan: Plan) -> GitFetcher:
         timeout=settings.vcs_timeout,
         max_zip=settings.vcs_max_zip_mb << 20,
         refs_ttl=max(settings.list_ttl, 5.0),
+        session=session,
+        ca_file=settings.vcs_ca_file,
     )
 
 
@@ -195,7 +198,7 @@ async def open_upstreams(
             policy=policy,
             netrc=netrc,
             observer=observer,
-            direct=vcs_fetcher(plan),
+            direct=vcs_fetcher(plan, session),
         )
         verifier: SumDBClient | None = None
         db_fetcher: SumDBHTTPFetcher | None = None

@@ -174,6 +174,13 @@ OPTIONS: tuple[Option, ...] = (
         "MIB",
     ),
     Option("vcs-timeout", float, 300.0, "deadline of one git command", "SECONDS"),
+    Option(
+        "vcs-ca-file",
+        Path,
+        None,
+        "extra certificate authority (PEM) trusted by git and the go-import meta-tag lookups",
+        "FILE",
+    ),
 )
 
 _BY_NAME = {o.name: o for o in OPTIONS}
@@ -218,6 +225,7 @@ class Settings:
     vcs_cache_dir: Path | None
     vcs_max_zip_mb: int
     vcs_timeout: float
+    vcs_ca_file: Path | None
 
     @property
     def host(self) -> str:
@@ -425,7 +433,7 @@ def _validate(s: Settings) -> None:
         )
     if (s.tls_cert is None) != (s.tls_key is None):
         raise ConfigError("--tls-cert and --tls-key go together: give both or neither")
-    for name in ("tls_cert", "tls_key"):
+    for name in ("tls_cert", "tls_key", "vcs_ca_file"):
         path = getattr(s, name)
         if path is not None and not path.is_file():
             raise ConfigError(f"--{name.replace('_', '-')} {path} is not a readable file")

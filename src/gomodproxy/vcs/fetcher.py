@@ -16,17 +16,26 @@ import contextlib
 import hashlib
 import json
 import os
+import ssl
 import tempfile
-from collections.abc import AsyncIterator, Mapping, Sequence
+import time
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import BinaryIO
+from urllib.parse import urlsplit
+
+import aiohttp
 
 from gomodproxy.errors import ModuleNotFound
 from gomodproxy.module.pseudo import is_pseudo_version
+from gomodproxy.upstream.base import UpstreamBody
+from gomodproxy.upstream.modulefetch import ModuleFetcher, ProxyFetcher
+from gomodproxy.upstream.proxyclient import HTTPFetcher
 from gomodproxy.vcs.coderepo import MAX_LICENSE, CodeRepo
+from gomodproxy.vcs.discover import AddressGuard, MetaDiscovery, exempt_hosts
 from gomodproxy.vcs.gitcmd import GitRunner, check_arg
 from gomodproxy.vcs.gitrepo import GitRepo, RevInfo
-from gomodproxy.vcs.resolve import RewriteRule, resolve_repo
+from gomodproxy.vcs.resolve import RepoRoot, RewriteRule, resolve_repo
 from gomodproxy.vcs.zipbuild import build_module_zip
 
 __all__ = ["DEFAULT_MAX_ZIP", "GitFetcher", "info_json"]
@@ -87,13 +96,31 @@ class GitFetcher:
         max_zip: int = DEFAULT_MAX_ZIP,
         refs_ttl: float = 30.0,
         git: str = "git",
+        session: aiohttp.ClientSession | None = None,
+        meta_port: int | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        exempt: Collection[str] = (),
+        ca_file: Path | None = None,
     ) -> None:
         self._dir = cache_dir
         self._rules = tuple(rules)
         self._max_zip = max_zip
         self._refs_ttl = refs_ttl
-        self._runner = GitRunner(home=cache_dir / "home", timeout=timeout, git=git)
+        extra_env = {"GIT_SSL_CAINFO": str(ca_file)} if ca_file is not None else {}
+        self._runner = GitRunner(
+            home=cache_dir / "home", timeout=timeout, git=git, extra_env=extra_env
+        )
+        if ca_file is not None and ssl_context is None:
+            ssl_context = ssl.create_default_context(cafile=str(ca_file))
         self._repos: dict[str, GitRepo] = {}
+        self._guard = AddressGuard(exempt_hosts([*(r.host for r in rules), *exempt]))
+        self._session = session
+        self._discovery = (
+            MetaDiscovery(session, self._guard, port=meta_port, ssl_context=ssl_context)
+            if session is not None
+            else None
+        )
+        self._discovered: dict[str, tuple[float, RepoRoot | ModuleFetcher]] = {}
 
     @property
     def name(self) -> str:
@@ -118,10 +145,47 @@ class GitFetcher:
             self._repos[url] = repo
         return repo
 
+    async def _where(self, path: str) -> RepoRoot | ModuleFetcher:
+        """A rule or ``.git`` qualifier, else the go-import meta tags (remembered a while);
+        a ``mod`` tag gives a proxy fetcher."""
+        try:
+            root = resolve_repo(path, self._rules)
+        except ModuleNotFound:
+            if self._discovery is None or self._session is None:
+                raise
+            cached = self._discovered.get(path)
+            if cached is not None and time.monotonic() - cached[0] < self._refs_ttl:
+                return cached[1]
+            found = await self._discovery.discover(path)
+            where: RepoRoot | ModuleFetcher
+            if found.vcs == "mod":
+                where = ProxyFetcher(HTTPFetcher(found.url, self._session))
+            else:
+                where = RepoRoot(found.root, (found.url,), ("https", "ssh"), explicit=False)
+            self._discovered[path] = (time.monotonic(), where)
+            return where
+        if not root.explicit:
+            for url in root.urls:
+                parts = urlsplit(url)
+                await self._guard.check(parts.hostname or "", parts.port or 443)
+        return root
+
+    async def _target(self, path: str) -> CodeRepo | ModuleFetcher:
+        where = await self._where(path)
+        if isinstance(where, RepoRoot):
+            return await self._code_repo(path, where)
+        return where
+
     async def code_repo(self, path: str) -> CodeRepo:
+        """The module ``path`` in its git repository."""
+        target = await self._target(path)
+        if not isinstance(target, CodeRepo):
+            raise ModuleNotFound(f"{path}: served by a module proxy, not a repository", path=path)
+        return target
+
+    async def _code_repo(self, path: str, root: RepoRoot) -> CodeRepo:
         """The module ``path`` in its repository (the first of the URLs that exists)."""
         await self._prepare()
-        root = resolve_repo(path, self._rules)
         last: ModuleNotFound | None = None
         for url in root.urls:
             repo = self._repo(url, root.protocols)
@@ -136,35 +200,46 @@ class GitFetcher:
 
     async def list(self, path: str, *, headers: Headers = None) -> bytes:
         """The tagged versions, one a line."""
-        repo = await self.code_repo(path)
+        repo = await self._target(path)
+        if not isinstance(repo, CodeRepo):
+            return await repo.list(path, headers=headers)
         return "".join(v + "\n" for v in await repo.versions()).encode()
 
     async def latest(self, path: str, *, headers: Headers = None) -> bytes:
         """The repository's HEAD as a version."""
-        repo = await self.code_repo(path)
+        repo = await self._target(path)
+        if not isinstance(repo, CodeRepo):
+            return await repo.latest(path, headers=headers)
         return info_json(await repo.latest())
 
     async def info(self, path: str, version: str, *, headers: Headers = None) -> bytes:
         """A version or a query (branch, tag, commit hash) resolved."""
         check_arg(version, "version")
-        repo = await self.code_repo(path)
+        repo = await self._target(path)
+        if not isinstance(repo, CodeRepo):
+            return await repo.info(path, version, headers=headers)
         return info_json(await repo.stat(version))
 
     async def mod(self, path: str, version: str, *, headers: Headers = None) -> bytes:
         """The go.mod of a canonical version."""
         check_arg(version, "version")
-        repo = await self.code_repo(path)
+        repo = await self._target(path)
+        if not isinstance(repo, CodeRepo):
+            return await repo.mod(path, version, headers=headers)
         return await repo.go_mod(version)
 
     @contextlib.asynccontextmanager
     async def zip(
         self, path: str, version: str, *, headers: Headers = None
-    ) -> AsyncIterator[_SpoolBody]:
+    ) -> AsyncIterator[UpstreamBody]:
         """The zip of a canonical version, built in a temporary file."""
         check_arg(version, "version")
-        repo = await self.code_repo(path)
-        if version != version.strip() or not version:
-            raise ModuleNotFound(f"{path}@{version}: invalid version")
+        target = await self._target(path)
+        if not isinstance(target, CodeRepo):
+            async with target.zip(path, version, headers=headers) as proxied:
+                yield proxied
+            return
+        repo = target
         await repo.go_mod(version)  # validates the version as Zip does (Stat, findDir)
         found = await repo.find_dir(version)
         tmp = self._dir / "tmp"
