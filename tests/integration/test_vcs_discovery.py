@@ -24,6 +24,8 @@ from gomodproxy.errors import ModuleNotFound, UpstreamError
 from gomodproxy.vcs.discover import UnsafeAddress
 from gomodproxy.vcs.fetcher import GitFetcher
 from tests.gitserver import GitServer, running_git_server
+from tests.origin import running_origin
+from tests.proxykit import SynthModule, publish
 from tests.tlscert import LocalTLS, make_local_tls
 from tests.vcsrepos import build_test_repos
 
@@ -171,3 +173,31 @@ async def test_f25_internal_addresses_are_refused_before_any_request(
     with pytest.raises(UpstreamError, match="insecure"):
         await exempt.list("127.0.0.1/corp/down")
     assert len(world.git.requests) == before
+
+
+async def test_f67_mod_form_is_fetched_from_the_named_proxy(
+    world: World, meta: Meta, tmp_path: Path
+) -> None:
+    """``<prefix> mod <proxy URL>``: the module comes from that proxy (the GOPROXY protocol),
+    not from a repository, and wins over a git tag for the same prefix."""
+    module = SynthModule(
+        "127.0.0.1/corp/viaproxy",
+        "v1.2.3",
+        {"go.mod": b"module 127.0.0.1/corp/viaproxy\n", "p.go": b"package p\n"},
+    )
+    connector = aiohttp.TCPConnector(ssl=world.tls.client_context())
+    async with (
+        running_origin(tls=world.tls.server_context()) as origin,
+        aiohttp.ClientSession(connector=connector) as session,
+    ):
+        publish(origin, module)
+        meta.pages["/corp/viaproxy"] = _page(
+            f"127.0.0.1/corp/viaproxy git {world.git.url}alpha",
+            f"127.0.0.1/corp/viaproxy mod {origin.url}",
+        )
+        f = _fetcher(tmp_path, world, meta, session, exempt=True)
+        assert (await f.list(module.path)).decode().split() == ["v1.2.3"]
+        assert await f.mod(module.path, "v1.2.3") == module.mod
+        async with f.zip(module.path, "v1.2.3") as body:
+            assert b"".join([c async for c in body.chunks()]) == module.zip
+        assert origin.count(module.rel("zip")) == 1
