@@ -11,9 +11,11 @@ go.sum must equal those of the go command fetching the same repositories directl
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from gomodproxy.modzip.extract import remove_tree
@@ -85,3 +87,84 @@ async def test_go_builds_private_modules_through_us_and_nothing_leaks(
         assert db.stats.lookups_not_found == 0
         assert site.server.requests  # what was fetched came from the loopback git server
     await asyncio.to_thread(remove_tree, tmp_path)
+
+
+def _records(site: Site) -> list[bytes]:
+    """Checksum-database records of every tagged version of the private modules, hashed by
+    the go command in direct mode (what a company would log as it tags)."""
+    records = []
+    for name in ("alpha", "alpha/sub", "beta", "beta/v2", "gamma"):
+        path = f"{ORG}/{name}"
+        listed = run_go(
+            ["list", "-m", "-retracted", "-versions", "-json", path],
+            cwd=site.root / "home",
+            env=site.env,
+            check=True,
+        )
+        for version in json.loads(listed.stdout)["Versions"]:
+            got = run_go(
+                ["mod", "download", "-json", f"{path}@{version}"],
+                cwd=site.root / "home",
+                env=site.env,
+                check=True,
+            )
+            d = json.loads(got.stdout)
+            records.append(
+                f"{path} {version} {d['Sum']}\n{path} {version}/go.mod {d['GoModSum']}\n".encode()
+            )
+    return records
+
+
+@pytest.mark.asyncio
+async def test_private_modules_verified_by_our_own_checksum_database(
+    site: Site, tmp_path: Path
+) -> None:
+    """``--gonoproxy`` alone routes the private modules to git while ``--gonosumdb`` stays
+    empty, so the proxy verifies them; the go command verifies them too, against the
+    company's own checksum database (ours) that logged them. The public upstream is never
+    asked; the database is."""
+    _mod, go_sum, _out = await asyncio.to_thread(_tidy_and_run, tmp_path / "direct", dict(site.env))
+    records = await asyncio.to_thread(_records, site)
+    async with (
+        running_origin() as origin,
+        running_sumdb(tmp_path / "sumdb") as db,
+        running_proxy(
+            tmp_path / "cache",
+            upstream=origin.url,
+            sumdb=db,
+            gonoproxy=ORG,
+            vcs_rewrite=site.rewrite,
+        ) as proxy,
+    ):
+        await asyncio.to_thread(db.store.append, records)
+        env = go_environ(tmp_path / "ours", goproxy=proxy.url, gosumdb=db.gosumdb)
+        ours = await asyncio.to_thread(_tidy_and_run, tmp_path / "ours", env)
+        assert ours[1] == go_sum
+        assert db.stats.lookups > 0
+        assert not [r.path for r in origin.requests if "gmptest" in r.path]
+    await asyncio.to_thread(remove_tree, tmp_path)
+
+
+@pytest.mark.asyncio
+async def test_a_private_module_unknown_to_the_database_is_refused(
+    site: Site, tmp_path: Path
+) -> None:
+    """The same set-up with nothing logged: the proxy refuses what it cannot verify (its
+    database does not know the private module) instead of serving it unverified."""
+    async with (
+        running_origin() as origin,
+        running_sumdb(tmp_path / "sumdb") as db,
+        running_proxy(
+            tmp_path / "cache",
+            upstream=origin.url,
+            sumdb=db,
+            gonoproxy=ORG,
+            vcs_rewrite=site.rewrite,
+        ) as proxy,
+        aiohttp.ClientSession() as session,
+    ):
+        async with session.get(f"{proxy.url}/{ORG}/gamma/@v/v1.0.0.mod") as r:
+            assert r.status >= 400
+        assert db.stats.lookups_not_found >= 1
+        assert not (tmp_path / "cache" / ORG / "gamma" / "@v" / "v1.0.0.mod").exists()
+        assert not [r.path for r in origin.requests if "gmptest" in r.path]
