@@ -150,7 +150,7 @@ def vcs_fetcher(plan: Plan, session: aiohttp.ClientSession | None = None) -> Git
         timeout=settings.vcs_timeout,
         max_zip=settings.vcs_max_zip_mb << 20,
         refs_ttl=max(settings.list_ttl, 5.0),
-        session=session,
+        session=session if settings.vcs_meta_tags else None,
         ca_file=settings.vcs_ca_file,
     )
 

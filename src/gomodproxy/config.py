@@ -175,6 +175,15 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option("vcs-timeout", float, 300.0, "deadline of one git command", "SECONDS"),
     Option(
+        "vcs-meta-tags",
+        bool,
+        False,
+        "find private repositories without a --vcs-rewrite rule through go-import meta tags "
+        "(https://<module path>?go-get=1), as the go command does; off by default, so the "
+        "proxy contacts only the hosts its rules name",
+        "",
+    ),
+    Option(
         "vcs-ca-file",
         Path,
         None,
@@ -225,6 +234,7 @@ class Settings:
     vcs_cache_dir: Path | None
     vcs_max_zip_mb: int
     vcs_timeout: float
+    vcs_meta_tags: bool
     vcs_ca_file: Path | None
 
     @property

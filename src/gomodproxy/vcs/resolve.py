@@ -138,7 +138,8 @@ def resolve_repo(path: str, rules: Sequence[RewriteRule]) -> RepoRoot:
             m.group("root"), (f"https://{m.group('repo')}",), ("https",), explicit=False
         )
     raise ModuleNotFound(
-        f"{path}: no repository known for this path: add --vcs-rewrite "
-        f"PREFIX=URLPREFIX for its host, or serve go-import meta tags",
+        f"{path}: no repository known for this path: add a --vcs-rewrite "
+        "PREFIX=URLPREFIX rule for its host, or turn on --vcs-meta-tags if the host serves "
+        "go-import meta tags",
         path=path,
     )
