@@ -180,3 +180,23 @@ async def test_latest_is_head_honouring_retractions(
     latest = json.loads(await fetcher.latest(f"{ORG}/alpha"))
     assert latest["Version"] == want["Version"]
     assert str(latest["Version"]).startswith("v1.3.1-0.")
+
+
+@pytest.mark.parametrize("fetcher", ["http"], indirect=True)
+async def test_clones_are_reused_and_only_what_is_missing_is_fetched(
+    site: Site, fetcher: GitFetcher, tmp_path: Path
+) -> None:
+    """A second fetcher over the same clone folder (a restart) lists the remote's refs and
+    fetches nothing: its answers come from the clone kept in the cache."""
+    path = f"{ORG}/gamma"
+    first = await fetcher.info(path, "v2.0.0+incompatible")
+    start = len(site.server.requests)
+    again = GitFetcher(tmp_path / "vcs", parse_rewrites([site.rewrite]))
+    assert await again.info(path, "v2.0.0+incompatible") == first
+    asked = site.server.requests[start:]
+    # ls-remote of gamma.git (absent), then of gamma: one refs advertisement and one ls-refs
+    # command each at most; no second upload-pack conversation fetching objects.
+    assert [p for p in asked if p.startswith("/gamma/")] == [
+        "/gamma/info/refs",
+        "/gamma/git-upload-pack",
+    ]

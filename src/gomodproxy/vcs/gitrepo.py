@@ -122,7 +122,7 @@ class GitRepo:
             await self._runner.run(["init", "--bare", "--quiet"], git_dir=tmp)
             await self._runner.run(["remote", "add", "origin", "--", self.url], git_dir=tmp)
             await asyncio.to_thread(_write_attributes, tmp)
-            await asyncio.to_thread(os.rename, tmp, self._dir)
+            await asyncio.to_thread(_move_into_place, tmp, self._dir)
         except BaseException:
             await asyncio.to_thread(shutil.rmtree, tmp, True)
             raise
@@ -352,6 +352,17 @@ class GitRepo:
             if "did not match any files" in exc.stderr:
                 raise ModuleNotFound(f"no files in {subdir} at revision {rev}") from None
             raise
+
+
+def _move_into_place(tmp: Path, target: Path) -> None:
+    """Rename the new clone into place; another process (a worker) that got there first wins
+    and ours is dropped."""
+    try:
+        os.rename(tmp, target)
+    except OSError:
+        if not (target / "objects").is_dir():
+            raise
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _write_attributes(git_dir: Path) -> None:
