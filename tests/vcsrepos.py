@@ -12,6 +12,9 @@ gomodproxy by ``--vcs-rewrite``). What each repository holds:
 - ``beta``: v1.0.0 at the root, then the root go.mod moves to ``/v2`` (v2 in the main branch),
   tag v2.0.0 and v2.1.0 on a ``major2`` branch.
 - ``gamma``: no go.mod at all; tags v1.0.0, v2.0.0, v3.1.0 (``+incompatible``).
+- ``delta``: no go.mod at the root, default branch ``trunk``; an annotated pre-release tag,
+  a tag with build metadata, v2.0.0 (``+incompatible``) and v3.0.0 whose ``v3/go.mod`` keeps
+  it from being ``+incompatible``.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ class BuiltRepos:
     alpha_feature: str
     alpha_head: str
     gamma_head: str
+    delta_head: str
 
 
 def _alpha(work: Path, served: Path) -> tuple[str, str]:
@@ -118,13 +122,38 @@ def _gamma(work: Path, served: Path) -> str:
     return head
 
 
+def _delta(work: Path, served: Path) -> str:
+    """Pre-releases, build-metadata tags, a v3/ folder that stops +incompatible for v3, a
+    default branch not called main, and an untagged repository tip."""
+    r = RepoBuilder(work / "delta", start=1_640_000_000)
+    r.git("checkout", "-q", "-b", "trunk")
+    r.write("d.go", "package delta\n")
+    r.commit("zero")
+    r.tag("v0.3.0-rc.1", annotated=True)
+    r.write("d.go", "package delta\n\nconst D = 1\n")
+    r.commit("one")
+    r.tag("v0.3.0+meta")
+    r.write("d.go", "package delta\n\nconst D = 2\n")
+    r.commit("two")
+    r.tag("v2.0.0")
+    r.write("v3/go.mod", f"module {ORG}/delta/v3\n")
+    r.write("v3/d.go", "package delta\n")
+    r.commit("three")
+    r.tag("v3.0.0")
+    r.write("d.go", "package delta\n\nconst D = 4\n")
+    tip = r.commit("four")
+    r.publish(served, "delta")
+    return tip
+
+
 def build_test_repos(root: Path) -> BuiltRepos:
     """Build every repository under ``root/work`` and publish them to ``root/served``."""
     work, served = root / "work", root / "served"
     feature, head = _alpha(work, served)
     _beta(work, served)
     gamma = _gamma(work, served)
-    return BuiltRepos(served, feature, head, gamma)
+    delta = _delta(work, served)
+    return BuiltRepos(served, feature, head, gamma, delta)
 
 
 @dataclass(frozen=True)

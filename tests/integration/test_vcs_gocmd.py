@@ -82,7 +82,17 @@ def _without_url(info: dict[str, object]) -> dict[str, object]:
     return {**info, "Origin": origin}
 
 
-LIST_CASES = ["alpha", "alpha/sub", "alpha/v2", "beta", "beta/v2", "gamma", "alpha/nested"]
+LIST_CASES = [
+    "alpha",
+    "alpha/sub",
+    "alpha/v2",
+    "beta",
+    "beta/v2",
+    "gamma",
+    "alpha/nested",
+    "delta",
+    "delta/v3",
+]
 
 
 @pytest.mark.parametrize("name", LIST_CASES)
@@ -122,6 +132,15 @@ def _cases(repos: BuiltRepos) -> list[tuple[str, str]]:
         ("gamma", "v3.1.0+incompatible"),
         ("gamma", repos.gamma_head[:12]),
         ("gamma", "main"),
+        ("delta", "v0.3.0-rc.1"),
+        ("delta", "v0.3.0"),
+        ("delta", "v0.3.0+meta"),
+        ("delta", "trunk"),
+        ("delta", repos.delta_head[:12]),
+        ("delta", "v2.0.0+incompatible"),
+        ("delta", "v3.0.0+incompatible"),
+        ("delta/v3", "v3.0.0"),
+        ("delta/v3", "trunk"),
     ]
 
 
@@ -165,7 +184,13 @@ async def test_info_mod_zip_match_go(site: Site, fetcher: GitFetcher, tmp_path: 
         compared.append(f"{name}@{version}")
     assert not failures, "\n".join(failures)
     # The cases that the go command refuses, and nothing else.
-    assert refused == ["alpha@v2.0.0", "alpha@v1.2.0", "alpha/nested@v1.0.0", "beta@v2.0.0"]
+    assert refused == [
+        "alpha@v2.0.0",
+        "alpha@v1.2.0",
+        "alpha/nested@v1.0.0",
+        "beta@v2.0.0",
+        "delta@v0.3.0",
+    ]
     assert len(compared) == len(_cases(site.repos)) - len(refused)
 
 
