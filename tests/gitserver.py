@@ -3,7 +3,8 @@
 Serves the bare repositories under ``root`` at ``http://127.0.0.1:PORT/<name>`` (protocol v2
 included), in a thread, and records every request path so tests can assert what was asked.
 Repositories whose name starts with ``stall`` answer only after ``GitServer.stall`` seconds (a
-slow server, fault catalogue 65).
+slow server, fault catalogue 65); those named ``auth*`` always answer 401 (credentials
+needed).
 """
 
 from __future__ import annotations
@@ -75,6 +76,12 @@ def _handler(server: GitServer, backend: str) -> type[BaseHTTPRequestHandler]:
             server.record(parts.path)
             if parts.path.startswith("/stall"):
                 time.sleep(server.stall)
+            if parts.path.startswith("/auth"):
+                self.send_response(401)
+                self.send_header("WWW-Authenticate", 'Basic realm="git"')
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             body = self._body() if self.command == "POST" else b""
             env = {
                 "PATH": os.environ.get("PATH", "/usr/bin:/bin"),

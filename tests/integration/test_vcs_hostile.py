@@ -407,3 +407,23 @@ async def test_f66_credentials_never_show(hostile: Hostile, tmp_path: Path) -> N
     with pytest.raises(ModuleNotFound) as caught:
         await f.list(f"{ORG}/missing")
     assert "s3cr3t" not in str(caught.value)
+
+
+@pytest.mark.asyncio
+async def test_git_errors_are_404_for_missing_and_502_for_auth(
+    hostile: Hostile, fetcher: GitFetcher
+) -> None:
+    """An unknown repository or revision is a not-found (404); a repository that wants
+    credentials is a 502 naming the cause, and git never prompts."""
+    with pytest.raises(ModuleNotFound, match="repository not found") as missing:
+        await fetcher.list(f"{ORG}/missing")
+    assert "127.0.0.1" not in str(missing.value)  # no internal host name (fault 66)
+    assert f"{ORG}/missing" in str(missing.value)
+    with pytest.raises(ModuleNotFound, match="unknown revision"):
+        await fetcher.info(f"{ORG}/hooked", "no-such-branch")
+    with pytest.raises(UpstreamError) as caught:
+        await fetcher.list(f"{ORG}/authrepo")
+    assert not isinstance(caught.value, ModuleNotFound)
+    assert caught.value.status_hint == 502
+    assert "terminal prompts disabled" in str(caught.value) or "Authentication" in str(caught.value)
+    assert "127.0.0.1" not in str(caught.value)

@@ -131,7 +131,7 @@ class GitFetcher:
         for sub in ("home", "repos", "tmp"):
             await asyncio.to_thread((self._dir / sub).mkdir, parents=True, exist_ok=True)
 
-    def _repo(self, url: str, protocols: tuple[str, ...]) -> GitRepo:
+    def _repo(self, url: str, protocols: tuple[str, ...], display: str) -> GitRepo:
         repo = self._repos.get(url)
         if repo is None:
             digest = hashlib.sha256(url.encode()).hexdigest()[:32]
@@ -141,6 +141,7 @@ class GitFetcher:
                 self._dir / "repos" / digest,
                 protocols=protocols,
                 refs_ttl=self._refs_ttl,
+                display=display,
             )
             self._repos[url] = repo
         return repo
@@ -188,7 +189,7 @@ class GitFetcher:
         await self._prepare()
         last: ModuleNotFound | None = None
         for url in root.urls:
-            repo = self._repo(url, root.protocols)
+            repo = self._repo(url, root.protocols, root.root)
             try:
                 await repo.refs()
             except ModuleNotFound as exc:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
+from urllib.parse import urlsplit
 
 from gomodproxy.errors import ModuleNotFound, UpstreamError
 from gomodproxy.module import semver
@@ -92,8 +93,12 @@ class GitRepo:
         protocols: tuple[str, ...],
         refs_ttl: float = 30.0,
         max_file: int = 16 << 20,
+        display: str = "",
     ) -> None:
         self.url = url
+        #: How the repository is named in messages to clients (its root import path): the URL
+        #: may name an internal host.
+        self.display = display or "the repository"
         self._runner = runner
         self._dir = git_dir
         self._protocols = protocols
@@ -143,7 +148,7 @@ class GitRepo:
         try:
             out = await self._git("ls-remote", "-q", "--end-of-options", "origin")
         except GitFailed as exc:
-            raise _classify(exc, self.url) from None
+            raise _classify(exc, self.url, self.display) from None
         refs: dict[str, str] = {}
         peeled: dict[str, str] = {}
         for line in out.decode("utf-8", "surrogateescape").split("\n"):
@@ -183,7 +188,7 @@ class GitRepo:
                         "refs/tags/*:refs/tags/*",
                     )
                 except GitFailed as exc:
-                    raise _classify(exc, self.url) from None
+                    raise _classify(exc, self.url, self.display) from None
             self._synced = refs
         return refs
 
@@ -385,10 +390,20 @@ _NOT_FOUND_SIGNS = (
 )
 
 
-def _classify(exc: GitFailed, url: str) -> UpstreamError | ModuleNotFound:
+def _classify(exc: GitFailed, url: str, display: str) -> UpstreamError | ModuleNotFound:
     """A failed ls-remote/fetch: 404 for a repository that does not exist, 502 otherwise
-    (authentication, network, a refused transport), the cause kept and secrets masked."""
-    text = exc.stderr.lower()
-    if any(sign in text for sign in _NOT_FOUND_SIGNS) and "authentication" not in text:
-        return ModuleNotFound(f"repository not found: {exc.stderr}")
-    return UpstreamError(f"git could not read the repository: {exc.stderr}", upstream="direct")
+    (authentication, network, a refused transport); the cause kept, the URL (an internal host,
+    perhaps a token) replaced by the repository's import path."""
+    text = exc.stderr
+    parts = urlsplit(url)
+    base = f"{parts.scheme}://{parts.netloc}"
+    forms = [(url, display), (mask_secrets(url), display)]
+    if parts.netloc:
+        host = display.split("/", 1)[0]
+        forms += [(base, host), (mask_secrets(base), host)]
+    for form, name in forms:
+        text = text.replace(form.rstrip("/"), name)
+    lower = text.lower()
+    if any(sign in lower for sign in _NOT_FOUND_SIGNS) and "authentication" not in lower:
+        return ModuleNotFound(f"repository not found: {text}")
+    return UpstreamError(f"git could not read {display}: {text}", upstream="direct")
