@@ -151,6 +151,15 @@ OPTIONS: tuple[Option, ...] = (
     Option("netrc", Path, None, ".netrc for upstreams (default $NETRC, else ~/.netrc)", "FILE"),
     Option("log-json", bool, False, "write log lines as JSON objects", ""),
     Option(
+        "client-auth",
+        tuple,
+        (),
+        "require a credential for module paths matching PATTERNS (GOPRIVATE globs, or "
+        "/metrics): PATTERNS=sha256:HEX (a token's SHA-256, as bearer token or basic-auth "
+        "password) or PATTERNS=USER:sha256:HEX (repeatable; a TOML list)",
+        "PATTERNS=HASH",
+    ),
+    Option(
         "vcs-rewrite",
         tuple,
         (),
@@ -230,6 +239,7 @@ class Settings:
     instance_id: str
     netrc: Path | None
     log_json: bool
+    client_auth: tuple[str, ...]
     vcs_rewrite: tuple[str, ...]
     vcs_cache_dir: Path | None
     vcs_max_zip_mb: int

@@ -25,6 +25,7 @@ from gomodproxy.assembly import (
 )
 from gomodproxy.cache.service import ModuleService
 from gomodproxy.server.accesslog import access_log_middleware
+from gomodproxy.server.clientauth import client_auth_middleware, parse_access_rules
 from gomodproxy.server.connguard import request_phase_middleware
 from gomodproxy.server.errors import error_middleware, not_found_max_age
 from gomodproxy.server.metrics import ProxyMetrics
@@ -54,7 +55,7 @@ def log_ready(plan: Plan, url: str) -> None:
     if plan.private.gonoproxy:
         logger.info(
             "proxy.private patterns=%s: matching modules are never requested from an upstream "
-            "proxy (GOPRIVATE/GONOPROXY); only copies already in the cache are served",
+            "proxy (GOPRIVATE/GONOPROXY): they come from their git repositories (--vcs-rewrite)",
             plan.private.gonoproxy,
         )
     if plan.private.gonosumdb:
@@ -93,8 +94,12 @@ def make_app(
             started=time.time(),
         ),
     )
+    middlewares = [request_phase_middleware, access_log_middleware(metrics)]
+    access = parse_access_rules(settings.client_auth)
+    if access:
+        middlewares.append(client_auth_middleware(access, prefix=settings.path_prefix))
     app = web.Application(
-        middlewares=[request_phase_middleware, access_log_middleware(metrics), error_middleware],
+        middlewares=[*middlewares, error_middleware],
         client_max_size=1024,
     )
     app[METRICS_KEY] = metrics
