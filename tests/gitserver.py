@@ -4,11 +4,12 @@ Serves the bare repositories under ``root`` at ``http://127.0.0.1:PORT/<name>`` 
 included), in a thread, and records every request path so tests can assert what was asked.
 Repositories whose name starts with ``stall`` answer only after ``GitServer.stall`` seconds (a
 slow server, fault catalogue 65); those named ``auth*`` always answer 401 (credentials
-needed).
+needed) unless given ``GitServer.auth``.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 import ssl
@@ -39,6 +40,10 @@ class GitServer:
         self.lock = threading.Lock()
         #: Seconds to wait before answering requests for repositories named ``stall*``.
         self.stall = 30.0
+        #: The basic-auth credentials repositories named ``auth*`` accept.
+        self.auth = ("robot", "s3cret-git")
+        #: The Authorization headers received.
+        self.authorizations: list[str] = []
 
     @property
     def url(self) -> str:
@@ -76,7 +81,12 @@ def _handler(server: GitServer, backend: str) -> type[BaseHTTPRequestHandler]:
             server.record(parts.path)
             if parts.path.startswith("/stall"):
                 time.sleep(server.stall)
-            if parts.path.startswith("/auth"):
+            given = self.headers.get("Authorization", "")
+            if given:
+                server.authorizations.append(given)
+            user, password = server.auth
+            wanted = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+            if parts.path.startswith("/auth") and given != wanted:
                 self.send_response(401)
                 self.send_header("WWW-Authenticate", 'Basic realm="git"')
                 self.send_header("Content-Length", "0")

@@ -50,7 +50,7 @@ from gomodproxy.upstream.chain import (
     build_chain,
     transport_for,
 )
-from gomodproxy.upstream.netrc import load_netrc, netrc_path
+from gomodproxy.upstream.netrc import NetrcCredentials, load_netrc, netrc_path
 from gomodproxy.upstream.proxyclient import FetchPolicy
 from gomodproxy.vcs.fetcher import GitFetcher
 from gomodproxy.vcs.resolve import RewriteRule, parse_rewrites
@@ -138,7 +138,11 @@ def check_settings(settings: Settings) -> Plan:
     return Plan(settings, proxies, private, sumdb, vcs_rules)
 
 
-def vcs_fetcher(plan: Plan, session: aiohttp.ClientSession | None = None) -> GitFetcher:
+def vcs_fetcher(
+    plan: Plan,
+    session: aiohttp.ClientSession | None = None,
+    netrc: NetrcCredentials | None = None,
+) -> GitFetcher:
     """The git fetcher used for ``direct`` (and for private paths): its clones under
     ``--vcs-cache-dir``, by default ``<cache-dir>/.gomodproxy/vcs``; with a ``session`` it
     also finds repositories through go-import meta tags."""
@@ -152,6 +156,7 @@ def vcs_fetcher(plan: Plan, session: aiohttp.ClientSession | None = None) -> Git
         refs_ttl=max(settings.list_ttl, 5.0),
         session=session if settings.vcs_meta_tags else None,
         ca_file=settings.vcs_ca_file,
+        netrc=netrc,
     )
 
 
@@ -198,7 +203,7 @@ async def open_upstreams(
             policy=policy,
             netrc=netrc,
             observer=observer,
-            direct=vcs_fetcher(plan, session),
+            direct=vcs_fetcher(plan, session, netrc),
         )
         verifier: SumDBClient | None = None
         db_fetcher: SumDBHTTPFetcher | None = None

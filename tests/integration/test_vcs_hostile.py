@@ -21,6 +21,7 @@ import pytest_asyncio
 
 from gomodproxy.errors import ConfigError, ModuleNotFound, UpstreamError, UpstreamTimeout
 from gomodproxy.module.dirhash import hash_zip
+from gomodproxy.upstream.netrc import NetrcCredentials, parse_netrc
 from gomodproxy.vcs.fetcher import GitFetcher
 from gomodproxy.vcs.gitcmd import GitRunner, UnsafeArgument
 from gomodproxy.vcs.gitrepo import GitRepo
@@ -111,7 +112,7 @@ def _build(root: Path) -> dict[str, RepoBuilder]:
     r.publish(served, "big")
     out["big"] = r
 
-    for name in ("hooked", "stall", "moving"):
+    for name in ("hooked", "stall", "moving", "authrepo"):
         r = _module(root, name)
         r.commit("one")
         r.tag("v1.0.0")
@@ -427,3 +428,27 @@ async def test_git_errors_are_404_for_missing_and_502_for_auth(
     assert caught.value.status_hint == 502
     assert "terminal prompts disabled" in str(caught.value) or "Authentication" in str(caught.value)
     assert "127.0.0.1" not in str(caught.value)
+
+
+@pytest.mark.asyncio
+async def test_f66_netrc_credentials_reach_git_and_never_show(
+    hostile: Hostile, tmp_path: Path
+) -> None:
+    """A .netrc login for the git host is sent by git (as a header given through the
+    environment, never on a command line), and the password shows in no answer or error."""
+    user, password = hostile.server.auth
+    netrc = NetrcCredentials(parse_netrc(f"machine 127.0.0.1 login {user} password {password}"))
+    f = GitFetcher(tmp_path / "vcs", parse_rewrites([hostile.rules]), timeout=30, netrc=netrc)
+    path = f"{ORG}/authrepo"
+    assert (await f.list(path)).decode().split() == ["v1.0.0"]
+    info = await f.info(path, "v1.0.0")
+    assert password.encode() not in info
+    assert hostile.server.authorizations
+    with pytest.raises(ModuleNotFound) as caught:
+        await f.info(path, "v9.9.9")
+    assert password not in str(caught.value)
+    wrong = NetrcCredentials(parse_netrc(f"machine 127.0.0.1 login {user} password nope"))
+    g = GitFetcher(tmp_path / "vcs2", parse_rewrites([hostile.rules]), timeout=30, netrc=wrong)
+    with pytest.raises(UpstreamError) as failed:
+        await g.list(path)
+    assert "nope" not in str(failed.value)

@@ -12,6 +12,7 @@ cleans what it writes to its module cache), the go.mod of the commit (no zip is 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import hashlib
 import json
@@ -30,6 +31,7 @@ from gomodproxy.errors import ModuleNotFound
 from gomodproxy.module.pseudo import is_pseudo_version
 from gomodproxy.upstream.base import UpstreamBody
 from gomodproxy.upstream.modulefetch import ModuleFetcher, ProxyFetcher
+from gomodproxy.upstream.netrc import NetrcCredentials
 from gomodproxy.upstream.proxyclient import HTTPFetcher
 from gomodproxy.vcs.coderepo import MAX_LICENSE, CodeRepo
 from gomodproxy.vcs.discover import AddressGuard, MetaDiscovery, exempt_hosts
@@ -101,7 +103,9 @@ class GitFetcher:
         ssl_context: ssl.SSLContext | None = None,
         exempt: Collection[str] = (),
         ca_file: Path | None = None,
+        netrc: NetrcCredentials | None = None,
     ) -> None:
+        self._netrc = netrc or NetrcCredentials()
         self._dir = cache_dir
         self._rules = tuple(rules)
         self._max_zip = max_zip
@@ -142,9 +146,22 @@ class GitFetcher:
                 protocols=protocols,
                 refs_ttl=self._refs_ttl,
                 display=display,
+                config=self._credentials(url),
             )
             self._repos[url] = repo
         return repo
+
+    def _credentials(self, url: str) -> dict[str, str]:
+        """The ``.netrc`` login for an https/http repository's host, as an Authorization
+        header for that URL only (the password never reaches a command line or a message)."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("https", "http") or not parts.hostname or parts.username:
+            return {}
+        found = self._netrc.lookup(parts.hostname, parts.port)
+        if found is None:
+            return {}
+        token = base64.b64encode(f"{found[0]}:{found[1]}".encode()).decode()
+        return {f"http.{url}.extraHeader": f"Authorization: Basic {token}"}
 
     async def _where(self, path: str) -> RepoRoot | ModuleFetcher:
         """A rule or ``.git`` qualifier, else the go-import meta tags (remembered a while);

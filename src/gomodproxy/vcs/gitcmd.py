@@ -128,8 +128,15 @@ class GitRunner:
     git: str = "git"
     extra_env: Mapping[str, str] = field(default_factory=dict)
 
-    def environ(self, git_dir: Path | None, protocols: Sequence[str]) -> dict[str, str]:
-        """The allow-listed environment of one call."""
+    def environ(
+        self,
+        git_dir: Path | None,
+        protocols: Sequence[str],
+        config: Mapping[str, str] | None = None,
+    ) -> dict[str, str]:
+        """The allow-listed environment of one call; ``config`` entries are given through
+        ``GIT_CONFIG_KEY_n``/``GIT_CONFIG_VALUE_n`` (never on the command line, where other
+        users could read them)."""
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "HOME": str(self.home),
@@ -149,6 +156,11 @@ class GitRunner:
         if git_dir is not None:
             env["GIT_DIR"] = str(git_dir)
         env.update(self.extra_env)
+        if config:
+            env["GIT_CONFIG_COUNT"] = str(len(config))
+            for i, (key, value) in enumerate(config.items()):
+                env[f"GIT_CONFIG_KEY_{i}"] = key
+                env[f"GIT_CONFIG_VALUE_{i}"] = value
         return env
 
     def _argv(self, args: Sequence[str]) -> list[str]:
@@ -165,6 +177,7 @@ class GitRunner:
         protocols: Sequence[str] | None = None,
         max_output: int = 64 << 20,
         cwd: Path | None = None,
+        config: Mapping[str, str] | None = None,
     ) -> bytes:
         """Run ``git args`` and return its standard output; raise :class:`GitFailed` on a
         non-zero exit, :class:`GitTimeout` at the deadline, :class:`GitOutputTooLarge`."""
@@ -175,7 +188,7 @@ class GitRunner:
             if len(out) > max_output:
                 raise GitOutputTooLarge(f"git {args[0]} wrote more than {max_output} bytes")
 
-        await self._run(args, git_dir, protocols, sink, cwd)
+        await self._run(args, git_dir, protocols, sink, cwd, config=config)
         return bytes(out)
 
     async def run_to_file(
@@ -218,9 +231,11 @@ class GitRunner:
         sink: object,
         cwd: Path | None,
         flush: object = None,
+        *,
+        config: Mapping[str, str] | None = None,
     ) -> None:
         argv = self._argv(args)
-        env = self.environ(git_dir, protocols or self.protocols)
+        env = self.environ(git_dir, protocols or self.protocols, config)
         proc = await asyncio.create_subprocess_exec(
             *argv,
             stdin=asyncio.subprocess.DEVNULL,

@@ -94,8 +94,10 @@ class GitRepo:
         refs_ttl: float = 30.0,
         max_file: int = 16 << 20,
         display: str = "",
+        config: Mapping[str, str] | None = None,
     ) -> None:
         self.url = url
+        self._config = dict(config or {})
         #: How the repository is named in messages to clients (its root import path): the URL
         #: may name an internal host.
         self.display = display or "the repository"
@@ -112,7 +114,11 @@ class GitRepo:
 
     async def _git(self, *args: str, max_output: int = 64 << 20) -> bytes:
         return await self._runner.run(
-            args, git_dir=self._dir, protocols=self._protocols, max_output=max_output
+            args,
+            git_dir=self._dir,
+            protocols=self._protocols,
+            max_output=max_output,
+            config=self._config,
         )
 
     # -- the clone -----------------------------------------------------------------------
