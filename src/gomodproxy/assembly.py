@@ -22,8 +22,10 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import tomllib
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import aiohttp
 from yarl import URL
@@ -39,6 +41,7 @@ from gomodproxy.module.goproxy import (
     parse_goproxy,
     private_settings,
 )
+from gomodproxy.module.policy import Policy, PolicyHolder, RulesError, parse_policy
 from gomodproxy.storage import OpenedStorage, StorageSettings, open_storage
 from gomodproxy.sumdb.client import SumDBClient
 from gomodproxy.sumdb.fetch import SumDBEndpoint, SumDBHTTPFetcher
@@ -60,9 +63,11 @@ __all__ = [
     "Upstreams",
     "check_settings",
     "describe_upstreams",
+    "load_policy",
     "module_service",
     "open_store",
     "open_upstreams",
+    "reload_policy",
     "vcs_fetcher",
     "with_defaults",
 ]
@@ -82,6 +87,8 @@ class Plan:
     sumdb: SumDBConfig | None
     #: ``--vcs-rewrite`` rules, longest prefix first.
     vcs_rules: tuple[RewriteRule, ...] = ()
+    #: The ``--rules`` in force (replaced whole by :func:`reload_policy`).
+    policy: PolicyHolder = field(default_factory=PolicyHolder)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +142,37 @@ def check_settings(settings: Settings) -> Plan:
             "in --upstream or a --vcs-rewrite rule to fetch new ones",
             describe_upstreams(proxies),
         )
-    return Plan(settings, proxies, private, sumdb, vcs_rules)
+    policy = load_policy(settings.rules) if settings.rules is not None else Policy()
+    return Plan(settings, proxies, private, sumdb, vcs_rules, PolicyHolder(policy))
+
+
+def load_policy(path: Path) -> Policy:
+    """Read and parse a ``--rules`` file; RulesError names the line and the problem."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise RulesError(str(path), 0, f"cannot read the rules file: {exc.strerror}") from None
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise RulesError(str(path), 0, f"not valid TOML: {exc}") from None
+    return parse_policy(doc, text, str(path))
+
+
+async def reload_policy(plan: Plan) -> bool:
+    """Load the ``--rules`` file again and put it in force; a bad file is logged and the
+    rules in force stay. True when the new rules are in force."""
+    path = plan.settings.rules
+    if path is None:
+        return False
+    try:
+        policy = await asyncio.to_thread(load_policy, path)
+    except ConfigError as exc:
+        logger.error("rules.reload_refused %s; the rules in force stay", exc)
+        return False
+    plan.policy.swap(policy)
+    logger.info("rules.reloaded path=%s rules=%d", path, len(policy.rules))
+    return True
 
 
 def vcs_fetcher(
@@ -204,6 +241,7 @@ async def open_upstreams(
             netrc=netrc,
             observer=observer,
             direct=vcs_fetcher(plan, session, netrc),
+            router=lambda path: plan.policy.current.route(path),
         )
         verifier: SumDBClient | None = None
         db_fetcher: SumDBHTTPFetcher | None = None

@@ -151,6 +151,14 @@ OPTIONS: tuple[Option, ...] = (
     Option("netrc", Path, None, ".netrc for upstreams (default $NETRC, else ~/.netrc)", "FILE"),
     Option("log-json", bool, False, "write log lines as JSON objects", ""),
     Option(
+        "rules",
+        Path,
+        None,
+        "TOML file of per-module rules: deny (403 with a reason), direct or upstream only, "
+        "version deny and allow lists; reloaded on SIGHUP or when it changes",
+        "FILE",
+    ),
+    Option(
         "client-auth",
         tuple,
         (),
@@ -239,6 +247,7 @@ class Settings:
     instance_id: str
     netrc: Path | None
     log_json: bool
+    rules: Path | None
     client_auth: tuple[str, ...]
     vcs_rewrite: tuple[str, ...]
     vcs_cache_dir: Path | None
@@ -453,7 +462,7 @@ def _validate(s: Settings) -> None:
         )
     if (s.tls_cert is None) != (s.tls_key is None):
         raise ConfigError("--tls-cert and --tls-key go together: give both or neither")
-    for name in ("tls_cert", "tls_key", "vcs_ca_file"):
+    for name in ("tls_cert", "tls_key", "vcs_ca_file", "rules"):
         path = getattr(s, name)
         if path is not None and not path.is_file():
             raise ConfigError(f"--{name.replace('_', '-')} {path} is not a readable file")

@@ -29,6 +29,7 @@ from gomodproxy.server.clientauth import client_auth_middleware, parse_access_ru
 from gomodproxy.server.connguard import request_phase_middleware
 from gomodproxy.server.errors import error_middleware, not_found_max_age
 from gomodproxy.server.metrics import ProxyMetrics
+from gomodproxy.server.policy import policy_middleware
 from gomodproxy.server.routes import ProxyRoutes
 from gomodproxy.server.status import StatusInfo
 from gomodproxy.server.sumdbrelay import SumDBRelay
@@ -98,6 +99,8 @@ def make_app(
     access = parse_access_rules(settings.client_auth)
     if access:
         middlewares.append(client_auth_middleware(access, prefix=settings.path_prefix))
+    if settings.rules is not None:
+        middlewares.append(policy_middleware(plan.policy, prefix=settings.path_prefix))
     app = web.Application(
         middlewares=[*middlewares, error_middleware],
         client_max_size=1024,

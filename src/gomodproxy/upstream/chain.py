@@ -33,6 +33,7 @@ from gomodproxy.module.goproxy import (
     OFF,
     OFF_MESSAGE,
     PrivateSettings,
+    ProxyEntry,
     ProxyList,
 )
 from gomodproxy.protocol.kinds import FileKind
@@ -125,6 +126,7 @@ class UpstreamChain:
         direct: ModuleFetcher | None = None,
         private: PrivateSettings | None = None,
         observer: UpstreamObserver | None = None,
+        router: Callable[[str], str | None] | None = None,
     ) -> None:
         missing = [url for url in proxies.proxy_urls if url not in fetchers]
         if missing:
@@ -136,6 +138,8 @@ class UpstreamChain:
         self._direct_private = direct or DirectFetcher(private=True)
         self._private = private or PrivateSettings()
         self._observer = observer
+        # Per-module routes from the rules: "direct" (git only) or "upstream" (proxies only).
+        self._router = router
 
     @property
     def proxies(self) -> ProxyList:
@@ -166,6 +170,24 @@ class UpstreamChain:
             path, f"{version}.mod", FileKind.MOD, lambda f: f.mod(path, version, headers=headers)
         )
 
+    def _route(self, path: str) -> str | None:
+        return self._router(path) if self._router is not None else None
+
+    def _entries(self, path: str) -> tuple[ProxyEntry, ...]:
+        """The entries walked for ``path``: the GOPROXY list, or what a rule routes it to."""
+        route = self._route(path)
+        if route == "direct":
+            return (ProxyEntry(DIRECT),)
+        if route == "upstream":
+            proxies = tuple(e for e in self._proxies if e.is_proxy)
+            if not proxies:
+                raise ModuleNotFound(
+                    f"{path}: the rules send it to upstream proxies only, and none is listed",
+                    path=path,
+                )
+            return proxies
+        return tuple(self._proxies)
+
     async def _fetch(
         self,
         path: str,
@@ -175,7 +197,7 @@ class UpstreamChain:
     ) -> Fetched:
         """Read a small answer whole. A failure while reading the body counts as the entry's."""
         walk = _Walk()
-        for entry in self._proxies:
+        for entry in self._entries(path):
             try:
                 fetcher = self._entry_fetcher(entry.url, path)
                 started = time.monotonic()
@@ -199,7 +221,7 @@ class UpstreamChain:
         bytes flow, an error ends the fetch (the caller aborts its own response)."""
         kind = FileKind.ZIP
         walk = _Walk()
-        for entry in self._proxies:
+        for entry in self._entries(path):
             async with contextlib.AsyncExitStack() as stack:
                 try:
                     fetcher = self._entry_fetcher(entry.url, path)
@@ -226,7 +248,8 @@ class UpstreamChain:
 
     def _entry_fetcher(self, url: str, module_path: str) -> ModuleFetcher:
         """The fetcher of an entry, or the not-found answer of a keyword entry."""
-        private = self._private.is_noproxy(module_path)
+        route = self._route(module_path)
+        private = self._private.is_noproxy(module_path) and route != "upstream"
         if url == OFF:
             raise ModuleNotFound(f"{module_path}: {OFF_MESSAGE}", path=module_path)
         if url == DIRECT or (url == NOPROXY and private):
@@ -278,6 +301,7 @@ def build_chain(
     netrc: NetrcCredentials | None = None,
     observer: UpstreamObserver | None = None,
     direct: ModuleFetcher | None = None,
+    router: Callable[[str], str | None] | None = None,
 ) -> UpstreamChain:
     """An :class:`UpstreamChain` with a proxy fetcher (HTTP or ``file://``) for every proxy URL
     and ``direct`` (the git fetcher of private modules; by default one that refuses) as the
@@ -286,4 +310,6 @@ def build_chain(
         url: ProxyFetcher(transport_for(url, session, policy=policy, netrc=netrc))
         for url in proxies.proxy_urls
     }
-    return UpstreamChain(proxies, fetchers, direct=direct, private=private, observer=observer)
+    return UpstreamChain(
+        proxies, fetchers, direct=direct, private=private, observer=observer, router=router
+    )
