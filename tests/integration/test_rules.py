@@ -105,7 +105,9 @@ async def test_routes_direct_and_upstream(site: Site, tmp_path: Path) -> None:
 
 
 @contextlib.asynccontextmanager
-async def _serving(args: list[str], env: dict[str, str], log: Path) -> AsyncIterator[str]:
+async def _serving(
+    args: list[str], env: dict[str, str], log: Path
+) -> AsyncIterator[tuple[str, asyncio.subprocess.Process]]:
     err = await asyncio.to_thread(open, log, "ab")
     try:
         proc = await asyncio.create_subprocess_exec(
