@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import secrets
 import tomllib
 from collections.abc import AsyncIterator, Mapping
@@ -159,7 +160,7 @@ def load_policy(path: Path) -> Policy:
     return parse_policy(doc, text, str(path))
 
 
-async def reload_policy(plan: Plan) -> bool:
+async def reload_policy(plan: Plan, *, trigger: str = "sighup") -> bool:
     """Load the ``--rules`` file again and put it in force; a bad file is logged and the
     rules in force stay. True when the new rules are in force."""
     path = plan.settings.rules
@@ -168,10 +169,16 @@ async def reload_policy(plan: Plan) -> bool:
     try:
         policy = await asyncio.to_thread(load_policy, path)
     except ConfigError as exc:
-        logger.error("rules.reload_refused %s; the rules in force stay", exc)
+        logger.error("rules.reload_refused trigger=%s %s; the rules in force stay", trigger, exc)
         return False
     plan.policy.swap(policy)
-    logger.info("rules.reloaded path=%s rules=%d", path, len(policy.rules))
+    logger.info(
+        "rules.reloaded trigger=%s path=%s rules=%d pid=%d",
+        trigger,
+        path,
+        len(policy.rules),
+        os.getpid(),
+    )
     return True
 
 

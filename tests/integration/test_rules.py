@@ -190,3 +190,75 @@ async def test_rules_reload_on_sighup_and_on_change_keeping_old_rules_when_bad(
             rules.write_text(RULES + "\n# changed\n")
             assert await _until(s, legacy, 403)
             assert proc.returncode is None  # SIGHUP never ended the server
+
+
+@pytest.mark.slow
+async def test_workers_all_reload_on_sighup_to_the_parent(tmp_path: Path) -> None:
+    """With ``--workers 2`` the parent passes SIGHUP on: each worker reloads its rules (and
+    neither the parent nor a worker ends)."""
+    import socket
+
+    rules = tmp_path / "rules.toml"
+    rules.write_text(RULES)
+    log = tmp_path / "proxy.log"
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    async with (
+        running_origin() as origin,
+        running_sumdb(tmp_path / "sumdb", [*LIB, LEGACY]) as db,
+    ):
+        publish(origin, *LIB, LEGACY)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("GO", "GOMODPROXY_"))}
+        env.update({"HOME": str(tmp_path / "home"), "PYTHONUNBUFFERED": "1"})
+        args = [
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "2",
+            "--upstream",
+            origin.url,
+            "--sumdb",
+            db.gosumdb,
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "--rules",
+            str(rules),
+        ]
+        err = await asyncio.to_thread(open, log, "ab")
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "gomodproxy",
+                "serve",
+                *args,
+                env=env,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=err,
+                start_new_session=True,
+            )
+        finally:
+            err.close()
+        try:
+            assert proc.stdout is not None
+            for _ in range(2):
+                line = await asyncio.wait_for(proc.stdout.readline(), 60)
+                assert line.startswith(b"gomodproxy: serving"), line
+            proc.send_signal(signal.SIGHUP)
+            for _ in range(300):
+                if log.read_text().count("rules.reloaded trigger=sighup") >= 2:
+                    break
+                await asyncio.sleep(0.1)
+            text = log.read_text()
+            assert text.count("rules.reloaded trigger=sighup") == 2
+            assert proc.returncode is None
+            connector = aiohttp.TCPConnector(force_close=True)
+            async with aiohttp.ClientSession(connector=connector) as s:
+                url = f"http://127.0.0.1:{port}/{LEGACY.rel('info')}"
+                statuses = {(await _get(s, url))[0] for _ in range(10)}
+            assert statuses == {403}
+        finally:
+            if proc.returncode is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                await asyncio.wait_for(proc.wait(), 60)

@@ -181,7 +181,7 @@ async def _watch_rules(plan: Plan, interval: float = 2.0) -> None:
         now = await asyncio.to_thread(stamp)
         if now is not None and now != seen:
             seen = now
-            await reload_policy(plan)
+            await reload_policy(plan, trigger="change")
 
 
 def _connection_caps(settings: Settings) -> ConnectionCaps:
