@@ -112,6 +112,22 @@ def _build(root: Path) -> dict[str, RepoBuilder]:
     r.publish(served, "big")
     out["big"] = r
 
+    r = RepoBuilder(root / "work" / "renamed", start=1_630_000_000)
+    r.write("go.mod", "module example.com/original/name\n\ngo 1.21\n")
+    r.write("r.go", "package name\n")
+    r.commit("a fork keeping its original path")
+    r.tag("v1.0.0")
+    r.publish(served, "renamed")
+    out["renamed"] = r
+
+    r = RepoBuilder(root / "work" / "wrongmajor", start=1_630_000_000)
+    r.write("go.mod", f"module {ORG}/wrongmajor/v3\n\ngo 1.21\n")
+    r.write("w.go", "package wrongmajor\n")
+    r.commit("a go.mod claiming v3")
+    r.tag("v1.0.0")
+    r.publish(served, "wrongmajor")
+    out["wrongmajor"] = r
+
     for name in ("hooked", "stall", "moving", "authrepo"):
         r = _module(root, name)
         r.commit("one")
@@ -452,3 +468,29 @@ async def test_f66_netrc_credentials_reach_git_and_never_show(
     with pytest.raises(UpstreamError) as failed:
         await g.list(path)
     assert "nope" not in str(failed.value)
+
+
+@pytest.mark.asyncio
+async def test_d42_another_path_same_major_is_served_a_major_mismatch_refused(
+    hostile: Hostile, fetcher: GitFetcher
+) -> None:
+    """Fault catalogue 42, as the go command does in direct mode: a go.mod naming another path
+    with the same major version is served as is; one naming another major version is
+    refused."""
+    renamed = f"{ORG}/renamed"
+    want = await asyncio.to_thread(_go, hostile, "mod", "download", "-json", f"{renamed}@v1.0.0")
+    assert await fetcher.mod(renamed, "v1.0.0") == b"module example.com/original/name\n\ngo 1.21\n"
+    assert await _zip_h1(fetcher, renamed, "v1.0.0", hostile.root / "renamed.zip") == want["Sum"]
+    wrong = f"{ORG}/wrongmajor"
+    go = await asyncio.to_thread(
+        run_go,
+        ["mod", "download", "-json", f"{wrong}@v1.0.0"],
+        cwd=hostile.root / "home",
+        env=hostile.env,
+    )
+    assert go.returncode != 0
+    assert "post-v1 module path" in go.stdout + go.stderr
+    with pytest.raises(ModuleNotFound, match="post-v1 module path"):
+        await fetcher.info(wrong, "v1.0.0")
+    with pytest.raises(ModuleNotFound, match="post-v1 module path"):
+        await fetcher.mod(wrong, "v1.0.0")
