@@ -23,6 +23,7 @@ import contextlib
 import logging
 import os
 import secrets
+import ssl
 import tomllib
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -63,6 +64,7 @@ __all__ = [
     "Plan",
     "Upstreams",
     "check_settings",
+    "client_tls",
     "describe_upstreams",
     "load_policy",
     "module_service",
@@ -182,6 +184,18 @@ async def reload_policy(plan: Plan, *, trigger: str = "sighup") -> bool:
     return True
 
 
+def client_tls(ca_file: Path | None) -> ssl.SSLContext | None:
+    """The TLS context of outgoing connections: the system's CAs plus ``--ca-file``."""
+    if ca_file is None:
+        return None
+    context = ssl.create_default_context()
+    try:
+        context.load_verify_locations(cafile=str(ca_file))
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"cannot load --ca-file {ca_file}: {exc}") from exc
+    return context
+
+
 def vcs_fetcher(
     plan: Plan,
     session: aiohttp.ClientSession | None = None,
@@ -199,7 +213,7 @@ def vcs_fetcher(
         max_zip=settings.vcs_max_zip_mb << 20,
         refs_ttl=max(settings.list_ttl, 5.0),
         session=session if settings.vcs_meta_tags else None,
-        ca_file=settings.vcs_ca_file,
+        ca_file=settings.ca_file,
         netrc=netrc,
     )
 
@@ -236,7 +250,8 @@ async def open_upstreams(
     """Open the upstream side for the block's duration: HTTP client, chain, and the verifier
     (its tree head and proven tiles kept in ``storage``, shared by every process using it)."""
     settings = plan.settings
-    connector = aiohttp.TCPConnector(limit=100, limit_per_host=32)
+    tls = await asyncio.to_thread(client_tls, settings.ca_file)
+    connector = aiohttp.TCPConnector(limit=100, limit_per_host=32, ssl=tls or True)
     async with aiohttp.ClientSession(connector=connector, trust_env=False) as session:
         policy = fetch_policy(settings)
         netrc = await asyncio.to_thread(load_netrc, settings.netrc)

@@ -201,10 +201,11 @@ OPTIONS: tuple[Option, ...] = (
         "",
     ),
     Option(
-        "vcs-ca-file",
+        "ca-file",
         Path,
         None,
-        "extra certificate authority (PEM) trusted by git and the go-import meta-tag lookups",
+        "extra certificate authority (PEM), trusted besides the system's for https upstreams, "
+        "the checksum database, git and go-import meta-tag lookups",
         "FILE",
     ),
 )
@@ -254,7 +255,7 @@ class Settings:
     vcs_max_zip_mb: int
     vcs_timeout: float
     vcs_meta_tags: bool
-    vcs_ca_file: Path | None
+    ca_file: Path | None
 
     @property
     def host(self) -> str:
@@ -462,7 +463,7 @@ def _validate(s: Settings) -> None:
         )
     if (s.tls_cert is None) != (s.tls_key is None):
         raise ConfigError("--tls-cert and --tls-key go together: give both or neither")
-    for name in ("tls_cert", "tls_key", "vcs_ca_file", "rules"):
+    for name in ("tls_cert", "tls_key", "ca_file", "rules"):
         path = getattr(s, name)
         if path is not None and not path.is_file():
             raise ConfigError(f"--{name.replace('_', '-')} {path} is not a readable file")

@@ -3,7 +3,7 @@
 
 A loopback HTTPS server answers ``?go-get=1`` with meta tags and the real ``git http-backend``
 serves the repositories over HTTPS (a throw-away CA, given to gomodproxy as
-``--vcs-ca-file``). Module paths name the host 127.0.0.1 (module paths carry no port: the meta
+``--ca-file``). Module paths name the host 127.0.0.1 (module paths carry no port: the meta
 lookup's port is the one seam the test sets). The host is reachable only because the test
 exempts it from the guard, as a ``--vcs-rewrite`` rule's host is; without that the lookup is
 refused before any request.
@@ -25,7 +25,7 @@ from gomodproxy.vcs.discover import UnsafeAddress
 from gomodproxy.vcs.fetcher import GitFetcher
 from tests.gitserver import GitServer, running_git_server
 from tests.origin import running_origin
-from tests.proxykit import SynthModule, publish
+from tests.proxykit import SynthModule, publish, running_proxy, running_sumdb
 from tests.tlscert import LocalTLS, make_local_tls
 from tests.vcsrepos import build_test_repos
 
@@ -201,3 +201,28 @@ async def test_f67_mod_form_is_fetched_from_the_named_proxy(
         async with f.zip(module.path, "v1.2.3") as body:
             assert b"".join([c async for c in body.chunks()]) == module.zip
         assert origin.count(module.rel("zip")) == 1
+
+
+async def test_ca_file_is_trusted_for_https_upstreams_besides_the_system(
+    world: World, tmp_path: Path
+) -> None:
+    """``--ca-file``: an upstream proxy with a company certificate is reached; without the
+    setting the same upstream fails its certificate check (502)."""
+    module = SynthModule("example.com/corp/tls", "v1.0.0", {"go.mod": b"module x\n"})
+    async with running_origin(tls=world.tls.server_context()) as origin:
+        publish(origin, module)
+        for ca, want in ((str(world.tls.cert), 200), ("", 502)):
+            extra = {"ca_file": ca} if ca else {}
+            async with (
+                running_sumdb(tmp_path / f"db{want}") as db,
+                running_proxy(
+                    tmp_path / f"cache{want}",
+                    upstream=origin.url,
+                    sumdb=db,
+                    sumdb_off=True,
+                    **extra,
+                ) as proxy,
+                aiohttp.ClientSession() as s,
+                s.get(f"{proxy.url}/{module.rel('mod')}") as r,
+            ):
+                assert r.status == want, await r.text()

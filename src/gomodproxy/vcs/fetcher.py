@@ -60,6 +60,21 @@ def info_json(info: RevInfo) -> bytes:
     return json.dumps(body, separators=(",", ":")).encode()
 
 
+def _write_ca_bundle(ca_file: Path, bundle: Path) -> None:
+    """The system's CA bundle followed by ``ca_file``, for ``GIT_SSL_CAINFO``."""
+    parts = []
+    system = ssl.get_default_verify_paths().cafile
+    if system and os.path.isfile(system):
+        parts.append(Path(system).read_bytes())
+    parts.append(ca_file.read_bytes())
+    data = b"\n".join(parts)
+    if bundle.exists() and bundle.read_bytes() == data:
+        return
+    tmp = bundle.with_name(bundle.name + f".{os.getpid()}")
+    tmp.write_bytes(data)
+    os.replace(tmp, bundle)
+
+
 def _flushed_size(f: BinaryIO) -> int:
     f.flush()
     return os.fstat(f.fileno()).st_size
@@ -110,12 +125,17 @@ class GitFetcher:
         self._rules = tuple(rules)
         self._max_zip = max_zip
         self._refs_ttl = refs_ttl
-        extra_env = {"GIT_SSL_CAINFO": str(ca_file)} if ca_file is not None else {}
+        # git takes one CA bundle: the system's and the company's together, written on first
+        # use (see _prepare).
+        self._ca_file = ca_file
+        self._ca_bundle = cache_dir / "home" / "ca-bundle.pem"
+        extra_env = {"GIT_SSL_CAINFO": str(self._ca_bundle)} if ca_file is not None else {}
         self._runner = GitRunner(
             home=cache_dir / "home", timeout=timeout, git=git, extra_env=extra_env
         )
         if ca_file is not None and ssl_context is None:
-            ssl_context = ssl.create_default_context(cafile=str(ca_file))
+            ssl_context = ssl.create_default_context()
+            ssl_context.load_verify_locations(cafile=str(ca_file))
         self._repos: dict[str, GitRepo] = {}
         self._guard = AddressGuard(exempt_hosts([*(r.host for r in rules), *exempt]))
         self._session = session
@@ -134,6 +154,8 @@ class GitFetcher:
     async def _prepare(self) -> None:
         for sub in ("home", "repos", "tmp"):
             await asyncio.to_thread((self._dir / sub).mkdir, parents=True, exist_ok=True)
+        if self._ca_file is not None:
+            await asyncio.to_thread(_write_ca_bundle, self._ca_file, self._ca_bundle)
 
     def _repo(self, url: str, protocols: tuple[str, ...], display: str) -> GitRepo:
         repo = self._repos.get(url)
