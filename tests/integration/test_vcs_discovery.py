@@ -212,7 +212,6 @@ async def test_ca_file_is_trusted_for_https_upstreams_besides_the_system(
     async with running_origin(tls=world.tls.server_context()) as origin:
         publish(origin, module)
         for ca, want in ((str(world.tls.cert), 200), ("", 502)):
-            extra = {"ca_file": ca} if ca else {}
             async with (
                 running_sumdb(tmp_path / f"db{want}") as db,
                 running_proxy(
@@ -220,7 +219,7 @@ async def test_ca_file_is_trusted_for_https_upstreams_besides_the_system(
                     upstream=origin.url,
                     sumdb=db,
                     sumdb_off=True,
-                    **extra,
+                    ca_file=ca,
                 ) as proxy,
                 aiohttp.ClientSession() as s,
                 s.get(f"{proxy.url}/{module.rel('mod')}") as r,
