@@ -137,6 +137,7 @@ class GitFetcher:
             ssl_context = ssl.create_default_context()
             ssl_context.load_verify_locations(cafile=str(ca_file))
         self._repos: dict[str, GitRepo] = {}
+        self._chosen: dict[str, str] = {}
         self._guard = AddressGuard(exempt_hosts([*(r.host for r in rules), *exempt]))
         self._session = session
         self._discovery = (
@@ -227,13 +228,17 @@ class GitFetcher:
         """The module ``path`` in its repository (the first of the URLs that exists)."""
         await self._prepare()
         last: ModuleNotFound | None = None
-        for url in root.urls:
+        chosen = self._chosen.get(root.root)
+        urls = (chosen, *(u for u in root.urls if u != chosen)) if chosen else root.urls
+        for url in urls:
             repo = self._repo(url, root.protocols, root.root)
             try:
                 await repo.refs()
             except ModuleNotFound as exc:
                 last = exc
                 continue
+            # Remember which URL exists (``.git`` or not) so later fetches try it first.
+            self._chosen[root.root] = url
             return CodeRepo(repo, root.root, path)
         assert last is not None
         raise ModuleNotFound(f"{path}: {last.message}", path=path)
