@@ -101,6 +101,30 @@ async def test_routes_direct_and_upstream(site: Site, tmp_path: Path) -> None:
         assert not [r for r in site.server.requests[before:] if r.startswith("/gamma")]
 
 
+async def test_a_rule_with_its_own_upstream_list(tmp_path: Path) -> None:
+    """``upstream = "..."`` in a rule: matching modules come from that list (a vendor's
+    mirror), never from --upstream; other modules still from --upstream."""
+    vendored = synth("example.com/vendorx", "v1.0.0")
+    rules = tmp_path / "rules.toml"
+    async with (
+        running_origin() as main,
+        running_origin() as mirror,
+        running_sumdb(tmp_path / "sumdb", [vendored, LIB[0]]) as db,
+    ):
+        publish(mirror, vendored)
+        publish(main, vendored, LIB[0])
+        rules.write_text(f'[[rule]]\nmatch = "example.com/vendorx"\nupstream = "{mirror.url}"\n')
+        async with (
+            running_proxy(tmp_path / "cache", upstream=main.url, sumdb=db, rules=str(rules)) as p,
+            aiohttp.ClientSession() as s,
+        ):
+            assert (await _get(s, f"{p.url}/{vendored.rel('mod')}"))[0] == 200
+            assert (await _get(s, f"{p.url}/{LIB[0].rel('mod')}"))[0] == 200
+        assert mirror.count(vendored.rel("mod")) == 1
+        assert main.count(vendored.rel("mod")) == 0
+        assert main.count(LIB[0].rel("mod")) == 1
+
+
 # -- reloading, with the real process ---------------------------------------------------------
 
 

@@ -39,8 +39,13 @@ def test_rules_first_match_routes_and_versions() -> None:
     legacy = p.rule_for("git.corp.example/legacy/tool")
     assert legacy is not None
     assert legacy.action == "deny"
-    assert p.route("git.corp.example/platform/x") == "direct"
-    assert p.route("example.com/other") == "upstream"
+    direct = p.route("git.corp.example/platform/x")
+    assert direct is not None
+    assert direct.kind == "direct"
+    upstream = p.route("example.com/other")
+    assert upstream is not None
+    assert upstream.kind == "upstream"
+    assert upstream.proxies is None
     assert p.route("example.com/unruled") is None
     lib = p.rule_for("example.com/lib")
     assert lib is not None
@@ -84,4 +89,24 @@ def test_holder_swaps_whole_policies() -> None:
     holder = PolicyHolder()
     assert holder.current.rule_for("a.example/x") is None
     holder.swap(_parse(GOOD))
-    assert holder.current.route("git.corp.example/x") == "direct"
+    route = holder.current.route("git.corp.example/x")
+    assert route is not None
+    assert route.kind == "direct"
+
+
+def test_a_rule_with_its_own_upstream_list() -> None:
+    p = _parse(
+        '[[rule]]\nmatch = "example.com/vendorx"\nupstream = "https://mirror.example|direct"\n'
+    )
+    route = p.route("example.com/vendorx/sub")
+    assert route is not None
+    assert route.kind == ""
+    assert route.proxies is not None
+    assert route.proxies.proxy_urls == ("https://mirror.example",)
+    for bad, problem in (
+        ('upstream = "ftp://x"', "'upstream'"),
+        ('action = "direct"\nupstream = "https://m.example"', "cannot go with"),
+        ('action = "upstream"\nupstream = "direct"', "needs a proxy URL"),
+    ):
+        with pytest.raises(RulesError, match=problem):
+            _parse(f'[[rule]]\nmatch = "a.example"\n{bad}\n')

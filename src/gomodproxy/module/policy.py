@@ -19,6 +19,10 @@ decides::
     deny-versions = ["v1.3.0", ">=v2.0.0"]
     allow-versions = ["v1.2.0", "v1.2.1"] # when given, only these
 
+    [[rule]]
+    match = "example.com/vendorx"
+    upstream = "https://mirror.corp.example,https://proxy.example.com"  # its own list
+
 Version constraints are ``vX.Y.Z`` (exactly that version), or ``<``, ``<=``, ``>``, ``>=``
 followed by a version (semver order). A denied or not-allowed version is answered 403 with the
 rule's reason, and left out of ``@v/list``.
@@ -31,12 +35,13 @@ from dataclasses import dataclass
 
 from gomodproxy.errors import ConfigError
 from gomodproxy.module import semver
+from gomodproxy.module.goproxy import ProxyList, parse_goproxy
 from gomodproxy.module.patterns import match_prefix_patterns
 
-__all__ = ["ACTIONS", "Policy", "PolicyHolder", "Rule", "RulesError", "parse_policy"]
+__all__ = ["ACTIONS", "Policy", "PolicyHolder", "Route", "Rule", "RulesError", "parse_policy"]
 
 ACTIONS = ("allow", "deny", "direct", "upstream")
-_KEYS = {"match", "action", "reason", "deny-versions", "allow-versions"}
+_KEYS = {"match", "action", "reason", "deny-versions", "allow-versions", "upstream"}
 _OPS = ("<=", ">=", "<", ">")
 
 
@@ -77,6 +82,8 @@ class Rule:
     deny_versions: tuple[Constraint, ...] = ()
     allow_versions: tuple[Constraint, ...] | None = None
     line: int = 0
+    #: The upstream list (GOPROXY syntax) walked for matching modules instead of --upstream.
+    upstreams: ProxyList | None = None
 
     def covers(self, path: str) -> bool:
         """Whether the rule applies to module ``path``."""
@@ -104,12 +111,21 @@ class Policy:
                 return rule
         return None
 
-    def route(self, path: str) -> str | None:
-        """``direct``, ``upstream`` or None (the GOPROXY list decides)."""
+    def route(self, path: str) -> Route | None:
+        """Where ``path`` is fetched from, or None (the GOPROXY list decides)."""
         rule = self.rule_for(path)
-        if rule is not None and rule.action in ("direct", "upstream"):
-            return rule.action
-        return None
+        if rule is None or (rule.action not in ("direct", "upstream") and not rule.upstreams):
+            return None
+        return Route(rule.action if rule.action in ("direct", "upstream") else "", rule.upstreams)
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """A rule's routing: ``kind`` ``direct`` (git only), ``upstream`` (proxies only) or ""
+    (any entry), over ``proxies`` when the rule names its own upstream list."""
+
+    kind: str
+    proxies: ProxyList | None = None
 
 
 class PolicyHolder:
@@ -178,5 +194,18 @@ def parse_policy(doc: Mapping[str, object], text: str, where: str) -> Policy:
         allow = None
         if "allow-versions" in raw:
             allow = _constraints(raw["allow-versions"], "allow-versions", fail)
-        rules.append(Rule(match, str(action), reason, deny, allow, line))
+        upstreams = None
+        if "upstream" in raw:
+            value = raw["upstream"]
+            if not isinstance(value, str) or not value.strip():
+                raise fail("'upstream' must be an upstream list in GOPROXY syntax")
+            try:
+                upstreams = parse_goproxy(value)
+            except ConfigError as exc:
+                raise fail(f"'upstream' {value!r}: {exc}") from None
+            if action == "direct":
+                raise fail("'upstream' cannot go with action = \"direct\"")
+            if action == "upstream" and not upstreams.proxy_urls:
+                raise fail("action = \"upstream\" needs a proxy URL in 'upstream'")
+        rules.append(Rule(match, str(action), reason, deny, allow, line, upstreams))
     return Policy(tuple(rules))

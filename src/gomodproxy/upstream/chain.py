@@ -36,6 +36,7 @@ from gomodproxy.module.goproxy import (
     ProxyEntry,
     ProxyList,
 )
+from gomodproxy.module.policy import Route
 from gomodproxy.protocol.kinds import FileKind
 from gomodproxy.upstream.base import Fetcher, UpstreamBody
 from gomodproxy.upstream.fileclient import FileFetcher
@@ -126,7 +127,8 @@ class UpstreamChain:
         direct: ModuleFetcher | None = None,
         private: PrivateSettings | None = None,
         observer: UpstreamObserver | None = None,
-        router: Callable[[str], str | None] | None = None,
+        router: Callable[[str], Route | None] | None = None,
+        fetcher_for: Callable[[str], ModuleFetcher] | None = None,
     ) -> None:
         missing = [url for url in proxies.proxy_urls if url not in fetchers]
         if missing:
@@ -138,8 +140,10 @@ class UpstreamChain:
         self._direct_private = direct or DirectFetcher(private=True)
         self._private = private or PrivateSettings()
         self._observer = observer
-        # Per-module routes from the rules: "direct" (git only) or "upstream" (proxies only).
+        # Per-module routes from the rules: "direct" (git only), "upstream" (proxies only),
+        # and a rule's own upstream list, whose fetchers are made on first use.
         self._router = router
+        self._fetcher_for = fetcher_for
 
     @property
     def proxies(self) -> ProxyList:
@@ -170,23 +174,26 @@ class UpstreamChain:
             path, f"{version}.mod", FileKind.MOD, lambda f: f.mod(path, version, headers=headers)
         )
 
-    def _route(self, path: str) -> str | None:
+    def _route(self, path: str) -> Route | None:
         return self._router(path) if self._router is not None else None
 
     def _entries(self, path: str) -> tuple[ProxyEntry, ...]:
         """The entries walked for ``path``: the GOPROXY list, or what a rule routes it to."""
         route = self._route(path)
-        if route == "direct":
+        if route is None:
+            return tuple(self._proxies)
+        if route.kind == "direct":
             return (ProxyEntry(DIRECT),)
-        if route == "upstream":
-            proxies = tuple(e for e in self._proxies if e.is_proxy)
+        listed = route.proxies if route.proxies is not None else self._proxies
+        if route.kind == "upstream":
+            proxies = tuple(e for e in listed if e.is_proxy)
             if not proxies:
                 raise ModuleNotFound(
                     f"{path}: the rules send it to upstream proxies only, and none is listed",
                     path=path,
                 )
             return proxies
-        return tuple(self._proxies)
+        return tuple(listed)
 
     async def _fetch(
         self,
@@ -249,7 +256,8 @@ class UpstreamChain:
     def _entry_fetcher(self, url: str, module_path: str) -> ModuleFetcher:
         """The fetcher of an entry, or the not-found answer of a keyword entry."""
         route = self._route(module_path)
-        private = self._private.is_noproxy(module_path) and route != "upstream"
+        # A rule's routing is explicit: it overrides the private patterns' refusal.
+        private = self._private.is_noproxy(module_path) and route is None
         if url == OFF:
             raise ModuleNotFound(f"{module_path}: {OFF_MESSAGE}", path=module_path)
         if url == DIRECT or (url == NOPROXY and private):
@@ -260,7 +268,12 @@ class UpstreamChain:
             raise ModuleNotFound(
                 f"{module_path}: module lookup {NOPROXY_DISABLED_MESSAGE}", path=module_path
             )
-        return self._fetchers[url]
+        fetcher = self._fetchers.get(url)
+        if fetcher is None:
+            if self._fetcher_for is None:
+                raise ModuleNotFound(f"{module_path}: no fetcher for upstream {url}")
+            fetcher = self._fetchers[url] = self._fetcher_for(url)
+        return fetcher
 
     def _observe(
         self, upstream: str, kind: FileKind, exc: ProxyError | None, started: float
@@ -301,7 +314,7 @@ def build_chain(
     netrc: NetrcCredentials | None = None,
     observer: UpstreamObserver | None = None,
     direct: ModuleFetcher | None = None,
-    router: Callable[[str], str | None] | None = None,
+    router: Callable[[str], Route | None] | None = None,
 ) -> UpstreamChain:
     """An :class:`UpstreamChain` with a proxy fetcher (HTTP or ``file://``) for every proxy URL
     and ``direct`` (the git fetcher of private modules; by default one that refuses) as the
@@ -311,5 +324,13 @@ def build_chain(
         for url in proxies.proxy_urls
     }
     return UpstreamChain(
-        proxies, fetchers, direct=direct, private=private, observer=observer, router=router
+        proxies,
+        fetchers,
+        direct=direct,
+        private=private,
+        observer=observer,
+        router=router,
+        fetcher_for=lambda url: ProxyFetcher(
+            transport_for(url, session, policy=policy, netrc=netrc)
+        ),
     )
