@@ -11,6 +11,7 @@ Everything else is read from the clone: commit times and tags, files, ancestry, 
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
 import secrets
 import shutil
@@ -178,25 +179,34 @@ class GitRepo:
         async with self._lock:
             if self._synced == refs:
                 return refs
-            local = await self._local_refs()
-            wanted = {k: v for k, v in refs.items() if k != "HEAD"}
-            if local != wanted or ("HEAD" in refs and refs["HEAD"] not in local.values()):
-                try:
-                    await self._git(
-                        "fetch",
-                        "-f",
-                        "--prune",
-                        "--no-tags",
-                        "--no-recurse-submodules",
-                        "--end-of-options",
-                        "origin",
-                        "refs/heads/*:refs/heads/*",
-                        "refs/tags/*:refs/tags/*",
-                    )
-                except GitFailed as exc:
-                    raise _classify(exc, self.url, self.display) from None
+            # Other processes (workers) may share the clone: one fetch at a time.
+            fd = await asyncio.to_thread(_lock_file, self._dir.with_name(self._dir.name + ".lock"))
+            try:
+                await self._fetch_missing(refs)
+            finally:
+                await asyncio.to_thread(os.close, fd)
             self._synced = refs
         return refs
+
+    async def _fetch_missing(self, refs: Mapping[str, str]) -> None:
+        local = await self._local_refs()
+        wanted = {k: v for k, v in refs.items() if k != "HEAD"}
+        if local == wanted and ("HEAD" not in refs or refs["HEAD"] in local.values()):
+            return
+        try:
+            await self._git(
+                "fetch",
+                "-f",
+                "--prune",
+                "--no-tags",
+                "--no-recurse-submodules",
+                "--end-of-options",
+                "origin",
+                "refs/heads/*:refs/heads/*",
+                "refs/tags/*:refs/tags/*",
+            )
+        except GitFailed as exc:
+            raise _classify(exc, self.url, self.display) from None
 
     async def _local_refs(self) -> dict[str, str]:
         out = await self._git(
@@ -363,6 +373,17 @@ class GitRepo:
             if "did not match any files" in exc.stderr:
                 raise ModuleNotFound(f"no files in {subdir} at revision {rev}") from None
             raise
+
+
+def _lock_file(path: Path) -> int:
+    """Open and lock ``path`` exclusively (waits in its thread); closing the fd unlocks."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def _move_into_place(tmp: Path, target: Path) -> None:
