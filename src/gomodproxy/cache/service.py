@@ -13,6 +13,8 @@ Every file of the GOPROXY protocol goes through here:
 - ``list`` and ``@latest`` are answered by :class:`~gomodproxy.cache.listing.Listings`.
 - A definite not-found from the upstreams is remembered briefly by exact path; transient
   failures are never remembered.
+- A version an operator removed with ``cache rm`` is denied (403 with the reason) and never
+  fetched again (see :mod:`gomodproxy.cache.denylist`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
 
+from gomodproxy.cache.denylist import DenyList
 from gomodproxy.cache.events import CacheObserver, NullObserver
 from gomodproxy.cache.hotcache import HotCache
 from gomodproxy.cache.limits import FetchLimiter
@@ -175,6 +178,8 @@ class ModuleService:
         self._files: SingleFlight[bytes] = SingleFlight(on_join=self._joined)
         self._zips: dict[str, ZipFlight] = {}
         self._producers: set[asyncio.Task[None]] = set()
+        #: Versions removed by ``cache rm``; refresh it with ``deny.watch_forever``.
+        self.deny = DenyList(storage)
         self.listings = Listings(
             storage,
             chain,
@@ -182,6 +187,7 @@ class ModuleService:
             ttl=self._options.list_ttl,
             limiter=self._limiter,
             stat=self.info,
+            deny=self.deny,
         )
 
     @property
@@ -206,10 +212,12 @@ class ModuleService:
 
     async def list(self, path: str, *, headers: Mapping[str, str] | None = None) -> bytes:
         """The ``@v/list`` body: upstream versions (cleaned) merged with stored ones."""
+        self.deny.check(path)
         return await self.listings.versions(path, headers=headers)
 
     async def latest(self, path: str, *, headers: Mapping[str, str] | None = None) -> bytes:
         """The ``@latest`` body."""
+        self.deny.check(path)
         return await self.listings.latest(path, headers=headers)
 
     # -- .info and .mod ---------------------------------------------------------------------
@@ -218,6 +226,7 @@ class ModuleService:
         self, path: str, version: str, *, headers: Mapping[str, str] | None = None
     ) -> bytes:
         """The ``.info`` of ``version``: cached for canonical versions, resolved for queries."""
+        self.deny.check(path, version)
         if not is_canonical(version):
             return await self._query_info(path, version, headers)
         return await self._small_file(path, version, FileKind.INFO, headers)
@@ -241,6 +250,7 @@ class ModuleService:
     async def _small_file(
         self, path: str, version: str, kind: FileKind, headers: Mapping[str, str] | None
     ) -> bytes:
+        self.deny.check(path, version)
         key = file_key(path, version, kind.value)
         data = self._hot.get(key)
         if data is None:
@@ -279,6 +289,7 @@ class ModuleService:
                 existing = await self._stored(key)
                 if existing is not None:
                     return existing  # another process stored it while we waited
+                await self.deny.check_stored(path, version)
                 try:
                     async with self._limiter.slot():
                         if kind is FileKind.INFO:
@@ -344,6 +355,7 @@ class ModuleService:
             resolved = validate_info(fetched.data, path, query, upstream=fetched.upstream)
             key = file_key(path, resolved, "info")
             async with self._locks.lock(key):
+                await self.deny.check_stored(path, resolved)
                 if await self._storage.stat(key) is None:
                     await self._storage.put(key, fetched.data)
             return fetched.data
@@ -372,6 +384,7 @@ class ModuleService:
         and fetched again here, once; the caller only translates to HTTP. Entering raises the
         fetch's error (a not-found, a refused zip) before any byte is handed out.
         """
+        self.deny.check(path, version)
         key = file_key(path, version, "zip")
         async with contextlib.AsyncExitStack() as stack:
             yield await self._zip_source(stack, path, version, key, whole, checked, headers)
@@ -440,6 +453,7 @@ class ModuleService:
         self, path: str, version: str, *, headers: Mapping[str, str] | None = None
     ) -> ObjectInfo:
         """Make sure the zip is stored (fetching it if needed) and return its record."""
+        self.deny.check(path, version)
         key = file_key(path, version, "zip")
         stored = await self._storage.stat(key)
         if stored is not None:
@@ -485,6 +499,7 @@ class ModuleService:
                 if existing is not None:
                     flight.finish(existing)
                     return
+                await self.deny.check_stored(path, version)
                 try:
                     async with (
                         self._limiter.slot(),

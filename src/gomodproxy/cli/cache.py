@@ -51,6 +51,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     _add_location(verify)
     verify.set_defaults(func=_run_verify)
+    from gomodproxy.cli import cacheops  # it imports this module's helpers
+
+    cacheops.register_actions(actions)
 
 
 def _add_location(parser: argparse.ArgumentParser) -> None:

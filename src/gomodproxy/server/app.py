@@ -148,6 +148,10 @@ async def _open_parts(
     stack.push_async_callback(_cancel, sweeper)
     service = module_service(plan, opened, upstreams, observer=metrics)
     stack.push_async_callback(service.close)
+    # Deny entries written by `cache rm` (any process): loaded before serving, then followed.
+    await service.deny.refresh()
+    watcher = asyncio.create_task(service.deny.watch_forever())
+    stack.push_async_callback(_cancel, watcher)
     return service, relay
 
 
