@@ -192,8 +192,7 @@ async def test_a_hit_held_in_memory_is_refused_after_the_refresh(
     assert code == 0
     size = len(OTHER.info) + len(OTHER.mod) + len(OTHER.zip) + len(b"v0.2.0\n")
     assert out == (
-        f"removed every version of example.org/b: 4 files, {size} B; "
-        "denied from now on: unwanted\n"
+        f"removed every version of example.org/b: 4 files, {size} B; denied from now on: unwanted\n"
     )
     status = 200
     for _ in range(300):  # the refresh runs every 2 s
