@@ -10,7 +10,8 @@ what it needs here, with the same rules:
   its own format, see ``FORMAT`` in :mod:`gomodproxy.storage.filesystem`);
 - :func:`open_upstreams` opens the HTTP client, the upstream chain and the checksum-database
   client with its verifier state (kept in the store, whichever backend it is);
-- :func:`module_service` builds the cache service over them.
+- :func:`module_service` builds the cache service over them;
+- :func:`eviction_policy` reads the cache limits and the pinned modules' files.
 
 Nothing here knows which backend it was handed: each backend supplies its own spool folder and
 maintenance (:meth:`~gomodproxy.storage.base.ObjectStore.sweep_orphans`).
@@ -29,6 +30,7 @@ import aiohttp
 from yarl import URL
 
 from gomodproxy.cache.events import CacheObserver
+from gomodproxy.cache.eviction import EvictionPolicy, load_pins
 from gomodproxy.cache.service import ChecksumPolicy, ModuleService, ServiceOptions
 from gomodproxy.config import Settings, parse_listen
 from gomodproxy.errors import ConfigError
@@ -58,6 +60,7 @@ __all__ = [
     "Upstreams",
     "check_settings",
     "describe_upstreams",
+    "eviction_policy",
     "module_service",
     "open_store",
     "open_upstreams",
@@ -219,3 +222,9 @@ def module_service(
         ),
         observer=observer,
     )
+
+
+async def eviction_policy(settings: Settings) -> EvictionPolicy:
+    """The cache limits of ``settings`` with the module versions its ``keep`` files pin."""
+    pins = await asyncio.to_thread(load_pins, settings.keep)
+    return EvictionPolicy(settings.cache_max_bytes, settings.cache_max_seconds, pins)

@@ -24,15 +24,15 @@ import time
 from dataclasses import dataclass
 
 from gomodproxy.admin.auditlog import AuditEntry, append_audit
+from gomodproxy.cache.access import ACCESS_PREFIX
 from gomodproxy.cache.denylist import DenyEntry, deny_key
 from gomodproxy.cache.keys import upstream_latest_key, upstream_list_key
-from gomodproxy.cache.listing import format_list
+from gomodproxy.cache.removal import delete_keys, unlist_version
 from gomodproxy.errors import ConfigError, InvalidVersion
-from gomodproxy.module import semver
-from gomodproxy.module.paths import check, check_path, escape_version
-from gomodproxy.protocol.files import list_key, module_dir
+from gomodproxy.module.paths import check, check_path, escape_path, escape_version
+from gomodproxy.protocol.files import module_dir
 from gomodproxy.protocol.versions import is_canonical
-from gomodproxy.storage import ObjectNotFound, OpenedStorage
+from gomodproxy.storage import OpenedStorage
 
 __all__ = ["Removal", "current_user", "parse_target", "remove_from_cache"]
 
@@ -95,33 +95,12 @@ async def remove_from_cache(
         keys = [k for k in keys if k.startswith(prefix)]
     else:
         keys += [upstream_list_key(path), upstream_latest_key(path)]
-    removed: list[str] = []
-    freed = 0
-    for key in sorted(keys, key=lambda k: (not k.endswith(".zip"), k)):
-        async with locks.lock(key):
-            info = await store.stat(key)
-            if await store.delete(key) and info is not None:
-                removed.append(key)
-                freed += info.size
+    removed, freed = await delete_keys(store, locks, keys)
+    if not version:  # bookkeeping, not counted as removed files
+        for key in await store.list(f"{ACCESS_PREFIX}{escape_path(path)}/@v/"):
+            await store.delete(key)
     if version:
-        await _unlist(opened, path, version)
+        await unlist_version(store, locks, path, version)
     audit = AuditEntry("rm", entry.target, entry.reason, user, when, tuple(removed), freed)
     audit_key = await append_audit(store, audit)
     return Removal(entry, tuple(removed), freed, audit_key)
-
-
-async def _unlist(opened: OpenedStorage, path: str, version: str) -> None:
-    """Take ``version`` out of the module's ``list`` (the go command's cache layout)."""
-    key = list_key(path)
-    async with opened.locks.lock(key):
-        try:
-            current = (await opened.store.get(key)).decode("ascii", "replace").split()
-        except ObjectNotFound:
-            return
-        if version not in current:
-            return
-        kept = [v for v in current if v != version and is_canonical(v)]
-        if kept:
-            await opened.store.put(key, format_list(semver.sort_versions(kept)))
-        else:
-            await opened.store.delete(key)

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
 
+from gomodproxy.cache.access import AccessRecorder
 from gomodproxy.cache.denylist import DenyList
 from gomodproxy.cache.events import CacheObserver, NullObserver
 from gomodproxy.cache.hotcache import HotCache
@@ -180,6 +181,8 @@ class ModuleService:
         self._producers: set[asyncio.Task[None]] = set()
         #: Versions removed by ``cache rm``; refresh it with ``deny.watch_forever``.
         self.deny = DenyList(storage)
+        #: Last access of each version, for eviction (written at most hourly per version).
+        self.access = AccessRecorder(storage)
         self.listings = Listings(
             storage,
             chain,
@@ -207,6 +210,7 @@ class ModuleService:
         await asyncio.gather(*self._producers, return_exceptions=True)
         await self._files.cancel_all()
         await self.listings.close()
+        await self.access.close()
 
     # -- list and @latest -------------------------------------------------------------------
 
@@ -258,6 +262,7 @@ class ModuleService:
         if data is not None:
             self._observer.cache_result(kind, True)
             self._hot.put(key, data)
+            self.access.touch(path, version)
             return data
         self._observer.cache_result(kind, False)
         remembered = self._negative.get(key)
@@ -406,6 +411,7 @@ class ModuleService:
                 self._observer.cache_result(FileKind.ZIP, reader is not None)
                 counted = True
             if reader is not None:
+                self.access.touch(path, version)
                 return StoredZip(reader)
             flight = self._zip_flight(path, version, key, headers)
             if whole:
@@ -458,6 +464,7 @@ class ModuleService:
         stored = await self._storage.stat(key)
         if stored is not None:
             self._observer.cache_result(FileKind.ZIP, True)
+            self.access.touch(path, version)
             return stored
         self._observer.cache_result(FileKind.ZIP, False)
         flight = self._zip_flight(path, version, key, headers)

@@ -19,10 +19,12 @@ from aiohttp import web
 from gomodproxy.assembly import (
     Plan,
     describe_upstreams,
+    eviction_policy,
     module_service,
     open_store,
     open_upstreams,
 )
+from gomodproxy.cache.eviction import evict_forever
 from gomodproxy.cache.service import ModuleService
 from gomodproxy.server.accesslog import access_log_middleware
 from gomodproxy.server.connguard import request_phase_middleware
@@ -152,6 +154,16 @@ async def _open_parts(
     await service.deny.refresh()
     watcher = asyncio.create_task(service.deny.watch_forever())
     stack.push_async_callback(_cancel, watcher)
+    policy = await eviction_policy(plan.settings)
+    if policy.active:
+        logger.info(
+            "cache.limits max_size=%s max_age=%s pinned=%d",
+            plan.settings.cache_max_size or "none",
+            plan.settings.cache_max_age or "none",
+            len(policy.pins),
+        )
+        evictor = asyncio.create_task(evict_forever(opened, policy))
+        stack.push_async_callback(_cancel, evictor)
     return service, relay
 
 
