@@ -308,7 +308,9 @@ class ModuleService:
                     validate_info(fetched.data, path, version, upstream=fetched.upstream)
                 else:
                     validate_mod(fetched.data, path, version, upstream=fetched.upstream)
-                    await self._verify(path, version, "mod", hash_go_mod(fetched.data))
+                    await self._verify(
+                        path, version, "mod", hash_go_mod(fetched.data), fetched.upstream
+                    )
                 if self._provisional(path, kind):
                     logger.info("cache.passed_unkept key=%s upstream=%s", key, fetched.upstream)
                     return fetched.data
@@ -522,7 +524,7 @@ class ModuleService:
                     validate_zip, flight.spool, path, version, upstream=flight.upstream
                 )
                 if self._checksums.applies_to(path):
-                    await self._verify(path, version, "zip", h1)
+                    await self._verify(path, version, "zip", h1, flight.upstream)
                 else:
                     self._observer.verification(FileKind.ZIP, "skipped")
                     await self._check_mod_matches_zip(path, version, flight, headers)
@@ -587,7 +589,9 @@ class ModuleService:
             logger.error("cache.corrupt_refetch key=%s reason=%s", key, exc.reason)
             return None
 
-    async def _verify(self, path: str, version: str, kind: Literal["zip", "mod"], h1: str) -> None:
+    async def _verify(
+        self, path: str, version: str, kind: Literal["zip", "mod"], h1: str, upstream: str = ""
+    ) -> None:
         file_kind = FileKind.ZIP if kind == "zip" else FileKind.MOD
         if not self._checksums.applies_to(path):
             self._observer.verification(file_kind, "skipped")
@@ -603,7 +607,13 @@ class ModuleService:
             await verifier.verify(path, version, kind, h1)
         except ChecksumMismatch:
             self._observer.verification(file_kind, "mismatch")
-            logger.error("cache.checksum_mismatch module=%s@%s kind=%s", path, version, kind)
+            logger.error(
+                "cache.checksum_mismatch module=%s@%s kind=%s upstream=%s",
+                path,
+                version,
+                kind,
+                upstream,
+            )
             raise
         except ProxyError:
             self._observer.verification(file_kind, "error")
