@@ -494,10 +494,13 @@ def _validate(s: Settings) -> None:
         raise ConfigError(
             f"--path-prefix {prefix!r} must look like /name or /a/b (no trailing slash)"
         )
-    if s.cache_max_size:
-        parse_size(s.cache_max_size)
-    if s.cache_max_age:
-        parse_age(s.cache_max_age)
+    for name, parse in (("cache-max-size", parse_size), ("cache-max-age", parse_age)):
+        value = getattr(s, name.replace("-", "_"))
+        if value:
+            try:
+                parse(value)
+            except ConfigError as exc:
+                raise ConfigError(f"--{name}: {exc}") from None
     for path in s.keep:
         if not path.is_file():
             raise ConfigError(f"--keep {path} is not a readable file (a go.mod or go.sum)")
