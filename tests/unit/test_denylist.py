@@ -120,3 +120,29 @@ async def test_remove_deletes_one_version_unlists_it_and_appends_to_the_log() ->
             10 * 3 + len(b"v1.0.0\n"),
         ),
     ]
+
+
+@pytest.mark.asyncio
+async def test_f87_removing_a_prerelease_keeps_the_longer_prerelease_and_its_listing() -> None:
+    """Fault 87: ``v1.2.3-pre`` is a prefix of ``v1.2.3-pre.1``'s keys; only its own go."""
+    store = MemoryStorage()
+    opened = OpenedStorage(store, LocalLocks())
+    for version in ("v1.2.3-pre", "v1.2.3-pre.1"):
+        for ext in ("info", "mod", "zip"):
+            await store.put(f"example.com/a/@v/{version}.{ext}", b"x")
+    await store.put("example.com/a/@v/list", b"v1.2.3-pre\nv1.2.3-pre.1\n")
+    removal = await remove_from_cache(opened, "example.com/a", "v1.2.3-pre", reason="r", user="u")
+    assert sorted(removal.removed) == [
+        f"example.com/a/@v/v1.2.3-pre.{e}" for e in ("info", "mod", "zip")
+    ]
+    assert await store.list("example.com/a/@v/") == [
+        "example.com/a/@v/list",
+        "example.com/a/@v/v1.2.3-pre.1.info",
+        "example.com/a/@v/v1.2.3-pre.1.mod",
+        "example.com/a/@v/v1.2.3-pre.1.zip",
+    ]
+    assert await store.get("example.com/a/@v/list") == b"v1.2.3-pre.1\n"
+    deny = DenyList(store)
+    await deny.refresh()
+    assert deny.denied("example.com/a", "v1.2.3-pre") is not None
+    assert deny.denied("example.com/a", "v1.2.3-pre.1") is None

@@ -91,8 +91,10 @@ async def remove_from_cache(
     await store.put(deny_key(path, version), entry.to_json())
     keys = await store.list(module_dir(path))
     if version:
+        # The version's own files only: v1.2.3-pre.1.zip is not a file of v1.2.3-pre (fault
+        # catalogue 87), so what follows "<version>." must be a bare extension.
         prefix = module_dir(path) + escape_version(version) + "."
-        keys = [k for k in keys if k.startswith(prefix)]
+        keys = [k for k in keys if k.startswith(prefix) and "." not in k[len(prefix) :]]
     else:
         keys += [upstream_list_key(path), upstream_latest_key(path)]
     removed, freed = await delete_keys(store, locks, keys)
