@@ -39,6 +39,7 @@ from gomodproxy.cache.validate import validate_zip, zip_go_mod
 from gomodproxy.cache.zipflight import ZipFlight, ZipReader
 from gomodproxy.errors import (
     ChecksumMismatch,
+    ModuleDenied,
     ModuleNotFound,
     ProxyError,
     SumDBError,
@@ -538,6 +539,9 @@ class ModuleService:
             raise exc
         except ModuleNotFound as exc:
             logger.debug("cache.zip_not_found key=%s error=%s", key, exc)
+            flight.fail(exc)
+        except ModuleDenied as exc:
+            logger.info("cache.denied key=%s", key)
             flight.fail(exc)
         except ProxyError as exc:
             logger.warning("cache.zip_failed key=%s error=%s", key, exc)
