@@ -228,3 +228,36 @@ async def test_rm_needs_a_reason_and_a_valid_target(
     # Nothing was denied or removed.
     assert (await world.get(world.process_url, OLD.rel("zip")))[0] == 200
     assert not (world.cache / ".gomodproxy" / "deny").exists()
+
+
+@pytest.mark.asyncio
+async def test_allow_lifts_the_denial_and_both_are_in_the_log(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    where = ("--cache-dir", str(world.cache))
+    code, _, _ = await _cli(
+        capsys, "cache", "rm", "example.com/a@v1.1.0", "--reason", "bad", *where
+    )
+    assert code == 0
+    assert (await world.get(world.process_url, BAD.rel("zip")))[0] == 403
+    code, out, _ = await _cli(
+        capsys, "cache", "allow", "example.com/a@v1.1.0", "--reason", "false alarm", *where
+    )
+    assert code == 0
+    assert out == "allowed example.com/a@v1.1.0 again (proxies drop the denial within seconds)\n"
+    status = 403
+    for _ in range(300):  # the running process drops it at its next refresh (every 2 s)
+        status, _ = await world.get(world.process_url, BAD.rel("zip"))
+        if status != 403:
+            break
+        await asyncio.sleep(0.1)
+    assert status == 200
+    assert world.origin.count(BAD.rel("zip")) == 2  # fetched (and verified) again
+    code, out, _ = await _cli(capsys, "cache", "audit", "--json", *where)
+    assert [(e["action"], e["target"], e["reason"]) for e in json.loads(out)["entries"]] == [
+        ("rm", "example.com/a@v1.1.0", "bad"),
+        ("allow", "example.com/a@v1.1.0", "false alarm"),
+    ]
+    code, _, err = await _cli(capsys, "cache", "allow", "example.com/a", "--reason", "x", *where)
+    assert code == 1
+    assert err.startswith("gomodproxy: example.com/a is not denied; ")

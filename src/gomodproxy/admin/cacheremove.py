@@ -13,7 +13,8 @@ serve, in an order that leaves no window for the version to come back:
 4. an entry is appended to the audit log (:mod:`gomodproxy.admin.auditlog`).
 
 Running it again is harmless (the entry is rewritten with the new reason, nothing left to
-delete).
+delete). :func:`allow_again` (``cache allow``) deletes a deny entry, also with a reason in the
+log; the proxies drop it at their next refresh and fetch the version again on request.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from gomodproxy.protocol.files import module_dir
 from gomodproxy.protocol.versions import is_canonical
 from gomodproxy.storage import OpenedStorage
 
-__all__ = ["Removal", "current_user", "parse_target", "remove_from_cache"]
+__all__ = ["Removal", "allow_again", "current_user", "parse_target", "remove_from_cache"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,3 +107,27 @@ async def remove_from_cache(
     audit = AuditEntry("rm", entry.target, entry.reason, user, when, tuple(removed), freed)
     audit_key = await append_audit(store, audit)
     return Removal(entry, tuple(removed), freed, audit_key)
+
+
+async def allow_again(
+    opened: OpenedStorage,
+    path: str,
+    version: str,
+    *,
+    reason: str,
+    user: str,
+    now: float | None = None,
+) -> str:
+    """Delete the deny entry of ``path@version`` (of the whole module when ``version`` is "")
+    and log it; returns the audit entry's key. ConfigError when there is no such entry."""
+    if not reason.strip():
+        raise ConfigError("cache allow needs --reason TEXT: say why, for the audit log")
+    target = f"{path}@{version}" if version else path
+    if not await opened.store.delete(deny_key(path, version)):
+        raise ConfigError(
+            f"{target} is not denied; 'gomodproxy cache audit' lists what was removed "
+            "(a version and its whole module are denied separately)"
+        )
+    when = time.time() if now is None else now
+    entry = AuditEntry("allow", target, reason.strip(), user, when)
+    return await append_audit(opened.store, entry)

@@ -1,5 +1,5 @@
-"""``gomodproxy cache rm|audit|gc``: removing a module version for good, the record of it, and
-keeping the cache within its limits.
+"""``gomodproxy cache rm|allow|audit|gc``: removing a module version for good (and lifting
+that), the record of it, and keeping the cache within its limits.
 
 ``rm MODULE[@VERSION] --reason TEXT`` denies the version (or every version) in the shared store,
 deletes its files and appends to the audit log (:mod:`gomodproxy.admin.cacheremove`); every
@@ -18,7 +18,13 @@ import os
 from pathlib import Path
 
 from gomodproxy.admin.auditlog import AuditEntry, read_audit
-from gomodproxy.admin.cacheremove import Removal, current_user, parse_target, remove_from_cache
+from gomodproxy.admin.cacheremove import (
+    Removal,
+    allow_again,
+    current_user,
+    parse_target,
+    remove_from_cache,
+)
 from gomodproxy.cache.denylist import deny_key
 from gomodproxy.cache.eviction import (
     EVICT_SECONDS,
@@ -50,6 +56,16 @@ def register_actions(actions: argparse._SubParsersAction[argparse.ArgumentParser
     )
     _add_location(rm)
     rm.set_defaults(func=_run_rm)
+    allow = actions.add_parser(
+        "allow",
+        help="lift the denial cache rm wrote (the version is fetched again on request)",
+        description="Delete the deny entry of MODULE@VERSION (or of MODULE, for the entry "
+        "denying every version); recorded in the audit log.",
+    )
+    allow.add_argument("target", metavar="MODULE[@VERSION]")
+    allow.add_argument("--reason", required=True, metavar="TEXT", help="why (kept in the log)")
+    _add_location(allow)
+    allow.set_defaults(func=_run_allow)
     audit = actions.add_parser(
         "audit",
         help="what was removed from the cache, when, by whom and why",
@@ -114,6 +130,23 @@ def _run_rm(args: argparse.Namespace) -> int:
         f"removed {what}: {len(removal.removed)} files, {_human(removal.freed)}; "
         f"denied from now on: {deny.reason}"
     )
+    return 0
+
+
+def _run_allow(args: argparse.Namespace) -> int:
+    path, version = parse_target(args.target)
+    backend, folder = cache_location(args, os.environ)
+
+    async def body() -> str:
+        opened = await _open(backend, folder)
+        return await allow_again(opened, path, version, reason=args.reason, user=current_user())
+
+    audit_key = asyncio.run(body())
+    target = f"{path}@{version}" if version else path
+    if args.json:
+        print(json.dumps({"target": target, "audit_key": audit_key}, indent=2))
+    else:
+        print(f"allowed {target} again (proxies drop the denial within seconds)")
     return 0
 
 
