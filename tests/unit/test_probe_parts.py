@@ -165,6 +165,14 @@ def test_an_html_page_is_recognised_by_its_first_character() -> None:
     assert not looks_like_html(b"module example.com/a\n")
 
 
+def test_an_html_page_is_recognised_by_its_declared_media_type() -> None:
+    page = b"Please sign in to continue\n"
+    assert looks_like_html(page, "text/html")
+    assert looks_like_html(page, "application/xhtml+xml")
+    assert not looks_like_html(page, "application/octet-stream")
+    assert not looks_like_html(page, None)
+
+
 def test_the_top_level_help_offers_the_probe_command(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exited:
         main(["--help"])
