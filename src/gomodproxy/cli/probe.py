@@ -6,7 +6,8 @@
 
 Asks every mirror the same requests (list, @latest, .info, .mod, .zip, then the files again
 warm), times them, and checks every .mod and .zip against the go.sum given and against the
-checksum database. Prints a table; ``--json FILE`` (``-``: stdout) writes the report described
+checksum database. Shows its progress while it runs when standard output is a terminal (not
+with --json -), then prints a table; ``--json FILE`` (``-``: stdout) writes the report described
 in docs/guides/probe.md; ``--html FILE`` a self-contained page with charts. ``--watch``
 probes in rounds until SIGTERM or SIGINT (exit 0) and serves Prometheus metrics over the last
 ``--window`` rounds at http://HOST:PORT/metrics.
@@ -36,9 +37,11 @@ from gomodproxy.probe import (
     format_table,
     parse_mirrors,
     parse_modules,
+    planned_requests,
     render_html,
     run_probe,
 )
+from gomodproxy.probe.progress import TerminalProgress
 from gomodproxy.probe.watch import WatchSettings, watch
 from gomodproxy.sumdb.gosumdb import KNOWN_GOSUMDB, parse_gosumdb
 
@@ -182,8 +185,15 @@ def _settings(args: argparse.Namespace) -> ProbeSettings:
     )
 
 
-async def _probe_and_write(settings: ProbeSettings, html: str | None) -> dict[str, Any]:
-    result: ProbeResult = await run_probe(settings)
+async def _probe_and_write(
+    settings: ProbeSettings, html: str | None, *, progress: bool
+) -> dict[str, Any]:
+    if progress:
+        planned, per_mirror = planned_requests(settings)
+        with TerminalProgress(planned, per_mirror, sys.stdout) as shown:
+            result: ProbeResult = await run_probe(settings, shown.record)
+    else:
+        result = await run_probe(settings)
     report = build_report(settings, result)
     if html is not None:
         await asyncio.to_thread(Path(html).write_text, render_html(report), encoding="utf-8")
@@ -235,8 +245,10 @@ def run(args: argparse.Namespace) -> int:
             print(f"gomodproxy: cannot listen on {args.metrics_listen}: {exc}", file=sys.stderr)
             return 2
         return 0
-    report = asyncio.run(_probe_and_write(settings, args.html))
     to_stdout = args.json == "-"
+    # Progress only for a person watching: never into a pipe or a file, never into the JSON.
+    progress = sys.stdout.isatty() and not to_stdout
+    report = asyncio.run(_probe_and_write(settings, args.html, progress=progress))
     print(format_table(report), end="", file=sys.stderr if to_stdout else sys.stdout)
     if args.json is not None:
         text = json.dumps(report, indent=2) + "\n"
