@@ -17,6 +17,7 @@ import json
 import os
 import random
 import re
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -445,6 +446,37 @@ async def test_a_go_sum_alone_convicts_a_tampering_mirror(tmp_path: Path) -> Non
     assert {f["source"] for f in mirrors[evil.url]["tampered"]} == {"go.sum"}
     assert tampered.zip_h1 in {f["received"] for f in mirrors[evil.url]["tampered"]}
     assert report["exit_status"] == 1
+
+
+@pytest.mark.asyncio
+async def test_an_unreachable_mirror_and_an_html_mirror_are_named_with_why_and_exit_3(
+    tmp_path: Path,
+) -> None:
+    """Bad input: a closed port and a mirror answering a sign-in page, alone: each is
+    ``unreachable`` with the first failure in the table, and the exit status is 3."""
+    modules = tmp_path / "modules.txt"
+    modules.write_text(_modules_text(MODULES))
+    async with running_origin() as closed, running_origin() as portal:
+        portal.inject(Fault(body=HTML_PAGE, headers={"Content-Type": "text/html"}))
+        await closed.stop()
+        mirrors = tmp_path / "mirrors.txt"
+        mirrors.write_text(f"shut {closed.url}\nportal {portal.url}\n")
+        argv = ["probe", "--mirrors", f"@{mirrors}", "--modules", str(modules), "--sumdb", "off"]
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "gomodproxy",
+            *argv,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        stdout, _ = await proc.communicate()
+    text = stdout.decode()
+    assert proc.returncode == 3, text
+    assert f"UNREACHABLE shut: error: cannot reach upstream {closed.url}" in text
+    assert "(backed off)" in text
+    assert "UNREACHABLE portal: html: an HTML page (text/html) answered with 200" in text
+    assert "TAMPERED" not in text
 
 
 def test_a_garbage_line_in_the_modules_file_is_a_usage_error_naming_its_line(
