@@ -22,8 +22,10 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import tomllib
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import aiohttp
 from yarl import URL
@@ -50,6 +52,7 @@ from gomodproxy.upstream.chain import (
     build_chain,
     transport_for,
 )
+from gomodproxy.upstream.faults import FaultPlan, parse_faults
 from gomodproxy.upstream.netrc import load_netrc, netrc_path
 from gomodproxy.upstream.proxyclient import FetchPolicy
 
@@ -58,6 +61,7 @@ __all__ = [
     "Upstreams",
     "check_settings",
     "describe_upstreams",
+    "load_faults",
     "module_service",
     "open_store",
     "open_upstreams",
@@ -77,6 +81,8 @@ class Plan:
     proxies: ProxyList
     private: PrivateSettings
     sumdb: SumDBConfig | None
+    #: The fault drill of ``--faults`` (None: no drill, the normal case).
+    faults: FaultPlan | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +134,20 @@ def check_settings(settings: Settings) -> Plan:
             "is not supported yet); give a proxy URL in --upstream to fetch new ones",
             describe_upstreams(proxies),
         )
-    return Plan(settings, proxies, private, sumdb)
+    faults = load_faults(settings.faults) if settings.faults is not None else None
+    return Plan(settings, proxies, private, sumdb, faults)
+
+
+def load_faults(path: Path) -> FaultPlan:
+    """The fault drill in ``path`` (TOML, see :mod:`gomodproxy.upstream.faults`)."""
+    try:
+        with open(path, "rb") as f:
+            doc = tomllib.load(f)
+    except OSError as exc:
+        raise ConfigError(f"cannot read --faults {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"--faults {path} is not valid TOML: {exc}") from None
+    return parse_faults(doc, str(path))
 
 
 def describe_upstreams(proxies: ProxyList) -> str:
@@ -174,6 +193,7 @@ async def open_upstreams(
             policy=policy,
             netrc=netrc,
             observer=observer,
+            wrap=plan.faults.wrap if plan.faults is not None else None,
         )
         verifier: SumDBClient | None = None
         db_fetcher: SumDBHTTPFetcher | None = None

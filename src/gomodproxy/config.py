@@ -150,6 +150,21 @@ OPTIONS: tuple[Option, ...] = (
     Option("instance-id", str, "", "name of this proxy in Via headers (loop detection)", "ID"),
     Option("netrc", Path, None, ".netrc for upstreams (default $NETRC, else ~/.netrc)", "FILE"),
     Option("log-json", bool, False, "write log lines as JSON objects", ""),
+    Option(
+        "faults",
+        Path,
+        None,
+        "fault-drill file (TOML): inject upstream failures on purpose, to rehearse them in "
+        "staging (docs/guides/operations.md); refused with --production",
+        "FILE",
+    ),
+    Option(
+        "production",
+        bool,
+        False,
+        "mark this proxy as a production one: fault drills (--faults) are refused",
+        "",
+    ),
 )
 
 _BY_NAME = {o.name: o for o in OPTIONS}
@@ -190,6 +205,8 @@ class Settings:
     instance_id: str
     netrc: Path | None
     log_json: bool
+    faults: Path | None
+    production: bool
 
     @property
     def host(self) -> str:
@@ -400,5 +417,12 @@ def _validate(s: Settings) -> None:
         raise ConfigError(
             f"--path-prefix {prefix!r} must look like /name or /a/b (no trailing slash)"
         )
+    if s.faults is not None and s.production:
+        raise ConfigError(
+            f"--faults {s.faults} is refused on a --production proxy: fault drills are for "
+            "staging; drop --faults (or GOMODPROXY_FAULTS, the faults key) or --production"
+        )
+    if s.faults is not None and not s.faults.is_file():
+        raise ConfigError(f"--faults {s.faults} is not a readable file")
     if s.instance_id and not all(c.isalnum() or c in "-._" for c in s.instance_id):
         raise ConfigError("--instance-id may only hold letters, digits, '-', '.' and '_'")
