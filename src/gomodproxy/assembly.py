@@ -23,7 +23,7 @@ import contextlib
 import logging
 import secrets
 import tomllib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -46,6 +46,7 @@ from gomodproxy.sumdb.client import SumDBClient
 from gomodproxy.sumdb.fetch import SumDBEndpoint, SumDBHTTPFetcher
 from gomodproxy.sumdb.gosumdb import SumDBConfig, goproxy_is_single_file, parse_gosumdb
 from gomodproxy.sumdb.storestate import StorageVerifierState
+from gomodproxy.upstream.breaker import BreakerFetcher, BreakerObserver, CircuitBreaker
 from gomodproxy.upstream.chain import (
     UpstreamChain,
     UpstreamObserver,
@@ -53,6 +54,7 @@ from gomodproxy.upstream.chain import (
     transport_for,
 )
 from gomodproxy.upstream.faults import FaultPlan, parse_faults
+from gomodproxy.upstream.modulefetch import ModuleFetcher
 from gomodproxy.upstream.netrc import load_netrc, netrc_path
 from gomodproxy.upstream.proxyclient import FetchPolicy
 
@@ -65,6 +67,7 @@ __all__ = [
     "module_service",
     "open_store",
     "open_upstreams",
+    "upstream_layers",
     "with_defaults",
 ]
 
@@ -175,9 +178,39 @@ def fetch_policy(settings: Settings) -> FetchPolicy:
     )
 
 
+def upstream_layers(
+    plan: Plan, observer: BreakerObserver | None = None
+) -> Callable[[ModuleFetcher], ModuleFetcher] | None:
+    """What goes in front of each upstream proxy: the fault drill (innermost, so the breaker
+    sees its failures as the upstream's), then the circuit breaker; None when neither is on."""
+    settings = plan.settings
+    faults = plan.faults
+    if faults is None and settings.breaker_failures == 0:
+        return None
+
+    def wrap(fetcher: ModuleFetcher) -> ModuleFetcher:
+        if faults is not None:
+            fetcher = faults.wrap(fetcher)
+        if settings.breaker_failures:
+            breaker = CircuitBreaker(
+                fetcher.name,
+                failures=settings.breaker_failures,
+                cooldown=settings.breaker_cooldown,
+                observer=observer,
+            )
+            fetcher = BreakerFetcher(fetcher, breaker)
+        return fetcher
+
+    return wrap
+
+
 @contextlib.asynccontextmanager
 async def open_upstreams(
-    plan: Plan, storage: OpenedStorage, *, observer: UpstreamObserver | None = None
+    plan: Plan,
+    storage: OpenedStorage,
+    *,
+    observer: UpstreamObserver | None = None,
+    breaker_observer: BreakerObserver | None = None,
 ) -> AsyncIterator[Upstreams]:
     """Open the upstream side for the block's duration: HTTP client, chain, and the verifier
     (its tree head and proven tiles kept in ``storage``, shared by every process using it)."""
@@ -193,7 +226,7 @@ async def open_upstreams(
             policy=policy,
             netrc=netrc,
             observer=observer,
-            wrap=plan.faults.wrap if plan.faults is not None else None,
+            wrap=upstream_layers(plan, breaker_observer),
         )
         verifier: SumDBClient | None = None
         db_fetcher: SumDBHTTPFetcher | None = None

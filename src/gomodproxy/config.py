@@ -151,6 +151,21 @@ OPTIONS: tuple[Option, ...] = (
     Option("netrc", Path, None, ".netrc for upstreams (default $NETRC, else ~/.netrc)", "FILE"),
     Option("log-json", bool, False, "write log lines as JSON objects", ""),
     Option(
+        "breaker-failures",
+        int,
+        0,
+        "failed requests in a row (errors, timeouts) that open an upstream's circuit: it is "
+        "then not asked for --breaker-cooldown seconds, then probed; 0: no circuit breaker",
+        "N",
+    ),
+    Option(
+        "breaker-cooldown",
+        float,
+        30.0,
+        "seconds an upstream's open circuit stays open before a probe request",
+        "SECONDS",
+    ),
+    Option(
         "faults",
         Path,
         None,
@@ -205,6 +220,8 @@ class Settings:
     instance_id: str
     netrc: Path | None
     log_json: bool
+    breaker_failures: int
+    breaker_cooldown: float
     faults: Path | None
     production: bool
 
@@ -417,6 +434,12 @@ def _validate(s: Settings) -> None:
         raise ConfigError(
             f"--path-prefix {prefix!r} must look like /name or /a/b (no trailing slash)"
         )
+    if s.breaker_failures < 0:
+        raise ConfigError(
+            f"--breaker-failures must not be negative (0: no breaker), not {s.breaker_failures}"
+        )
+    if s.breaker_cooldown <= 0:
+        raise ConfigError("--breaker-cooldown must be more than 0 seconds")
     if s.faults is not None and s.production:
         raise ConfigError(
             f"--faults {s.faults} is refused on a --production proxy: fault drills are for "

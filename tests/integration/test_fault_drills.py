@@ -159,7 +159,9 @@ async def test_drill_a_tampered_go_mod_is_refused_and_never_cached(tmp_path: Pat
 
 @pytest.mark.timeout(300)
 @pytest.mark.asyncio
-@pytest.mark.parametrize("fault", ['action = "error"\nstatus = 503', 'action = "timeout"'])
+@pytest.mark.parametrize(
+    "fault", ['action = "error"\nstatus = 503', 'action = "timeout"'], ids=["error", "timeout"]
+)
 async def test_drill_a_failing_upstream_is_passed_over_with_a_pipe(
     tmp_path: Path, fault: str
 ) -> None:
@@ -301,3 +303,46 @@ async def test_a_drill_is_loud_in_the_log_and_on_the_status_page(tmp_path: Path)
     assert f"module={ALPHA.path}" in text
     assert "FAULT DRILL ACTIVE" in page
     assert "<td>1</td><td>error 502 on info, all modules, share 1</td><td>1</td>" in page
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.asyncio
+async def test_drill_the_circuit_opens_on_a_failing_upstream_and_closes_after_a_probe(
+    tmp_path: Path,
+) -> None:
+    """Drill "circuit breaker": with ``A|B`` and A failing every request, two failures open
+    A's circuit; from then on A is not asked (its requests go straight to B) until the
+    cool-down ends and one probe finds A working again, which closes the circuit. Shown in
+    the metrics and on /status."""
+    async with _site(tmp_path) as site, running_origin() as second:
+        publish(second, *MODULES)
+        a = site.origin.url
+        drill = site.faults(f'[[fault]]\naction = "error"\nupstreams = ["{a}"]\ncount = 2\n')
+        async with running_proxy(
+            tmp_path / "cache",
+            upstream=f"{a}|{second.url}",
+            sumdb=site.db,
+            faults=drill,
+            breaker_failures="2",
+            breaker_cooldown="0.5",
+        ) as proxy:
+            m = proxy.metrics
+            first, _ = await site.go(proxy.url, _download(ALPHA))
+            assert first.returncode == 0, first.stdout + first.stderr
+            assert m.circuit_states.value(a) == 2  # open
+            assert m.circuit_openings.value(a) == 1
+            assert m.circuit_rejections.value(a) >= 1  # the zip at least
+            assert site.origin.count() == 0
+            assert m.circuit_states.value(second.url) == 0
+            await asyncio.sleep(0.6)  # past the cool-down: the next request is a probe
+            later, _ = await site.go(proxy.url, _download(BETA))
+            assert later.returncode == 0, later.stdout + later.stderr
+            assert m.circuit_states.value(a) == 0  # closed: the probe was answered
+            assert site.origin.count(BETA.rel("zip")) == 1  # A serves again
+            async with aiohttp.ClientSession() as session:
+                async with session.get(f"{proxy.url}/metrics") as resp:
+                    exposition = await resp.text()
+                async with session.get(f"{proxy.url}/status") as resp:
+                    page = await resp.text()
+        assert f'gomodproxy_upstream_circuit_opened_total{{upstream="{a}"}} 1' in exposition
+        assert f"<td>{a}</td><td>closed</td><td>1</td>" in page

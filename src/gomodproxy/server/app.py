@@ -147,7 +147,9 @@ async def _open_parts(
         opened = storage
     else:
         opened = OpenedStorage(storage, LocalLocks())
-    upstreams = await stack.enter_async_context(open_upstreams(plan, opened, observer=metrics))
+    upstreams = await stack.enter_async_context(
+        open_upstreams(plan, opened, observer=metrics, breaker_observer=metrics)
+    )
     relay: SumDBRelay | None = None
     if plan.sumdb is not None and upstreams.sumdb_fetcher is not None:
         relay = SumDBRelay(

@@ -89,6 +89,16 @@ def render_status(metrics: ProxyMetrics, info: StatusInfo, *, now: float | None 
         (labels[0], labels[1], int(v)) for labels, v in metrics.verifications.series().items()
     )
     served = _sum_by(metrics.bytes_served.series(), 0)
+    states = {0: "closed", 1: "half-open", 2: "open"}
+    circuits = sorted(
+        (
+            labels[0],
+            states.get(int(value), "?"),
+            int(metrics.circuit_openings.value(labels[0])),
+            int(metrics.circuit_rejections.value(labels[0])),
+        )
+        for labels, value in metrics.circuit_states.series().items()
+    )
     config = [
         ("version", __version__),
         ("instance", info.instance_id),
@@ -114,6 +124,11 @@ def render_status(metrics: ProxyMetrics, info: StatusInfo, *, now: float | None 
         ),
         _table("Cache", ("kind", "hits", "misses", "hit ratio"), cache_rows),
         _table("Upstream fetches", ("upstream", "kind", "outcome", "count"), upstream_rows),
+        _table(
+            "Upstream circuits", ("upstream", "state", "times opened", "requests refused"), circuits
+        )
+        if circuits
+        else "",
         _table("Checksum verifications", ("kind", "outcome", "count"), verifications),
         "<p>Counters of this process since it started; Prometheus text at "
         '<a href="metrics">/metrics</a>.</p></body></html>\n',
