@@ -27,6 +27,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from gomodproxy.config import read_go_env
 from gomodproxy.errors import ConfigError
 from gomodproxy.module.goproxy import parse_goproxy
 from gomodproxy.probe import (
@@ -45,7 +46,7 @@ from gomodproxy.probe.progress import TerminalProgress
 from gomodproxy.probe.watch import WatchSettings, watch
 from gomodproxy.sumdb.gosumdb import KNOWN_GOSUMDB, parse_gosumdb
 
-__all__ = ["register"]
+__all__ = ["probe_settings", "register"]
 
 # The go command's default GOSUMDB: the one database it knows by name.
 _DEFAULT_GOSUMDB = next(iter(KNOWN_GOSUMDB))
@@ -105,16 +106,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--sumdb",
         default=None,
-        help="checksum database as GOSUMDB takes it (default: $GOSUMDB, else Go's default); "
-        "off: nothing is proven against a database",
+        help="checksum database as GOSUMDB takes it (default: $GOSUMDB, else go env's GOSUMDB, "
+        "else Go's default); off: nothing is proven against a database",
     )
     parser.add_argument(
         "--sumdb-via",
         default=None,
         metavar="LIST",
         help="where a checksum database named without URL is looked for, in GOPROXY syntax, as "
-        "the go command looks (default: $GOPROXY, else direct); its answers are proven, so a "
-        "proxy in between cannot forge them",
+        "the go command looks (default: $GOPROXY, else go env's GOPROXY, else direct); its "
+        "answers are proven, so a proxy in between cannot forge them",
     )
     parser.add_argument(
         "--json", default=None, metavar="FILE", help="write the JSON report (-: stdout)"
@@ -154,7 +155,18 @@ def _read(path: str) -> bytes:
         raise ProbeInputError(f"cannot read {path}: {exc.strerror}") from exc
 
 
-def _settings(args: argparse.Namespace) -> ProbeSettings:
+def _go_variables(names: tuple[str, ...], args: argparse.Namespace) -> dict[str, str]:
+    """GOSUMDB and GOPROXY as the go command takes them: the environment, else ``go env``
+    (its env file), asked only for what the flags and the environment leave open."""
+    given = {"GOSUMDB": args.sumdb, "GOPROXY": args.sumdb_via}
+    found = {n: os.environ[n] for n in names if n in os.environ}
+    missing = [n for n in names if n not in found and given.get(n) is None]
+    if missing:
+        found.update({n: v for n, v in read_go_env(missing).items() if n in missing})
+    return found
+
+
+def probe_settings(args: argparse.Namespace) -> ProbeSettings:
     mirrors_arg = str(args.mirrors)
     if mirrors_arg.startswith("@"):
         name = mirrors_arg[1:]
@@ -163,12 +175,13 @@ def _settings(args: argparse.Namespace) -> ProbeSettings:
     else:
         mirrors = parse_mirrors(mirrors_arg)
     targets = parse_modules(_read(str(args.modules)), str(args.modules))
-    gosumdb = args.sumdb if args.sumdb is not None else os.environ.get("GOSUMDB", "")
+    go_vars = _go_variables(("GOSUMDB", "GOPROXY"), args)
+    gosumdb = args.sumdb if args.sumdb is not None else go_vars.get("GOSUMDB", "")
     try:
         sumdb = parse_gosumdb(gosumdb or _DEFAULT_GOSUMDB)
     except ConfigError as exc:
         raise ProbeInputError(f"--sumdb: {exc}") from exc
-    via = args.sumdb_via if args.sumdb_via is not None else os.environ.get("GOPROXY", "")
+    via = args.sumdb_via if args.sumdb_via is not None else go_vars.get("GOPROXY", "")
     try:
         parse_goproxy(via or "direct")
     except ConfigError as exc:
@@ -233,7 +246,7 @@ async def _watch_until_stopped(settings: ProbeSettings, watch_settings: WatchSet
 def run(args: argparse.Namespace) -> int:
     """Run the probe; returns the exit status."""
     try:
-        settings = _settings(args)
+        settings = probe_settings(args)
         watch_settings = _watch_settings(args)
     except ProbeInputError as exc:
         print(f"gomodproxy: {exc}", file=sys.stderr)
