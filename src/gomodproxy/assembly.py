@@ -23,8 +23,10 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import AsyncIterator, Mapping
+import tomllib
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import aiohttp
 from yarl import URL
@@ -46,12 +48,15 @@ from gomodproxy.sumdb.client import SumDBClient
 from gomodproxy.sumdb.fetch import SumDBEndpoint, SumDBHTTPFetcher
 from gomodproxy.sumdb.gosumdb import SumDBConfig, goproxy_is_single_file, parse_gosumdb
 from gomodproxy.sumdb.storestate import StorageVerifierState
+from gomodproxy.upstream.breaker import BreakerFetcher, BreakerObserver, CircuitBreaker
 from gomodproxy.upstream.chain import (
     UpstreamChain,
     UpstreamObserver,
     build_chain,
     transport_for,
 )
+from gomodproxy.upstream.faults import FaultPlan, parse_faults
+from gomodproxy.upstream.modulefetch import ModuleFetcher
 from gomodproxy.upstream.netrc import load_netrc, netrc_path
 from gomodproxy.upstream.proxyclient import FetchPolicy
 
@@ -61,9 +66,11 @@ __all__ = [
     "check_settings",
     "describe_upstreams",
     "eviction_policy",
+    "load_faults",
     "module_service",
     "open_store",
     "open_upstreams",
+    "upstream_layers",
     "with_defaults",
 ]
 
@@ -80,6 +87,8 @@ class Plan:
     proxies: ProxyList
     private: PrivateSettings
     sumdb: SumDBConfig | None
+    #: The fault drill of ``--faults`` (None: no drill, the normal case).
+    faults: FaultPlan | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +140,20 @@ def check_settings(settings: Settings) -> Plan:
             "is not supported yet); give a proxy URL in --upstream to fetch new ones",
             describe_upstreams(proxies),
         )
-    return Plan(settings, proxies, private, sumdb)
+    faults = load_faults(settings.faults) if settings.faults is not None else None
+    return Plan(settings, proxies, private, sumdb, faults)
+
+
+def load_faults(path: Path) -> FaultPlan:
+    """The fault drill in ``path`` (TOML, see :mod:`gomodproxy.upstream.faults`)."""
+    try:
+        with open(path, "rb") as f:
+            doc = tomllib.load(f)
+    except OSError as exc:
+        raise ConfigError(f"cannot read --faults {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"--faults {path} is not valid TOML: {exc}") from None
+    return parse_faults(doc, str(path))
 
 
 def describe_upstreams(proxies: ProxyList) -> str:
@@ -159,9 +181,39 @@ def fetch_policy(settings: Settings) -> FetchPolicy:
     )
 
 
+def upstream_layers(
+    plan: Plan, observer: BreakerObserver | None = None
+) -> Callable[[ModuleFetcher], ModuleFetcher] | None:
+    """What goes in front of each upstream proxy: the fault drill (innermost, so the breaker
+    sees its failures as the upstream's), then the circuit breaker; None when neither is on."""
+    settings = plan.settings
+    faults = plan.faults
+    if faults is None and settings.breaker_failures == 0:
+        return None
+
+    def wrap(fetcher: ModuleFetcher) -> ModuleFetcher:
+        if faults is not None:
+            fetcher = faults.wrap(fetcher)
+        if settings.breaker_failures:
+            breaker = CircuitBreaker(
+                fetcher.name,
+                failures=settings.breaker_failures,
+                cooldown=settings.breaker_cooldown,
+                observer=observer,
+            )
+            fetcher = BreakerFetcher(fetcher, breaker)
+        return fetcher
+
+    return wrap
+
+
 @contextlib.asynccontextmanager
 async def open_upstreams(
-    plan: Plan, storage: OpenedStorage, *, observer: UpstreamObserver | None = None
+    plan: Plan,
+    storage: OpenedStorage,
+    *,
+    observer: UpstreamObserver | None = None,
+    breaker_observer: BreakerObserver | None = None,
 ) -> AsyncIterator[Upstreams]:
     """Open the upstream side for the block's duration: HTTP client, chain, and the verifier
     (its tree head and proven tiles kept in ``storage``, shared by every process using it)."""
@@ -177,6 +229,7 @@ async def open_upstreams(
             policy=policy,
             netrc=netrc,
             observer=observer,
+            wrap=upstream_layers(plan, breaker_observer),
         )
         verifier: SumDBClient | None = None
         db_fetcher: SumDBHTTPFetcher | None = None

@@ -175,6 +175,36 @@ OPTIONS: tuple[Option, ...] = (
         "environment, separated by ':')",
         "FILE",
     ),
+    Option(
+        "breaker-failures",
+        int,
+        0,
+        "failed requests in a row (errors, timeouts) that open an upstream's circuit: it is "
+        "then not asked for --breaker-cooldown seconds, then probed; 0: no circuit breaker",
+        "N",
+    ),
+    Option(
+        "breaker-cooldown",
+        float,
+        30.0,
+        "seconds an upstream's open circuit stays open before a probe request",
+        "SECONDS",
+    ),
+    Option(
+        "faults",
+        Path,
+        None,
+        "fault-drill file (TOML): inject upstream failures on purpose, to rehearse them in "
+        "staging (docs/guides/operations.md); refused with --production",
+        "FILE",
+    ),
+    Option(
+        "production",
+        bool,
+        False,
+        "mark this proxy as a production one: fault drills (--faults) are refused",
+        "",
+    ),
 )
 
 _SIZE_UNITS = {
@@ -236,6 +266,10 @@ class Settings:
     cache_max_size: str
     cache_max_age: str
     keep: tuple[Path, ...]
+    breaker_failures: int
+    breaker_cooldown: float
+    faults: Path | None
+    production: bool
 
     @property
     def host(self) -> str:
@@ -504,5 +538,18 @@ def _validate(s: Settings) -> None:
     for path in s.keep:
         if not path.is_file():
             raise ConfigError(f"--keep {path} is not a readable file (a go.mod or go.sum)")
+    if s.breaker_failures < 0:
+        raise ConfigError(
+            f"--breaker-failures must not be negative (0: no breaker), not {s.breaker_failures}"
+        )
+    if s.breaker_cooldown <= 0:
+        raise ConfigError("--breaker-cooldown must be more than 0 seconds")
+    if s.faults is not None and s.production:
+        raise ConfigError(
+            f"--faults {s.faults} is refused on a --production proxy: fault drills are for "
+            "staging; drop --faults (or GOMODPROXY_FAULTS, the faults key) or --production"
+        )
+    if s.faults is not None and not s.faults.is_file():
+        raise ConfigError(f"--faults {s.faults} is not a readable file")
     if s.instance_id and not all(c.isalnum() or c in "-._" for c in s.instance_id):
         raise ConfigError("--instance-id may only hold letters, digits, '-', '.' and '_'")

@@ -53,6 +53,16 @@ def log_ready(plan: Plan, url: str) -> None:
         plan.sumdb.name if plan.sumdb else "off",
         plan.settings.cache_dir,
     )
+    if plan.faults is not None:
+        for number, rule in enumerate(plan.faults.rules, 1):
+            logger.warning(
+                "faults.enabled drill=%s seed=%d rule=%d %s: FAULT DRILL ACTIVE, upstream "
+                "failures are injected on purpose; never run this in production",
+                plan.faults.source,
+                plan.faults.seed,
+                number,
+                rule.describe(),
+            )
     if plan.private.gonoproxy:
         logger.info(
             "proxy.private patterns=%s: matching modules are never requested from an upstream "
@@ -93,6 +103,7 @@ def make_app(
             cache_dir=str(settings.cache_dir),
             storage=settings.storage,
             started=time.time(),
+            faults=plan.faults,
         ),
     )
     app = web.Application(
@@ -138,7 +149,9 @@ async def _open_parts(
         opened = storage
     else:
         opened = OpenedStorage(storage, LocalLocks())
-    upstreams = await stack.enter_async_context(open_upstreams(plan, opened, observer=metrics))
+    upstreams = await stack.enter_async_context(
+        open_upstreams(plan, opened, observer=metrics, breaker_observer=metrics)
+    )
     relay: SumDBRelay | None = None
     if plan.sumdb is not None and upstreams.sumdb_fetcher is not None:
         relay = SumDBRelay(

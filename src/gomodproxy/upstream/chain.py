@@ -277,11 +277,15 @@ def build_chain(
     policy: FetchPolicy | None = None,
     netrc: NetrcCredentials | None = None,
     observer: UpstreamObserver | None = None,
+    wrap: Callable[[ModuleFetcher], ModuleFetcher] | None = None,
 ) -> UpstreamChain:
     """An :class:`UpstreamChain` with a proxy fetcher (HTTP or ``file://``) for every proxy URL
-    and ``direct`` as the direct fetcher."""
-    fetchers: dict[str, ModuleFetcher] = {
-        url: ProxyFetcher(transport_for(url, session, policy=policy, netrc=netrc))
-        for url in proxies.proxy_urls
-    }
+    and ``direct`` as the direct fetcher; ``wrap`` puts a layer in front of each proxy fetcher
+    (the fault drills)."""
+    fetchers: dict[str, ModuleFetcher] = {}
+    for url in proxies.proxy_urls:
+        fetcher: ModuleFetcher = ProxyFetcher(
+            transport_for(url, session, policy=policy, netrc=netrc)
+        )
+        fetchers[url] = wrap(fetcher) if wrap is not None else fetcher
     return UpstreamChain(proxies, fetchers, private=private, observer=observer)
