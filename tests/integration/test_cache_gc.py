@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import io
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ import pytest_asyncio
 from gomodproxy.cache.access import access_key
 from gomodproxy.cache.eviction import EvictionPolicy, collect_garbage
 from gomodproxy.cli.main import main
+from gomodproxy.module.dirhash import hash_zip
 from gomodproxy.storage import FileLocks, FilesystemStorage, OpenedStorage
 from tests.origin import Origin, running_origin
 from tests.proxykit import (
@@ -196,3 +198,29 @@ async def test_eviction_never_cuts_a_reader_holding_the_file(tmp_path: Path) -> 
     data = first + b"".join(rest)
     assert hashlib.sha256(data).hexdigest() == hashlib.sha256(big.zip).hexdigest()
     assert await store.list("") == []
+
+
+@pytest.mark.asyncio
+async def test_a_download_in_progress_survives_the_eviction_of_its_zip(filled: Filled) -> None:
+    """Through the proxy: a client has read the start of a 32 MiB zip (far more than the
+    socket buffers hold) when the zip is evicted; it still receives every byte."""
+    huge = synth("example.com/huge", "v1.0.0", size=32 << 20)
+    data = await asyncio.to_thread(lambda: huge.zip)  # built once: it is slow to build
+    h1 = await asyncio.to_thread(hash_zip, io.BytesIO(data))
+    record = f"{huge.path} {huge.version} {h1}\n{huge.path} {huge.version}/go.mod {huge.mod_h1}\n"
+    await asyncio.to_thread(filled.db.store.append, [record.encode()])
+    for ext, body in (("info", huge.info), ("mod", huge.mod), ("zip", data)):
+        filled.origin.serve_file(huge.rel(ext), body)
+    assert await filled.get(huge.rel("zip")) == (200, data)  # fetched and stored
+    store = filled.proxy.storage
+    opened = OpenedStorage(store, FileLocks(store.locks_dir))
+    stored = filled.cache / huge.rel("zip")
+    async with filled.http.get(f"{filled.proxy.url}/{huge.rel('zip')}") as resp:
+        assert resp.status == 200
+        first = await resp.content.readexactly(1 << 16)
+        report = await collect_garbage(opened, EvictionPolicy(max_bytes=0))
+        assert "example.com/huge" in [e.version.path for e in report.evicted]
+        assert not await asyncio.to_thread(stored.exists)
+        async with asyncio.timeout(60):  # a cut body would leave the client waiting
+            rest = await resp.content.read()
+    assert hashlib.sha256(first + rest).hexdigest() == hashlib.sha256(data).hexdigest()
