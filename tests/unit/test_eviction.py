@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
 
-from gomodproxy.cache.eviction import EvictionPolicy, StoredVersion, load_pins, plan_eviction
+from gomodproxy.cache.eviction import (
+    EvictionPolicy,
+    StoredVersion,
+    evict_due,
+    load_pins,
+    plan_eviction,
+)
 from gomodproxy.config import parse_age, parse_size
 from gomodproxy.errors import ConfigError
+from gomodproxy.storage import LocalLocks, MemoryStorage, OpenedStorage
 
 DAY = 86400.0
 
@@ -111,3 +119,22 @@ def test_sizes_and_ages_in_words() -> None:
             parse_size(bad)
     with pytest.raises(ConfigError, match="unit s, m, h, d or w"):
         parse_age("3y")
+
+
+@pytest.mark.asyncio
+async def test_one_collection_per_half_interval_whoever_runs_the_loop() -> None:
+    """Workers and replicas share the store: only one of them scans it per half interval."""
+    store = MemoryStorage()
+    opened = OpenedStorage(store, LocalLocks())
+    await store.put("example.com/a/@v/v1.0.0.zip", b"z" * 10)
+    await store.put("example.com/a/@v/v1.0.0.mod", b"module example.com/a\n")
+    policy = EvictionPolicy(max_bytes=0)
+    first = await evict_due(opened, policy, 600.0)
+    assert first is not None
+    assert [e.version.path for e in first.evicted] == ["example.com/a"]
+    await store.put("example.com/b/@v/v1.0.0.mod", b"module example.com/b\n")
+    assert await evict_due(opened, policy, 600.0) is None  # another worker, just after
+    assert await store.list("example.com/b/@v/") == ["example.com/b/@v/v1.0.0.mod"]
+    later = await evict_due(opened, policy, 600.0, now=time.time() + 301)
+    assert later is not None
+    assert await store.list("example.com/b/@v/") == []

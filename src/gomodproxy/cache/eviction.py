@@ -10,7 +10,10 @@ go.sum files given by the operator (``--keep``).
 
 :func:`plan_eviction` is pure; :func:`collect_garbage` lists the store, plans and deletes
 through :mod:`gomodproxy.cache.removal` (under the fetch locks; a client reading a file keeps
-reading it), and :func:`evict_forever` runs it in the server's background.
+reading it), and :func:`evict_forever` runs it in the server's background: every process using
+the store runs the loop, but a collection is due only when no process has run one for half an
+interval (a mark in the store, read and written under one lock), so the workers and replicas of
+one cache do not scan it each in turn.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ __all__ = [
     "GCReport",
     "StoredVersion",
     "collect_garbage",
+    "evict_due",
     "evict_forever",
     "load_pins",
     "plan_eviction",
@@ -50,6 +54,9 @@ logger = logging.getLogger(__name__)
 
 #: How often the server applies the limits.
 EVICT_SECONDS = 600.0
+# When the last collection of the store ran (its put time), and the lock around the check.
+_LAST_RUN = ".gomodproxy/gc/last"
+_RUN_LOCK = ".gomodproxy/gc/run"
 _FILES = (FileKind.INFO, FileKind.MOD, FileKind.ZIP)
 
 Pin = tuple[str, str]
@@ -229,13 +236,33 @@ async def collect_garbage(
     return report
 
 
+async def evict_due(
+    opened: OpenedStorage,
+    policy: EvictionPolicy,
+    interval: float = EVICT_SECONDS,
+    *,
+    now: float | None = None,
+) -> GCReport | None:
+    """Collect unless a process using the store did within half an ``interval``; None when
+    skipped."""
+    async with opened.locks.lock(_RUN_LOCK):
+        last = await opened.store.stat(_LAST_RUN)
+        when = time.time() if now is None else now
+        if last is not None and 0 <= when - last.mtime < interval / 2:
+            return None
+        report = await collect_garbage(opened, policy, now=when)
+        await opened.store.put(_LAST_RUN, b"")
+        return report
+
+
 async def evict_forever(
     opened: OpenedStorage, policy: EvictionPolicy, interval: float = EVICT_SECONDS
 ) -> None:
-    """Apply ``policy`` now and then every ``interval`` seconds, until cancelled."""
+    """Apply ``policy`` now and then every ``interval`` seconds (when due, see
+    :func:`evict_due`), until cancelled."""
     while True:
         try:
-            await collect_garbage(opened, policy)
+            await evict_due(opened, policy, interval)
         except Exception:
             logger.exception("cache.gc_failed")
         await asyncio.sleep(interval)
