@@ -229,7 +229,7 @@ async def running_proxy(
         "instance-id": "gocmd-test",
     }
     values.update({k.replace("_", "-"): v for k, v in overrides.items()})
-    # In a thread: building the settings may read files (--rules) and stat them.
+    # In a thread: a setting may name a file to check or read (``faults``, ``rules``).
     settings = await asyncio.to_thread(
         build_settings, values, {"HOME": str(cache_dir.parent)}, go_env=lambda names: {}
     )

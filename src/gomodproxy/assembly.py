@@ -10,7 +10,8 @@ what it needs here, with the same rules:
   its own format, see ``FORMAT`` in :mod:`gomodproxy.storage.filesystem`);
 - :func:`open_upstreams` opens the HTTP client, the upstream chain and the checksum-database
   client with its verifier state (kept in the store, whichever backend it is);
-- :func:`module_service` builds the cache service over them.
+- :func:`module_service` builds the cache service over them;
+- :func:`eviction_policy` reads the cache limits and the pinned modules' files.
 
 Nothing here knows which backend it was handed: each backend supplies its own spool folder and
 maintenance (:meth:`~gomodproxy.storage.base.ObjectStore.sweep_orphans`).
@@ -25,7 +26,7 @@ import os
 import secrets
 import ssl
 import tomllib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -33,6 +34,7 @@ import aiohttp
 from yarl import URL
 
 from gomodproxy.cache.events import CacheObserver
+from gomodproxy.cache.eviction import EvictionPolicy, load_pins
 from gomodproxy.cache.service import ChecksumPolicy, ModuleService, ServiceOptions
 from gomodproxy.config import Settings, parse_listen
 from gomodproxy.errors import ConfigError
@@ -49,12 +51,15 @@ from gomodproxy.sumdb.client import SumDBClient
 from gomodproxy.sumdb.fetch import SumDBEndpoint, SumDBHTTPFetcher
 from gomodproxy.sumdb.gosumdb import SumDBConfig, goproxy_is_single_file, parse_gosumdb
 from gomodproxy.sumdb.storestate import StorageVerifierState
+from gomodproxy.upstream.breaker import BreakerFetcher, BreakerObserver, CircuitBreaker
 from gomodproxy.upstream.chain import (
     UpstreamChain,
     UpstreamObserver,
     build_chain,
     transport_for,
 )
+from gomodproxy.upstream.faults import FaultPlan, parse_faults
+from gomodproxy.upstream.modulefetch import ModuleFetcher
 from gomodproxy.upstream.netrc import NetrcCredentials, load_netrc, netrc_path
 from gomodproxy.upstream.proxyclient import FetchPolicy
 from gomodproxy.vcs.fetcher import GitFetcher
@@ -66,11 +71,14 @@ __all__ = [
     "check_settings",
     "client_tls",
     "describe_upstreams",
+    "eviction_policy",
+    "load_faults",
     "load_policy",
     "module_service",
     "open_store",
     "open_upstreams",
     "reload_policy",
+    "upstream_layers",
     "vcs_fetcher",
     "with_defaults",
 ]
@@ -88,6 +96,8 @@ class Plan:
     proxies: ProxyList
     private: PrivateSettings
     sumdb: SumDBConfig | None
+    #: The fault drill of ``--faults`` (None: no drill, the normal case).
+    faults: FaultPlan | None = None
     #: ``--vcs-rewrite`` rules, longest prefix first.
     vcs_rules: tuple[RewriteRule, ...] = ()
     #: The ``--rules`` in force (replaced whole by :func:`reload_policy`).
@@ -145,8 +155,29 @@ def check_settings(settings: Settings) -> Plan:
             "in --upstream or a --vcs-rewrite rule to fetch new ones",
             describe_upstreams(proxies),
         )
+    faults = load_faults(settings.faults) if settings.faults is not None else None
     policy = load_policy(settings.rules) if settings.rules is not None else Policy()
-    return Plan(settings, proxies, private, sumdb, vcs_rules, PolicyHolder(policy))
+    return Plan(
+        settings,
+        proxies,
+        private,
+        sumdb,
+        faults=faults,
+        vcs_rules=vcs_rules,
+        policy=PolicyHolder(policy),
+    )
+
+
+def load_faults(path: Path) -> FaultPlan:
+    """The fault drill in ``path`` (TOML, see :mod:`gomodproxy.upstream.faults`)."""
+    try:
+        with open(path, "rb") as f:
+            doc = tomllib.load(f)
+    except OSError as exc:
+        raise ConfigError(f"cannot read --faults {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"--faults {path} is not valid TOML: {exc}") from None
+    return parse_faults(doc, str(path))
 
 
 def load_policy(path: Path) -> Policy:
@@ -243,9 +274,39 @@ def fetch_policy(settings: Settings) -> FetchPolicy:
     )
 
 
+def upstream_layers(
+    plan: Plan, observer: BreakerObserver | None = None
+) -> Callable[[ModuleFetcher], ModuleFetcher] | None:
+    """What goes in front of each upstream proxy: the fault drill (innermost, so the breaker
+    sees its failures as the upstream's), then the circuit breaker; None when neither is on."""
+    settings = plan.settings
+    faults = plan.faults
+    if faults is None and settings.breaker_failures == 0:
+        return None
+
+    def wrap(fetcher: ModuleFetcher) -> ModuleFetcher:
+        if faults is not None:
+            fetcher = faults.wrap(fetcher)
+        if settings.breaker_failures:
+            breaker = CircuitBreaker(
+                fetcher.name,
+                failures=settings.breaker_failures,
+                cooldown=settings.breaker_cooldown,
+                observer=observer,
+            )
+            fetcher = BreakerFetcher(fetcher, breaker)
+        return fetcher
+
+    return wrap
+
+
 @contextlib.asynccontextmanager
 async def open_upstreams(
-    plan: Plan, storage: OpenedStorage, *, observer: UpstreamObserver | None = None
+    plan: Plan,
+    storage: OpenedStorage,
+    *,
+    observer: UpstreamObserver | None = None,
+    breaker_observer: BreakerObserver | None = None,
 ) -> AsyncIterator[Upstreams]:
     """Open the upstream side for the block's duration: HTTP client, chain, and the verifier
     (its tree head and proven tiles kept in ``storage``, shared by every process using it)."""
@@ -264,6 +325,7 @@ async def open_upstreams(
             observer=observer,
             direct=vcs_fetcher(plan, session, netrc),
             router=lambda path: plan.policy.current.route(path),
+            wrap=upstream_layers(plan, breaker_observer),
         )
         verifier: SumDBClient | None = None
         db_fetcher: SumDBHTTPFetcher | None = None
@@ -309,3 +371,9 @@ def module_service(
         ),
         observer=observer,
     )
+
+
+async def eviction_policy(settings: Settings) -> EvictionPolicy:
+    """The cache limits of ``settings`` with the module versions its ``keep`` files pin."""
+    pins = await asyncio.to_thread(load_pins, settings.keep)
+    return EvictionPolicy(settings.cache_max_bytes, settings.cache_max_seconds, pins)

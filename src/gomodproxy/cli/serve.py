@@ -64,11 +64,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             )
         elif option.kind is tuple:
             parser.add_argument(
-                flag,
-                action="append",
-                default=None,
-                metavar=option.metavar or None,
-                help=option.help + env,
+                flag, action="append", default=None, metavar=option.metavar, help=option.help + env
             )
         else:
             parser.add_argument(

@@ -315,14 +315,20 @@ def build_chain(
     observer: UpstreamObserver | None = None,
     direct: ModuleFetcher | None = None,
     router: Callable[[str], Route | None] | None = None,
+    wrap: Callable[[ModuleFetcher], ModuleFetcher] | None = None,
 ) -> UpstreamChain:
     """An :class:`UpstreamChain` with a proxy fetcher (HTTP or ``file://``) for every proxy URL
     and ``direct`` (the git fetcher of private modules; by default one that refuses) as the
-    direct fetcher."""
-    fetchers: dict[str, ModuleFetcher] = {
-        url: ProxyFetcher(transport_for(url, session, policy=policy, netrc=netrc))
-        for url in proxies.proxy_urls
-    }
+    direct fetcher; ``wrap`` puts a layer in front of each proxy fetcher (the fault drills),
+    ``router`` gives the ``--rules`` routes."""
+
+    def proxy_fetcher(url: str) -> ModuleFetcher:
+        fetcher: ModuleFetcher = ProxyFetcher(
+            transport_for(url, session, policy=policy, netrc=netrc)
+        )
+        return wrap(fetcher) if wrap is not None else fetcher
+
+    fetchers = {url: proxy_fetcher(url) for url in proxies.proxy_urls}
     return UpstreamChain(
         proxies,
         fetchers,
@@ -330,7 +336,5 @@ def build_chain(
         private=private,
         observer=observer,
         router=router,
-        fetcher_for=lambda url: ProxyFetcher(
-            transport_for(url, session, policy=policy, netrc=netrc)
-        ),
+        fetcher_for=proxy_fetcher,
     )
