@@ -95,6 +95,11 @@ class _SpoolBody:
     def content_length(self) -> int | None:
         return self._size
 
+    @property
+    def content_type(self) -> str | None:
+        """Built here, not received: no declared media type (as a ``file://`` upstream)."""
+        return None
+
     async def chunks(self) -> AsyncIterator[bytes]:
         await asyncio.to_thread(self._f.seek, 0)
         while chunk := await asyncio.to_thread(self._f.read, _CHUNK):
