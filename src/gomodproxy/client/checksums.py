@@ -15,12 +15,13 @@ import asyncio
 import contextlib
 import fcntl
 import os
-from collections.abc import Collection
+from collections.abc import Callable, Collection
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from gomodproxy.errors import ProxyError, SecurityError
+from gomodproxy.errors import ProxyError, SecurityError, StorageError
 from gomodproxy.module.gosum import GoSum, format_go_sum, merge, parse_go_sum
 from gomodproxy.sumdb.gosumdb import use_sumdb
 
@@ -148,14 +149,28 @@ class SumChecker:
             st.dirty and (not st.used or (p, v) in keep) for (p, v, _h), st in self.status.items()
         )
 
-    async def write(self, keep: Collection[Key]) -> bool:
-        """Rewrite go.sum when a kept sum is new; True when it was written."""
+    async def write(
+        self, keep: Collection[Key], side_lock: Callable[[], AbstractContextManager[None]]
+    ) -> bool:
+        """Rewrite go.sum when a kept sum is new; True when it was written. ``side_lock`` is
+        the module cache's ``cache/lock``, held meanwhile as the go command holds it."""
         if self.go_sum_file is None or not self.needs_write(keep):
             return False
         added = GoSum.from_lines(
             (p, v, h) for (p, v, h), st in self.status.items() if st.dirty and (p, v) in keep
         )
-        await asyncio.to_thread(_transform_go_sum, self.go_sum_file, added)
+        file = self.go_sum_file
+
+        def transform() -> None:
+            with side_lock():
+                _transform_go_sum(file, added)
+
+        try:
+            await asyncio.to_thread(transform)
+        except OSError as exc:
+            raise StorageError(f"updating go.sum: {exc.strerror or exc}") from exc
+        for st in self.status.values():
+            st.dirty = False
         return True
 
 

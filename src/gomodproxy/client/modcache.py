@@ -24,6 +24,7 @@ import fcntl
 import glob
 import os
 import secrets
+from collections.abc import Iterator
 from pathlib import Path
 
 from gomodproxy.errors import StorageError, StorageFull
@@ -114,16 +115,18 @@ class ModCache:
         raise FileExistsError(f"could not create a temporary file beside {target}")
 
     def _rewrite_list(self, vdir: Path) -> None:
-        versions = []
-        for name in os.listdir(vdir):
-            if name.endswith(".mod"):
-                v = name[: -len(".mod")]
-                if v and canonical_version(v) == v:
-                    versions.append(v)
-        text = "".join(v + "\n" for v in semver.sort_versions(versions)).encode()
+        # rewriteVersionList: lock ``list`` first, then read the folder, so concurrent writers
+        # of two .mod files cannot each write a list missing the other's version.
         fd = os.open(vdir / "list", os.O_RDWR | os.O_CREAT, 0o666)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
+            versions = []
+            for name in os.listdir(vdir):
+                if name.endswith(".mod"):
+                    v = name[: -len(".mod")]
+                    if v and canonical_version(v) == v:
+                        versions.append(v)
+            text = "".join(v + "\n" for v in semver.sort_versions(versions)).encode()
             old = b""
             while chunk := os.read(fd, 65536):
                 old += chunk
@@ -132,6 +135,22 @@ class ModCache:
             os.ftruncate(fd, 0)
             os.ftruncate(fd, len(text))
             os.pwrite(fd, text, 0)
+        finally:
+            os.close(fd)
+
+    @contextlib.contextmanager
+    def side_lock(self) -> Iterator[None]:
+        """``cache/lock`` (modfetch.SideLock), held around go.sum updates; best effort."""
+        target = self.root / "cache" / "lock"
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(target, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError:
+            yield
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
         finally:
             os.close(fd)
 

@@ -413,7 +413,7 @@ async def _run(
         raise DownloadFailed("no modules specified (see 'gomodproxy download --help')")
     results = await _list_modules(ctx, args, stderr)
     if mains.in_module and not explicit and mains.work_file is None:
-        await ctx.checker.write(_keep_sums(ctx))
+        await ctx.checker.write(_keep_sums(ctx), ctx.fetcher.cache.side_lock)
     await _download_all(ctx, results)
     failed = False
     for res in results:
@@ -426,5 +426,5 @@ async def _run(
         failed = failed or bool(res.error)
     stdout.flush()
     if explicit or mains.work_file is not None:
-        await ctx.checker.write(_keep_sums(ctx))
+        await ctx.checker.write(_keep_sums(ctx), ctx.fetcher.cache.side_lock)
     return 1 if failed else 0
