@@ -68,9 +68,10 @@ async def test_helm_no_arguments_matches_the_go_command_with_our_checksum_databa
             assert _without_sumdb_cache(ours_cache) == _without_sumdb_cache(go_cache)
             assert _lookups(ours_cache) == _lookups(go_cache)
             latest = ours.root / "gopath" / "pkg" / "sumdb" / db.name / "latest"
-            assert latest.read_bytes() == (
-                theirs.root / "gopath" / "pkg" / "sumdb" / db.name / "latest"
-            ).read_bytes()
+            assert (
+                latest.read_bytes()
+                == (theirs.root / "gopath" / "pkg" / "sumdb" / db.name / "latest").read_bytes()
+            )
 
             # A second run is answered by the cache alone.
             served = len(origin.requests)

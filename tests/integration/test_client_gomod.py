@@ -1,0 +1,159 @@
+"""``gomodproxy download`` against ``go mod download`` on go.mod files written here (issue 11).
+
+Each go.mod requires real corpus modules, served from the corpus's ``cache/download`` folder as a
+``file://`` GOPROXY; each case is run by the go command and by us in separate scratch GOPATHs,
+with and without arguments, and the ``-json`` objects, exit codes, go.sum and module caches
+compared. Versions the corpus lacks fail in both runs: those objects are compared by module and
+by having an ``Error``, since the two programs word a missing file differently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from tests.corpus_data import corpus_download_dir
+from tests.integration.clientkit import Home, cache_listing, normalized_json
+
+pytestmark = [pytest.mark.gocmd, pytest.mark.corpus]
+
+_REPLACE = """module example.com/replacer
+
+go 1.21
+
+require (
+	github.com/kr/text v0.2.0
+	rsc.io/quote/v3 v3.1.0
+	rsc.io/sampler v1.3.0 // indirect
+)
+
+replace rsc.io/sampler v1.3.0 => rsc.io/sampler v1.99.99
+
+replace github.com/kr/text => ./localtext
+"""
+
+_EXCLUDE = """module example.com/excluder
+
+go 1.21
+
+require rsc.io/quote/v3 v3.1.0
+
+exclude rsc.io/sampler v1.3.0
+"""
+
+_UNPRUNED = """module example.com/old
+
+go 1.16
+
+require (
+	github.com/google/uuid v1.6.0
+	rsc.io/quote/v3 v3.1.0
+)
+"""
+
+_PRUNED_SAME = _UNPRUNED.replace("go 1.16", "go 1.21")
+
+
+def _comparable(objects: list[dict[str, object]]) -> list[dict[str, object]]:
+    out = []
+    for obj in objects:
+        if "Error" in obj:
+            obj = {"Path": obj["Path"], "Version": obj.get("Version"), "Error": True}
+        out.append(obj)
+    return out
+
+
+async def _both(tmp_path: Path, go_mod: str, *args: str) -> tuple[Home, Home, list[object]]:
+    """Run the go command and us on ``go_mod`` with ``args``; assert the same outcome."""
+    url = corpus_download_dir().resolve().as_uri()
+    theirs = Home(tmp_path / "go", url).setup(go_mod)
+    ours = Home(tmp_path / "ours", url).setup(go_mod)
+    for home in (theirs, ours):
+        local = home.work / "localtext"
+        local.mkdir()
+        (local / "go.mod").write_text("module github.com/kr/text\n\ngo 1.21\n")
+    go_run = await asyncio.to_thread(theirs.go, "mod", "download", "-json", *args)
+    our_run = await asyncio.to_thread(ours.ours, "-json", *args)
+    assert our_run.returncode == go_run.returncode, (our_run.stderr, go_run.stderr)
+    ours_json = _comparable(normalized_json(our_run.stdout, ours.root))
+    assert ours_json == _comparable(normalized_json(go_run.stdout, theirs.root))
+    assert ours.go_sum() == theirs.go_sum()
+    ours_cache = await asyncio.to_thread(cache_listing, ours.modcache)
+    assert ours_cache == await asyncio.to_thread(cache_listing, theirs.modcache)
+    return theirs, ours, list(ours_json)
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("args", [(), ("all",)], ids=["no-args", "all"])
+async def test_replace_by_a_module_is_fetched_and_by_a_folder_skipped(
+    tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    _, ours, objects = await _both(tmp_path, _REPLACE, *args)
+    paths = [(o["Path"], o["Version"]) for o in objects if isinstance(o, dict)]
+    assert ("rsc.io/sampler", "v1.99.99") in paths
+    assert all(p != "github.com/kr/text" for p, _ in paths)
+    assert (ours.modcache / "rsc.io" / "sampler@v1.99.99" / "go.mod").is_file()
+
+
+@pytest.mark.asyncio
+async def test_exclude_drops_the_excluded_requirement_from_the_graph(tmp_path: Path) -> None:
+    _, _, objects = await _both(tmp_path, _EXCLUDE, "all")
+    assert [o["Path"] for o in objects if isinstance(o, dict)] == ["rsc.io/quote/v3"]
+
+
+@pytest.mark.asyncio
+async def test_go_1_16_without_arguments_downloads_the_whole_unpruned_build_list(
+    tmp_path: Path,
+) -> None:
+    _, ours, objects = await _both(tmp_path, _UNPRUNED)
+    paths = {o["Path"] for o in objects if isinstance(o, dict)}
+    assert {"rsc.io/sampler", "golang.org/x/text"} <= paths
+    # Without arguments the go command records only the go.mod sums of the graph.
+    assert " h1:" not in ours.go_sum().replace("/go.mod h1:", "")
+
+
+@pytest.mark.asyncio
+async def test_go_1_17_and_later_without_arguments_downloads_only_the_requirements(
+    tmp_path: Path,
+) -> None:
+    _, _, objects = await _both(tmp_path, _PRUNED_SAME)
+    assert sorted(str(o["Path"]) for o in objects if isinstance(o, dict)) == [
+        "github.com/google/uuid",
+        "rsc.io/quote/v3",
+    ]
+
+
+@pytest.mark.asyncio
+async def test_explicit_queries_and_unknown_modules(tmp_path: Path) -> None:
+    await _both(
+        tmp_path,
+        _PRUNED_SAME,
+        "rsc.io/sampler@v1.99.99",
+        "github.com/google/uuid",
+        "github.com/google/uuid@latest",
+        "nosuch.example/x",
+    )
+
+
+@pytest.mark.asyncio
+async def test_the_go_command_builds_offline_from_what_we_downloaded(tmp_path: Path) -> None:
+    url = corpus_download_dir().resolve().as_uri()
+    home = Home(tmp_path / "ours", url).setup(
+        "module example.com/app\n\ngo 1.21\n\nrequire github.com/google/uuid v1.6.0\n"
+    )
+    run = await asyncio.to_thread(home.ours, "all")
+    assert (run.returncode, run.stdout, run.stderr) == (0, "", "")
+    (home.work / "main.go").write_text(
+        'package main\n\nimport (\n\t"fmt"\n\n\t"github.com/google/uuid"\n)\n\n'
+        'func main() { fmt.Println(uuid.NewSHA1(uuid.NameSpaceURL, []byte("x"))) }\n'
+    )
+    offline = {"GOPROXY": "off", "GOFLAGS": "-mod=readonly"}
+    build = await asyncio.to_thread(home.go, "build", "-o", "app", ".", **offline)
+    assert build.returncode == 0, build.stderr
+    assert (home.work / "app").is_file()
+    listed = await asyncio.to_thread(home.go, "mod", "download", "all", **offline)
+    assert listed.returncode == 0, listed.stderr
+    verify = await asyncio.to_thread(home.go, "mod", "verify", **offline)
+    assert verify.returncode == 0 and "all modules verified" in verify.stdout, verify.stderr
