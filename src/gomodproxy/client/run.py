@@ -311,10 +311,14 @@ async def _download_all(ctx: _Context, results: list[ModuleResult]) -> None:
         res.info, res.go_mod, res.zip = str(got.info), str(got.go_mod), str(got.zip)
         res.dir, res.sum, res.go_mod_sum = str(got.dir), got.sum, got.go_mod_sum
 
-    async with asyncio.TaskGroup() as tg:
-        for res in results:
-            if not res.error:
-                tg.create_task(one(res))
+    try:
+        async with asyncio.TaskGroup() as tg:
+            for res in results:
+                if not res.error:
+                    tg.create_task(one(res))
+    except* GoSumMismatch as group:
+        # go.sum disagrees: the go command stops at once (base.Fatalf), so do we.
+        raise group.exceptions[0] from None
 
 
 def _settings_for(env: GoEnvironment, environ: dict[str, str]) -> Settings:
