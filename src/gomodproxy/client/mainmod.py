@@ -85,13 +85,22 @@ def _find_upward(start: Path, name: str) -> Path | None:
         d = d.parent
 
 
-def _parse_go_mod(file: Path) -> ModFile:
+def _short_path(file: Path, cwd: Path) -> str:
+    """base.ShortPath: the path relative to ``cwd`` when that is shorter."""
+    try:
+        rel = os.path.relpath(file, cwd)
+    except ValueError:
+        return str(file)
+    return rel if len(rel) < len(str(file)) else str(file)
+
+
+def _parse_go_mod(file: Path, cwd: Path) -> ModFile:
     try:
         data = file.read_bytes()
     except OSError as exc:
         raise MainModuleError(f"reading {file}: {exc.strerror or exc}") from exc
     try:
-        return parse(str(file), data)
+        return parse(_short_path(file, cwd), data)
     except GoModParseError as exc:
         raise MainModuleError(f"errors parsing {file.name}:\n{exc}") from exc
     except GoModSyntaxError as exc:
@@ -126,7 +135,7 @@ def find_main_modules(cwd: Path, gowork: str) -> MainModules:
         except OSError as exc:
             raise MainModuleError(f"reading {work}: {exc.strerror or exc}") from exc
         try:
-            wf = parse_work(str(work), data)
+            wf = parse_work(_short_path(work, cwd), data)
         except GoModSyntaxError as exc:
             raise MainModuleError(f"errors parsing {work.name}:\n{exc}") from exc
         mains.work_file = work
@@ -135,14 +144,14 @@ def find_main_modules(cwd: Path, gowork: str) -> MainModules:
         for use in wf.use:
             d = Path(use.path)
             d = d if d.is_absolute() else work.parent / d
-            f = _parse_go_mod(d / "go.mod")
+            f = _parse_go_mod(d / "go.mod", cwd)
             mains.modules.append((d / "go.mod", f))
             _add_rules(mains, f, d)
         return mains
     go_mod = _find_upward(cwd, "go.mod")
     if go_mod is None:
         return mains
-    f = _parse_go_mod(go_mod)
+    f = _parse_go_mod(go_mod, cwd)
     if f.module is None:
         raise MainModuleError(f"error reading {go_mod}: missing module declaration")
     mains.modules.append((go_mod, f))

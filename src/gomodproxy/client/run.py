@@ -171,6 +171,8 @@ class _Context:
 def _module_error(m: ModuleVersion, exc: BaseException) -> str:
     text = str(exc)
     where = f"{m.path}@{m.version}" if m.version else m.path
+    if m.version and text.startswith(m.path + ": "):
+        text = where + text[len(m.path) :]
     return text if text.startswith((m.path + "@", m.path + ":", "module ")) else f"{where}: {text}"
 
 
