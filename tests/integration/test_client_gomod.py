@@ -158,3 +158,35 @@ async def test_the_go_command_builds_offline_from_what_we_downloaded(tmp_path: P
     verify = await asyncio.to_thread(home.go, "mod", "verify", **offline)
     assert verify.returncode == 0, verify.stderr
     assert "all modules verified" in verify.stdout
+
+
+_WORK = "go 1.21\n\nuse (\n\t./a\n\t./b\n)\n"
+_WORK_A = "module example.com/wa\n\ngo 1.21\n\nrequire rsc.io/quote/v3 v3.1.0\n"
+_WORK_B = (
+    "module example.com/wb\n\ngo 1.21\n\nrequire (\n\tgithub.com/google/uuid v1.6.0\n"
+    "\trsc.io/sampler v1.99.99\n)\n"
+)
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("args", [(), ("github.com/google/uuid", "rsc.io/sampler")])
+async def test_a_workspace_downloads_what_the_go_command_does(
+    tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    url = corpus_download_dir().resolve().as_uri()
+    homes = [Home(tmp_path / "go", url), Home(tmp_path / "ours", url)]
+    for home in homes:
+        for rel, text in (("go.work", _WORK), ("a/go.mod", _WORK_A), ("b/go.mod", _WORK_B)):
+            (home.work / rel).parent.mkdir(parents=True, exist_ok=True)
+            (home.work / rel).write_text(text)
+    theirs, ours = homes
+    go_run = await asyncio.to_thread(theirs.go, "mod", "download", "-json", *args, GOWORK="")
+    our_run = await asyncio.to_thread(ours.ours, "-json", *args, GOWORK="")
+    assert our_run.returncode == go_run.returncode, (our_run.stderr, go_run.stderr)
+    ours_json = _comparable(normalized_json(our_run.stdout, ours.root))
+    assert ours_json == _comparable(normalized_json(go_run.stdout, theirs.root))
+    assert {o["Path"] for o in ours_json} >= {"github.com/google/uuid", "rsc.io/sampler"}
+    assert (ours.work / "go.work.sum").read_text() == (theirs.work / "go.work.sum").read_text()
+    assert not (ours.work / "a" / "go.sum").exists()
+    ours_cache = await asyncio.to_thread(cache_listing, ours.modcache)
+    assert ours_cache == await asyncio.to_thread(cache_listing, theirs.modcache)

@@ -84,6 +84,8 @@ class SumChecker:
     goproxy_is_single_file: bool = False
     status: dict[tuple[str, str, str], _Status] = field(default_factory=dict)
     lookups: int = 0
+    #: In a workspace: the modules' own go.sum files, consulted but never written.
+    workspace: GoSum = field(default_factory=GoSum)
 
     @classmethod
     def read(
@@ -93,13 +95,20 @@ class SumChecker:
         *,
         gonosumdb: str = "",
         goproxy_is_single_file: bool = False,
+        workspace_go_sums: Collection[Path] = (),
     ) -> SumChecker:
-        """Load go.sum (blocking; a missing file is empty)."""
+        """Load go.sum (blocking; a missing file is empty), and in a workspace the modules'."""
         go_sum = GoSum()
         if go_sum_file is not None:
             with contextlib.suppress(FileNotFoundError):
                 go_sum = parse_go_sum(go_sum_file.read_bytes(), str(go_sum_file))
-        return cls(go_sum_file, go_sum, sumdb, gonosumdb, goproxy_is_single_file)
+        workspace = GoSum()
+        for file in workspace_go_sums:
+            with contextlib.suppress(FileNotFoundError):
+                workspace = merge(workspace, parse_go_sum(file.read_bytes(), str(file)))
+        checker = cls(go_sum_file, go_sum, sumdb, gonosumdb, goproxy_is_single_file)
+        checker.workspace = workspace
+        return checker
 
     def uses_sumdb(self, path: str) -> bool:
         """useSumDB: GOSUMDB not off and the path outside GONOSUMDB."""
@@ -112,15 +121,17 @@ class SumChecker:
         bare = version.removesuffix("/go.mod")
         inited = self.go_sum_file is not None
         if inited:
-            for vh in self.go_sum.hashes(path, version):
-                if vh == h:
-                    self.status.setdefault((path, version, h), _Status()).used = True
-                    return
-                if vh.startswith("h1:"):
-                    raise GoSumMismatch(
-                        f"verifying {path}@{version}: checksum mismatch\n"
-                        f"\tdownloaded: {h}\n\tgo.sum:     {vh}" + _GO_SUM_MISMATCH
-                    )
+            name = self.go_sum_file.name if self.go_sum_file is not None else "go.sum"
+            for sums, label in ((self.go_sum, name), (self.workspace, "go.sum")):
+                for vh in sums.hashes(path, version):
+                    if vh == h:
+                        self.status.setdefault((path, version, h), _Status()).used = True
+                        return
+                    if vh.startswith("h1:"):
+                        raise GoSumMismatch(
+                            f"verifying {path}@{version}: checksum mismatch\n"
+                            f"\tdownloaded: {h}\n\t{label + ':':<11} {vh}" + _GO_SUM_MISMATCH
+                        )
         if self.sumdb is not None and self.uses_sumdb(path):
             self.lookups += 1
             try:
@@ -157,7 +168,9 @@ class SumChecker:
         if self.go_sum_file is None or not self.needs_write(keep):
             return False
         added = GoSum.from_lines(
-            (p, v, h) for (p, v, h), st in self.status.items() if st.dirty and (p, v) in keep
+            (p, v, h)
+            for (p, v, h), st in self.status.items()
+            if st.dirty and (p, v) in keep and not self.workspace.hashes(p, v)
         )
         file = self.go_sum_file
 

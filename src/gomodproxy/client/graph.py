@@ -16,7 +16,7 @@ caller's: it passes :data:`SummaryLoader`.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from gomodproxy.module import semver
@@ -77,7 +77,7 @@ class ModuleGraph:
     """A loaded requirement graph; ``required[m]`` is set for every module whose go.mod was
     read, ``errors[m]`` for every one that failed."""
 
-    main: str
+    mains: frozenset[str]
     roots: tuple[ModuleVersion, ...]
     required: dict[ModuleVersion, tuple[ModuleVersion, ...]] = field(default_factory=dict)
     errors: dict[ModuleVersion, Exception] = field(default_factory=dict)
@@ -85,7 +85,7 @@ class ModuleGraph:
 
     def note(self, m: ModuleVersion) -> None:
         """Record that ``m`` is required by a loaded module (it may raise the selection)."""
-        if m.path == self.main or m.version == "none":
+        if m.path in self.mains or m.version == "none":
             return
         current = self.selected.get(m.path)
         if current is None or semver.compare(current, m.version) < 0:
@@ -109,18 +109,25 @@ class ModuleGraph:
         return m, self.errors[m]
 
 
+#: How a module's requirements are followed (modload's modPruning).
+PRUNED, UNPRUNED, WORKSPACE = "pruned", "unpruned", "workspace"
+
+
 async def load_graph(
-    main: str,
+    mains: Collection[str],
     roots: Sequence[ModuleVersion],
     *,
-    pruned: bool,
+    pruning: str,
     load: SummaryLoader,
 ) -> ModuleGraph:
-    """Load the graph of ``main`` whose go.mod requires ``roots`` (readModGraph)."""
-    graph = ModuleGraph(main, tuple(roots))
-    for r in roots:
-        graph.note(r)
-    queued: set[tuple[ModuleVersion, bool]] = set()
+    """Load the graph (readModGraph). Outside a workspace ``roots`` are the main module's
+    requirements and ``pruning`` is PRUNED or UNPRUNED; in a workspace ``roots`` are the main
+    modules themselves (version "") and ``pruning`` is WORKSPACE."""
+    graph = ModuleGraph(frozenset(mains), tuple(roots))
+    if pruning != WORKSPACE:
+        for r in roots:
+            graph.note(r)
+    queued: set[tuple[ModuleVersion, str]] = set()
     summaries: dict[ModuleVersion, asyncio.Future[ModSummary | None]] = {}
 
     async def summary_of(m: ModuleVersion) -> ModSummary | None:
@@ -140,25 +147,54 @@ async def load_graph(
                 fut.set_result(s)
         return await fut
 
-    async with asyncio.TaskGroup() as tg:
+    async def run(first: Iterable[tuple[ModuleVersion, str]]) -> None:
+        async with asyncio.TaskGroup() as tg:
 
-        def enqueue(m: ModuleVersion, is_pruned: bool) -> None:
-            if m.version == "none" or m.path == main or (m, is_pruned) in queued:
-                return
-            queued.add((m, is_pruned))
-            tg.create_task(visit(m, is_pruned))
+            def enqueue(m: ModuleVersion, mode: str) -> None:
+                if m.version == "none" or (m, mode) in queued:
+                    return
+                if m.version and m.path in graph.mains:
+                    return
+                queued.add((m, mode))
+                tg.create_task(visit(m, mode))
 
-        async def visit(m: ModuleVersion, is_pruned: bool) -> None:
-            s = await summary_of(m)
-            if s is None:
-                return
-            next_pruned = s.pruned and is_pruned
-            if not is_pruned or not s.pruned:
-                for r in s.requires:
-                    enqueue(r, next_pruned)
+            async def visit(m: ModuleVersion, mode: str) -> None:
+                s = await summary_of(m)
+                if s is None:
+                    return
+                own = PRUNED if s.pruned else UNPRUNED
+                next_mode = UNPRUNED if mode == UNPRUNED else own
+                if mode != PRUNED or own == UNPRUNED:
+                    for r in s.requires:
+                        enqueue(r, next_mode)
 
-        for r in roots:
-            enqueue(r, pruned)
+            for m, mode in first:
+                enqueue(m, mode)
+
+    await run((r, pruning) for r in roots)
+    if pruning == WORKSPACE:
+        # Reload the dependencies of the main modules that are not at their selected
+        # versions: their requirements may matter to the packages in "all".
+        has_deps_in_all = {r.path for r in roots}
+        seen: set[ModuleVersion] = set()
+        while True:
+            needs: set[ModuleVersion] = set()
+            for p in has_deps_in_all:
+                m = ModuleVersion(p, "" if p in graph.mains else graph.selected_version(p))
+                if m not in seen:
+                    needs.add(m)
+                    continue
+                for r in graph.required.get(m, ()):
+                    if r.path in graph.mains:
+                        continue
+                    s = ModuleVersion(r.path, graph.selected_version(r.path))
+                    if semver.compare(s.version, r.version) > 0 and s not in seen:
+                        needs.add(s)
+            if not needs:
+                break
+            seen |= needs
+            has_deps_in_all |= {m.path for m in needs}
+            await run((m, WORKSPACE) for m in needs)
     return graph
 
 

@@ -61,6 +61,26 @@ class MainModules:
             return self.work_file.with_name(self.work_file.name + ".sum")
         return self.modules[0][0].with_name("go.sum") if self.modules else None
 
+    def ordered_paths(self) -> list[str]:
+        """The main modules' paths in go.work (or go.mod) order."""
+        return [f.module.path for _, f in self.modules if f.module is not None]
+
+    def main_file(self, m: ModuleVersion) -> ModFile | None:
+        """The parsed go.mod of main module ``m`` (version ""), else None."""
+        if m.version:
+            return None
+        for _, f in self.modules:
+            if f.module is not None and f.module.path == m.path:
+                return f
+        return None
+
+    @property
+    def workspace_go_sums(self) -> list[Path]:
+        """In a workspace, each module's go.sum (read for checking, never written)."""
+        if self.work_file is None:
+            return []
+        return [file.with_name("go.sum") for file, _ in self.modules]
+
     def replacement(self, m: ModuleVersion) -> ModuleVersion | None:
         """The replacement of ``m`` (an exact version's first, then the path's), or None."""
         return self.replacements.get((m.path, m.version)) or self.replacements.get((m.path, ""))

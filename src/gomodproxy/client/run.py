@@ -28,7 +28,10 @@ from gomodproxy.client.checksums import GoSumMismatch, SumChecker
 from gomodproxy.client.fetch import ModuleFetcher
 from gomodproxy.client.goenv import GoEnvironment
 from gomodproxy.client.graph import (
+    PRUNED,
     PRUNING_VERSION,
+    UNPRUNED,
+    WORKSPACE,
     ModSummary,
     ModuleGraph,
     go_version_at_least,
@@ -41,7 +44,7 @@ from gomodproxy.client.modcache import ModCache
 from gomodproxy.client.query import QuerySource, resolve_query
 from gomodproxy.config import Settings, build_settings
 from gomodproxy.errors import ProxyError
-from gomodproxy.module.modfile import ModuleVersion, VersionInterval, parse_lax
+from gomodproxy.module.modfile import ModFile, ModuleVersion, VersionInterval, parse_lax
 from gomodproxy.sumdb.filestate import FileVerifierState
 from gomodproxy.sumdb.gosumdb import goproxy_is_single_file
 
@@ -95,6 +98,9 @@ class _Context:
 
     async def summary(self, m: ModuleVersion) -> ModSummary:
         """goModSummary: the requirements of ``m`` (its replacement's), less exclusions."""
+        main = self.mains.main_file(m)
+        if main is not None:
+            return _summary_of(main, self.mains)
         actual = self.resolve(m)
         if actual.version == "":
             go_mod = Path(actual.path) / "go.mod"
@@ -118,18 +124,19 @@ class _Context:
                 f"{m}: parsing go.mod:\n\tmodule declares its path as: {declared}\n"
                 f"\t        but was required as: {m.path}"
             )
-        requires = tuple(
-            r.mod for r in f.require if not self.mains.is_excluded(r.mod.path, r.mod.version)
-        )
-        return ModSummary(f.go.version if f.go is not None else "", requires)
+        return _summary_of(f, self.mains)
 
     async def load_graph(self) -> ModuleGraph:
         if self.graph is None:
-            main = next(iter(self.mains.paths), "")
-            pruned = go_version_at_least(self.mains.go_version, PRUNING_VERSION)
-            self.graph = await load_graph(
-                main, self.mains.requirements(), pruned=pruned, load=self.summary
-            )
+            mains = self.mains
+            if mains.work_file is not None:
+                roots = [ModuleVersion(p, "") for p in mains.ordered_paths()]
+                pruning = WORKSPACE
+            else:
+                roots = mains.requirements()
+                pruned = go_version_at_least(mains.go_version, PRUNING_VERSION)
+                pruning = PRUNED if pruned else UNPRUNED
+            self.graph = await load_graph(mains.paths, roots, pruning=pruning, load=self.summary)
             failure = self.graph.first_error()
             if failure is not None:
                 raise DownloadFailed(_module_error(failure[0], failure[1]))
@@ -166,6 +173,11 @@ class _Context:
             retractions=self.retracted,
             excluded=self.mains.is_excluded,
         )
+
+
+def _summary_of(f: ModFile, mains: MainModules) -> ModSummary:
+    requires = tuple(r.mod for r in f.require if not mains.is_excluded(r.mod.path, r.mod.version))
+    return ModSummary(f.go.version if f.go is not None else "", requires)
 
 
 def _module_error(m: ModuleVersion, exc: BaseException) -> str:
@@ -380,6 +392,7 @@ async def run_download(
             upstreams.verifier,
             gonosumdb=plan.private.gonosumdb,
             goproxy_is_single_file=goproxy_is_single_file(env.goproxy),
+            workspace_go_sums=mains.workspace_go_sums,
         )
         fetcher = ModuleFetcher(
             upstreams.chain, ModCache(env.gomodcache), checker, keep_writable=env.modcache_rw
