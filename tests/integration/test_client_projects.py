@@ -19,7 +19,7 @@ import pytest
 
 from gomodproxy.sumdbserver import sums_from_cache
 from tests.corpus_data import CORPUS_DIR, corpus_download_dir, project
-from tests.integration.clientkit import Home, cache_listing, normalized_json
+from tests.integration.clientkit import Home, cache_listing, normalized_json, run_ours
 from tests.origin import Origin
 from tests.proxykit import running_sumdb
 
@@ -121,3 +121,36 @@ async def test_corpus_with_its_go_sum_matches_the_go_command_and_leaves_go_sum_a
         await origin.stop()
     offline = await asyncio.to_thread(ours.go, "mod", "verify", GOPROXY="off")
     assert offline.returncode == 0, offline.stdout[-3000:] + offline.stderr[-3000:]
+
+
+@pytest.mark.asyncio
+async def test_the_go_command_and_we_fill_one_module_cache_at_the_same_time(
+    tmp_path: Path,
+) -> None:
+    """Both take the same locks (``<v>.lock``, ``list``, ``cache/lock``): run together on one
+    GOMODCACHE, each finishes, and the cache is whole for the go command offline."""
+    go_mod = (CORPUS_DIR / "go.mod").read_bytes()
+    go_sum = (CORPUS_DIR / "go.sum").read_bytes()
+    origin = Origin(corpus_download_dir())
+    await origin.start()
+    try:
+        theirs = Home(tmp_path / "shared", origin.url).setup(go_mod, go_sum)
+        ours = Home(tmp_path / "shared", origin.url)
+        our_work = tmp_path / "shared" / "ours-work"
+        our_work.mkdir()
+        (our_work / "go.mod").write_bytes(go_mod)
+        (our_work / "go.sum").write_bytes(go_sum)
+        go_task = asyncio.to_thread(theirs.go, "mod", "download", "-json")
+        our_task = asyncio.to_thread(run_ours, ["-json"], cwd=our_work, env=ours.env())
+        go_run, our_run = await asyncio.gather(go_task, our_task)
+    finally:
+        await origin.stop()
+    assert go_run.returncode == 0, go_run.stderr[-3000:]
+    assert our_run.returncode == 0, our_run.stderr[-3000:]
+    assert our_run.stdout == go_run.stdout
+    verify = await asyncio.to_thread(theirs.go, "mod", "verify", GOPROXY="off")
+    assert verify.returncode == 0, verify.stdout[-3000:] + verify.stderr[-3000:]
+    download = theirs.modcache / "cache" / "download"
+    leftovers = [p for p in download.rglob("*") if p.name.endswith((".tmp", ".partial"))]
+    leftovers += [p for p in theirs.modcache.glob("*/*") if ".tmp-" in p.name]
+    assert leftovers == []
