@@ -22,6 +22,7 @@ from pathlib import Path
 from gomodproxy.cache.validate import validate_zip
 from gomodproxy.client.checksums import SumChecker
 from gomodproxy.client.modcache import ModCache, storage_error
+from gomodproxy.client.progress import NoProgress, ProgressSink
 from gomodproxy.errors import ProxyError
 from gomodproxy.module.dirhash import hash_go_mod
 from gomodproxy.module.pseudo import is_pseudo_version
@@ -87,12 +88,14 @@ class ModuleFetcher:
         *,
         zip_slots: int = 8,
         keep_writable: bool = False,
+        progress: ProgressSink | None = None,
     ) -> None:
         self.chain = chain
         self.cache = cache
         self.checker = checker
         self._zip_slots = asyncio.Semaphore(zip_slots)
         self._keep_writable = keep_writable
+        self.progress: ProgressSink = progress or NoProgress()
         self._mods: SingleFlight[bytes] = SingleFlight()
         self._infos: SingleFlight[bytes] = SingleFlight()
         self._zips: SingleFlight[str] = SingleFlight()
@@ -223,6 +226,7 @@ class ModuleFetcher:
                 buffer = bytearray()
                 async for chunk in opened.body.chunks():
                     buffer += chunk
+                    self.progress.received(len(chunk))
                     if len(buffer) >= 1 << 20:
                         await asyncio.to_thread(f.write, bytes(buffer))
                         buffer.clear()

@@ -41,6 +41,7 @@ from gomodproxy.client.graph import (
 from gomodproxy.client.jsonout import ModuleResult, format_json
 from gomodproxy.client.mainmod import MainModules, find_main_modules
 from gomodproxy.client.modcache import ModCache
+from gomodproxy.client.progress import progress_for
 from gomodproxy.client.query import QuerySource, resolve_query
 from gomodproxy.config import Settings, build_settings
 from gomodproxy.errors import ProxyError
@@ -313,8 +314,13 @@ def _keep_sums(ctx: _Context) -> set[tuple[str, str]]:
 async def _download_all(ctx: _Context, results: list[ModuleResult]) -> None:
     slots = asyncio.Semaphore(PARALLEL_DOWNLOADS)
 
+    progress = ctx.fetcher.progress
+    progress.total(sum(1 for r in results if not r.error))
+
     async def one(res: ModuleResult) -> None:
         async with slots:
+            name = f"{res.path}@{res.version}"
+            progress.started(name)
             try:
                 got = await ctx.fetcher.download(res.path, res.version)
             except GoSumMismatch:
@@ -322,6 +328,8 @@ async def _download_all(ctx: _Context, results: list[ModuleResult]) -> None:
             except ProxyError as exc:
                 res.error = _module_error(ModuleVersion(res.path, res.version), exc)
                 return
+            finally:
+                progress.finished(name)
         res.info, res.go_mod, res.zip = str(got.info), str(got.go_mod), str(got.zip)
         res.dir, res.sum, res.go_mod_sum = str(got.dir), got.sum, got.go_mod_sum
 
@@ -394,12 +402,18 @@ async def run_download(
             goproxy_is_single_file=goproxy_is_single_file(env.goproxy),
             workspace_go_sums=mains.workspace_go_sums,
         )
+        display = progress_for(stderr, json_output=request.json)
         fetcher = ModuleFetcher(
-            upstreams.chain, ModCache(env.gomodcache), checker, keep_writable=env.modcache_rw
+            upstreams.chain,
+            ModCache(env.gomodcache),
+            checker,
+            keep_writable=env.modcache_rw,
+            progress=display,
         )
         ctx = _Context(env, mains, fetcher, checker)
         try:
-            code = await _run(ctx, request, args, explicit, stdout, stderr, on_result)
+            with display:
+                code = await _run(ctx, request, args, explicit, stdout, stderr, on_result)
         finally:
             stats.fetched = fetcher.fetched
             stats.sumdb_lookups = checker.lookups
@@ -434,6 +448,7 @@ async def _run(
     if mains.in_module and not explicit and mains.work_file is None:
         await ctx.checker.write(_keep_sums(ctx), ctx.fetcher.cache.side_lock)
     await _download_all(ctx, results)
+    ctx.fetcher.progress.stop()
     failed = False
     for res in results:
         if on_result is not None:
