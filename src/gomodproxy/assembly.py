@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, replace
 
 import aiohttp
@@ -45,6 +45,7 @@ from gomodproxy.sumdb.fetch import SumDBEndpoint, SumDBHTTPFetcher
 from gomodproxy.sumdb.gosumdb import SumDBConfig, goproxy_is_single_file, parse_gosumdb
 from gomodproxy.sumdb.seams import VerifierState
 from gomodproxy.sumdb.storestate import StorageVerifierState
+from gomodproxy.upstream.base import Fetcher
 from gomodproxy.upstream.chain import (
     UpstreamChain,
     UpstreamObserver,
@@ -167,6 +168,7 @@ async def open_upstreams(
     observer: UpstreamObserver | None = None,
     verifier_state: VerifierState | None = None,
     connections_per_host: int = 32,
+    wrap: Callable[[Fetcher], Fetcher] | None = None,
 ) -> AsyncIterator[Upstreams]:
     """Open the upstream side for the block's duration: HTTP client, chain, and the verifier
     (its tree head and proven tiles kept in ``verifier_state`` when given, else in ``storage``,
@@ -183,14 +185,16 @@ async def open_upstreams(
             policy=policy,
             netrc=netrc,
             observer=observer,
+            wrap=wrap,
         )
+        wrapper = wrap or (lambda f: f)
         verifier: SumDBClient | None = None
         db_fetcher: SumDBHTTPFetcher | None = None
         if plan.sumdb is not None:
             endpoint = SumDBEndpoint(
                 plan.sumdb,
                 plan.proxies,
-                lambda url: transport_for(url, session, policy=policy, netrc=netrc),
+                lambda url: wrapper(transport_for(url, session, policy=policy, netrc=netrc)),
             )
             db_fetcher = SumDBHTTPFetcher(endpoint)
             state = verifier_state

@@ -43,11 +43,13 @@ from gomodproxy.client.mainmod import MainModules, find_main_modules
 from gomodproxy.client.modcache import ModCache
 from gomodproxy.client.progress import progress_for
 from gomodproxy.client.query import QuerySource, resolve_query
+from gomodproxy.client.trace import TracingFetcher
 from gomodproxy.config import Settings, build_settings
 from gomodproxy.errors import ProxyError
 from gomodproxy.module.modfile import ModFile, ModuleVersion, VersionInterval, parse_lax
 from gomodproxy.sumdb.filestate import FileVerifierState
 from gomodproxy.sumdb.gosumdb import goproxy_is_single_file
+from gomodproxy.upstream.base import Fetcher
 
 __all__ = ["DownloadRequest", "DownloadStats", "run_download"]
 
@@ -393,7 +395,12 @@ async def run_download(
     settings = _settings_for(env, environ)
     plan = check_settings(settings)
     state = FileVerifierState.go_layout(env.gopath, env.gomodcache)
-    async with open_upstreams(plan, None, verifier_state=state) as upstreams:
+
+    def trace(inner: Fetcher) -> Fetcher:
+        return TracingFetcher(inner, stderr)
+
+    wrap = trace if request.x else None
+    async with open_upstreams(plan, None, verifier_state=state, wrap=wrap) as upstreams:
         checker = await asyncio.to_thread(
             SumChecker.read,
             mains.go_sum_file,

@@ -277,11 +277,13 @@ def build_chain(
     policy: FetchPolicy | None = None,
     netrc: NetrcCredentials | None = None,
     observer: UpstreamObserver | None = None,
+    wrap: Callable[[Fetcher], Fetcher] | None = None,
 ) -> UpstreamChain:
     """An :class:`UpstreamChain` with a proxy fetcher (HTTP or ``file://``) for every proxy URL
-    and ``direct`` as the direct fetcher."""
+    and ``direct`` as the direct fetcher; ``wrap`` may wrap each transport (tracing)."""
+    wrapper = wrap or (lambda f: f)
     fetchers: dict[str, ModuleFetcher] = {
-        url: ProxyFetcher(transport_for(url, session, policy=policy, netrc=netrc))
+        url: ProxyFetcher(wrapper(transport_for(url, session, policy=policy, netrc=netrc)))
         for url in proxies.proxy_urls
     }
     return UpstreamChain(proxies, fetchers, private=private, observer=observer)
