@@ -147,7 +147,8 @@ def test_a_failed_go_mod_is_recorded_not_raised() -> None:
         load_graph({"main"}, [MV("a", "v1"), MV("b", "v1.0.0")], pruning=PRUNED, load=load)
     )
     failure = graph.first_error()
-    assert failure is not None and failure[0] == MV("b", "v1.0.0")
+    assert failure is not None
+    assert failure[0] == MV("b", "v1.0.0")
 
 
 def test_go_versions_compare_like_gover() -> None:
