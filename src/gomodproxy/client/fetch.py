@@ -11,13 +11,18 @@ command takes too, so both can fill one cache at the same time.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
+import functools
+import glob
 import json
+import multiprocessing
 import os
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar, cast
 
 from gomodproxy.cache.validate import validate_zip
 from gomodproxy.client.checksums import SumChecker
@@ -36,6 +41,7 @@ __all__ = ["Downloaded", "ModuleFetcher", "go_info_json"]
 _TIME = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:[.,](\d+))?(Z|[+-]\d{2}:\d{2})")
 _ZERO_TIME = "0001-01-01T00:00:00Z"
 _LOCK_POLL = 0.05
+T = TypeVar("T")
 
 
 def _go_time(text: object) -> str:
@@ -89,6 +95,7 @@ class ModuleFetcher:
         zip_slots: int = 8,
         keep_writable: bool = False,
         progress: ProgressSink | None = None,
+        workers: int = 0,
     ) -> None:
         self.chain = chain
         self.cache = cache
@@ -96,6 +103,11 @@ class ModuleFetcher:
         self._zip_slots = asyncio.Semaphore(zip_slots)
         self._keep_writable = keep_writable
         self.progress: ProgressSink = progress or NoProgress()
+        self._pool: concurrent.futures.ProcessPoolExecutor | None = None
+        if workers > 0:
+            self._pool = concurrent.futures.ProcessPoolExecutor(
+                max_workers=workers, mp_context=multiprocessing.get_context("forkserver")
+            )
         self._mods: SingleFlight[bytes] = SingleFlight()
         self._infos: SingleFlight[bytes] = SingleFlight()
         self._zips: SingleFlight[str] = SingleFlight()
@@ -200,12 +212,12 @@ class ModuleFetcher:
                 if await asyncio.to_thread(zip_file.exists):
                     # The .ziphash was lost: hash the zip again without downloading.
                     await asyncio.to_thread(tmp.unlink)
-                    h = await asyncio.to_thread(validate_zip, zip_file, path, version)
+                    h = await self._offload(validate_zip, zip_file, path, version)
                     await self.checker.check(path, version, h)
                     await asyncio.to_thread(cache.write_ziphash, path, version, h)
                     return h
                 await self._fetch_zip(path, version, tmp)
-                h = await asyncio.to_thread(validate_zip, tmp, path, version)
+                h = await self._offload(validate_zip, tmp, path, version)
                 await self.checker.check(path, version, h)
                 await asyncio.to_thread(cache.write_ziphash, path, version, h)
                 await asyncio.to_thread(os.replace, tmp, zip_file)
@@ -252,32 +264,34 @@ class ModuleFetcher:
         async with self._version_lock(path, version):
             if await asyncio.to_thread(cache.tree_complete, path, version):
                 return target
-            await asyncio.to_thread(self._extract, path, version, target)
+            await self._offload(
+                extract_tree,
+                cache.file(path, version, "zip"),
+                cache.file(path, version, "partial"),
+                path,
+                version,
+                target,
+                self._keep_writable,
+            )
         return target
 
-    def _extract(self, path: str, version: str, target: Path) -> None:
-        cache = self.cache
-        partial = cache.file(path, version, "partial")
-        try:
-            if cache.clean_tree_leftovers(path, version):
-                remove_tree(target)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            partial.write_bytes(b"")
-            try:
-                extract_zip(cache.file(path, version, "zip"), path, version, target)
-            except BaseException:
-                remove_tree(target)
-                with contextlib.suppress(OSError):
-                    partial.unlink()
-                raise
-            partial.unlink()
-            if self._keep_writable:
-                for root, dirs, _files in os.walk(target):
-                    for d in dirs:
-                        os.chmod(os.path.join(root, d), 0o777 & ~_umask())
-                os.chmod(target, 0o777 & ~_umask())
-        except OSError as exc:
-            raise storage_error(exc, f"extracting {path}@{version} into {target}") from exc
+    async def _offload(self, func: Callable[..., T], *args: object) -> T:
+        """Run CPU-heavy zip work (checks, hashing, extraction) in a worker process, so it
+        uses every core; in a thread when processes are off. Errors come back as
+        :class:`ZipWorkFailed` with the worker's message."""
+        if self._pool is None:
+            return await asyncio.to_thread(func, *args)
+        loop = asyncio.get_running_loop()
+        outcome = await loop.run_in_executor(self._pool, functools.partial(_in_worker, func, *args))
+        if isinstance(outcome, _Failed):
+            raise ZipWorkFailed(outcome.message)
+        return cast(T, outcome.value)
+
+    def close(self) -> None:
+        """Stop the worker processes."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
 
     # --- everything --------------------------------------------------------------------------
 
@@ -298,11 +312,61 @@ class ModuleFetcher:
         )
 
 
+class ZipWorkFailed(ProxyError):
+    """Checking, hashing or extracting a zip failed (in a worker process)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Done:
+    value: object
+
+
+@dataclass(frozen=True, slots=True)
+class _Failed:
+    message: str
+
+
+def _in_worker(func: Callable[..., object], *args: object) -> _Done | _Failed:
+    """Call ``func`` in a worker; exceptions (not all picklable) come back as their text."""
+    try:
+        return _Done(func(*args))
+    except ProxyError as exc:
+        return _Failed(str(exc))
+    except OSError as exc:
+        return _Failed(str(storage_error(exc, "extracting")))
+
+
+def extract_tree(
+    zip_file: Path, partial: Path, path: str, version: str, target: Path, keep_writable: bool
+) -> None:
+    """Extract a verified zip to its tree under the ``.partial`` marker (cmd/go download);
+    blocking, run in a worker. Leftovers of an earlier crash are removed first."""
+    try:
+        for old in glob.glob(glob.escape(str(target)) + ".tmp-*"):
+            remove_tree(old)
+        if partial.exists() or target.exists():
+            remove_tree(target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial.write_bytes(b"")
+        try:
+            extract_zip(zip_file, path, version, target)
+        except BaseException:
+            remove_tree(target)
+            with contextlib.suppress(OSError):
+                partial.unlink()
+            raise
+        partial.unlink()
+        if keep_writable:
+            mode = 0o777 & ~_umask()
+            for root, dirs, _files in os.walk(target):
+                for d in dirs:
+                    os.chmod(os.path.join(root, d), mode)
+            os.chmod(target, mode)
+    except OSError as exc:
+        raise storage_error(exc, f"extracting {path}@{version} into {target}") from exc
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
-
-
-class DownloadError(ProxyError):
-    """A module version could not be downloaded."""

@@ -30,7 +30,6 @@ from pathlib import Path
 from gomodproxy.errors import StorageError, StorageFull
 from gomodproxy.module import semver
 from gomodproxy.module.paths import canonical_version, escape_path, escape_version
-from gomodproxy.modzip.extract import remove_tree
 
 __all__ = ["ModCache", "storage_error"]
 
@@ -221,11 +220,3 @@ class ModCache:
     def unlock(fd: int) -> None:
         """Release a lock taken by :meth:`try_lock`."""
         os.close(fd)
-
-    def clean_tree_leftovers(self, path: str, version: str) -> bool:
-        """Remove ``<tree>.tmp-*`` folders; True when a partial tree must be removed too."""
-        tree = self.tree(path, version)
-        for old in glob.glob(glob.escape(str(tree)) + ".tmp-*"):
-            remove_tree(old)
-        partial = self.file(path, version, "partial").exists()
-        return partial or tree.exists()

@@ -416,12 +416,14 @@ async def run_download(
             checker,
             keep_writable=env.modcache_rw,
             progress=display,
+            workers=min(os.cpu_count() or 1, 4),
         )
         ctx = _Context(env, mains, fetcher, checker)
         try:
             with display:
                 code = await _run(ctx, request, args, explicit, stdout, stderr, on_result)
         finally:
+            await asyncio.to_thread(fetcher.close)
             stats.fetched = fetcher.fetched
             stats.sumdb_lookups = checker.lookups
     return code
