@@ -14,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import io
+import zipfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -174,3 +176,23 @@ async def test_a_wrong_hash_in_the_checksum_database_is_refused(world: World) ->
     go_run = await asyncio.to_thread(home.go, "mod", "download", f"{C.path}@{C.version}")
     assert go_run.returncode == 1
     assert "SECURITY ERROR" in go_run.stderr
+
+
+@pytest.mark.asyncio
+async def test_a_zip_breaking_the_zip_rules_is_refused_before_anything_is_written(
+    world: World,
+) -> None:
+    """Fault catalogue C: an entry outside ``path@version/`` is never extracted anywhere."""
+    home, origin = world.home, world.origin
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr(f"{A.path}@{A.version}/go.mod", A.mod)
+        z.writestr("example.com/other@v1.0.0/evil.go", b"package evil\n")
+    origin.serve_file(A.rel("zip"), buf.getvalue())
+    run = await asyncio.to_thread(home.ours, f"{A.path}@{A.version}")
+    assert run.returncode == 1
+    assert f"{A.path}@{A.version}" in run.stderr
+    assert "example.com/other@v1.0.0/evil.go" in run.stderr
+    assert [f for f in _module_files(home, A) if f.endswith((".zip", ".ziphash", ".tmp"))] == []
+    assert "<tree>" not in _module_files(home, A)
+    assert not (home.modcache / "example.com" / "other@v1.0.0").exists()
