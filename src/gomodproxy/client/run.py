@@ -45,7 +45,7 @@ from gomodproxy.client.progress import progress_for
 from gomodproxy.client.query import QuerySource, resolve_query
 from gomodproxy.client.trace import TracingFetcher
 from gomodproxy.config import Settings, build_settings
-from gomodproxy.errors import ProxyError
+from gomodproxy.errors import ConfigError, ProxyError
 from gomodproxy.module.modfile import ModFile, ModuleVersion, VersionInterval, parse_lax
 from gomodproxy.sumdb.filestate import FileVerifierState
 from gomodproxy.sumdb.gosumdb import goproxy_is_single_file
