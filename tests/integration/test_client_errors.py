@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
+from tests.gotool import go_binary
 from tests.integration.clientkit import Home
 from tests.origin import Origin, running_origin
 from tests.proxykit import publish, synth
@@ -138,3 +139,34 @@ async def test_a_read_only_module_cache_is_a_clear_error(pair: Pair) -> None:
         assert "module cache is not writable" in ours
         assert str(pair.ours.modcache) in ours
         assert _files(pair.ours.modcache) == []
+
+
+def _goroot() -> str:
+    return str(Path(os.path.realpath(go_binary())).parent.parent)
+
+
+@pytest.mark.asyncio
+async def test_a_go_mod_needing_a_newer_go_fails_as_with_gotoolchain_local(pair: Pair) -> None:
+    for home in (pair.ours, pair.theirs):
+        (home.work / "go.mod").write_text(_GO_MOD.replace("go 1.21", "go 1.99"))
+    # No go command on our PATH: GOROOT tells which toolchain is the local one.
+    ours, theirs = await _both(pair, GOROOT=_goroot())
+    assert "go.mod requires go >= 1.99 (running go 1." in theirs
+    assert ours == theirs.replace("go: ", "gomodproxy: ", 1)
+    assert _files(pair.ours.modcache) == []
+
+
+@pytest.mark.asyncio
+async def test_a_dependency_needing_a_newer_go_fails_as_with_gotoolchain_local(
+    pair: Pair,
+) -> None:
+    new = synth(
+        "example.com/new", "v1.0.0", files={"go.mod": b"module example.com/new\n\ngo 1.99\n"}
+    )
+    publish(pair.origin, new)
+    text = _GO_MOD + "require example.com/new v1.0.0\n"
+    for home in (pair.ours, pair.theirs):
+        (home.work / "go.mod").write_text(text)
+    ours, theirs = await _both(pair, GOROOT=_goroot())
+    assert "module example.com/new@v1.0.0 requires go >= 1.99 (running go 1." in theirs
+    assert "module example.com/new@v1.0.0 requires go >= 1.99 (running go 1." in ours

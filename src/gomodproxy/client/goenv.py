@@ -68,6 +68,8 @@ class GoEnvironment:
     gomodcache: Path
     gowork: str
     gotoolchain: str
+    #: The local toolchain's go version (``1.26.8``) from ``$GOROOT/VERSION``; "" if unknown.
+    local_go: str
     #: Where each value came from, for messages (``environment``, the env file's path, ...).
     sources: Mapping[str, str]
 
@@ -115,12 +117,30 @@ def _read(path: Path | None) -> dict[str, str]:
         raise ConfigError(f"reading go env file {path}: {exc.strerror or exc}") from exc
 
 
+def _local_go(goroot: Path | None) -> str:
+    """The first line of ``$GOROOT/VERSION`` without ``go`` (``1.26.8``), or ""."""
+    if goroot is None:
+        return ""
+    try:
+        first = (goroot / "VERSION").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    line = first.split("\n", 1)[0].strip()
+    return line.removeprefix("go") if line.startswith("go1") else ""
+
+
 def read_go_environment(environ: Mapping[str, str]) -> GoEnvironment:
     """Read the environment, the go env file and ``$GOROOT/go.env`` (blocking)."""
     env_file = _env_file(environ)
     goroot = _goroot(environ)
     go_env_file = goroot / "go.env" if goroot is not None else None
-    return resolve(environ, _read(env_file), _read(go_env_file), env_file_name=str(env_file or ""))
+    return resolve(
+        environ,
+        _read(env_file),
+        _read(go_env_file),
+        env_file_name=str(env_file or ""),
+        local_go=_local_go(goroot),
+    )
 
 
 def resolve(
@@ -129,6 +149,7 @@ def resolve(
     go_env: Mapping[str, str],
     *,
     env_file_name: str = "go env file",
+    local_go: str = "",
 ) -> GoEnvironment:
     """Combine the layers (pure): environment, go env file, ``$GOROOT/go.env``, defaults."""
     sources: dict[str, str] = {}
@@ -176,5 +197,6 @@ def resolve(
         gomodcache=Path(modcache),
         gowork=get("GOWORK"),
         gotoolchain=get("GOTOOLCHAIN"),
+        local_go=local_go,
         sources=sources,
     )

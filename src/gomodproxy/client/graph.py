@@ -16,6 +16,7 @@ caller's: it passes :data:`SummaryLoader`.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -35,24 +36,29 @@ __all__ = [
 PRUNING_VERSION = "1.17"
 
 
-def _go_version_key(v: str) -> tuple[int, ...]:
-    parts: list[int] = []
-    for piece in v.split(".")[:3]:
-        digits = ""
-        for c in piece:
-            if not c.isdigit():
-                break
-            digits += c
-        parts.append(int(digits) if digits else 0)
-    while len(parts) < 3:
-        parts.append(0)
-    return tuple(parts)
+_GO_VERSION = re.compile(r"(\d+)(?:\.(\d+))?(?:\.(\d+))?(?:(alpha|beta|rc)(\d+))?")
+
+
+def go_version_key(v: str) -> tuple[int, int, int, str, int]:
+    """A sort key ordering go versions as gover.Compare does: ``1.21`` < ``1.21rc1`` <
+    ``1.21.0`` < ``1.21.1``; an unparsable version sorts first."""
+    m = _GO_VERSION.fullmatch(v.removeprefix("go"))
+    if m is None:
+        return (0, 0, -1, "", 0)
+    major, minor, patch, kind, pre = m.groups()
+    return (
+        int(major),
+        int(minor or 0),
+        int(patch) if patch is not None else -1,
+        kind or "",
+        int(pre or 0),
+    )
 
 
 def go_version_at_least(version: str, minimum: str) -> bool:
     """``version >= minimum`` for go versions such as ``1.21``, ``1.21.3``, ``1.22rc1``
-    (compared by major, minor and patch; an empty version is 1.16, Go's default)."""
-    return _go_version_key(version or "1.16") >= _go_version_key(minimum)
+    (an empty version is 1.16, Go's default for a go.mod without a go line)."""
+    return go_version_key(version or "1.16") >= go_version_key(minimum)
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,7 @@ from gomodproxy.client.graph import (
     ModSummary,
     ModuleGraph,
     go_version_at_least,
+    go_version_key,
     load_graph,
     root_versions,
 )
@@ -55,6 +56,8 @@ __all__ = ["DownloadRequest", "DownloadStats", "run_download"]
 
 #: Module downloads running at once (each fetches, hashes and extracts one module).
 PARALLEL_DOWNLOADS = 16
+#: gover.GoStrictVersion: go.mod files at or above it must not need a newer toolchain.
+_GO_STRICT = "1.21"
 _NO_MOD_ROOT = (
     "go.mod file not found in current directory or any parent directory; see 'go help modules'"
 )
@@ -121,6 +124,9 @@ class _Context:
             f = parse_lax(name, data)
         except ProxyError as exc:
             raise ProxyError(f"{actual}: parsing go.mod:\n{exc}") from exc
+        go = f.go.version if f.go is not None else ""
+        if go_version_at_least(go, _GO_STRICT) and self.too_new(go):
+            raise ProxyError(f"module {m} requires go >= {go} {self.running()}")
         declared = f.module.path if f.module is not None else ""
         if actual == m and declared and declared != m.path:
             raise ProxyError(
@@ -128,6 +134,15 @@ class _Context:
                 f"\t        but was required as: {m.path}"
             )
         return _summary_of(f, self.mains)
+
+    def too_new(self, go: str) -> bool:
+        """Whether ``go`` is newer than the local toolchain (unknown: never)."""
+        local = self.env.local_go
+        return bool(local) and go_version_key(go) > go_version_key(local)
+
+    def running(self) -> str:
+        """``(running go 1.26.8; GOTOOLCHAIN=local)``, as the go command explains it."""
+        return f"(running go {self.env.local_go}; GOTOOLCHAIN={self.env.gotoolchain or 'auto'})"
 
     async def load_graph(self) -> ModuleGraph:
         if self.graph is None:
@@ -451,6 +466,10 @@ async def _run(
     on_result: Callable[[ModuleResult], None] | None,
 ) -> int:
     mains = ctx.mains
+    for file, f in mains.modules:
+        go = f.go.version if f.go is not None else ""
+        if go and ctx.too_new(go):
+            raise DownloadFailed(f"{file.name} requires go >= {go} {ctx.running()}")
     if mains.in_module and not explicit:
         if mains.work_file is not None:
             args = ["all"]
