@@ -10,12 +10,14 @@ by having an ``Error``, since the two programs word a missing file differently.
 from __future__ import annotations
 
 import asyncio
+import zipfile
 from pathlib import Path
 
 import pytest
 
 from tests.corpus_data import corpus_download_dir
 from tests.integration.clientkit import Home, cache_listing, normalized_json
+from tests.integration.fileproxy import FileProxy
 
 pytestmark = [pytest.mark.gocmd, pytest.mark.corpus]
 
@@ -190,3 +192,44 @@ async def test_a_workspace_downloads_what_the_go_command_does(
     assert not (ours.work / "a" / "go.sum").exists()
     ours_cache = await asyncio.to_thread(cache_listing, ours.modcache)
     assert ours_cache == await asyncio.to_thread(cache_listing, theirs.modcache)
+
+
+@pytest.mark.asyncio
+async def test_retracted_and_deprecated_versions_as_the_go_command_treats_them(
+    tmp_path: Path,
+) -> None:
+    """``latest`` skips what the newest go.mod retracts; a retracted version asked for by name
+    is downloaded; ``go mod download`` prints no retraction or deprecation warning."""
+    proxy = FileProxy(tmp_path / "proxy")
+    mods = {
+        "v1.0.0": "module example.com/r\n\ngo 1.21\n",
+        "v1.1.0": "module example.com/r\n\ngo 1.21\n",
+        "v1.2.0": (
+            "// Deprecated: use example.com/s.\nmodule example.com/r\n\ngo 1.21\n\n"
+            "retract (\n\tv1.2.0 // published by mistake\n\tv1.0.0 // broken\n)\n"
+        ),
+    }
+    for version, mod in mods.items():
+        zip_file = tmp_path / f"{version}.zip"
+        with zipfile.ZipFile(zip_file, "w") as z:
+            z.writestr(f"example.com/r@{version}/go.mod", mod)
+            z.writestr(f"example.com/r@{version}/r.go", "package r\n")
+        proxy.publish("example.com/r", version, mod=mod.encode(), zip_file=zip_file)
+    go_mod = "module example.com/m\n\ngo 1.21\n\nrequire example.com/r v1.0.0\n"
+    results = []
+    for name in ("go", "ours"):
+        home = Home(tmp_path / name, proxy.url).setup(go_mod)
+        args = ("-json", "example.com/r@latest", "example.com/r@v1.0.0", "example.com/r@v1")
+        run = await asyncio.to_thread(
+            home.go if name == "go" else home.ours,
+            *(("mod", "download", *args) if name == "go" else args),
+        )
+        assert run.returncode == 0, run.stderr
+        assert run.stderr == ""
+        results.append(normalized_json(run.stdout, home.root))
+    assert results[0] == results[1]
+    assert [(o["Version"], o.get("Query")) for o in results[1]] == [
+        ("v1.1.0", "latest"),
+        ("v1.0.0", None),
+        ("v1.1.0", "v1"),
+    ]
