@@ -135,6 +135,9 @@ async def test_explicit_queries_and_unknown_modules(tmp_path: Path) -> None:
         "rsc.io/sampler@v1.99.99",
         "github.com/google/uuid",
         "github.com/google/uuid@latest",
+        "github.com/google/uuid@patch",
+        "rsc.io/sampler@upgrade",
+        "rsc.io/sampler@patch",
         "nosuch.example/x",
     )
 
@@ -215,11 +218,20 @@ async def test_retracted_and_deprecated_versions_as_the_go_command_treats_them(
             z.writestr(f"example.com/r@{version}/go.mod", mod)
             z.writestr(f"example.com/r@{version}/r.go", "package r\n")
         proxy.publish("example.com/r", version, mod=mod.encode(), zip_file=zip_file)
+    # A branch name, answered by the proxy's .info as a proxy resolves one.
+    info = '{"Version":"v1.1.0","Time":"2024-01-02T03:04:05Z"}'
+    (proxy.version_dir("example.com/r") / "master.info").write_text(info)
     go_mod = "module example.com/m\n\ngo 1.21\n\nrequire example.com/r v1.0.0\n"
     results = []
     for name in ("go", "ours"):
         home = Home(tmp_path / name, proxy.url).setup(go_mod)
-        args = ("-json", "example.com/r@latest", "example.com/r@v1.0.0", "example.com/r@v1")
+        args = (
+            "-json",
+            "example.com/r@latest",
+            "example.com/r@v1.0.0",
+            "example.com/r@v1",
+            "example.com/r@master",
+        )
         run = await asyncio.to_thread(
             home.go if name == "go" else home.ours,
             *(("mod", "download", *args) if name == "go" else args),
@@ -232,4 +244,5 @@ async def test_retracted_and_deprecated_versions_as_the_go_command_treats_them(
         ("v1.1.0", "latest"),
         ("v1.0.0", None),
         ("v1.1.0", "v1"),
+        ("v1.1.0", "master"),
     ]

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 from collections.abc import Callable
@@ -48,6 +49,7 @@ from gomodproxy.client.trace import TracingFetcher
 from gomodproxy.config import Settings, build_settings
 from gomodproxy.errors import ConfigError, ProxyError
 from gomodproxy.module.modfile import ModFile, ModuleVersion, VersionInterval, parse_lax
+from gomodproxy.protocol.answers import info_version
 from gomodproxy.sumdb.filestate import FileVerifierState
 from gomodproxy.sumdb.gosumdb import goproxy_is_single_file
 from gomodproxy.upstream.base import Fetcher
@@ -181,13 +183,26 @@ class _Context:
             except ProxyError:
                 return b""
 
+        fetcher = self.fetcher
+
+        async def remembered(path: str, data: bytes) -> bytes:
+            # Stat writes the resolved version's .info into the cache (writeDiskStat).
+            version = info_version(data, path, what=f"{path} .info")
+            await fetcher.write_info(path, version, data)
+            return data
+
         async def latest_info(path: str) -> bytes:
-            return (await chain.latest(path)).data
+            fetched = await chain.latest(path)
+            fetcher.fetched += 1
+            return await remembered(path, fetched.data)
+
+        async def query_info(path: str, query: str) -> bytes:
+            return await remembered(path, await fetcher.query_info(path, query))
 
         return QuerySource(
             list_versions=list_versions,
             latest_info=latest_info,
-            query_info=self.fetcher.query_info,
+            query_info=query_info,
             retractions=self.retracted,
             excluded=self.mains.is_excluded,
         )
@@ -269,13 +284,14 @@ async def _list_modules(ctx: _Context, args: list[str], stderr: TextIO) -> list[
                 continue
             try:
                 version = await resolve_query(path, vers, current(path), source)
+                # Query ends with Stat of the version: its .info, a failure of the query's.
+                info = await ctx.fetcher.info(path, version)
             except ProxyError as exc:
                 results.append(ModuleResult(path, vers, error=_query_error(path, vers, exc)))
                 continue
-            results.append(ModuleResult(path, version, query=vers if vers != version else ""))
-            if vers != version:
-                # The go command caches the resolved version's .info with the query's answer.
-                results[-1].origin = None
+            queried = ModuleResult(path, version, query=vers if vers != version else "")
+            queried.origin = _origin(info)
+            results.append(queried)
             continue
         if arg == "all" or "..." in arg:
             assert graph is not None
@@ -296,6 +312,15 @@ async def _list_modules(ctx: _Context, args: list[str], stderr: TextIO) -> list[
         if res is not None:
             results.append(res)
     return results
+
+
+def _origin(info: bytes) -> object:
+    """The ``Origin`` of a cached ``.info`` (what the go command prints for a query)."""
+    try:
+        doc = json.loads(info)
+    except ValueError:
+        return None
+    return doc.get("Origin") if isinstance(doc, dict) else None
 
 
 def _query_error(path: str, vers: str, exc: ProxyError) -> str:
