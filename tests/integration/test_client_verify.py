@@ -196,3 +196,14 @@ async def test_a_zip_breaking_the_zip_rules_is_refused_before_anything_is_writte
     assert [f for f in _module_files(home, A) if f.endswith((".zip", ".ziphash", ".tmp"))] == []
     assert "<tree>" not in _module_files(home, A)
     assert not (home.modcache / "example.com" / "other@v1.0.0").exists()
+
+
+@pytest.mark.asyncio
+async def test_gonosumdb_paths_are_not_asked_of_the_database(world: World) -> None:
+    home, db = world.home, world.db
+    run = await asyncio.to_thread(home.ours, "all", GONOSUMDB="example.com/a")
+    assert (run.returncode, run.stderr) == (0, "")
+    assert set(db.stats.lookups_by_module) == {"example.com/b@v1.1.0"}
+    # Both are in go.sum now all the same, as the go command writes them.
+    assert f"{A.path} {A.version} {A.zip_h1}\n" in home.go_sum()
+    assert f"{B.path} {B.version} {B.zip_h1}\n" in home.go_sum()
