@@ -76,9 +76,12 @@ async def _both(tmp_path: Path, go_mod: str, *args: str) -> tuple[Home, Home, li
         local = home.work / "localtext"
         local.mkdir()
         (local / "go.mod").write_text("module github.com/kr/text\n\ngo 1.21\n")
-    go_run = await asyncio.to_thread(theirs.go, "mod", "download", "-json", *args)
-    our_run = await asyncio.to_thread(ours.ours, "-json", *args)
+    flags = () if "-json" in args or args[:1] == ("--plain",) else ("-json",)
+    args = tuple(a for a in args if a != "--plain")
+    go_run = await asyncio.to_thread(theirs.go, "mod", "download", *flags, *args)
+    our_run = await asyncio.to_thread(ours.ours, *flags, *args)
     assert our_run.returncode == go_run.returncode, (our_run.stderr, go_run.stderr)
+    assert our_run.stderr.replace("gomodproxy: ", "go: ").count("\n") == go_run.stderr.count("\n")
     ours_json = _comparable(normalized_json(our_run.stdout, ours.root))
     assert ours_json == _comparable(normalized_json(go_run.stdout, theirs.root))
     assert ours.go_sum() == theirs.go_sum()
@@ -246,3 +249,14 @@ async def test_retracted_and_deprecated_versions_as_the_go_command_treats_them(
         ("v1.1.0", "v1"),
         ("v1.1.0", "master"),
     ]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("json_flag", [("--plain",), ("-json",)], ids=["plain", "json"])
+async def test_go_sum_after_a_failed_module_as_the_go_command(
+    tmp_path: Path, json_flag: tuple[str, ...]
+) -> None:
+    """With -json the go command records the sums of what succeeded; without, it stops
+    before touching go.sum."""
+    _, ours, _ = await _both(tmp_path, _PRUNED_SAME, *json_flag, "all")
+    assert ("rsc.io/quote/v3 v3.1.0 h1:" in ours.go_sum()) == (json_flag == ("-json",))

@@ -524,6 +524,9 @@ async def _run(
             stderr.write(f"gomodproxy: {res.error}\n")
         failed = failed or bool(res.error)
     stdout.flush()
+    if failed and not request.json:
+        # base.ExitIfErrors: without -json the go command stops before updating go.sum.
+        return 1
     if explicit or mains.work_file is not None:
         await ctx.checker.write(_keep_sums(ctx), ctx.fetcher.cache.side_lock)
     return 1 if failed else 0
