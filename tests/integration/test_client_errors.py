@@ -66,7 +66,7 @@ async def _both(pair: Pair, *args: str, **env: str) -> tuple[str, str]:
 
 
 @pytest.mark.asyncio
-async def test_f_go_mod_syntax_error_names_the_line(pair: Pair) -> None:
+async def test_f41_go_mod_syntax_error_names_the_line(pair: Pair) -> None:
     bad = "module example.com/main\n\ngo 1.21\n\nrequire (\n\texample.com/a v1.0.0\n\tbroken\n)\n"
     for home in (pair.ours, pair.theirs):
         (home.work / "go.mod").write_text(bad)
@@ -80,7 +80,7 @@ async def test_f_go_mod_syntax_error_names_the_line(pair: Pair) -> None:
 
 
 @pytest.mark.asyncio
-async def test_an_unknown_module_is_a_clear_error(pair: Pair) -> None:
+async def test_f14_an_unknown_module_is_a_clear_error(pair: Pair) -> None:
     ours, theirs = await _both(pair, "example.com/nosuch@v1.0.0")
     assert "example.com/nosuch@v1.0.0" in theirs
     assert "example.com/nosuch@v1.0.0" in ours
@@ -105,7 +105,7 @@ async def test_a_module_that_is_not_a_dependency(pair: Pair) -> None:
 
 
 @pytest.mark.asyncio
-async def test_goproxy_off_is_a_clear_error_and_touches_nothing(pair: Pair) -> None:
+async def test_f68_goproxy_off_is_a_clear_error_and_touches_nothing(pair: Pair) -> None:
     ours, theirs = await _both(pair, GOPROXY="off")
     assert "example.com/a@v1.0.0: module lookup disabled by GOPROXY=off" in theirs
     assert "example.com/a@v1.0.0: module lookup disabled by GOPROXY=off" in ours
@@ -132,7 +132,7 @@ def _read_only(folder: Path) -> Iterator[None]:
 
 
 @pytest.mark.asyncio
-async def test_a_read_only_module_cache_is_a_clear_error(pair: Pair) -> None:
+async def test_f85_a_read_only_module_cache_is_a_clear_error(pair: Pair) -> None:
     with _read_only(pair.ours.modcache), _read_only(pair.theirs.modcache):
         ours, theirs = await _both(pair)
         assert "read-only file system" in theirs or "permission denied" in theirs

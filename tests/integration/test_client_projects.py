@@ -124,7 +124,7 @@ async def test_corpus_with_its_go_sum_matches_the_go_command_and_leaves_go_sum_a
 
 
 @pytest.mark.asyncio
-async def test_the_go_command_and_we_fill_one_module_cache_at_the_same_time(
+async def test_f79_the_go_command_and_we_fill_one_module_cache_at_the_same_time(
     tmp_path: Path,
 ) -> None:
     """Both take the same locks (``<v>.lock``, ``list``, ``cache/lock``): run together on one

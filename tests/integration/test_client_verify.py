@@ -76,7 +76,7 @@ def _wrong_hash(seed: str) -> str:
 
 
 @pytest.mark.asyncio
-async def test_empty_go_sum_asks_our_database_and_shares_its_state_with_the_go_command(
+async def test_f57_empty_go_sum_asks_our_database_and_shares_its_state_with_the_go_command(
     world: World,
 ) -> None:
     home, db = world.home, world.db
@@ -117,7 +117,7 @@ async def test_empty_go_sum_asks_our_database_and_shares_its_state_with_the_go_c
 
 
 @pytest.mark.asyncio
-async def test_a_tampered_go_sum_line_is_refused_and_nothing_is_cached(world: World) -> None:
+async def test_f37_a_tampered_go_sum_line_is_refused_and_nothing_is_cached(world: World) -> None:
     """Fault catalogue C: go.sum records another hash for the zip."""
     home = world.home
     bad = _wrong_hash("tampered")
@@ -138,7 +138,7 @@ async def test_a_tampered_go_sum_line_is_refused_and_nothing_is_cached(world: Wo
 
 
 @pytest.mark.asyncio
-async def test_a_tampered_zip_from_the_proxy_is_refused_and_nothing_is_cached(
+async def test_f22_a_tampered_zip_from_the_proxy_is_refused_and_nothing_is_cached(
     world: World,
 ) -> None:
     """Fault catalogue E: the proxy serves other bytes than the database logged."""
@@ -159,7 +159,7 @@ async def test_a_tampered_zip_from_the_proxy_is_refused_and_nothing_is_cached(
 
 
 @pytest.mark.asyncio
-async def test_a_wrong_hash_in_the_checksum_database_is_refused(world: World) -> None:
+async def test_f38_a_wrong_hash_in_the_checksum_database_is_refused(world: World) -> None:
     """Fault catalogue E: the database answers (provably) a hash the download does not have."""
     home, db = world.home, world.db
     liar = (
@@ -179,7 +179,7 @@ async def test_a_wrong_hash_in_the_checksum_database_is_refused(world: World) ->
 
 
 @pytest.mark.asyncio
-async def test_a_zip_breaking_the_zip_rules_is_refused_before_anything_is_written(
+async def test_f27_a_zip_breaking_the_zip_rules_is_refused_before_anything_is_written(
     world: World,
 ) -> None:
     """Fault catalogue C: an entry outside ``path@version/`` is never extracted anywhere."""
