@@ -28,11 +28,11 @@ from gomodproxy.cache.validate import validate_zip
 from gomodproxy.client.checksums import SumChecker
 from gomodproxy.client.modcache import ModCache, storage_error
 from gomodproxy.client.progress import NoProgress, ProgressSink
-from gomodproxy.errors import ProxyError
+from gomodproxy.errors import ProxyError, ZipError
 from gomodproxy.module.dirhash import hash_go_mod
 from gomodproxy.module.pseudo import is_pseudo_version
-from gomodproxy.modzip.extract import extract_zip, remove_tree
-from gomodproxy.protocol.answers import validate_info, validate_mod
+from gomodproxy.modzip.extract import extract_zip, extract_zip_unplaced, place_tree, remove_tree
+from gomodproxy.protocol.answers import InvalidUpstreamContent, validate_info, validate_mod
 from gomodproxy.singleflight import SingleFlight
 from gomodproxy.upstream.chain import UpstreamChain
 
@@ -112,6 +112,7 @@ class ModuleFetcher:
         self._infos: SingleFlight[bytes] = SingleFlight()
         self._zips: SingleFlight[str] = SingleFlight()
         self._trees: SingleFlight[Path] = SingleFlight()
+        self._both: SingleFlight[tuple[str, Path]] = SingleFlight()
         self._mod_done: dict[tuple[str, str], bytes] = {}
         self._info_done: dict[tuple[str, str], bytes] = {}
         #: Files fetched from the upstreams this run (for -x and tests).
@@ -293,14 +294,54 @@ class ModuleFetcher:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
 
+    async def _zip_and_tree(self, path: str, version: str) -> tuple[str, Path]:
+        """The zip and its tree. A zip not yet cached is extracted while it is hashed (one
+        pass), into a temporary folder that is put in place only once the hash is verified."""
+        cache = self.cache
+        if await asyncio.to_thread(cache.zip_complete, path, version):
+            h = await self.zip(path, version)
+            return h, await self.tree(path, version)
+        async with self._zip_slots, self._version_lock(path, version):
+            if not await asyncio.to_thread(cache.zip_complete, path, version):
+                return await self._fetch_extract_verify(path, version)
+        h = await self.zip(path, version)
+        return h, await self.tree(path, version)
+
+    async def _fetch_extract_verify(self, path: str, version: str) -> tuple[str, Path]:
+        """Under the version lock: fetch the zip, extract and hash it, verify, then place the
+        zip, its hash and its tree; a refusal leaves none of them."""
+        cache = self.cache
+        zip_file = cache.file(path, version, "zip")
+        target = cache.tree(path, version)
+        partial = cache.file(path, version, "partial")
+        tmp = await asyncio.to_thread(cache.new_zip_temp, path, version)
+        tree_tmp: str | None = None
+        try:
+            await self._fetch_zip(path, version, tmp)
+            made, h = await self._offload(extract_unplaced, tmp, partial, path, version, target)
+            tree_tmp = made
+            await self.checker.check(path, version, h)
+            await asyncio.to_thread(cache.write_ziphash, path, version, h)
+            await asyncio.to_thread(os.replace, tmp, zip_file)
+            tree_tmp = None  # place() removes it itself if it fails
+            await asyncio.to_thread(place, made, partial, target, self._keep_writable)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                await asyncio.to_thread(tmp.unlink)
+            if tree_tmp is not None:
+                await asyncio.to_thread(remove_tree, tree_tmp)
+            raise
+        return h, target
+
     # --- everything --------------------------------------------------------------------------
 
     async def download(self, path: str, version: str) -> Downloaded:
         """info, go.mod, zip and tree of one module version (DownloadModule)."""
         await self.info(path, version)
         mod = await self.go_mod(path, version)
-        h = await self.zip(path, version)
-        tree = await self.tree(path, version)
+        h, tree = await self._both.do(
+            f"{path}@{version}", lambda: self._zip_and_tree(path, version)
+        )
         cache = self.cache
         return Downloaded(
             info=cache.file(path, version, "info"),
@@ -336,6 +377,44 @@ def _in_worker(func: Callable[..., object], *args: object) -> _Done | _Failed:
         return _Failed(str(storage_error(exc, "extracting")))
 
 
+def extract_unplaced(
+    zip_file: Path, partial: Path, path: str, version: str, target: Path
+) -> tuple[str, str]:
+    """Under the version lock: clear an earlier crash's leftovers, then check, extract (beside
+    the target) and hash the zip; return the temporary tree and the ``h1:`` hash."""
+    try:
+        for old in glob.glob(glob.escape(str(target)) + ".tmp-*"):
+            remove_tree(old)
+        if partial.exists() or target.exists():
+            remove_tree(target)
+        tmp, h1 = extract_zip_unplaced(zip_file, path, version, target)
+    except ZipError as exc:
+        raise InvalidUpstreamContent(f"{path}@{version} .zip", str(exc)) from exc
+    except OSError as exc:
+        raise storage_error(exc, f"extracting {path}@{version} beside {target}") from exc
+    return str(tmp), h1
+
+
+def place(tmp: str, partial: Path, target: Path, keep_writable: bool) -> None:
+    """Put a verified tree in place under the ``.partial`` marker (cmd/go download)."""
+    try:
+        partial.write_bytes(b"")
+        place_tree(tmp, target)
+        partial.unlink()
+        if keep_writable:
+            _make_writable_dirs(target)
+    except OSError as exc:
+        raise storage_error(exc, f"extracting into {target}") from exc
+
+
+def _make_writable_dirs(target: Path) -> None:
+    mode = 0o777 & ~_umask()
+    for root, dirs, _files in os.walk(target):
+        for d in dirs:
+            os.chmod(os.path.join(root, d), mode)
+    os.chmod(target, mode)
+
+
 def extract_tree(
     zip_file: Path, partial: Path, path: str, version: str, target: Path, keep_writable: bool
 ) -> None:
@@ -357,11 +436,7 @@ def extract_tree(
             raise
         partial.unlink()
         if keep_writable:
-            mode = 0o777 & ~_umask()
-            for root, dirs, _files in os.walk(target):
-                for d in dirs:
-                    os.chmod(os.path.join(root, d), mode)
-            os.chmod(target, mode)
+            _make_writable_dirs(target)
     except OSError as exc:
         raise storage_error(exc, f"extracting {path}@{version} into {target}") from exc
 
