@@ -22,9 +22,6 @@ import os
 import sys
 from pathlib import Path
 
-from gomodproxy.client.goenv import read_go_environment
-from gomodproxy.client.run import DownloadRequest, run_download
-
 __all__ = ["register"]
 
 
@@ -55,6 +52,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _run(args: argparse.Namespace) -> int:
+    # Imported here: the client pulls in aiohttp, which other commands' --help need not load.
+    from gomodproxy.client import DownloadRequest, read_go_environment, run_download
+
     if not args.debug:
         # The go command prints nothing but errors: keep our INFO logs out of the way.
         logging.getLogger().setLevel(logging.ERROR)

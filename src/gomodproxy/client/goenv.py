@@ -22,22 +22,6 @@ from gomodproxy.errors import ConfigError
 
 __all__ = ["GoEnvironment", "parse_env_file", "read_go_environment", "resolve"]
 
-#: The variables the download client reads.
-NAMES = (
-    "GOPROXY",
-    "GONOPROXY",
-    "GOPRIVATE",
-    "GONOSUMDB",
-    "GOSUMDB",
-    "GOINSECURE",
-    "GOFLAGS",
-    "GOMODCACHE",
-    "GOPATH",
-    "GOWORK",
-    "GOTOOLCHAIN",
-    "GOAUTH",
-)
-
 
 def parse_env_file(data: bytes) -> dict[str, str]:
     """Parse a go env file: ``KEY=VALUE`` lines; lines without ``=`` or not starting with an
