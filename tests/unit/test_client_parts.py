@@ -36,7 +36,7 @@ def test_env_file_lines_are_read_like_the_go_command() -> None:
 
 def test_environment_wins_then_env_file_then_goroot_go_env() -> None:
     env = resolve(
-        {"HOME": "/home/u", "GOPRIVATE": "corp.example"},
+        {"HOME": "/u", "GOPRIVATE": "corp.example"},
         {"GOPROXY": "http://file.example", "GOSUMDB": "off", "GOFLAGS": "-modcacherw -x"},
         {"GOPROXY": "http://goroot.example", "GOSUMDB": "sum.golang.org"},
         env_file_name="envfile",
@@ -45,8 +45,8 @@ def test_environment_wins_then_env_file_then_goroot_go_env() -> None:
     assert env.sources["GOPROXY"] == "envfile"
     assert env.gosumdb == "off"
     assert env.gonoproxy == env.gonosumdb == "corp.example"
-    assert env.gopath == Path("/home/u/go")
-    assert env.gomodcache == Path("/home/u/go/pkg/mod")
+    assert env.gopath == Path("/u/go")
+    assert env.gomodcache == Path("/u/go/pkg/mod")
     assert env.modcache_rw
 
 
