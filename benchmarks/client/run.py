@@ -237,7 +237,9 @@ def _summary(args: argparse.Namespace, runs: list[Run]) -> dict[str, object]:
             for tool in TOOLS:
                 mine = [r for r in runs if (r.project, r.delay, r.tool) == (project, delay, tool)]
                 cell[f"{tool}_seconds"] = statistics.median(r.seconds for r in mine)
-                cell[f"{tool}_peak_rss_mib"] = statistics.median(r.peak_rss_mib for r in mine)
+                cell[f"{tool}_peak_rss_mib"] = round(
+                    statistics.median(r.peak_rss_mib for r in mine), 1
+                )
                 cell[f"{tool}_requests"] = statistics.median(r.requests for r in mine)
             ratio = float(str(cell["gomodproxy_seconds"])) / float(str(cell["go_seconds"]))
             cell["ratio"] = round(ratio, 3)
