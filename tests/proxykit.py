@@ -226,11 +226,15 @@ async def running_proxy(
         "instance-id": "gocmd-test",
     }
     values.update({k.replace("_", "-"): v for k, v in overrides.items()})
-    settings = build_settings(values, {"HOME": str(cache_dir.parent)}, go_env=lambda names: {})
+    # In a thread: a setting may name a file to check or read (``faults``).
+    settings = await asyncio.to_thread(
+        build_settings, values, {"HOME": str(cache_dir.parent)}, go_env=lambda names: {}
+    )
+    plan = await asyncio.to_thread(check_settings, settings)
     storage = FilesystemStorage(settings.cache_dir)
     metrics = ProxyMetrics()
     app = make_proxy_app(
-        check_settings(settings),
+        plan,
         instance_id=values["instance-id"],
         storage=storage,
         metrics=metrics,

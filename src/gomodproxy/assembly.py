@@ -10,7 +10,8 @@ what it needs here, with the same rules:
   its own format, see ``FORMAT`` in :mod:`gomodproxy.storage.filesystem`);
 - :func:`open_upstreams` opens the HTTP client, the upstream chain and the checksum-database
   client with its verifier state (kept in the store, whichever backend it is);
-- :func:`module_service` builds the cache service over them.
+- :func:`module_service` builds the cache service over them;
+- :func:`eviction_policy` reads the cache limits and the pinned modules' files.
 
 Nothing here knows which backend it was handed: each backend supplies its own spool folder and
 maintenance (:meth:`~gomodproxy.storage.base.ObjectStore.sweep_orphans`).
@@ -22,13 +23,16 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import tomllib
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import aiohttp
 from yarl import URL
 
 from gomodproxy.cache.events import CacheObserver
+from gomodproxy.cache.eviction import EvictionPolicy, load_pins
 from gomodproxy.cache.service import ChecksumPolicy, ModuleService, ServiceOptions
 from gomodproxy.config import Settings, parse_listen
 from gomodproxy.errors import ConfigError
@@ -46,12 +50,15 @@ from gomodproxy.sumdb.gosumdb import SumDBConfig, goproxy_is_single_file, parse_
 from gomodproxy.sumdb.seams import VerifierState
 from gomodproxy.sumdb.storestate import StorageVerifierState
 from gomodproxy.upstream.base import Fetcher
+from gomodproxy.upstream.breaker import BreakerFetcher, BreakerObserver, CircuitBreaker
 from gomodproxy.upstream.chain import (
     UpstreamChain,
     UpstreamObserver,
     build_chain,
     transport_for,
 )
+from gomodproxy.upstream.faults import FaultPlan, parse_faults
+from gomodproxy.upstream.modulefetch import ModuleFetcher
 from gomodproxy.upstream.netrc import load_netrc, netrc_path
 from gomodproxy.upstream.proxyclient import FetchPolicy
 
@@ -60,9 +67,12 @@ __all__ = [
     "Upstreams",
     "check_settings",
     "describe_upstreams",
+    "eviction_policy",
+    "load_faults",
     "module_service",
     "open_store",
     "open_upstreams",
+    "upstream_layers",
     "with_defaults",
 ]
 
@@ -79,6 +89,8 @@ class Plan:
     proxies: ProxyList
     private: PrivateSettings
     sumdb: SumDBConfig | None
+    #: The fault drill of ``--faults`` (None: no drill, the normal case).
+    faults: FaultPlan | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +144,20 @@ def check_settings(settings: Settings) -> Plan:
             "is not supported yet); give a proxy URL in --upstream to fetch new ones",
             describe_upstreams(proxies),
         )
-    return Plan(settings, proxies, private, sumdb)
+    faults = load_faults(settings.faults) if settings.faults is not None else None
+    return Plan(settings, proxies, private, sumdb, faults)
+
+
+def load_faults(path: Path) -> FaultPlan:
+    """The fault drill in ``path`` (TOML, see :mod:`gomodproxy.upstream.faults`)."""
+    try:
+        with open(path, "rb") as f:
+            doc = tomllib.load(f)
+    except OSError as exc:
+        raise ConfigError(f"cannot read --faults {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"--faults {path} is not valid TOML: {exc}") from None
+    return parse_faults(doc, str(path))
 
 
 def describe_upstreams(proxies: ProxyList) -> str:
@@ -160,15 +185,42 @@ def fetch_policy(settings: Settings) -> FetchPolicy:
     )
 
 
+def upstream_layers(
+    plan: Plan, observer: BreakerObserver | None = None
+) -> Callable[[ModuleFetcher], ModuleFetcher] | None:
+    """What goes in front of each upstream proxy: the fault drill (innermost, so the breaker
+    sees its failures as the upstream's), then the circuit breaker; None when neither is on."""
+    settings = plan.settings
+    faults = plan.faults
+    if faults is None and settings.breaker_failures == 0:
+        return None
+
+    def wrap(fetcher: ModuleFetcher) -> ModuleFetcher:
+        if faults is not None:
+            fetcher = faults.wrap(fetcher)
+        if settings.breaker_failures:
+            breaker = CircuitBreaker(
+                fetcher.name,
+                failures=settings.breaker_failures,
+                cooldown=settings.breaker_cooldown,
+                observer=observer,
+            )
+            fetcher = BreakerFetcher(fetcher, breaker)
+        return fetcher
+
+    return wrap
+
+
 @contextlib.asynccontextmanager
 async def open_upstreams(
     plan: Plan,
     storage: OpenedStorage | None,
     *,
     observer: UpstreamObserver | None = None,
+    breaker_observer: BreakerObserver | None = None,
     verifier_state: VerifierState | None = None,
     connections_per_host: int = 32,
-    wrap: Callable[[Fetcher], Fetcher] | None = None,
+    trace: Callable[[Fetcher], Fetcher] | None = None,
 ) -> AsyncIterator[Upstreams]:
     """Open the upstream side for the block's duration: HTTP client, chain, and the verifier
     (its tree head and proven tiles kept in ``verifier_state`` when given, else in ``storage``,
@@ -185,9 +237,10 @@ async def open_upstreams(
             policy=policy,
             netrc=netrc,
             observer=observer,
-            wrap=wrap,
+            wrap=upstream_layers(plan, breaker_observer),
+            wrap_transport=trace,
         )
-        wrapper = wrap or (lambda f: f)
+        wrapper = trace or (lambda f: f)
         verifier: SumDBClient | None = None
         db_fetcher: SumDBHTTPFetcher | None = None
         if plan.sumdb is not None:
@@ -236,3 +289,9 @@ def module_service(
         ),
         observer=observer,
     )
+
+
+async def eviction_policy(settings: Settings) -> EvictionPolicy:
+    """The cache limits of ``settings`` with the module versions its ``keep`` files pin."""
+    pins = await asyncio.to_thread(load_pins, settings.keep)
+    return EvictionPolicy(settings.cache_max_bytes, settings.cache_max_seconds, pins)

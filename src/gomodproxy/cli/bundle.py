@@ -109,7 +109,7 @@ def _run_import(args: argparse.Namespace) -> int:
         opened = await asyncio.to_thread(
             open_storage, StorageSettings(settings.storage, settings.cache_dir)
         )
-        manifest = await import_bundle(args.bundle, args.verifier_key, opened.store)
+        manifest = await import_bundle(args.bundle, args.verifier_key, opened.store, opened.locks)
         return len(manifest.modules)
 
     count = asyncio.run(body())

@@ -62,6 +62,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                 default=None,
                 help=option.help + env,
             )
+        elif option.kind is tuple:
+            parser.add_argument(
+                flag, action="append", default=None, metavar=option.metavar, help=option.help + env
+            )
         else:
             parser.add_argument(
                 flag,

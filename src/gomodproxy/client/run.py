@@ -173,7 +173,7 @@ async def run_download(
         return TracingFetcher(inner, stderr)
 
     wrap = trace if request.x else None
-    async with open_upstreams(plan, None, verifier_state=state, wrap=wrap) as upstreams:
+    async with open_upstreams(plan, None, verifier_state=state, trace=wrap) as upstreams:
         checker = await asyncio.to_thread(
             SumChecker.read,
             mains.go_sum_file,

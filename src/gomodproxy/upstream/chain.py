@@ -277,13 +277,17 @@ def build_chain(
     policy: FetchPolicy | None = None,
     netrc: NetrcCredentials | None = None,
     observer: UpstreamObserver | None = None,
-    wrap: Callable[[Fetcher], Fetcher] | None = None,
+    wrap: Callable[[ModuleFetcher], ModuleFetcher] | None = None,
+    wrap_transport: Callable[[Fetcher], Fetcher] | None = None,
 ) -> UpstreamChain:
     """An :class:`UpstreamChain` with a proxy fetcher (HTTP or ``file://``) for every proxy URL
-    and ``direct`` as the direct fetcher; ``wrap`` may wrap each transport (tracing)."""
-    wrapper = wrap or (lambda f: f)
-    fetchers: dict[str, ModuleFetcher] = {
-        url: ProxyFetcher(wrapper(transport_for(url, session, policy=policy, netrc=netrc)))
-        for url in proxies.proxy_urls
-    }
+    and ``direct`` as the direct fetcher; ``wrap`` puts a layer in front of each proxy fetcher
+    (the fault drills), ``wrap_transport`` one around each transport (``-x`` tracing)."""
+    fetchers: dict[str, ModuleFetcher] = {}
+    for url in proxies.proxy_urls:
+        transport = transport_for(url, session, policy=policy, netrc=netrc)
+        if wrap_transport is not None:
+            transport = wrap_transport(transport)
+        fetcher: ModuleFetcher = ProxyFetcher(transport)
+        fetchers[url] = wrap(fetcher) if wrap is not None else fetcher
     return UpstreamChain(proxies, fetchers, private=private, observer=observer)
