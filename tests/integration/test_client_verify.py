@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import io
 import zipfile
@@ -20,8 +21,11 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import aiohttp
 import pytest
 import pytest_asyncio
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 from tests.integration.clientkit import Home
 from tests.origin import Origin, running_origin
@@ -207,3 +211,49 @@ async def test_gonosumdb_paths_are_not_asked_of_the_database(world: World) -> No
     # Both are in go.sum now all the same, as the go command writes them.
     assert f"{A.path} {A.version} {A.zip_h1}\n" in home.go_sum()
     assert f"{B.path} {B.version} {B.zip_h1}\n" in home.go_sum()
+
+
+@contextlib.asynccontextmanager
+async def _tampering_relay(db: SumDB) -> AsyncIterator[str]:
+    """A relay in front of the database that swaps the zip hash in every lookup answer (the
+    record text no longer matches the signed tree)."""
+
+    async def handle(request: web.Request) -> web.Response:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(db.url + request.path_qs) as upstream,
+        ):
+            body = await upstream.read()
+            status = upstream.status
+        if request.path.startswith("/lookup/") and status == 200:
+            body = body.replace(A.zip_h1.encode(), _wrong_hash("relay").encode())
+        return web.Response(body=body, status=status)
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", handle)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        yield str(server.make_url("")).rstrip("/")
+    finally:
+        await server.close()
+
+
+@pytest.mark.asyncio
+async def test_f53_a_tampered_checksum_database_answer_is_refused(world: World) -> None:
+    """Fault catalogue E: the lookup's record text was changed on its way; its hash no longer
+    proves against the signed tree, so nothing is accepted and nothing of the module cached."""
+    home, db = world.home, world.db
+    async with _tampering_relay(db) as relay:
+        gosumdb = f"{db.key.verifier_key} {relay}"
+        run = await asyncio.to_thread(home.ours, "-json", f"{A.path}@{A.version}", GOSUMDB=gosumdb)
+        go_run = await asyncio.to_thread(
+            home.go, "mod", "download", f"{A.path}@{A.version}", GOSUMDB=gosumdb
+        )
+    assert run.returncode == 1
+    assert go_run.returncode == 1
+    assert f'"Error": "{A.path}@{A.version}: verifying go.mod: ' in run.stdout
+    assert "cannot authenticate record data" in run.stdout
+    assert "cannot authenticate record data" in go_run.stderr
+    assert [f for f in _module_files(home, A) if f.endswith((".mod", ".zip", ".ziphash"))] == []
+    assert "<tree>" not in _module_files(home, A)
