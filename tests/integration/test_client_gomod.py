@@ -260,3 +260,28 @@ async def test_go_sum_after_a_failed_module_as_the_go_command(
     before touching go.sum."""
     _, ours, _ = await _both(tmp_path, _PRUNED_SAME, *json_flag, "all")
     assert ("rsc.io/quote/v3 v3.1.0 h1:" in ours.go_sum()) == (json_flag == ("-json",))
+
+
+@pytest.mark.asyncio
+async def test_outside_a_module_explicit_versions_and_the_errors_without_one(
+    tmp_path: Path,
+) -> None:
+    url = corpus_download_dir().resolve().as_uri()
+    outputs = []
+    for name in ("go", "ours"):
+        home = Home(tmp_path / name, url)
+        home.work.mkdir(parents=True)
+        args = ("-json", "github.com/google/uuid@v1.6.0", "rsc.io/sampler@latest")
+        run = await asyncio.to_thread(
+            home.go if name == "go" else home.ours,
+            *(("mod", "download", *args) if name == "go" else args),
+        )
+        assert run.returncode == 0, run.stderr
+        assert not (home.work / "go.sum").exists()
+        bad = await asyncio.to_thread(
+            home.go if name == "go" else home.ours,
+            *(("mod", "download", "all") if name == "go" else ("all",)),
+        )
+        assert bad.returncode == 1
+        outputs.append((normalized_json(run.stdout, home.root), bad.stderr.split(": ", 1)[1]))
+    assert outputs[0] == outputs[1]
