@@ -125,3 +125,11 @@ async def test_reuse_and_direct_fail_clearly(origin: Origin, tmp_path: Path) -> 
     assert direct.returncode == 1
     assert "example.com/a@v1.0.0: direct fetching is not supported yet" in direct.stderr
     assert "Traceback" not in direct.stderr
+
+
+@pytest.mark.asyncio
+async def test_goflags_x_traces_like_the_flag(origin: Origin, tmp_path: Path) -> None:
+    home = Home(tmp_path, origin.url).setup(_GO_MOD)
+    run = await asyncio.to_thread(home.ours, "example.com/b@v1.1.0", GOFLAGS="-mod=mod -x")
+    assert run.returncode == 0, run.stderr
+    assert f"# get {origin.url}/example.com/b/@v/v1.1.0.zip\n" in run.stderr

@@ -172,7 +172,8 @@ async def run_download(
     def trace(inner: Fetcher) -> Fetcher:
         return TracingFetcher(inner, stderr)
 
-    wrap = trace if request.x else None
+    # GOFLAGS applies -x to commands that take it, as the go command does.
+    wrap = trace if request.x or "-x" in env.goflags else None
     async with open_upstreams(plan, None, verifier_state=state, trace=wrap) as upstreams:
         checker = await asyncio.to_thread(
             SumChecker.read,
