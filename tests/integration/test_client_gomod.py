@@ -285,3 +285,22 @@ async def test_outside_a_module_explicit_versions_and_the_errors_without_one(
         assert bad.returncode == 1
         outputs.append((normalized_json(run.stdout, home.root), bad.stderr.split(": ", 1)[1]))
     assert outputs[0] == outputs[1]
+
+
+@pytest.mark.asyncio
+async def test_modcacherw_leaves_the_folders_writable_as_the_go_command_does(
+    tmp_path: Path,
+) -> None:
+    url = corpus_download_dir().resolve().as_uri()
+    flags = "-mod=mod -modcacherw"
+    listings = []
+    for name in ("go", "ours"):
+        home = Home(tmp_path / name, url).setup(_PRUNED_SAME)
+        if name == "go":
+            run = await asyncio.to_thread(home.go, "mod", "download", GOFLAGS=flags)
+        else:
+            run = await asyncio.to_thread(home.ours, GOFLAGS=flags)
+        assert run.returncode == 0, run.stderr
+        listings.append(await asyncio.to_thread(cache_listing, home.modcache))
+    assert listings[0] == listings[1]
+    assert any(e.startswith("0o755 github.com/google/uuid@v1.6.0") for e in listings[1])
