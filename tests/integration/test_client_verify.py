@@ -27,9 +27,9 @@ import pytest_asyncio
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from tests.integration.clientkit import Home
+from tests.integration.clientkit import Home, normalized_json
 from tests.origin import Origin, running_origin
-from tests.proxykit import SumDB, SynthModule, publish, running_sumdb, synth
+from tests.proxykit import SumDB, SynthModule, publish, running_proxy, running_sumdb, synth
 
 pytestmark = [pytest.mark.gocmd]
 
@@ -257,3 +257,27 @@ async def test_f53_a_tampered_checksum_database_answer_is_refused(world: World) 
     assert "cannot authenticate record data" in go_run.stderr
     assert [f for f in _module_files(home, A) if f.endswith((".mod", ".zip", ".ziphash"))] == []
     assert "<tree>" not in _module_files(home, A)
+
+
+@pytest.mark.asyncio
+async def test_through_our_proxy_with_the_database_named_by_key_only(
+    world: World, tmp_path: Path
+) -> None:
+    """GOSUMDB without a URL: the client finds the database through its proxy (``/sumdb/<name>
+    /supported``), as the go command does, here ``gomodproxy serve`` relaying our database."""
+    async with running_proxy(
+        tmp_path / "proxy-cache", upstream=world.origin.url, sumdb=world.db
+    ) as proxy:
+        home = Home(tmp_path / "client", proxy.url, world.db.key.verifier_key).setup(_GO_MOD)
+        run = await asyncio.to_thread(home.ours, "-json", "all")
+        go_home = Home(tmp_path / "go", proxy.url, world.db.key.verifier_key).setup(_GO_MOD)
+        go_run = await asyncio.to_thread(go_home.go, "mod", "download", "-json", "all")
+    assert run.returncode == 0, run.stderr
+    assert go_run.returncode == 0, go_run.stderr
+    assert normalized_json(run.stdout, home.root) == normalized_json(go_run.stdout, go_home.root)
+    assert home.go_sum() == go_home.go_sum()
+    lookups = home.modcache / "cache" / "download" / "sumdb" / world.db.name / "lookup"
+    assert sorted(p.name for p in (lookups / "example.com").iterdir()) == [
+        "a@v1.0.0",
+        "b@v1.1.0",
+    ]
