@@ -50,7 +50,9 @@ from gomodproxy.storage import OpenedStorage, StorageSettings, open_storage
 from gomodproxy.sumdb.client import SumDBClient
 from gomodproxy.sumdb.fetch import SumDBEndpoint, SumDBHTTPFetcher
 from gomodproxy.sumdb.gosumdb import SumDBConfig, goproxy_is_single_file, parse_gosumdb
+from gomodproxy.sumdb.seams import VerifierState
 from gomodproxy.sumdb.storestate import StorageVerifierState
+from gomodproxy.upstream.base import Fetcher
 from gomodproxy.upstream.breaker import BreakerFetcher, BreakerObserver, CircuitBreaker
 from gomodproxy.upstream.chain import (
     UpstreamChain,
@@ -113,6 +115,8 @@ class Upstreams:
     checksums: ChecksumPolicy
     #: The database's own fetcher (the proxy relays it), None with GOSUMDB=off.
     sumdb_fetcher: SumDBHTTPFetcher | None
+    #: The checksum-database client itself, None with GOSUMDB=off.
+    verifier: SumDBClient | None = None
 
 
 def with_defaults(settings: Settings, environ: Mapping[str, str]) -> Settings:
@@ -303,16 +307,22 @@ def upstream_layers(
 @contextlib.asynccontextmanager
 async def open_upstreams(
     plan: Plan,
-    storage: OpenedStorage,
+    storage: OpenedStorage | None,
     *,
     observer: UpstreamObserver | None = None,
     breaker_observer: BreakerObserver | None = None,
+    verifier_state: VerifierState | None = None,
+    connections_per_host: int = 32,
+    trace: Callable[[Fetcher], Fetcher] | None = None,
 ) -> AsyncIterator[Upstreams]:
     """Open the upstream side for the block's duration: HTTP client, chain, and the verifier
-    (its tree head and proven tiles kept in ``storage``, shared by every process using it)."""
+    (its tree head and proven tiles kept in ``verifier_state`` when given, else in ``storage``,
+    shared by every process using it)."""
     settings = plan.settings
     tls = await asyncio.to_thread(client_tls, settings.ca_file)
-    connector = aiohttp.TCPConnector(limit=100, limit_per_host=32, ssl=tls or True)
+    connector = aiohttp.TCPConnector(
+        limit=100, limit_per_host=connections_per_host, ssl=tls or True
+    )
     async with aiohttp.ClientSession(connector=connector, trust_env=False) as session:
         policy = fetch_policy(settings)
         netrc = await asyncio.to_thread(load_netrc, settings.netrc)
@@ -326,24 +336,30 @@ async def open_upstreams(
             direct=vcs_fetcher(plan, session, netrc),
             router=lambda path: plan.policy.current.route(path),
             wrap=upstream_layers(plan, breaker_observer),
+            wrap_transport=trace,
         )
+        wrapper = trace or (lambda f: f)
         verifier: SumDBClient | None = None
         db_fetcher: SumDBHTTPFetcher | None = None
         if plan.sumdb is not None:
             endpoint = SumDBEndpoint(
                 plan.sumdb,
                 plan.proxies,
-                lambda url: transport_for(url, session, policy=policy, netrc=netrc),
+                lambda url: wrapper(transport_for(url, session, policy=policy, netrc=netrc)),
             )
             db_fetcher = SumDBHTTPFetcher(endpoint)
-            state = StorageVerifierState(storage.store, storage.locks)
+            state = verifier_state
+            if state is None:
+                if storage is None:
+                    raise ValueError("open_upstreams needs a storage or a verifier_state")
+                state = StorageVerifierState(storage.store, storage.locks)
             verifier = SumDBClient(plan.sumdb.verifier_key, db_fetcher, state)
         checksums = ChecksumPolicy(
             verifier,
             gonosumdb=plan.private.gonosumdb,
             goproxy_is_single_file=goproxy_is_single_file(settings.upstream),
         )
-        yield Upstreams(session, chain, checksums, db_fetcher)
+        yield Upstreams(session, chain, checksums, db_fetcher, verifier)
 
 
 def module_service(

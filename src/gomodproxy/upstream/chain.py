@@ -316,16 +316,19 @@ def build_chain(
     direct: ModuleFetcher | None = None,
     router: Callable[[str], Route | None] | None = None,
     wrap: Callable[[ModuleFetcher], ModuleFetcher] | None = None,
+    wrap_transport: Callable[[Fetcher], Fetcher] | None = None,
 ) -> UpstreamChain:
     """An :class:`UpstreamChain` with a proxy fetcher (HTTP or ``file://``) for every proxy URL
     and ``direct`` (the git fetcher of private modules; by default one that refuses) as the
     direct fetcher; ``wrap`` puts a layer in front of each proxy fetcher (the fault drills),
-    ``router`` gives the ``--rules`` routes."""
+    ``wrap_transport`` one around each transport (``-x`` tracing), ``router`` gives the
+    ``--rules`` routes."""
 
     def proxy_fetcher(url: str) -> ModuleFetcher:
-        fetcher: ModuleFetcher = ProxyFetcher(
-            transport_for(url, session, policy=policy, netrc=netrc)
-        )
+        transport = transport_for(url, session, policy=policy, netrc=netrc)
+        if wrap_transport is not None:
+            transport = wrap_transport(transport)
+        fetcher: ModuleFetcher = ProxyFetcher(transport)
         return wrap(fetcher) if wrap is not None else fetcher
 
     fetchers = {url: proxy_fetcher(url) for url in proxies.proxy_urls}
