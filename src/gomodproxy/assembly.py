@@ -245,6 +245,7 @@ def vcs_fetcher(
         refs_ttl=max(settings.list_ttl, 5.0),
         session=session if settings.vcs_meta_tags else None,
         ca_file=settings.ca_file,
+        exempt=settings.vcs_internal_hosts,
         netrc=netrc,
     )
 

@@ -206,6 +206,15 @@ OPTIONS: tuple[Option, ...] = (
         "",
     ),
     Option(
+        "vcs-internal-hosts",
+        tuple,
+        (),
+        "host names that go-import meta tags may lead to although they resolve to loopback or "
+        "private addresses (a company git server); every other host found through meta tags "
+        "must resolve to public addresses (repeatable; a TOML list; space-separated)",
+        "HOSTS",
+    ),
+    Option(
         "ca-file",
         Path,
         None,
@@ -332,6 +341,7 @@ class Settings:
     vcs_max_zip_mb: int
     vcs_timeout: float
     vcs_meta_tags: bool
+    vcs_internal_hosts: tuple[str, ...]
     ca_file: Path | None
     cache_max_size: str
     cache_max_age: str

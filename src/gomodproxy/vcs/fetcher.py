@@ -119,7 +119,6 @@ class GitFetcher:
         refs_ttl: float = 30.0,
         git: str = "git",
         session: aiohttp.ClientSession | None = None,
-        meta_port: int | None = None,
         ssl_context: ssl.SSLContext | None = None,
         exempt: Collection[str] = (),
         ca_file: Path | None = None,
@@ -146,7 +145,7 @@ class GitFetcher:
         self._guard = AddressGuard(exempt_hosts([*(r.host for r in rules), *exempt]))
         self._session = session
         self._discovery = (
-            MetaDiscovery(session, self._guard, port=meta_port, ssl_context=ssl_context)
+            MetaDiscovery(session, self._guard, ssl_context=ssl_context)
             if session is not None
             else None
         )
