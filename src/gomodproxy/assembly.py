@@ -62,6 +62,7 @@ from gomodproxy.upstream.faults import FaultPlan, parse_faults
 from gomodproxy.upstream.modulefetch import ModuleFetcher
 from gomodproxy.upstream.netrc import NetrcCredentials, load_netrc, netrc_path
 from gomodproxy.upstream.proxyclient import FetchPolicy
+from gomodproxy.vcs.credentials import GitAuth, HostCredential, load_token_files
 from gomodproxy.vcs.fetcher import GitFetcher
 from gomodproxy.vcs.resolve import RewriteRule, parse_rewrites
 
@@ -100,6 +101,8 @@ class Plan:
     faults: FaultPlan | None = None
     #: ``--vcs-rewrite`` rules, longest prefix first.
     vcs_rules: tuple[RewriteRule, ...] = ()
+    #: ``--vcs-credentials`` with the tokens of their token files read.
+    vcs_credentials: tuple[HostCredential, ...] = ()
     #: The ``--rules`` in force (replaced whole by :func:`reload_policy`).
     policy: PolicyHolder = field(default_factory=PolicyHolder)
 
@@ -157,6 +160,7 @@ def check_settings(settings: Settings) -> Plan:
         )
     faults = load_faults(settings.faults) if settings.faults is not None else None
     policy = load_policy(settings.rules) if settings.rules is not None else Policy()
+    credentials = load_token_files(settings.vcs_credentials)
     return Plan(
         settings,
         proxies,
@@ -164,6 +168,7 @@ def check_settings(settings: Settings) -> Plan:
         sumdb,
         faults=faults,
         vcs_rules=vcs_rules,
+        vcs_credentials=credentials,
         policy=PolicyHolder(policy),
     )
 
@@ -246,7 +251,12 @@ def vcs_fetcher(
         session=session if settings.vcs_meta_tags else None,
         ca_file=settings.ca_file,
         exempt=settings.vcs_internal_hosts,
-        netrc=netrc,
+        auth=GitAuth(
+            plan.vcs_credentials,
+            netrc or NetrcCredentials(),
+            ssh_key=settings.vcs_ssh_key,
+            known_hosts=settings.vcs_known_hosts,
+        ),
     )
 
 

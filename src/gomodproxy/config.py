@@ -25,6 +25,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from gomodproxy.errors import ConfigError
+from gomodproxy.vcs.credentials import HostCredential, parse_credentials
 
 __all__ = [
     "GO_ENV_NAMES",
@@ -206,6 +207,31 @@ OPTIONS: tuple[Option, ...] = (
         "",
     ),
     Option(
+        "vcs-credentials",
+        dict,
+        (),
+        'tokens and ssh keys per git host: a [vcs-credentials."HOST"] table in the --config '
+        "file (user, token or token-file, ssh-key), or HOST=[USER:]@FILE with the token read "
+        "from FILE (repeatable; space-separated in the variable)",
+        "HOST=@FILE",
+    ),
+    Option(
+        "vcs-ssh-key",
+        Path,
+        None,
+        "private key for ssh repository URLs of hosts without their own ssh-key (given with "
+        "IdentitiesOnly=yes, batch mode)",
+        "FILE",
+    ),
+    Option(
+        "vcs-known-hosts",
+        Path,
+        None,
+        "known_hosts file the host keys of ssh repository URLs are checked against (strictly; "
+        "default: ssh's own known_hosts files)",
+        "FILE",
+    ),
+    Option(
         "vcs-internal-hosts",
         tuple,
         (),
@@ -341,6 +367,9 @@ class Settings:
     vcs_max_zip_mb: int
     vcs_timeout: float
     vcs_meta_tags: bool
+    vcs_credentials: tuple[HostCredential, ...]
+    vcs_ssh_key: Path | None
+    vcs_known_hosts: Path | None
     vcs_internal_hosts: tuple[str, ...]
     ca_file: Path | None
     cache_max_size: str
@@ -534,6 +563,8 @@ def _apply_go_environment(
 
 def _coerce(option: Option, raw: object, where: str) -> object:
     kind = option.kind
+    if kind is dict:
+        return parse_credentials(raw, where)
     try:
         if kind is tuple and option.item is str:  # of strings: a list, or spaces (env)
             if isinstance(raw, str):
@@ -605,7 +636,7 @@ def _validate(s: Settings) -> None:
         )
     if (s.tls_cert is None) != (s.tls_key is None):
         raise ConfigError("--tls-cert and --tls-key go together: give both or neither")
-    for name in ("tls_cert", "tls_key", "ca_file", "rules"):
+    for name in ("tls_cert", "tls_key", "ca_file", "rules", "vcs_ssh_key", "vcs_known_hosts"):
         path = getattr(s, name)
         if path is not None and not path.is_file():
             raise ConfigError(f"--{name.replace('_', '-')} {path} is not a readable file")

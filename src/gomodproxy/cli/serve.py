@@ -62,7 +62,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                 default=None,
                 help=option.help + env,
             )
-        elif option.kind is tuple:
+        elif option.kind in (tuple, dict):
             parser.add_argument(
                 flag, action="append", default=None, metavar=option.metavar, help=option.help + env
             )

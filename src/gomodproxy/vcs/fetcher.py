@@ -12,7 +12,6 @@ cleans what it writes to its module cache), the go.mod of the commit (no zip is 
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import hashlib
 import json
@@ -34,6 +33,7 @@ from gomodproxy.upstream.modulefetch import ModuleFetcher, ProxyFetcher
 from gomodproxy.upstream.netrc import NetrcCredentials
 from gomodproxy.upstream.proxyclient import HTTPFetcher
 from gomodproxy.vcs.coderepo import MAX_LICENSE, CodeRepo
+from gomodproxy.vcs.credentials import GitAuth
 from gomodproxy.vcs.discover import AddressGuard, MetaDiscovery, exempt_hosts
 from gomodproxy.vcs.gitcmd import GitRunner, check_arg
 from gomodproxy.vcs.gitrepo import GitRepo, RevInfo
@@ -123,8 +123,9 @@ class GitFetcher:
         exempt: Collection[str] = (),
         ca_file: Path | None = None,
         netrc: NetrcCredentials | None = None,
+        auth: GitAuth | None = None,
     ) -> None:
-        self._netrc = netrc or NetrcCredentials()
+        self._auth = auth or GitAuth(netrc=netrc or NetrcCredentials())
         self._dir = cache_dir
         self._rules = tuple(rules)
         self._max_zip = max_zip
@@ -135,7 +136,11 @@ class GitFetcher:
         self._ca_bundle = cache_dir / "home" / "ca-bundle.pem"
         extra_env = {"GIT_SSL_CAINFO": str(self._ca_bundle)} if ca_file is not None else {}
         self._runner = GitRunner(
-            home=cache_dir / "home", timeout=timeout, git=git, extra_env=extra_env
+            home=cache_dir / "home",
+            timeout=timeout,
+            git=git,
+            extra_env=extra_env,
+            redact=self._auth.mask,
         )
         if ca_file is not None and ssl_context is None:
             ssl_context = ssl.create_default_context()
@@ -166,6 +171,7 @@ class GitFetcher:
         repo = self._repos.get(url)
         if repo is None:
             digest = hashlib.sha256(url.encode()).hexdigest()[:32]
+            config, env = self._auth.for_url(url)
             repo = GitRepo(
                 self._runner,
                 url,
@@ -173,22 +179,11 @@ class GitFetcher:
                 protocols=protocols,
                 refs_ttl=self._refs_ttl,
                 display=display,
-                config=self._credentials(url),
+                config=config,
+                env=env,
             )
             self._repos[url] = repo
         return repo
-
-    def _credentials(self, url: str) -> dict[str, str]:
-        """The ``.netrc`` login for an https/http repository's host, as an Authorization
-        header for that URL only (the password never reaches a command line or a message)."""
-        parts = urlsplit(url)
-        if parts.scheme not in ("https", "http") or not parts.hostname or parts.username:
-            return {}
-        found = self._netrc.lookup(parts.hostname, parts.port)
-        if found is None:
-            return {}
-        token = base64.b64encode(f"{found[0]}:{found[1]}".encode()).decode()
-        return {f"http.{url}.extraHeader": f"Authorization: Basic {token}"}
 
     async def _where(self, path: str) -> RepoRoot | ModuleFetcher:
         """A rule or ``.git`` qualifier, else the go-import meta tags (remembered a while);
