@@ -25,6 +25,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from gomodproxy.errors import ConfigError
+from gomodproxy.protocol.access import parse_access_rules
 from gomodproxy.vcs.credentials import HostCredential, parse_credentials
 
 __all__ = [
@@ -634,6 +635,7 @@ def _validate(s: Settings) -> None:
         raise ConfigError(
             f"--max-connections-per-client must be at least 1, not {s.max_connections_per_client}"
         )
+    parse_access_rules(s.client_auth)
     if (s.tls_cert is None) != (s.tls_key is None):
         raise ConfigError("--tls-cert and --tls-key go together: give both or neither")
     for name in ("tls_cert", "tls_key", "ca_file", "rules", "vcs_ssh_key", "vcs_known_hosts"):
