@@ -17,6 +17,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+from collections.abc import Callable
 
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
@@ -83,11 +84,18 @@ def _accepted(rules: list[AccessRule], user: str | None, secret: str) -> bool:
     return ok
 
 
-def client_auth_middleware(rules: tuple[AccessRule, ...], *, prefix: str = "") -> Middleware:
-    """The middleware enforcing ``rules`` (see the module docstring)."""
+def client_auth_middleware(
+    rules: tuple[AccessRule, ...] | Callable[[], tuple[AccessRule, ...]], *, prefix: str = ""
+) -> Middleware:
+    """The middleware enforcing ``rules`` (see the module docstring); given as a function, the
+    rules in force are asked at each request (a reload of the settings replaces them)."""
+    current = rules if callable(rules) else lambda: rules
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        rules = current()
+        if not rules:
+            return await handler(request)
         target = _target(request.path, prefix)
         guarding = [r for r in rules if r.applies(target)] if target is not None else []
         if not guarding:

@@ -140,21 +140,36 @@ class GitFetcher:
             timeout=timeout,
             git=git,
             extra_env=extra_env,
-            redact=self._auth.mask,
+            redact=lambda text: self._auth.mask(text),
         )
         if ca_file is not None and ssl_context is None:
             ssl_context = ssl.create_default_context()
             ssl_context.load_verify_locations(cafile=str(ca_file))
         self._repos: dict[str, GitRepo] = {}
         self._chosen: dict[str, str] = {}
-        self._guard = AddressGuard(exempt_hosts([*(r.host for r in rules), *exempt]))
+        self._ssl = ssl_context
         self._session = session
+        self._discovered: dict[str, tuple[float, RepoRoot | ModuleFetcher]] = {}
+        self.reconfigure(rules, exempt=exempt)
+
+    def reconfigure(
+        self, rules: Sequence[RewriteRule], *, auth: GitAuth | None = None, exempt: Collection[str]
+    ) -> None:
+        """Put new rewrite rules, credentials and internal hosts in force (a reload of the
+        settings): repositories are looked up again, their clones on disk are kept; a git call
+        already running finishes with what it started with."""
+        self._rules = tuple(rules)
+        if auth is not None:
+            self._auth = auth
+        self._guard = AddressGuard(exempt_hosts([*(r.host for r in rules), *exempt]))
         self._discovery = (
-            MetaDiscovery(session, self._guard, ssl_context=ssl_context)
-            if session is not None
+            MetaDiscovery(self._session, self._guard, ssl_context=self._ssl)
+            if self._session is not None
             else None
         )
-        self._discovered: dict[str, tuple[float, RepoRoot | ModuleFetcher]] = {}
+        self._repos.clear()
+        self._chosen.clear()
+        self._discovered.clear()
 
     @property
     def name(self) -> str:
