@@ -239,3 +239,21 @@ async def test_ca_file_is_trusted_for_https_upstreams_besides_the_system(
                 s.get(f"{proxy.url}/{module.rel('mod')}") as r,
             ):
                 assert r.status == want, await r.text()
+
+
+async def test_f67_subdirectory_field_is_checked(
+    world: World, meta: Meta, session: aiohttp.ClientSession, tmp_path: Path
+) -> None:
+    """The fourth field: a leading '-' or '/' is refused as the go command refuses it
+    (``validateRepoSubDir``), and one climbing out of the repository is refused before git
+    is asked for any file."""
+    meta.pages["/corp/dash"] = _page(f"{HOST}/corp/dash git {world.url}alpha -x")
+    meta.pages["/corp/slash"] = _page(f"{HOST}/corp/slash git {world.url}alpha /x")
+    meta.pages["/corp/up"] = _page(f"{HOST}/corp/up git {world.url}alpha ../x")
+    f = _fetcher(tmp_path, world, meta, session, exempt=True)
+    with pytest.raises(ModuleNotFound, match="invalid subdirectory '-x'"):
+        await f.list(f"{HOST}/corp/dash")
+    with pytest.raises(ModuleNotFound, match="invalid subdirectory '/x'"):
+        await f.list(f"{HOST}/corp/slash")
+    with pytest.raises(ModuleNotFound, match=r"subdirectory '\.\./x' leaves the repository"):
+        await f.list(f"{HOST}/corp/up")

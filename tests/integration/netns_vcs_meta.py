@@ -7,7 +7,8 @@ throw-away CA. The go command gets the CA through ``SSL_CERT_FILE`` (and its git
 ``GIT_SSL_CAINFO``: git's libcurl does not read ``SSL_CERT_FILE``), gomodproxy through
 ``--ca-file``. The go command in direct mode (``GOPROXY=direct``, ``GOPRIVATE``) is the
 reference; gomodproxy with ``--vcs-meta-tags`` (and ``--vcs-internal-hosts git.corp.test``,
-since the host is internal) must give the same versions, ``.info``, ``.mod`` and zip ``h1:``.
+since the host is internal) must give the same versions, ``.info``, ``.mod`` and zip ``h1:``,
+for a module in a subdirectory named by the tag's fourth field too.
 """
 
 from __future__ import annotations
@@ -85,6 +86,21 @@ def _build(root: Path) -> Path:
     g.commit("two")
     g.tag("v2.0.0")
     g.publish(served, "gamma")
+    # A module in a subdirectory named by the go-import tag's fourth field (go 1.25+).
+    m = RepoBuilder(root / "work" / "monorepo")
+    m.write("LICENSE", "Mono license\n")
+    m.write("README", "not a module\n")
+    m.write("go/go.mod", f"module {HOST}/mono\n\ngo 1.21\n")
+    m.write("go/m.go", "package mono\n")
+    m.commit("one")
+    m.tag("go/v1.0.0")
+    m.write("go/m2.go", "package mono\n")
+    m.write("go/v2/go.mod", f"module {HOST}/mono/v2\n\ngo 1.21\n")
+    m.write("go/v2/m.go", "package mono\n")
+    m.commit("two")
+    m.tag("go/v1.1.0")
+    m.tag("go/v2.0.0")
+    m.publish(served, "monorepo")
     return served
 
 
@@ -101,6 +117,8 @@ def corp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Corp]:
                 "/alpha": tag,
                 "/alpha/sub": tag,
                 "/gamma": f"{HOST}/gamma git {corp.git_url}gamma",
+                "/mono": f"{HOST}/mono git {corp.git_url}monorepo go",
+                "/mono/v2": f"{HOST}/mono git {corp.git_url}monorepo go",
             }
         )
         yield corp
@@ -143,7 +161,7 @@ def _observe(env: dict[str, str], home: Path) -> dict[str, object]:
     -json``), as the go command sees them with ``env``."""
     home.mkdir(parents=True, exist_ok=True)
     seen: dict[str, object] = {}
-    for path in (f"{HOST}/alpha", f"{HOST}/alpha/sub", f"{HOST}/gamma"):
+    for path in (f"{HOST}/alpha", f"{HOST}/alpha/sub", f"{HOST}/gamma", f"{HOST}/mono"):
         listed = _go_json(["list", "-m", "-versions", "-json", path], env, home)
         seen[f"list {path}"] = listed.get("Versions")
     for query in (
@@ -152,6 +170,9 @@ def _observe(env: dict[str, str], home: Path) -> dict[str, object]:
         f"{HOST}/alpha@main",
         f"{HOST}/alpha/sub@v0.1.0",
         f"{HOST}/gamma@v2.0.0+incompatible",
+        f"{HOST}/mono@v1.1.0",
+        f"{HOST}/mono@latest",
+        f"{HOST}/mono/v2@v2.0.0",
     ):
         got = _go_json(["mod", "download", "-json", query], env, home)
         info = json.loads(Path(str(got["Info"])).read_bytes())
@@ -176,6 +197,7 @@ async def test_meta_tags_on_443_give_what_the_go_command_gets(
     assert "/alpha/sub?go-get=1" in corp.asked
     assert "/alpha?go-get=1" in corp.asked
     assert want[f"list {HOST}/gamma"] == ["v1.0.0", "v2.0.0+incompatible"]
+    assert want[f"list {HOST}/mono"] == ["v1.0.0", "v1.1.0"]
     corp.asked.clear()
     async with (
         running_origin() as origin,

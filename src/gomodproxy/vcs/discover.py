@@ -141,10 +141,11 @@ class MetaDiscovery:
                     f"{where} and {where2} disagree about go-import for {mmi.prefix}",
                     path=import_path,
                 )
-        if mmi.subdir:
+        if mmi.subdir and (mmi.subdir[0] in "/-" or any(c in mmi.subdir for c in "\x00\n\r\\")):
+            # validateRepoSubDir: no leading slash or hyphen (and nothing git could misread).
             raise ModuleNotFound(
-                f"{where}: go-import subdirectory {mmi.subdir!r} is not supported; use "
-                "--vcs-rewrite for this repository",
+                f"{where}: invalid subdirectory {mmi.subdir!r}: it must be a relative path "
+                "not starting with '-'",
                 path=import_path,
             )
         if mmi.vcs != "mod":

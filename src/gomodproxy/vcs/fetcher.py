@@ -216,7 +216,9 @@ class GitFetcher:
             if found.vcs == "mod":
                 where = ProxyFetcher(HTTPFetcher(found.url, self._session))
             else:
-                where = RepoRoot(found.root, (found.url,), ("https", "ssh"), explicit=False)
+                where = RepoRoot(
+                    found.root, (found.url,), ("https", "ssh"), explicit=False, subdir=found.subdir
+                )
             self._discovered[path] = (time.monotonic(), where)
             return where
         if not root.explicit:
@@ -253,7 +255,7 @@ class GitFetcher:
                 continue
             # Remember which URL exists (``.git`` or not) so later fetches try it first.
             self._chosen[root.root] = url
-            return CodeRepo(repo, root.root, path)
+            return CodeRepo(repo, root.root, path, root.subdir)
         assert last is not None
         raise ModuleNotFound(f"{path}: {last.message}", path=path)
 
