@@ -118,7 +118,8 @@ async def reload_config(plan: Plan, given: ConfigInput, *, trigger: str = "sighu
     file is logged problem by problem, with its line, and the settings in force stay. Settings
     that only a restart changes are named in a warning when the file changed them."""
     report = await asyncio.to_thread(check_config, given)
-    new = None
+    new: Plan | None = None
+    problems = [str(p) for p in report.problems]
     if report.ok and report.settings is not None:
         try:
             new = await asyncio.to_thread(
@@ -126,8 +127,6 @@ async def reload_config(plan: Plan, given: ConfigInput, *, trigger: str = "sighu
             )
         except ConfigError as exc:
             problems = [str(exc)]
-    else:
-        problems = [str(p) for p in report.problems]
     if new is None:
         for problem in problems:
             logger.error(
