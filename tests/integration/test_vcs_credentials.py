@@ -123,8 +123,10 @@ async def test_per_host_ssh_key_wins_and_wrong_keys_or_host_keys_are_refused(
     assert denied.value.status_hint == 502
     before = len(world.ssh.requests)
     spoofed = GitAuth(ssh_key=world.ssh.client_key, known_hosts=world.ssh.wrong_known_hosts)
-    with pytest.raises(UpstreamError, match="Host key verification failed"):
+    with pytest.raises(UpstreamError, match="Host key verification failed") as changed:
         await _ssh_fetcher(world, tmp_path / "spoofed", spoofed).list(f"{ORG}/beta")
+    assert "REMOTE HOST IDENTIFICATION HAS CHANGED" in str(changed.value)
+    assert "@@@" not in str(changed.value)
     assert len(world.ssh.requests) == before
 
 

@@ -285,7 +285,9 @@ class GitRunner:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await stderr_task
         if code != 0:
-            text = mask_secrets(stderr.decode("utf-8", "replace").strip())
+            lines = stderr.decode("utf-8", "replace").strip().splitlines()
+            # ssh's banners (lines of '@') say nothing; its reason follows them.
+            text = mask_secrets("\n".join(line for line in lines if line.strip("@ ")))
             if self.redact is not None:
                 text = self.redact(text)
             raise GitFailed(
