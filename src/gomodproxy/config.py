@@ -25,6 +25,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from gomodproxy.errors import ConfigError
+from gomodproxy.protocol.access import parse_access_rules
+from gomodproxy.vcs.credentials import HostCredential, parse_credentials
 
 __all__ = [
     "GO_ENV_NAMES",
@@ -206,6 +208,40 @@ OPTIONS: tuple[Option, ...] = (
         "",
     ),
     Option(
+        "vcs-credentials",
+        dict,
+        (),
+        'tokens and ssh keys per git host: a [vcs-credentials."HOST"] table in the --config '
+        "file (user, token or token-file, ssh-key), or HOST=[USER:]@FILE with the token read "
+        "from FILE (repeatable; space-separated in the variable)",
+        "HOST=@FILE",
+    ),
+    Option(
+        "vcs-ssh-key",
+        Path,
+        None,
+        "private key for ssh repository URLs of hosts without their own ssh-key (given with "
+        "IdentitiesOnly=yes, batch mode)",
+        "FILE",
+    ),
+    Option(
+        "vcs-known-hosts",
+        Path,
+        None,
+        "known_hosts file the host keys of ssh repository URLs are checked against (strictly; "
+        "default: ssh's own known_hosts files)",
+        "FILE",
+    ),
+    Option(
+        "vcs-internal-hosts",
+        tuple,
+        (),
+        "host names that go-import meta tags may lead to although they resolve to loopback or "
+        "private addresses (a company git server); every other host found through meta tags "
+        "must resolve to public addresses (repeatable; a TOML list; space-separated)",
+        "HOSTS",
+    ),
+    Option(
         "ca-file",
         Path,
         None,
@@ -332,6 +368,10 @@ class Settings:
     vcs_max_zip_mb: int
     vcs_timeout: float
     vcs_meta_tags: bool
+    vcs_credentials: tuple[HostCredential, ...]
+    vcs_ssh_key: Path | None
+    vcs_known_hosts: Path | None
+    vcs_internal_hosts: tuple[str, ...]
     ca_file: Path | None
     cache_max_size: str
     cache_max_age: str
@@ -524,6 +564,8 @@ def _apply_go_environment(
 
 def _coerce(option: Option, raw: object, where: str) -> object:
     kind = option.kind
+    if kind is dict:
+        return parse_credentials(raw, where)
     try:
         if kind is tuple and option.item is str:  # of strings: a list, or spaces (env)
             if isinstance(raw, str):
@@ -593,9 +635,10 @@ def _validate(s: Settings) -> None:
         raise ConfigError(
             f"--max-connections-per-client must be at least 1, not {s.max_connections_per_client}"
         )
+    parse_access_rules(s.client_auth)
     if (s.tls_cert is None) != (s.tls_key is None):
         raise ConfigError("--tls-cert and --tls-key go together: give both or neither")
-    for name in ("tls_cert", "tls_key", "ca_file", "rules"):
+    for name in ("tls_cert", "tls_key", "ca_file", "rules", "vcs_ssh_key", "vcs_known_hosts"):
         path = getattr(s, name)
         if path is not None and not path.is_file():
             raise ConfigError(f"--{name.replace('_', '-')} {path} is not a readable file")

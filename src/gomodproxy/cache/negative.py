@@ -55,3 +55,7 @@ class NegativeCache:
     def forget(self, key: str) -> None:
         """Drop ``key`` (it was found after all)."""
         self._entries.pop(key, None)
+
+    def clear(self) -> None:
+        """Drop every entry (the settings that decided them changed)."""
+        self._entries.clear()

@@ -204,6 +204,10 @@ class ModuleService:
         """Fetches of immutable files running now."""
         return len(self._files) + len(self._zips)
 
+    def forget_not_found(self) -> None:
+        """Forget the remembered not-found answers (a reload of the settings may find them)."""
+        self._negative.clear()
+
     async def close(self) -> None:
         """Cancel fetches in flight (server shutdown)."""
         for task in list(self._producers):
