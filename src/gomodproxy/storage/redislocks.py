@@ -26,9 +26,13 @@ from typing import Any
 import redis
 import redis.asyncio as aioredis
 from redis.driver_info import DriverInfo
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from gomodproxy.errors import StorageError
+from gomodproxy.errors import ConfigError, StorageError
 from gomodproxy.logthrottle import LogThrottle
 from gomodproxy.storage.base import check_key
 from gomodproxy.storage.keyedlock import KeyedLocks
@@ -83,11 +87,18 @@ class RedisUnavailable(StorageError):
 def connect_redis(url: str, *, timeout: float = 5.0) -> aioredis.Redis:
     """A Redis client for ``url`` (no connection is made yet); short timeouts so a dead server
     is noticed in seconds, not minutes."""
+    if not url.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError(
+            f"--redis-url {url!r} is not a Redis URL; write redis://HOST:PORT/DB "
+            "(rediss:// for TLS)"
+        )
     client: aioredis.Redis = aioredis.Redis.from_url(
         url,
         socket_connect_timeout=timeout,
         socket_timeout=timeout,
-        retry_on_timeout=False,
+        # A pooled connection to a restarted server fails once: one quick retry reconnects.
+        retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 2),
+        retry_on_error=[RedisConnectionError, RedisTimeoutError],
         # No CLIENT SETINFO: its default reads package metadata from disk on the event loop.
         driver_info=DriverInfo(name="gomodproxy", lib_version=_REDIS_PY_VERSION),
     )
