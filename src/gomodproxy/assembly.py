@@ -61,6 +61,7 @@ __all__ = [
     "module_service",
     "open_store",
     "open_upstreams",
+    "storage_settings",
     "with_defaults",
 ]
 
@@ -141,8 +142,20 @@ def describe_upstreams(proxies: ProxyList) -> str:
 async def open_store(plan: Plan) -> OpenedStorage:
     """The configured storage backend and its locks (built in a thread: it may look at, and
     upgrade, its folder)."""
-    settings = StorageSettings(plan.settings.storage, plan.settings.cache_dir)
-    return await asyncio.to_thread(open_storage, settings)
+    return await asyncio.to_thread(open_storage, storage_settings(plan.settings))
+
+
+def storage_settings(settings: Settings) -> StorageSettings:
+    """The storage part of the settings."""
+    return StorageSettings(
+        settings.storage,
+        settings.cache_dir,
+        s3_endpoint=settings.s3_endpoint,
+        s3_bucket=settings.s3_bucket,
+        s3_prefix=settings.s3_prefix,
+        s3_region=settings.s3_region,
+        redis_url=settings.redis_url,
+    )
 
 
 def fetch_policy(settings: Settings) -> FetchPolicy:
@@ -184,7 +197,7 @@ async def open_upstreams(
                 lambda url: transport_for(url, session, policy=policy, netrc=netrc),
             )
             db_fetcher = SumDBHTTPFetcher(endpoint)
-            state = StorageVerifierState(storage.store, storage.locks)
+            state = StorageVerifierState(storage.store, storage.locks, registers=storage.registers)
             verifier = SumDBClient(plan.sumdb.verifier_key, db_fetcher, state)
         checksums = ChecksumPolicy(
             verifier,

@@ -72,7 +72,26 @@ OPTIONS: tuple[Option, ...] = (
         "$XDG_CACHE_HOME/gomodproxy or ~/.cache/gomodproxy",
         "DIR",
     ),
-    Option("storage", str, "filesystem", "storage backend: filesystem or memory", "NAME"),
+    Option("storage", str, "filesystem", "storage backend: filesystem, memory or s3", "NAME"),
+    Option(
+        "s3-endpoint",
+        str,
+        "",
+        "S3 endpoint URL for --storage s3 (empty: AWS); credentials come from the standard "
+        "AWS chain (AWS_* variables, ~/.aws/credentials and config)",
+        "URL",
+    ),
+    Option("s3-bucket", str, "", "bucket of --storage s3", "NAME"),
+    Option("s3-prefix", str, "", "key prefix inside the bucket, e.g. goproxy/", "PREFIX"),
+    Option("s3-region", str, "", "region of the bucket (default: AWS_REGION)", "REGION"),
+    Option(
+        "redis-url",
+        str,
+        "",
+        "Redis shared by replicas: fetch locks (leases) and the checksum database's tree "
+        "head, e.g. redis://127.0.0.1:6379/0",
+        "URL",
+    ),
     Option(
         "upstream",
         str,
@@ -162,6 +181,11 @@ class Settings:
     listen: str
     cache_dir: Path
     storage: str
+    s3_endpoint: str
+    s3_bucket: str
+    s3_prefix: str
+    s3_region: str
+    redis_url: str
     upstream: str
     sumdb: str
     gonosumdb: str

@@ -231,18 +231,16 @@ async def test_redis_locks_fall_back_to_this_process_while_redis_is_down(tmp_pat
         try:
             locks = RedisLocks(client, namespace="down:")
             server.stop()
-            events: list[str] = []
+            holding = asyncio.Event()
             release = asyncio.Event()
 
             async def holder() -> None:
                 async with locks.lock(ZIP_KEY):
-                    events.append("first-in")
+                    holding.set()
                     await release.wait()
-                    events.append("first-out")
 
             task = asyncio.create_task(holder())
-            while not events:
-                await asyncio.sleep(0.01)
+            await asyncio.wait_for(holding.wait(), 30)
             second = asyncio.create_task(_take_lock(locks))
             await asyncio.sleep(0.1)
             assert not second.done()  # still exclusive within the process

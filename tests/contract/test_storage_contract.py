@@ -33,7 +33,6 @@ from gomodproxy.storage import (
     StorageSettings,
     open_storage,
 )
-
 from tests.realservers import S3Server
 
 ZIP_KEY = "example.com/m/@v/v1.0.0.zip"

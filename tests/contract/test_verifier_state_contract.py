@@ -20,9 +20,9 @@ import pytest_asyncio
 
 from gomodproxy.errors import StorageError, SumDBError
 from gomodproxy.storage import BACKENDS, OpenedStorage, StorageSettings, open_storage
+from gomodproxy.storage.redislocks import connect_redis
 from gomodproxy.sumdb.client import ForkDetected, SumDBClient
 from gomodproxy.sumdb.seams import WriteConflict
-from gomodproxy.storage.redislocks import connect_redis
 from gomodproxy.sumdb.storestate import StorageVerifierState
 from tests.contract.test_storage_contract import storage_settings
 from tests.realservers import RedisServer, running_redis
@@ -37,7 +37,7 @@ from tests.sumdb_testlog import (
 LATEST = f"{TEST_NAME}/latest"
 
 
-VARIANTS = sorted(BACKENDS) + ["filesystem+redis", "s3+redis"]
+VARIANTS = [*sorted(BACKENDS), "filesystem+redis", "s3+redis"]
 
 
 @pytest_asyncio.fixture(params=VARIANTS)

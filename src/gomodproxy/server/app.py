@@ -132,6 +132,7 @@ async def _open_parts(
 ) -> tuple[ModuleService, SumDBRelay | None]:
     if storage is None:
         opened = await open_store(plan)
+        stack.push_async_callback(opened.aclose)
     elif isinstance(storage, OpenedStorage):
         opened = storage
     else:

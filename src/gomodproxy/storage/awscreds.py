@@ -24,16 +24,16 @@ def aws_credentials(environ: Mapping[str, str], home: Path) -> dict[str, str]:
     empty when neither has one (obstore then tries web identity and instance metadata).
     Blocking (reads files)."""
     if environ.get("AWS_ACCESS_KEY_ID"):
-        found = {
+        given = {
             "access_key_id": environ["AWS_ACCESS_KEY_ID"],
             "secret_access_key": environ.get("AWS_SECRET_ACCESS_KEY", ""),
         }
         if environ.get("AWS_SESSION_TOKEN"):
-            found["token"] = environ["AWS_SESSION_TOKEN"]
+            given["token"] = environ["AWS_SESSION_TOKEN"]
         region = environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION")
         if region:
-            found["region"] = region
-        return found
+            given["region"] = region
+        return given
     profile = environ.get("AWS_PROFILE") or environ.get("AWS_DEFAULT_PROFILE") or "default"
     creds_file = Path(environ.get("AWS_SHARED_CREDENTIALS_FILE") or home / ".aws" / "credentials")
     config_file = Path(environ.get("AWS_CONFIG_FILE") or home / ".aws" / "config")

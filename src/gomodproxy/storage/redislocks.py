@@ -25,9 +25,9 @@ from typing import Any
 
 import redis
 import redis.asyncio as aioredis
-from redis.driver_info import DriverInfo
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
+from redis.driver_info import DriverInfo
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -197,10 +197,8 @@ class RedisLocks:
                 return
 
     async def _drop(self, name: str, token: str) -> None:
-        try:
+        with contextlib.suppress(RedisError, OSError):  # else the lease expires on its own
             await self._release(keys=[name], args=[token])
-        except (RedisError, OSError):
-            pass  # the lease expires on its own
 
 
 class RedisRegisters:
@@ -217,10 +215,10 @@ class RedisRegisters:
     async def read(self, name: str) -> bytes | None:
         """The value, or None when Redis holds none. Raises :class:`RedisUnavailable`."""
         try:
-            value: bytes | None = await self._redis.get(self._name(name))
+            value: bytes | str | None = await self._redis.get(self._name(name))
         except (RedisError, OSError) as exc:
             raise RedisUnavailable(f"reading {name}", exc) from exc
-        return value
+        return value.encode() if isinstance(value, str) else value
 
     async def seed(self, name: str, value: bytes) -> None:
         """Set the value only when Redis holds none (after a Redis restart without data)."""

@@ -31,7 +31,7 @@ from typing import Any, NoReturn
 
 import obstore
 from obstore.exceptions import NotFoundError
-from obstore.store import S3Store
+from obstore.store import ClientConfig, RetryConfig, S3Store
 
 from gomodproxy.errors import StorageError
 from gomodproxy.storage.base import (
@@ -94,12 +94,12 @@ def open_s3_store(
         config["region"] = location.region
     if credentials:
         config.update(credentials)
-    client_options: dict[str, Any] = {
+    client_options: ClientConfig = {
         "allow_http": location.endpoint.startswith("http://"),
         "connect_timeout": "5s",
         "timeout": f"{int(request_timeout)}s",
     }
-    retry: dict[str, Any] = {
+    retry: RetryConfig = {
         "max_retries": 2,
         "retry_timeout": timedelta(seconds=10),
         "backoff": {
@@ -108,9 +108,7 @@ def open_s3_store(
             "base": 2.0,
         },
     }
-    return S3Store(
-        location.bucket, client_options=client_options, retry_config=retry, **config
-    )
+    return S3Store(location.bucket, client_options=client_options, retry_config=retry, **config)
 
 
 class S3Storage:
@@ -162,7 +160,7 @@ class S3Storage:
         try:
             result = await obstore.get_async(self._store, self._name(key))
             data = bytes(await result.bytes_async())
-        except Exception as exc:  # noqa: BLE001 - every obstore failure is mapped
+        except Exception as exc:
             self._fail("read", key, exc)
         info = _info(key, result.attributes, result.meta, data)
         if len(data) != info.size or hashlib.sha256(data).hexdigest() != info.sha256:
@@ -175,7 +173,7 @@ class S3Storage:
         check_key(key)
         try:
             result = await obstore.get_async(self._store, self._name(key))
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self._fail("read", key, exc)
         info = _info(key, result.attributes, result.meta, None)
         yield _S3Reader(self, key, result, info)
@@ -184,12 +182,10 @@ class S3Storage:
         """The recorded size and hash (one HEAD), or None when nothing is stored."""
         check_key(key)
         try:
-            result = await obstore.get_async(
-                self._store, self._name(key), options={"head": True}
-            )
+            result = await obstore.get_async(self._store, self._name(key), options={"head": True})
         except _NOT_FOUND:
             return None
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self._fail("look up", key, exc)
         if _META_SHA not in result.attributes:
             # Adopted object: its hash is known only once read.
@@ -204,7 +200,7 @@ class S3Storage:
             listed = await obstore.list(
                 self._store, prefix=self._name(prefix) or None, chunk_size=1000
             ).collect_async()
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self._fail("list", prefix or "the cache", exc)
         keys: list[str] = []
         for meta in listed:
@@ -250,12 +246,12 @@ class S3Storage:
                 self._store,
                 self._name(key),
                 data,
-                attributes=attributes,  # type: ignore[arg-type]
+                attributes=attributes,
                 use_multipart=multipart,
                 chunk_size=PART_SIZE,
                 max_concurrency=4,
             )
-        except Exception as exc:  # noqa: BLE001 - obstore aborts a failed multipart upload
+        except Exception as exc:
             self._fail("write", key, exc)
         return info
 
@@ -282,7 +278,7 @@ class S3Storage:
             await obstore.delete_async(self._store, self._name(key))
         except _NOT_FOUND:
             return False
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self._fail("delete", key, exc)
         return True
 
@@ -291,7 +287,7 @@ class S3Storage:
             await obstore.head_async(self._store, self._name(key))
         except _NOT_FOUND:
             return False
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self._fail("look up", key, exc)
         return True
 
@@ -301,13 +297,13 @@ class S3Storage:
         logger.warning("quarantining corrupt object %s (%s)", key, reason)
         try:
             await obstore.copy_async(self._store, self._name(key), target)
-        except Exception as exc:  # noqa: BLE001 - deleting it matters more than keeping it
+        except Exception as exc:
             logger.warning("cannot keep a copy of corrupt object %s: %s", key, type(exc).__name__)
         try:
             await obstore.delete_async(self._store, self._name(key))
         except _NOT_FOUND:
             pass
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self._fail("remove corrupt object", key, exc)
         raise CorruptObject(key, reason)
 
@@ -318,7 +314,7 @@ class S3Storage:
             url: str = await obstore.sign_async(
                 self._store, "GET", self._name(key), timedelta(seconds=expires)
             )
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self._fail("sign a URL for", key, exc)
         return url
 
@@ -373,7 +369,7 @@ class _S3Reader:
                 if held is not None:
                     yield held
                 held = chunk
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self._owner._fail("read", self._key, exc)
         expected = self._info.sha256
         if size != self._info.size or (expected and digest.hexdigest() != expected):
@@ -389,10 +385,9 @@ class _S3Reader:
             data = await obstore.get_range_async(
                 self._owner._store, self._owner._name(self._key), start=start, end=end
             )
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self._owner._fail("read", self._key, exc)
         return bytes(data)
 
     def checked_fd(self) -> int | None:
         return None  # remote: nothing to send from a local file
-
