@@ -27,11 +27,11 @@ from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import obstore
 from obstore.exceptions import NotFoundError
-from obstore.store import ClientConfig, RetryConfig, S3Store
+from obstore.store import S3Store
 
 from gomodproxy.errors import StorageError
 from gomodproxy.storage.base import (
@@ -44,6 +44,9 @@ from gomodproxy.storage.base import (
     check_prefix,
 )
 from gomodproxy.storage.fswrite import sweep_orphans
+
+if TYPE_CHECKING:
+    from obstore.store import ClientConfig, RetryConfig
 
 __all__ = ["MULTIPART_THRESHOLD", "S3Location", "S3Storage"]
 
