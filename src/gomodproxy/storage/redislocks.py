@@ -117,7 +117,7 @@ class RedisLocks:
         client: aioredis.Redis,
         *,
         namespace: str = "gomodproxy:",
-        lease: float = 30.0,
+        lease: float = 15.0,
     ) -> None:
         if lease <= 0:
             raise ValueError("the lease must be positive")

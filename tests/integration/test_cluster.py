@@ -1,0 +1,172 @@
+"""Scale-out, whole: three ``gomodproxy serve`` replicas behind nginx (deploy/nginx/), one cold
+S3 bucket (versitygw) and one Redis between them, the go command downloading a real project's
+build list through the load balancer.
+
+The project's ``cache/download`` folder (tests/projects/helm, as scripts/fetch-corpus had the go
+command download it) is the upstream, served by an origin of ours that records every request;
+our checksum database logs the project's sums (checked against its released go.sum in
+test_proxy_projects.py). Round robin sends the go command's parallel requests for one module to
+different replicas, so a replica often asks for a file another is fetching: the Redis lease
+makes it wait and then read the shared bucket. Claims tested:
+
+- every upstream file is fetched exactly once among the replicas (the origin's request log);
+- what the go command accepted equals the logged sums, and every zip and go.mod in its module
+  cache is byte for byte the one of a direct download (the project's own folder);
+- faults: a replica SIGKILLed while streaming a zip (nothing partial in the bucket, a rerun
+  completes), Redis stopped mid-run (hits still served, misses still right), the S3 server
+  stopped (clear 503s, nothing poisoned, recovery when it returns).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import subprocess
+from collections import Counter
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from gomodproxy.sumdbserver import ModuleSums, sums_from_cache
+from tests.cluster import Cluster
+from tests.corpus_data import Project, project
+from tests.gotool import go_environ, run_go
+from tests.integration.test_proxy_projects import _assert_all_downloaded
+from tests.origin import Fault, Origin
+from tests.proxykit import running_sumdb
+from tests.realservers import S3Server, running_redis
+
+pytestmark = [pytest.mark.gocmd, pytest.mark.corpus, pytest.mark.slow]
+
+
+@contextlib.asynccontextmanager
+async def _cluster(
+    tmp_path: Path, s3_server: S3Server, proj: Project, replicas: int = 3
+) -> AsyncIterator[tuple[Cluster, Origin, dict[tuple[str, str], ModuleSums], str]]:
+    sums = await asyncio.to_thread(sums_from_cache, proj.download_dir)
+    logged = {(s.path, s.version): s for s in sums}
+    bucket = f"cluster-{secrets.token_hex(4)}"
+    s3_server.make_bucket(bucket)
+    with running_redis(tmp_path / "redis") as redis:
+        async with running_sumdb(tmp_path / "sumdb") as db:
+            await asyncio.to_thread(db.store.append, [s.record_text() for s in sums])
+            origin = Origin(proj.download_dir)
+            await origin.start()
+            cluster = Cluster(tmp_path, s3_server, bucket, redis.url, origin.url, db.gosumdb)
+            cluster.redis = redis  # type: ignore[attr-defined]
+            try:
+                await cluster.start(replicas)
+                yield cluster, origin, logged, db.key.verifier_key
+            finally:
+                await cluster.stop()
+                await origin.stop()
+
+
+async def _download_all(
+    proj: Project, home: Path, goproxy: str, gosumdb: str
+) -> subprocess.CompletedProcess[str]:
+    work = home / "work"
+    work.mkdir(parents=True)
+    (work / "go.mod").write_bytes(proj.go_mod)
+    (work / "go.sum").write_text("")
+    env = go_environ(home, goproxy=goproxy, gosumdb=gosumdb)
+    return await asyncio.to_thread(
+        run_go, ["mod", "download", "-json", "all"], cwd=work, env=env, timeout=1800
+    )
+
+
+def _same_as_direct_download(home: Path, proj: Project) -> int:
+    """Every zip and go.mod in the module cache equals the direct download's file."""
+    ours = home / "gopath" / "pkg" / "mod" / "cache" / "download"
+    compared = 0
+    for path in sorted(ours.glob("**/@v/*")):
+        if path.suffix not in (".zip", ".mod"):
+            continue
+        direct = proj.download_dir / path.relative_to(ours)
+        assert path.read_bytes() == direct.read_bytes(), path.relative_to(ours)
+        compared += 1
+    return compared
+
+
+def _per_file(origin: Origin) -> Counter[str]:
+    return Counter(r.path for r in origin.requests if "/@v/" in r.path)
+
+
+@pytest.mark.asyncio
+async def test_three_replicas_behind_nginx_fetch_every_upstream_file_once(
+    tmp_path: Path, s3_server: S3Server
+) -> None:
+    proj = project("helm")
+    async with _cluster(tmp_path, s3_server, proj) as (cluster, origin, logged, key):
+        run = await _download_all(proj, tmp_path / "go1", cluster.url, key)
+        results = _assert_all_downloaded(run, logged)
+        assert len(results) == len(proj.zips())
+        assert _same_as_direct_download(tmp_path / "go1", proj) >= len(proj.zips())
+        fetched = _per_file(origin)
+        twice = {path: n for path, n in fetched.items() if n > 1}
+        assert not twice, f"fetched more than once: {sorted(twice.items())[:10]}"
+        assert sum(1 for p in fetched if p.endswith(".zip")) == len(proj.zips())
+        # A second go command in a fresh module cache: answered wholly from the bucket.
+        before = len(origin.requests)
+        again = await _download_all(proj, tmp_path / "go2", cluster.url, key)
+        _assert_all_downloaded(again, logged)
+        assert len(origin.requests) == before
+
+
+def _url(base: str, rel: str) -> str:
+    return f"{base}/{rel}"
+
+
+@pytest.mark.asyncio
+async def test_faults_replica_killed_mid_zip_redis_stopped_s3_stopped(
+    tmp_path: Path, s3_server: S3Server
+) -> None:
+    proj = project("helm")
+    biggest = max(proj.zips(), key=lambda p: p.stat().st_size)
+    rel = biggest.relative_to(proj.download_dir).as_posix()
+    async with (
+        _cluster(tmp_path, s3_server, proj) as (cluster, origin, logged, key),
+        aiohttp.ClientSession() as session,
+    ):
+        first = cluster.replicas[0]
+        # 1. A replica SIGKILLed while it streams a zip it is fetching (the origin trickles it).
+        origin.inject(Fault(trickle=0.05, trickle_chunk=16384, times=1), rel)
+        async with session.get(_url(first.url, rel)) as resp:
+            assert resp.status == 200
+            await resp.content.read(16384)
+            await cluster.kill(first)
+            with pytest.raises(aiohttp.ClientPayloadError):
+                await resp.read()
+        bucket_file = cluster.s3.data / cluster.bucket / "goproxy" / rel
+        assert not bucket_file.exists()  # nothing partial in the bucket
+        # Another replica takes over once the dead one's lease has expired.
+        other = cluster.replicas[1]
+        async with session.get(_url(other.url, rel)) as resp:
+            assert resp.status == 200
+            assert await resp.read() == biggest.read_bytes()
+        await cluster.start_replica(first)
+
+        # 2. Redis stopped mid-run: the go command still completes (hits from the bucket,
+        # misses fetched and verified, at worst once per replica).
+        run = await _download_all(proj, tmp_path / "go1", cluster.url, key)
+        _assert_all_downloaded(run, logged)
+        redis = cluster.redis  # type: ignore[attr-defined]
+        redis.stop()
+        again = await _download_all(proj, tmp_path / "go2", cluster.url, key)
+        _assert_all_downloaded(again, logged)
+        redis.start()
+
+        # 3. The S3 server stopped: clear 503s, nothing poisoned, recovery when it returns.
+        await asyncio.to_thread(cluster.s3.stop)
+        try:
+            async with session.get(_url(cluster.url, rel)) as resp:
+                assert resp.status == 503
+                assert "S3 server" in await resp.text()
+        finally:
+            await asyncio.to_thread(cluster.s3.start)
+        third = await _download_all(proj, tmp_path / "go3", cluster.url, key)
+        _assert_all_downloaded(third, logged)
+        assert _same_as_direct_download(tmp_path / "go3", proj) >= len(proj.zips())
