@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.realservers import S3Server, free_port
+from tests.realservers import RedisServer, S3Server, free_port
 
 __all__ = ["Cluster", "Replica", "nginx_config"]
 
@@ -57,12 +57,12 @@ def nginx_config(replica_ports: list[int], listen_port: int) -> str:
 
 @dataclass
 class Cluster:
-    """Replicas sharing ``bucket`` on ``s3`` and the Redis at ``redis_url``, nginx in front."""
+    """Replicas sharing ``bucket`` on ``s3`` and ``redis``, nginx in front."""
 
     root: Path
     s3: S3Server
     bucket: str
-    redis_url: str
+    redis: RedisServer
     upstream: str
     gosumdb: str
     replicas: list[Replica] = field(default_factory=list)
@@ -96,18 +96,21 @@ class Cluster:
             "--s3-endpoint", self.s3.endpoint,
             "--s3-bucket", self.bucket,
             "--s3-prefix", "goproxy/",
-            "--redis-url", self.redis_url,
+            "--redis-url", self.redis.url,
             "--upstream", self.upstream,
             "--sumdb", self.gosumdb,
             "--list-ttl", "0",
             "--retries", "0",
             "--instance-id", replica.name,
         ]  # fmt: skip
-        with open(replica.log, "ab") as err:
+        err = await asyncio.to_thread(open, replica.log, "ab")
+        try:
             replica.proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "gomodproxy", "serve", *args,
                 env=self.environ(), stdout=asyncio.subprocess.PIPE, stderr=err,
             )  # fmt: skip
+        finally:
+            err.close()
         assert replica.proc.stdout is not None
         line = await asyncio.wait_for(replica.proc.stdout.readline(), 60)
         if not line.startswith(b"gomodproxy: serving "):
@@ -122,6 +125,9 @@ class Cluster:
             self.replicas.append(replica)
             await self.start_replica(replica)
         self.nginx_port = free_port()
+        self.nginx = await asyncio.to_thread(self._start_nginx)
+
+    def _start_nginx(self) -> subprocess.Popen[bytes]:
         conf_dir = self.root / "nginx"
         conf_dir.mkdir()
         site = conf_dir / "gomodproxy.conf"
@@ -144,7 +150,7 @@ class Cluster:
         subprocess.run(
             [binary, "-t", "-q", "-e", err, "-p", str(conf_dir), "-c", str(main)], check=True
         )
-        self.nginx = subprocess.Popen(
+        return subprocess.Popen(
             [binary, "-e", err, "-p", str(conf_dir), "-c", str(main), "-g", "daemon off;"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.STDOUT,
