@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.realservers import RedisServer, S3Server, free_port
+from tests.realservers import RedisServer, S3Server, free_port, wait_for_port
 
 __all__ = ["Cluster", "Replica", "nginx_config"]
 
@@ -150,11 +150,13 @@ class Cluster:
         subprocess.run(
             [binary, "-t", "-q", "-e", err, "-p", str(conf_dir), "-c", str(main)], check=True
         )
-        return subprocess.Popen(
+        proc = subprocess.Popen(
             [binary, "-e", err, "-p", str(conf_dir), "-c", str(main), "-g", "daemon off;"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.STDOUT,
         )
+        wait_for_port(proc, self.nginx_port, conf_dir / "error.log", 30)
+        return proc
 
     async def kill(self, replica: Replica) -> None:
         """SIGKILL a replica (no clean-up of any kind)."""

@@ -30,6 +30,7 @@ __all__ = [
     "running_redis",
     "running_versitygw",
     "versitygw_binary",
+    "wait_for_port",
 ]
 
 VERSITYGW_VERSION = "v1.8.0"
@@ -48,7 +49,8 @@ def free_port() -> int:
         return port
 
 
-def _wait_for_port(proc: subprocess.Popen[bytes], port: int, log: Path, timeout: float) -> None:
+def wait_for_port(proc: subprocess.Popen[bytes], port: int, log: Path, timeout: float) -> None:
+    """Wait until ``proc`` listens on 127.0.0.1:``port``; fail with its log if it exits."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -110,7 +112,7 @@ class RedisServer:
             stderr=subprocess.STDOUT,
         )
         log.touch()
-        _wait_for_port(self.proc, self.port, log, 20)
+        wait_for_port(self.proc, self.port, log, 20)
 
     def stop(self) -> None:
         """Stop the server."""
@@ -186,7 +188,7 @@ class S3Server:
                 stderr=subprocess.STDOUT,
                 env=env,
             )
-        _wait_for_port(self.proc, self.port, log, 30)
+        wait_for_port(self.proc, self.port, log, 30)
 
     def stop(self) -> None:
         """Stop the server."""
