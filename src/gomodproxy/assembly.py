@@ -155,6 +155,7 @@ def storage_settings(settings: Settings) -> StorageSettings:
         s3_prefix=settings.s3_prefix,
         s3_region=settings.s3_region,
         redis_url=settings.redis_url,
+        local_cache_mb=settings.local_cache_mb,
     )
 
 

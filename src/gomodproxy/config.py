@@ -85,6 +85,14 @@ OPTIONS: tuple[Option, ...] = (
     Option("s3-prefix", str, "", "key prefix inside the bucket, e.g. goproxy/", "PREFIX"),
     Option("s3-region", str, "", "region of the bucket (default: AWS_REGION)", "REGION"),
     Option(
+        "local-cache-mb",
+        int,
+        0,
+        "with --storage s3: keep immutable files (.info, .mod, .zip) in a local LRU disk "
+        "cache of this size under cache-dir, so hot files cost no S3 request; 0: none",
+        "MIB",
+    ),
+    Option(
         "redis-url",
         str,
         "",
@@ -185,6 +193,7 @@ class Settings:
     s3_bucket: str
     s3_prefix: str
     s3_region: str
+    local_cache_mb: int
     redis_url: str
     upstream: str
     sumdb: str
@@ -396,6 +405,10 @@ def _validate(s: Settings) -> None:
             raise ConfigError(f"--{name.replace('_', '-')} must be more than 0 seconds")
     if s.retries < 0 or s.hot_cache_mb < 0:
         raise ConfigError("--retries and --hot-cache-mb must not be negative")
+    if s.local_cache_mb < 0:
+        raise ConfigError(f"--local-cache-mb must not be negative, not {s.local_cache_mb}")
+    if s.local_cache_mb and s.storage != "s3":
+        raise ConfigError("--local-cache-mb is for --storage s3 (the other backends are local)")
     if s.max_fetches < 1:
         raise ConfigError(f"--max-fetches must be at least 1, not {s.max_fetches}")
     if s.header_timeout <= 0:

@@ -40,7 +40,9 @@ ZIP_KEY = "example.com/m/@v/v1.0.0.zip"
 
 def storage_settings(request: pytest.FixtureRequest, name: str, tmp_path: Path) -> StorageSettings:
     """Settings of backend ``name`` for one test (for ``s3``, a fresh bucket of the session's
-    S3 server, credentials passed as the AWS environment variables would be)."""
+    S3 server, credentials passed as the AWS environment variables would be; ``s3+local``
+    with a 2 MiB local tier in front)."""
+    name, _, tier = name.partition("+")
     if name != "s3":
         return StorageSettings(name, tmp_path / "cache")
     server: S3Server = request.getfixturevalue("s3_server")
@@ -52,11 +54,12 @@ def storage_settings(request: pytest.FixtureRequest, name: str, tmp_path: Path) 
         s3_endpoint=server.endpoint,
         s3_bucket=bucket,
         s3_prefix="cache",
+        local_cache_mb=2 if tier == "local" else 0,
         environ=server.environ(),
     )
 
 
-@pytest_asyncio.fixture(params=sorted(BACKENDS))
+@pytest_asyncio.fixture(params=[*sorted(BACKENDS), "s3+local"])
 async def storage(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[ObjectStore]:
     name: str = request.param
     settings = storage_settings(request, name, tmp_path)

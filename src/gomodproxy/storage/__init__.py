@@ -71,6 +71,8 @@ class StorageSettings:
     s3_prefix: str = ""
     s3_region: str = ""
     redis_url: str = ""
+    #: Size of the local tier in front of a shared backend, MiB (0: none).
+    local_cache_mb: int = 0
     environ: Mapping[str, str] | None = None
 
 
@@ -141,6 +143,13 @@ def open_storage(settings: StorageSettings) -> OpenedStorage:
             f"unknown storage backend {settings.backend!r}; choose one of: {known}"
         ) from None
     opened = factory(settings)
+    if settings.local_cache_mb > 0 and settings.backend == "s3":
+        from gomodproxy.storage.tiered import TieredStorage
+
+        local = FilesystemStorage(settings.location / "local")
+        upgrade(local.root)
+        tiered = TieredStorage(opened.store, local, settings.local_cache_mb << 20)
+        opened = OpenedStorage(tiered, opened.locks, opened.registers, opened.closers)
     if settings.redis_url:
         from gomodproxy.storage.redislocks import RedisLocks, RedisRegisters, connect_redis
 
