@@ -100,17 +100,26 @@ async def test_three_replicas_behind_nginx_fetch_every_upstream_file_once(
 ) -> None:
     proj = project("helm")
     async with _cluster(tmp_path, s3_server, proj) as (cluster, origin, logged, key):
-        run = await _download_all(proj, tmp_path / "go1", cluster.url, key)
-        results = _assert_all_downloaded(run, logged)
-        assert len(results) == len(proj.zips())
-        assert _same_as_direct_download(tmp_path / "go1", proj) >= len(proj.zips())
+        # Two go commands at once on a cold bucket: round robin sends their requests for one
+        # file to different replicas at about the same time (each upstream answer takes
+        # 50 ms, so the fetches overlap); the Redis lease lets one replica fetch, the other
+        # waits and reads the bucket.
+        origin.inject(Fault(delay=0.05))
+        runs = await asyncio.gather(
+            _download_all(proj, tmp_path / "go1", cluster.url, key),
+            _download_all(proj, tmp_path / "go2", cluster.url, key),
+        )
+        for run, home in zip(runs, ("go1", "go2"), strict=True):
+            results = _assert_all_downloaded(run, logged)
+            assert len(results) == len(proj.zips())
+            assert _same_as_direct_download(tmp_path / home, proj) >= len(proj.zips())
         fetched = _per_file(origin)
         twice = {path: n for path, n in fetched.items() if n > 1}
         assert not twice, f"fetched more than once: {sorted(twice.items())[:10]}"
         assert sum(1 for p in fetched if p.endswith(".zip")) == len(proj.zips())
-        # A second go command in a fresh module cache: answered wholly from the bucket.
+        # A third go command in a fresh module cache: answered wholly from the bucket.
         before = len(origin.requests)
-        again = await _download_all(proj, tmp_path / "go2", cluster.url, key)
+        again = await _download_all(proj, tmp_path / "go3", cluster.url, key)
         _assert_all_downloaded(again, logged)
         assert len(origin.requests) == before
 
