@@ -65,6 +65,8 @@ class Cluster:
     redis: RedisServer
     upstream: str
     gosumdb: str
+    #: More ``serve`` arguments for every replica.
+    extra_args: list[str] = field(default_factory=list)
     replicas: list[Replica] = field(default_factory=list)
     nginx_port: int = 0
     nginx: subprocess.Popen[bytes] | None = None
@@ -102,6 +104,7 @@ class Cluster:
             "--list-ttl", "0",
             "--retries", "0",
             "--instance-id", replica.name,
+            *self.extra_args,
         ]  # fmt: skip
         err = await asyncio.to_thread(open, replica.log, "ab")
         try:

@@ -85,6 +85,16 @@ OPTIONS: tuple[Option, ...] = (
     Option("s3-prefix", str, "", "key prefix inside the bucket, e.g. goproxy/", "PREFIX"),
     Option("s3-region", str, "", "region of the bucket (default: AWS_REGION)", "REGION"),
     Option(
+        "zip-redirect",
+        float,
+        0.0,
+        "with --storage s3: answer a stored zip with a 302 to a presigned S3 URL valid this "
+        "many seconds (the client fetches it from S3; the go command checks its hash); never "
+        "for private modules (GONOPROXY/GONOSUMDB) or requests carrying credentials; 0: stream "
+        "every zip through the proxy",
+        "SECONDS",
+    ),
+    Option(
         "local-cache-mb",
         int,
         0,
@@ -193,6 +203,7 @@ class Settings:
     s3_bucket: str
     s3_prefix: str
     s3_region: str
+    zip_redirect: float
     local_cache_mb: int
     redis_url: str
     upstream: str
@@ -405,6 +416,8 @@ def _validate(s: Settings) -> None:
             raise ConfigError(f"--{name.replace('_', '-')} must be more than 0 seconds")
     if s.retries < 0 or s.hot_cache_mb < 0:
         raise ConfigError("--retries and --hot-cache-mb must not be negative")
+    if s.zip_redirect and s.storage != "s3":
+        raise ConfigError("--zip-redirect needs --storage s3 (presigned URLs of the bucket)")
     if s.local_cache_mb < 0:
         raise ConfigError(f"--local-cache-mb must not be negative, not {s.local_cache_mb}")
     if s.local_cache_mb and s.storage != "s3":

@@ -24,7 +24,7 @@ import contextlib
 import secrets
 import subprocess
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import aiohttp
@@ -44,7 +44,11 @@ pytestmark = [pytest.mark.gocmd, pytest.mark.corpus, pytest.mark.slow]
 
 @contextlib.asynccontextmanager
 async def _cluster(
-    tmp_path: Path, s3_server: S3Server, proj: Project, replicas: int = 3
+    tmp_path: Path,
+    s3_server: S3Server,
+    proj: Project,
+    replicas: int = 3,
+    extra_args: Sequence[str] = (),
 ) -> AsyncIterator[tuple[Cluster, Origin, dict[tuple[str, str], ModuleSums], str]]:
     sums = await asyncio.to_thread(sums_from_cache, proj.download_dir)
     logged = {(s.path, s.version): s for s in sums}
@@ -55,7 +59,9 @@ async def _cluster(
             await asyncio.to_thread(db.store.append, [s.record_text() for s in sums])
             origin = Origin(proj.download_dir)
             await origin.start()
-            cluster = Cluster(tmp_path, s3_server, bucket, redis, origin.url, db.gosumdb)
+            cluster = Cluster(
+                tmp_path, s3_server, bucket, redis, origin.url, db.gosumdb, [*extra_args]
+            )
             try:
                 await cluster.start(replicas)
                 yield cluster, origin, logged, db.key.verifier_key
@@ -211,3 +217,56 @@ async def test_faults_replica_killed_mid_zip_redis_stopped_s3_stopped(
         third = await _download_all(proj, tmp_path / "go3", cluster.url, key)
         _assert_all_downloaded(third, logged)
         assert _same_as_direct_download(tmp_path / "go3", proj) >= len(proj.zips())
+
+
+@pytest.mark.asyncio
+async def test_zip_redirect_sends_stored_zips_to_presigned_urls_the_go_command_follows(
+    tmp_path: Path, s3_server: S3Server
+) -> None:
+    """``--zip-redirect``: a stored zip is a 302 to a presigned S3 URL; the go command follows
+    it and checks the zip against the checksum database as always. A zip not stored yet is
+    streamed; a module that must stay behind the proxy (GONOSUMDB here) is never redirected,
+    nor is a request that carries credentials."""
+    proj = project("helm")
+    private = "github.com/spf13"
+    args = ["--zip-redirect", "120", "--gonosumdb", f"{private}/*"]
+    async with (
+        _cluster(tmp_path, s3_server, proj, replicas=1, extra_args=args) as (
+            cluster,
+            _,
+            logged,
+            key,
+        ),
+        aiohttp.ClientSession() as session,
+    ):
+        first = await _download_all(proj, tmp_path / "go1", cluster.url, key)
+        _assert_all_downloaded(first, logged)  # every zip a miss: streamed
+        second = await _download_all(proj, tmp_path / "go2", cluster.url, key)
+        _assert_all_downloaded(second, logged)
+        assert _same_as_direct_download(tmp_path / "go2", proj) >= len(proj.zips())
+        log = cluster.replicas[0].log.read_text()
+        redirected = [line for line in log.splitlines() if ".zip 302 " in line]
+        privates = [
+            p for p in proj.zips() if f"/{private}/" in f"/{p.relative_to(proj.download_dir)}"
+        ]
+        assert privates
+        assert len(redirected) == len(proj.zips()) - len(privates)
+        assert not any(f"GET /{private}/" in line for line in redirected)
+        assert "X-Amz-Signature" not in log  # the signed URL is never logged
+        # Followed by hand: the URL is the bucket's, of limited life, and serves the zip.
+        some = next(p for p in proj.zips() if p not in privates)
+        rel = some.relative_to(proj.download_dir).as_posix()
+        async with session.get(_url(cluster.url, rel), allow_redirects=False) as resp:
+            assert resp.status == 302
+            location = resp.headers["Location"]
+            assert location.startswith(cluster.s3.endpoint)
+            assert "X-Amz-Expires=120" in location
+        async with session.get(location) as resp:
+            assert resp.status == 200
+            assert await resp.read() == some.read_bytes()
+        headers = {"Authorization": "Bearer x"}
+        async with session.get(
+            _url(cluster.url, rel), headers=headers, allow_redirects=False
+        ) as resp:
+            assert resp.status == 200
+            assert await resp.read() == some.read_bytes()

@@ -52,6 +52,7 @@ from gomodproxy.storage.base import (
     ObjectNotFound,
     ObjectReader,
     ObjectStore,
+    Presigner,
 )
 from gomodproxy.storage.locks import Locks
 from gomodproxy.sumdb.gosumdb import use_sumdb
@@ -352,6 +353,15 @@ class ModuleService:
         return await self._files.do(rel, resolve)
 
     # -- .zip -------------------------------------------------------------------------------
+
+    async def zip_url(self, path: str, version: str, expires: float) -> str | None:
+        """A presigned URL of the stored (so verified) zip, valid ``expires`` seconds; None
+        when the store cannot sign URLs or the zip is not stored yet (then stream it)."""
+        if not isinstance(self._storage, Presigner):
+            return None
+        return await self._storage.presigned_url(
+            file_key(path, version, FileKind.ZIP.value), expires
+        )
 
     @contextlib.asynccontextmanager
     async def open_zip(

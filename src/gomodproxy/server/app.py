@@ -83,6 +83,10 @@ def make_app(
         instance_id=instance_id,
         list_max_age=int(settings.list_ttl),
         zip_verify_first=settings.zip_verify_first,
+        zip_redirect=settings.zip_redirect,
+        may_redirect=lambda path: (
+            not (plan.private.is_noproxy(path) or plan.private.is_nosumdb(path))
+        ),
         ready=lambda: state.ready,
         status=StatusInfo(
             instance_id=instance_id,

@@ -310,9 +310,12 @@ class S3Storage:
             self._fail("remove corrupt object", key, exc)
         raise CorruptObject(key, reason)
 
-    async def presign(self, key: str, expires: float) -> str:
-        """A URL that GETs the object without credentials for ``expires`` seconds."""
+    async def presigned_url(self, key: str, expires: float) -> str | None:
+        """A URL that GETs the object without credentials for ``expires`` seconds (one HEAD
+        first: None when nothing is stored). The signature is in the URL: never log it."""
         check_key(key)
+        if not await self._exists(key):
+            return None
         try:
             url: str = await obstore.sign_async(
                 self._store, "GET", self._name(key), timedelta(seconds=expires)

@@ -33,6 +33,7 @@ from gomodproxy.storage.base import (
     ObjectNotFound,
     ObjectReader,
     ObjectStore,
+    Presigner,
     PutSource,
     check_key,
 )
@@ -217,6 +218,12 @@ class TieredStorage:
     async def list(self, prefix: str) -> list[str]:
         """Always the shared store's listing."""
         return await self._shared.list(prefix)
+
+    async def presigned_url(self, key: str, expires: float) -> str | None:
+        """The shared store's presigned URL (None when it cannot sign or holds nothing)."""
+        if isinstance(self._shared, Presigner):
+            return await self._shared.presigned_url(key, expires)
+        return None
 
     # -- writing ---------------------------------------------------------------------------
 
