@@ -39,7 +39,9 @@ from tests.origin import Fault, Origin
 from tests.proxykit import running_sumdb
 from tests.realservers import S3Server, running_redis
 
-pytestmark = [pytest.mark.gocmd, pytest.mark.corpus, pytest.mark.slow]
+# Each test runs the go command over Helm's 330 modules two or three times through a cluster of
+# processes: minutes on a loaded 2-core machine, more than the suite's default timeout.
+pytestmark = [pytest.mark.gocmd, pytest.mark.corpus, pytest.mark.slow, pytest.mark.timeout(1200)]
 
 
 @contextlib.asynccontextmanager
