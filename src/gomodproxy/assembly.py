@@ -222,6 +222,7 @@ def module_service(
         upstreams.chain,
         checksums=upstreams.checksums,
         locks=storage.locks,
+        shared_values=storage.expiring,
         options=ServiceOptions(
             list_ttl=settings.list_ttl,
             negative_ttl=settings.negative_ttl,

@@ -54,7 +54,7 @@ from gomodproxy.storage.base import (
     ObjectStore,
     Presigner,
 )
-from gomodproxy.storage.locks import Locks
+from gomodproxy.storage.locks import ExpiringValues, Locks
 from gomodproxy.sumdb.gosumdb import use_sumdb
 from gomodproxy.upstream.chain import UpstreamChain
 
@@ -162,6 +162,7 @@ class ModuleService:
         spool_dir: Path | None = None,
         options: ServiceOptions | None = None,
         observer: CacheObserver | None = None,
+        shared_values: ExpiringValues | None = None,
     ) -> None:
         self._storage = storage
         self._locks = locks
@@ -170,7 +171,9 @@ class ModuleService:
         self._spool_dir = spool_dir if spool_dir is not None else storage.spool_dir
         self._options = options or ServiceOptions()
         self._observer: CacheObserver = observer or NullObserver()
-        self._negative = NegativeCache(self._options.negative_ttl, self._options.negative_entries)
+        self._negative = NegativeCache(
+            self._options.negative_ttl, self._options.negative_entries, shared=shared_values
+        )
         self._limiter = FetchLimiter(self._options.max_fetches, self._options.queue_timeout)
         self._hot = HotCache(self._options.hot_bytes, self._options.hot_item)
         self._files: SingleFlight[bytes] = SingleFlight(on_join=self._joined)
@@ -251,7 +254,7 @@ class ModuleService:
             self._hot.put(key, data)
             return data
         self._observer.cache_result(kind, False)
-        remembered = self._negative.get(key)
+        remembered = await self._negative.lookup(key)
         if remembered is not None:
             raise remembered
         data = await self._files.do(
@@ -287,7 +290,7 @@ class ModuleService:
                         else:
                             fetched = await self._chain.mod(path, version, headers=headers)
                 except ModuleNotFound as exc:
-                    self._negative.remember(key, exc)
+                    await self._negative.record(key, exc)
                     raise
                 if kind is FileKind.INFO:
                     validate_info(fetched.data, path, version, upstream=fetched.upstream)
@@ -331,7 +334,7 @@ class ModuleService:
         The answer names a canonical version; its ``.info`` is kept if we had none.
         """
         rel = f"{file_key(path, query, 'info')}"
-        remembered = self._negative.get(rel)
+        remembered = await self._negative.lookup(rel)
         if remembered is not None:
             raise remembered
 
@@ -340,7 +343,7 @@ class ModuleService:
                 async with self._limiter.slot():
                     fetched = await self._chain.info(path, query, headers=headers)
             except ModuleNotFound as exc:
-                self._negative.remember(rel, exc)
+                await self._negative.record(rel, exc)
                 raise
             resolved = validate_info(fetched.data, path, query, upstream=fetched.upstream)
             key = file_key(path, resolved, "info")
@@ -489,6 +492,9 @@ class ModuleService:
     ) -> None:
         key = flight.key
         try:
+            shared = await self._negative.lookup(key)  # another replica's not-found
+            if shared is not None:
+                raise shared
             await flight.create_spool()
             async with self._fetch_lock(key):
                 existing = await self._storage.stat(key)
@@ -504,7 +510,7 @@ class ModuleService:
                         async for chunk in up.body.chunks():
                             await flight.append(chunk)
                 except ModuleNotFound as exc:
-                    self._negative.remember(key, exc)
+                    await self._negative.record(key, exc)
                     raise
                 h1 = await asyncio.to_thread(
                     validate_zip, flight.spool, path, version, upstream=flight.upstream

@@ -31,13 +31,14 @@ from gomodproxy.storage.base import (
 )
 from gomodproxy.storage.filesystem import FilesystemStorage
 from gomodproxy.storage.fsformat import upgrade
-from gomodproxy.storage.locks import FileLocks, LocalLocks, Locks, Registers
+from gomodproxy.storage.locks import ExpiringValues, FileLocks, LocalLocks, Locks, Registers
 from gomodproxy.storage.memory import MemoryStorage
 
 __all__ = [
     "BACKENDS",
     "INTERNAL_PREFIX",
     "CorruptObject",
+    "ExpiringValues",
     "FileLocks",
     "FilesystemStorage",
     "InvalidStorageKey",
@@ -85,6 +86,8 @@ class OpenedStorage:
     locks: Locks
     registers: Registers | None = None
     closers: tuple[Callable[[], Awaitable[None]], ...] = field(default=())
+    #: Shared short-lived values (not-found answers), None: each process keeps its own.
+    expiring: ExpiringValues | None = None
 
     async def aclose(self) -> None:
         """Close the clients opened with the storage (Redis connections)."""
@@ -149,9 +152,16 @@ def open_storage(settings: StorageSettings) -> OpenedStorage:
         local = FilesystemStorage(settings.location / "local")
         upgrade(local.root)
         tiered = TieredStorage(opened.store, local, settings.local_cache_mb << 20)
-        opened = OpenedStorage(tiered, opened.locks, opened.registers, opened.closers)
+        opened = OpenedStorage(
+            tiered, opened.locks, opened.registers, opened.closers, opened.expiring
+        )
     if settings.redis_url:
-        from gomodproxy.storage.redislocks import RedisLocks, RedisRegisters, connect_redis
+        from gomodproxy.storage.redislocks import (
+            RedisExpiringValues,
+            RedisLocks,
+            RedisRegisters,
+            connect_redis,
+        )
 
         client = connect_redis(settings.redis_url)
         opened = OpenedStorage(
@@ -159,5 +169,6 @@ def open_storage(settings: StorageSettings) -> OpenedStorage:
             RedisLocks(client),
             RedisRegisters(client),
             (*opened.closers, client.aclose),
+            RedisExpiringValues(client),
         )
     return opened

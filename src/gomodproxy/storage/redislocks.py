@@ -37,7 +37,13 @@ from gomodproxy.logthrottle import LogThrottle
 from gomodproxy.storage.base import check_key
 from gomodproxy.storage.keyedlock import KeyedLocks
 
-__all__ = ["RedisLocks", "RedisRegisters", "RedisUnavailable", "connect_redis"]
+__all__ = [
+    "RedisExpiringValues",
+    "RedisLocks",
+    "RedisRegisters",
+    "RedisUnavailable",
+    "connect_redis",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -235,3 +241,36 @@ class RedisRegisters:
         except (RedisError, OSError) as exc:
             raise RedisUnavailable(f"writing {name}", exc) from exc
         return bool(done)
+
+
+class RedisExpiringValues:
+    """Values with a time to live (``SET ... PX``), shared by every replica using one Redis."""
+
+    def __init__(self, client: aioredis.Redis, *, namespace: str = "gomodproxy:") -> None:
+        self._redis = client
+        self._namespace = namespace
+
+    def _name(self, name: str) -> str:
+        return f"{self._namespace}expiring:{name}"
+
+    async def get(self, name: str) -> bytes | None:
+        """The value, or None. Raises :class:`RedisUnavailable`."""
+        try:
+            value: bytes | str | None = await self._redis.get(self._name(name))
+        except (RedisError, OSError) as exc:
+            raise RedisUnavailable(f"reading {name}", exc) from exc
+        return value.encode() if isinstance(value, str) else value
+
+    async def put(self, name: str, value: bytes, ttl: float) -> None:
+        """Hold ``value`` for ``ttl`` seconds. Raises :class:`RedisUnavailable`."""
+        try:
+            await self._redis.set(self._name(name), value, px=max(1, int(ttl * 1000)))
+        except (RedisError, OSError) as exc:
+            raise RedisUnavailable(f"writing {name}", exc) from exc
+
+    async def delete(self, name: str) -> None:
+        """Drop the value. Raises :class:`RedisUnavailable`."""
+        try:
+            await self._redis.delete(self._name(name))
+        except (RedisError, OSError) as exc:
+            raise RedisUnavailable(f"deleting {name}", exc) from exc
