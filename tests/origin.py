@@ -184,7 +184,8 @@ class Origin:
             resp.enable_chunked_encoding()
         else:
             resp.content_length = len(data)
-        resp.content_type = "application/octet-stream"
+        if "Content-Type" not in resp.headers:  # a fault's headers may declare another type
+            resp.content_type = "application/octet-stream"
         await resp.prepare(request)
         cut = fault.truncate_at if fault.truncate_at is not None else fault.stall_at
         if cut is None:

@@ -10,7 +10,8 @@ what it needs here, with the same rules:
   its own format, see ``FORMAT`` in :mod:`gomodproxy.storage.filesystem`);
 - :func:`open_upstreams` opens the HTTP client, the upstream chain and the checksum-database
   client with its verifier state (kept in the store, whichever backend it is);
-- :func:`module_service` builds the cache service over them.
+- :func:`module_service` builds the cache service over them;
+- :func:`eviction_policy` reads the cache limits and the pinned modules' files.
 
 Nothing here knows which backend it was handed: each backend supplies its own spool folder and
 maintenance (:meth:`~gomodproxy.storage.base.ObjectStore.sweep_orphans`).
@@ -21,14 +22,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import secrets
-from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, replace
+import ssl
+import tomllib
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import aiohttp
 from yarl import URL
 
 from gomodproxy.cache.events import CacheObserver
+from gomodproxy.cache.eviction import EvictionPolicy, load_pins
 from gomodproxy.cache.service import ChecksumPolicy, ModuleService, ServiceOptions
 from gomodproxy.config import Settings, parse_listen
 from gomodproxy.errors import ConfigError
@@ -39,29 +45,44 @@ from gomodproxy.module.goproxy import (
     parse_goproxy,
     private_settings,
 )
+from gomodproxy.module.policy import Policy, PolicyHolder, RulesError, parse_policy
 from gomodproxy.storage import OpenedStorage, StorageSettings, open_storage
 from gomodproxy.sumdb.client import SumDBClient
 from gomodproxy.sumdb.fetch import SumDBEndpoint, SumDBHTTPFetcher
 from gomodproxy.sumdb.gosumdb import SumDBConfig, goproxy_is_single_file, parse_gosumdb
+from gomodproxy.sumdb.seams import VerifierState
 from gomodproxy.sumdb.storestate import StorageVerifierState
+from gomodproxy.upstream.base import Fetcher
+from gomodproxy.upstream.breaker import BreakerFetcher, BreakerObserver, CircuitBreaker
 from gomodproxy.upstream.chain import (
     UpstreamChain,
     UpstreamObserver,
     build_chain,
     transport_for,
 )
-from gomodproxy.upstream.netrc import load_netrc, netrc_path
+from gomodproxy.upstream.faults import FaultPlan, parse_faults
+from gomodproxy.upstream.modulefetch import ModuleFetcher
+from gomodproxy.upstream.netrc import NetrcCredentials, load_netrc, netrc_path
 from gomodproxy.upstream.proxyclient import FetchPolicy
+from gomodproxy.vcs.fetcher import GitFetcher
+from gomodproxy.vcs.resolve import RewriteRule, parse_rewrites
 
 __all__ = [
     "Plan",
     "Upstreams",
     "check_settings",
+    "client_tls",
     "describe_upstreams",
+    "eviction_policy",
+    "load_faults",
+    "load_policy",
     "module_service",
     "open_store",
     "open_upstreams",
+    "reload_policy",
     "storage_settings",
+    "upstream_layers",
+    "vcs_fetcher",
     "with_defaults",
 ]
 
@@ -78,6 +99,12 @@ class Plan:
     proxies: ProxyList
     private: PrivateSettings
     sumdb: SumDBConfig | None
+    #: The fault drill of ``--faults`` (None: no drill, the normal case).
+    faults: FaultPlan | None = None
+    #: ``--vcs-rewrite`` rules, longest prefix first.
+    vcs_rules: tuple[RewriteRule, ...] = ()
+    #: The ``--rules`` in force (replaced whole by :func:`reload_policy`).
+    policy: PolicyHolder = field(default_factory=PolicyHolder)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +116,8 @@ class Upstreams:
     checksums: ChecksumPolicy
     #: The database's own fetcher (the proxy relays it), None with GOSUMDB=off.
     sumdb_fetcher: SumDBHTTPFetcher | None
+    #: The checksum-database client itself, None with GOSUMDB=off.
+    verifier: SumDBClient | None = None
 
 
 def with_defaults(settings: Settings, environ: Mapping[str, str]) -> Settings:
@@ -112,6 +141,7 @@ def check_settings(settings: Settings) -> Plan:
         sumdb = parse_gosumdb(settings.sumdb)
     except ConfigError as exc:
         raise ConfigError(f"invalid --sumdb {settings.sumdb!r}: {exc}") from exc
+    vcs_rules = parse_rewrites(settings.vcs_rewrite)
     host, port = parse_listen(settings.listen)
     for url in proxies.proxy_urls:
         u = URL(url)
@@ -123,13 +153,105 @@ def check_settings(settings: Settings) -> Plan:
                     "loop; point --upstream at another proxy (GOPROXY in the environment may "
                     "name this one)"
                 )
-    if not proxies.proxy_urls:
+    if not proxies.proxy_urls and not vcs_rules:
         logger.warning(
-            "proxy.no_upstream upstream=%s: only cached files can be served (direct fetching "
-            "is not supported yet); give a proxy URL in --upstream to fetch new ones",
+            "proxy.no_upstream upstream=%s: no proxy URL and no --vcs-rewrite: only cached "
+            "files and repositories named by a .git qualifier can be served; give a proxy URL "
+            "in --upstream or a --vcs-rewrite rule to fetch new ones",
             describe_upstreams(proxies),
         )
-    return Plan(settings, proxies, private, sumdb)
+    faults = load_faults(settings.faults) if settings.faults is not None else None
+    policy = load_policy(settings.rules) if settings.rules is not None else Policy()
+    return Plan(
+        settings,
+        proxies,
+        private,
+        sumdb,
+        faults=faults,
+        vcs_rules=vcs_rules,
+        policy=PolicyHolder(policy),
+    )
+
+
+def load_faults(path: Path) -> FaultPlan:
+    """The fault drill in ``path`` (TOML, see :mod:`gomodproxy.upstream.faults`)."""
+    try:
+        with open(path, "rb") as f:
+            doc = tomllib.load(f)
+    except OSError as exc:
+        raise ConfigError(f"cannot read --faults {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"--faults {path} is not valid TOML: {exc}") from None
+    return parse_faults(doc, str(path))
+
+
+def load_policy(path: Path) -> Policy:
+    """Read and parse a ``--rules`` file; RulesError names the line and the problem."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise RulesError(str(path), 0, f"cannot read the rules file: {exc.strerror}") from None
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise RulesError(str(path), 0, f"not valid TOML: {exc}") from None
+    return parse_policy(doc, text, str(path))
+
+
+async def reload_policy(plan: Plan, *, trigger: str = "sighup") -> bool:
+    """Load the ``--rules`` file again and put it in force; a bad file is logged and the
+    rules in force stay. True when the new rules are in force."""
+    path = plan.settings.rules
+    if path is None:
+        return False
+    try:
+        policy = await asyncio.to_thread(load_policy, path)
+    except ConfigError as exc:
+        logger.error("rules.reload_refused trigger=%s %s; the rules in force stay", trigger, exc)
+        return False
+    plan.policy.swap(policy)
+    logger.info(
+        "rules.reloaded trigger=%s path=%s rules=%d pid=%d",
+        trigger,
+        path,
+        len(policy.rules),
+        os.getpid(),
+    )
+    return True
+
+
+def client_tls(ca_file: Path | None) -> ssl.SSLContext | None:
+    """The TLS context of outgoing connections: the system's CAs plus ``--ca-file``."""
+    if ca_file is None:
+        return None
+    context = ssl.create_default_context()
+    try:
+        context.load_verify_locations(cafile=str(ca_file))
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"cannot load --ca-file {ca_file}: {exc}") from exc
+    return context
+
+
+def vcs_fetcher(
+    plan: Plan,
+    session: aiohttp.ClientSession | None = None,
+    netrc: NetrcCredentials | None = None,
+) -> GitFetcher:
+    """The git fetcher used for ``direct`` (and for private paths): its clones under
+    ``--vcs-cache-dir``, by default ``<cache-dir>/.gomodproxy/vcs``; with a ``session`` it
+    also finds repositories through go-import meta tags."""
+    settings = plan.settings
+    folder = settings.vcs_cache_dir or settings.cache_dir / ".gomodproxy" / "vcs"
+    return GitFetcher(
+        folder,
+        plan.vcs_rules,
+        timeout=settings.vcs_timeout,
+        max_zip=settings.vcs_max_zip_mb << 20,
+        refs_ttl=max(settings.list_ttl, 5.0),
+        session=session if settings.vcs_meta_tags else None,
+        ca_file=settings.ca_file,
+        netrc=netrc,
+    )
 
 
 def describe_upstreams(proxies: ProxyList) -> str:
@@ -170,14 +292,51 @@ def fetch_policy(settings: Settings) -> FetchPolicy:
     )
 
 
+def upstream_layers(
+    plan: Plan, observer: BreakerObserver | None = None
+) -> Callable[[ModuleFetcher], ModuleFetcher] | None:
+    """What goes in front of each upstream proxy: the fault drill (innermost, so the breaker
+    sees its failures as the upstream's), then the circuit breaker; None when neither is on."""
+    settings = plan.settings
+    faults = plan.faults
+    if faults is None and settings.breaker_failures == 0:
+        return None
+
+    def wrap(fetcher: ModuleFetcher) -> ModuleFetcher:
+        if faults is not None:
+            fetcher = faults.wrap(fetcher)
+        if settings.breaker_failures:
+            breaker = CircuitBreaker(
+                fetcher.name,
+                failures=settings.breaker_failures,
+                cooldown=settings.breaker_cooldown,
+                observer=observer,
+            )
+            fetcher = BreakerFetcher(fetcher, breaker)
+        return fetcher
+
+    return wrap
+
+
 @contextlib.asynccontextmanager
 async def open_upstreams(
-    plan: Plan, storage: OpenedStorage, *, observer: UpstreamObserver | None = None
+    plan: Plan,
+    storage: OpenedStorage | None,
+    *,
+    observer: UpstreamObserver | None = None,
+    breaker_observer: BreakerObserver | None = None,
+    verifier_state: VerifierState | None = None,
+    connections_per_host: int = 32,
+    trace: Callable[[Fetcher], Fetcher] | None = None,
 ) -> AsyncIterator[Upstreams]:
     """Open the upstream side for the block's duration: HTTP client, chain, and the verifier
-    (its tree head and proven tiles kept in ``storage``, shared by every process using it)."""
+    (its tree head and proven tiles kept in ``verifier_state`` when given, else in ``storage``,
+    shared by every process using it)."""
     settings = plan.settings
-    connector = aiohttp.TCPConnector(limit=100, limit_per_host=32)
+    tls = await asyncio.to_thread(client_tls, settings.ca_file)
+    connector = aiohttp.TCPConnector(
+        limit=100, limit_per_host=connections_per_host, ssl=tls or True
+    )
     async with aiohttp.ClientSession(connector=connector, trust_env=False) as session:
         policy = fetch_policy(settings)
         netrc = await asyncio.to_thread(load_netrc, settings.netrc)
@@ -188,24 +347,35 @@ async def open_upstreams(
             policy=policy,
             netrc=netrc,
             observer=observer,
+            direct=vcs_fetcher(plan, session, netrc),
+            router=lambda path: plan.policy.current.route(path),
+            wrap=upstream_layers(plan, breaker_observer),
+            wrap_transport=trace,
         )
+        wrapper = trace or (lambda f: f)
         verifier: SumDBClient | None = None
         db_fetcher: SumDBHTTPFetcher | None = None
         if plan.sumdb is not None:
             endpoint = SumDBEndpoint(
                 plan.sumdb,
                 plan.proxies,
-                lambda url: transport_for(url, session, policy=policy, netrc=netrc),
+                lambda url: wrapper(transport_for(url, session, policy=policy, netrc=netrc)),
             )
             db_fetcher = SumDBHTTPFetcher(endpoint)
-            state = StorageVerifierState(storage.store, storage.locks, registers=storage.registers)
+            state = verifier_state
+            if state is None:
+                if storage is None:
+                    raise ValueError("open_upstreams needs a storage or a verifier_state")
+                state = StorageVerifierState(
+                    storage.store, storage.locks, registers=storage.registers
+                )
             verifier = SumDBClient(plan.sumdb.verifier_key, db_fetcher, state)
         checksums = ChecksumPolicy(
             verifier,
             gonosumdb=plan.private.gonosumdb,
             goproxy_is_single_file=goproxy_is_single_file(settings.upstream),
         )
-        yield Upstreams(session, chain, checksums, db_fetcher)
+        yield Upstreams(session, chain, checksums, db_fetcher, verifier)
 
 
 def module_service(
@@ -234,3 +404,9 @@ def module_service(
         ),
         observer=observer,
     )
+
+
+async def eviction_policy(settings: Settings) -> EvictionPolicy:
+    """The cache limits of ``settings`` with the module versions its ``keep`` files pin."""
+    pins = await asyncio.to_thread(load_pins, settings.keep)
+    return EvictionPolicy(settings.cache_max_bytes, settings.cache_max_seconds, pins)

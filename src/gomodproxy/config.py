@@ -35,7 +35,9 @@ __all__ = [
     "default_cache_dir",
     "env_name",
     "load_toml",
+    "parse_age",
     "parse_listen",
+    "parse_size",
     "read_go_env",
 ]
 
@@ -55,6 +57,9 @@ class Option:
     default: object
     help: str
     metavar: str = ""
+    #: For a ``tuple`` option, the type of its items: ``str`` (whitespace-separated in the
+    #: environment) or ``Path`` (``os.pathsep``-separated).
+    item: type = str
 
     @property
     def attr(self) -> str:
@@ -187,7 +192,137 @@ OPTIONS: tuple[Option, ...] = (
     Option("instance-id", str, "", "name of this proxy in Via headers (loop detection)", "ID"),
     Option("netrc", Path, None, ".netrc for upstreams (default $NETRC, else ~/.netrc)", "FILE"),
     Option("log-json", bool, False, "write log lines as JSON objects", ""),
+    Option(
+        "rules",
+        Path,
+        None,
+        "TOML file of per-module rules: deny (403 with a reason), direct or upstream only, "
+        "version deny and allow lists; reloaded on SIGHUP or when it changes",
+        "FILE",
+    ),
+    Option(
+        "client-auth",
+        tuple,
+        (),
+        "require a credential for module paths matching PATTERNS (GOPRIVATE globs, or "
+        "/metrics): PATTERNS=sha256:HEX (a token's SHA-256, as bearer token or basic-auth "
+        "password) or PATTERNS=USER:sha256:HEX (repeatable; a TOML list)",
+        "PATTERNS=HASH",
+    ),
+    Option(
+        "vcs-rewrite",
+        tuple,
+        (),
+        "where private repositories are, PREFIX=URLPREFIX (repeatable; a TOML list; in the "
+        "variable separated by spaces): a module path under PREFIX (ending in '/') is cloned "
+        "from URLPREFIX plus its next path element (+ .git when that exists)",
+        "PREFIX=URL",
+    ),
+    Option(
+        "vcs-cache-dir",
+        Path,
+        None,
+        "folder of the bare git clones of private modules; default: <cache-dir>/.gomodproxy/vcs",
+        "DIR",
+    ),
+    Option(
+        "vcs-max-zip-mb",
+        int,
+        500,
+        "largest repository tree (git archive output) read for one module zip, MiB",
+        "MIB",
+    ),
+    Option("vcs-timeout", float, 300.0, "deadline of one git command", "SECONDS"),
+    Option(
+        "vcs-meta-tags",
+        bool,
+        False,
+        "find private repositories without a --vcs-rewrite rule through go-import meta tags "
+        "(https://<module path>?go-get=1), as the go command does; off by default, so the "
+        "proxy contacts only the hosts its rules name",
+        "",
+    ),
+    Option(
+        "ca-file",
+        Path,
+        None,
+        "extra certificate authority (PEM), trusted besides the system's for https upstreams, "
+        "the checksum database, git and go-import meta-tag lookups",
+        "FILE",
+    ),
+    Option(
+        "cache-max-size",
+        str,
+        "",
+        "evict the least recently used module versions while the cache holds more than this "
+        "(e.g. 50GiB, 800MB; empty: no limit)",
+        "SIZE",
+    ),
+    Option(
+        "cache-max-age",
+        str,
+        "",
+        "evict module versions nobody asked for in this long (e.g. 90d, 12h; empty: never)",
+        "AGE",
+    ),
+    Option(
+        "keep",
+        tuple,
+        (),
+        "go.mod or go.sum file whose module versions are never evicted (repeatable; in the "
+        "environment, separated by ':')",
+        "FILE",
+        Path,
+    ),
+    Option(
+        "breaker-failures",
+        int,
+        0,
+        "failed requests in a row (errors, timeouts) that open an upstream's circuit: it is "
+        "then not asked for --breaker-cooldown seconds, then probed; 0: no circuit breaker",
+        "N",
+    ),
+    Option(
+        "breaker-cooldown",
+        float,
+        30.0,
+        "seconds an upstream's open circuit stays open before a probe request",
+        "SECONDS",
+    ),
+    Option(
+        "faults",
+        Path,
+        None,
+        "fault-drill file (TOML): inject upstream failures on purpose, to rehearse them in "
+        "staging (docs/guides/operations.md); refused with --production",
+        "FILE",
+    ),
+    Option(
+        "production",
+        bool,
+        False,
+        "mark this proxy as a production one: fault drills (--faults) are refused",
+        "",
+    ),
 )
+
+_SIZE_UNITS = {
+    "": 1,
+    "b": 1,
+    "k": 1000,
+    "kb": 1000,
+    "kib": 1 << 10,
+    "m": 1000**2,
+    "mb": 1000**2,
+    "mib": 1 << 20,
+    "g": 1000**3,
+    "gb": 1000**3,
+    "gib": 1 << 30,
+    "t": 1000**4,
+    "tb": 1000**4,
+    "tib": 1 << 40,
+}
+_AGE_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 _BY_NAME = {o.name: o for o in OPTIONS}
 
@@ -234,6 +369,21 @@ class Settings:
     instance_id: str
     netrc: Path | None
     log_json: bool
+    rules: Path | None
+    client_auth: tuple[str, ...]
+    vcs_rewrite: tuple[str, ...]
+    vcs_cache_dir: Path | None
+    vcs_max_zip_mb: int
+    vcs_timeout: float
+    vcs_meta_tags: bool
+    ca_file: Path | None
+    cache_max_size: str
+    cache_max_age: str
+    keep: tuple[Path, ...]
+    breaker_failures: int
+    breaker_cooldown: float
+    faults: Path | None
+    production: bool
 
     @property
     def host(self) -> str:
@@ -244,6 +394,16 @@ class Settings:
     def port(self) -> int:
         """The port part of ``listen``."""
         return parse_listen(self.listen)[1]
+
+    @property
+    def cache_max_bytes(self) -> int | None:
+        """``cache-max-size`` in bytes; None when unlimited."""
+        return parse_size(self.cache_max_size) if self.cache_max_size else None
+
+    @property
+    def cache_max_seconds(self) -> float | None:
+        """``cache-max-age`` in seconds; None when versions never age out."""
+        return parse_age(self.cache_max_age) if self.cache_max_age else None
 
 
 def env_name(option: str) -> str:
@@ -278,6 +438,39 @@ def parse_listen(value: str, *, default_host: str = "") -> tuple[str, int]:
     if not host:
         raise ConfigError(f"invalid --listen {value!r}: the host is missing (0.0.0.0 for all)")
     return host, port
+
+
+def parse_size(text: str) -> int:
+    """``50GiB``, ``800MB``, ``1.5T``, ``1024`` (bytes) → bytes; ConfigError otherwise."""
+    number, unit = _split_unit(text)
+    factor = _SIZE_UNITS.get(unit.lower())
+    if number is None or factor is None or number <= 0:
+        raise ConfigError(
+            f"invalid size {text!r}: give a positive number with an optional unit, e.g. "
+            "50GiB, 800MB, 2T (K/M/G/T are powers of 1000, KiB/MiB/GiB/TiB of 1024)"
+        )
+    return int(number * factor)
+
+
+def parse_age(text: str) -> float:
+    """``90d``, ``12h``, ``30m``, ``2w``, ``3600`` (seconds) → seconds; ConfigError otherwise."""
+    number, unit = _split_unit(text)
+    factor = _AGE_UNITS.get(unit.lower())
+    if number is None or factor is None or number <= 0:
+        raise ConfigError(
+            f"invalid age {text!r}: give a positive number with an optional unit s, m, h, d "
+            "or w, e.g. 90d or 12h"
+        )
+    return number * factor
+
+
+def _split_unit(text: str) -> tuple[float | None, str]:
+    stripped = text.strip()
+    digits = len(stripped) - len(stripped.lstrip("0123456789."))
+    try:
+        return float(stripped[:digits]), stripped[digits:].strip()
+    except ValueError:
+        return None, stripped
 
 
 def load_toml(path: Path) -> dict[str, object]:
@@ -376,6 +569,12 @@ def _apply_go_environment(
 def _coerce(option: Option, raw: object, where: str) -> object:
     kind = option.kind
     try:
+        if kind is tuple and option.item is str:  # of strings: a list, or spaces (env)
+            if isinstance(raw, str):
+                return tuple(raw.split())
+            if isinstance(raw, list | tuple) and all(isinstance(v, str) for v in raw):
+                return tuple(raw)
+            raise ValueError("not a list of strings")
         if kind is bool:
             if isinstance(raw, bool):
                 return raw
@@ -388,6 +587,11 @@ def _coerce(option: Option, raw: object, where: str) -> object:
         if kind is Path:
             text = str(raw)
             return Path(os.path.expanduser(text)) if text else None
+        if kind is tuple:  # of paths: a list (file, flags) or ':'-separated text (env)
+            items = raw.split(os.pathsep) if isinstance(raw, str) else raw
+            if not isinstance(items, list | tuple):
+                raise ValueError("give a list of file names")
+            return tuple(Path(os.path.expanduser(str(i))) for i in items if str(i))
         if kind is int:
             if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
                 raise ValueError("not a whole number")
@@ -414,6 +618,10 @@ def _validate(s: Settings) -> None:
     for name in ("fetch_timeout", "zip_timeout", "connect_timeout", "read_timeout"):
         if getattr(s, name) <= 0:
             raise ConfigError(f"--{name.replace('_', '-')} must be more than 0 seconds")
+    if s.vcs_max_zip_mb < 1:
+        raise ConfigError(f"--vcs-max-zip-mb must be at least 1, not {s.vcs_max_zip_mb}")
+    if s.vcs_timeout <= 0:
+        raise ConfigError("--vcs-timeout must be more than 0 seconds")
     if s.retries < 0 or s.hot_cache_mb < 0:
         raise ConfigError("--retries and --hot-cache-mb must not be negative")
     if s.zip_redirect and s.storage != "s3":
@@ -437,7 +645,7 @@ def _validate(s: Settings) -> None:
         )
     if (s.tls_cert is None) != (s.tls_key is None):
         raise ConfigError("--tls-cert and --tls-key go together: give both or neither")
-    for name in ("tls_cert", "tls_key"):
+    for name in ("tls_cert", "tls_key", "ca_file", "rules"):
         path = getattr(s, name)
         if path is not None and not path.is_file():
             raise ConfigError(f"--{name.replace('_', '-')} {path} is not a readable file")
@@ -450,5 +658,28 @@ def _validate(s: Settings) -> None:
         raise ConfigError(
             f"--path-prefix {prefix!r} must look like /name or /a/b (no trailing slash)"
         )
+    for name, parse in (("cache-max-size", parse_size), ("cache-max-age", parse_age)):
+        value = getattr(s, name.replace("-", "_"))
+        if value:
+            try:
+                parse(value)
+            except ConfigError as exc:
+                raise ConfigError(f"--{name}: {exc}") from None
+    for path in s.keep:
+        if not path.is_file():
+            raise ConfigError(f"--keep {path} is not a readable file (a go.mod or go.sum)")
+    if s.breaker_failures < 0:
+        raise ConfigError(
+            f"--breaker-failures must not be negative (0: no breaker), not {s.breaker_failures}"
+        )
+    if s.breaker_cooldown <= 0:
+        raise ConfigError("--breaker-cooldown must be more than 0 seconds")
+    if s.faults is not None and s.production:
+        raise ConfigError(
+            f"--faults {s.faults} is refused on a --production proxy: fault drills are for "
+            "staging; drop --faults (or GOMODPROXY_FAULTS, the faults key) or --production"
+        )
+    if s.faults is not None and not s.faults.is_file():
+        raise ConfigError(f"--faults {s.faults} is not a readable file")
     if s.instance_id and not all(c.isalnum() or c in "-._" for c in s.instance_id):
         raise ConfigError("--instance-id may only hold letters, digits, '-', '.' and '_'")

@@ -23,6 +23,7 @@ __all__ = [
     "InvalidModulePath",
     "InvalidVersion",
     "LoopDetected",
+    "ModuleDenied",
     "ModuleNotFound",
     "ProxyError",
     "SecurityError",
@@ -93,6 +94,19 @@ class ModuleNotFound(ProxyError):
         self.version = version
         if gone:
             self.status_hint = 410
+
+
+class ModuleDenied(ProxyError):
+    """An operator removed the module (or one version) and denied it (``cache rm``): never
+    fetched or served again. 403, not 404/410: the go command must not fall through to another
+    source for it."""
+
+    status_hint = 403
+
+    def __init__(self, message: str, *, path: str, version: str = "") -> None:
+        super().__init__(message)
+        self.path = path
+        self.version = version
 
 
 class GoModSyntaxError(ProxyError):

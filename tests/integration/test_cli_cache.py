@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import pty
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -150,7 +154,12 @@ async def test_verify_reports_a_mod_that_does_not_parse(
     [failure] = json.loads(out)["failures"]
     assert failure["key"] == B.rel("mod")
     assert "parsing go.mod" in failure["reason"]
-    assert failure["quarantined"] is False
+    assert failure["quarantined"] is True
+    assert not (filled.cache / B.rel("mod")).exists()
+    [moved] = [k for k in await filled.proxy.storage.list(".gomodproxy/") if "quarantine" in k]
+    assert moved.startswith(".gomodproxy/quarantine/")
+    assert moved.endswith("/" + B.rel("mod"))
+    assert await filled.proxy.storage.get(moved) == b"module (\n"
 
 
 @pytest.mark.asyncio
@@ -163,3 +172,92 @@ async def test_missing_cache_folder_is_a_clear_error(
         err
         == f"gomodproxy: cache folder {tmp_path / 'nope'} does not exist; give --cache-dir DIR\n"
     )
+
+
+@pytest.mark.asyncio
+async def test_verify_against_the_checksum_database_quarantines_a_tampered_zip(
+    filled: Filled, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A zip stored through the store (its recorded SHA-256 matches, its zip rules pass) whose
+    h1 the database does not list: only the lookup catches it."""
+    tampered = synth(B.path, B.version, files={"go.mod": B.mod, "m.go": b"package m // evil\n"})
+    await filled.proxy.storage.put(B.rel("zip"), tampered.zip)
+    argv = ("cache", "verify", "--json", "--cache-dir", str(filled.cache))
+    code, out, _ = await _run(capsys, *argv, "--sumdb", filled.db.gosumdb)
+    assert code == 1
+    doc = json.loads(out)
+    [failure] = doc["failures"]
+    assert failure["key"] == B.rel("zip")
+    assert failure["reason"] == (
+        f"zip hashes to {tampered.zip_h1} but the checksum database lists {B.zip_h1}: "
+        "its content is not the module's (tampered)"
+    )
+    assert failure["quarantined"] is True
+    assert not (filled.cache / B.rel("zip")).exists()
+    # The proxy fetches the real zip again; then everything matches the database.
+    assert await filled.get(B.rel("zip")) == (200, B.zip)
+    code, out, _ = await _run(capsys, *argv, "--sumdb", filled.db.gosumdb)
+    assert code == 0, out
+
+
+@pytest.mark.asyncio
+async def test_verify_with_the_database_unreachable_reports_without_quarantine(
+    filled: Filled, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Versions the proxy verified are checked against the records it proved then (kept in
+    the store); one copied in some other way needs a lookup, which fails: reported, kept."""
+    copied = synth("example.com/d", "v1.0.0")
+    for ext in ("info", "mod", "zip"):
+        await filled.proxy.storage.put(copied.rel(ext), getattr(copied, ext))
+    gone = f"{filled.db.key.verifier_key} http://127.0.0.1:9"
+    argv = ("cache", "verify", "--json", "--cache-dir", str(filled.cache), "--sumdb", gone)
+    code, out, _ = await _run(capsys, *argv, "--upstream", "off")
+    assert code == 1
+    failures = json.loads(out)["failures"]
+    assert sorted(f["key"] for f in failures) == [copied.rel("mod"), copied.rel("zip")]
+    assert all(
+        f["reason"].startswith("not checked against the checksum database: ") for f in failures
+    )
+    assert not any(f["quarantined"] for f in failures)
+    assert all((filled.cache / m.rel("zip")).exists() for m in (*ALL, copied))
+
+
+def _verify_on_a_terminal(cache: Path) -> tuple[int, bytes, bytes]:
+    """``cache verify`` as a process whose stderr is a terminal (a pseudo-terminal)."""
+    main_fd, term_fd = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GOMODPROXY_")}
+    env |= {"TERM": "xterm-256color", "COLUMNS": "120"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gomodproxy", "cache", "verify", "--cache-dir", str(cache)],
+        stdout=subprocess.PIPE,
+        stderr=term_fd,
+        env=env,
+    )
+    os.close(term_fd)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(main_fd, 65536)
+        except OSError:  # EIO: the process closed the terminal
+            break
+        if not chunk:
+            break
+        shown += chunk
+    out, _ = proc.communicate(timeout=60)
+    os.close(main_fd)
+    return proc.returncode, out, shown
+
+
+@pytest.mark.asyncio
+async def test_verify_shows_progress_on_a_terminal_only(
+    filled: Filled, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, shown = await asyncio.to_thread(_verify_on_a_terminal, filled.cache)
+    assert code == 0, shown
+    assert b"verifying" in shown
+    total = out.decode().split()[1]  # "checked N objects (...)"
+    assert f"{total}/{total}".encode() in shown
+    # Not on a pipe (the in-process runs above and here write no bar).
+    code, _, err = await _run(capsys, "cache", "verify", "--cache-dir", str(filled.cache))
+    assert code == 0
+    assert "verifying" not in err

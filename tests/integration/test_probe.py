@@ -1,10 +1,12 @@
 """``gomodproxy probe`` against real mirrors on 127.0.0.1, each playing one role.
 
-The mirrors: our proxy in front of an origin, a plain file-served origin, a tampering mirror
-(one zip and one go.mod altered), a stale mirror (its list lacks the newest version), a flaky
-one (every .info answered 503: a third of the file requests), a closed port and a mirror
-answering HTML pages; the checksum database is ours, logging the genuine modules. Which
-modules get tampered is drawn from a seed printed in the output; set PROBE_SEED to replay.
+The roles: our proxy in front of an origin, a plain file-served origin, a tampering mirror (one
+zip and one go.mod altered), a stale mirror (its list lacks the newest version), a slow one, a
+flaky one (every .info answered 503: a third of the file requests), a closed port and a mirror
+answering HTML pages; the checksum database is ours, logging the genuine modules. Which server
+plays which role, the mirrors' names and their order in the list, which modules are tampered
+and which version the stale mirror holds back are all drawn from a seed printed in the output
+(``PROBE_SEED=N``, with the drawn roles); set the environment variable PROBE_SEED to replay.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import json
 import os
 import random
 import re
-import socket
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,15 +49,11 @@ HTML_PAGE = b"<!DOCTYPE html><html><body>Please sign in</body></html>"
 
 
 def _seed() -> int:
+    """The run's seed: PROBE_SEED when set (to replay a failure), else drawn; printed, so a
+    failing run's captured output names it."""
     seed = int(os.environ.get("PROBE_SEED", random.randrange(1 << 32)))
     print(f"PROBE_SEED={seed}")
     return seed
-
-
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _modules_text(modules: list[SynthModule]) -> str:
@@ -85,13 +83,35 @@ def _tamper(origin: Origin, rnd: random.Random) -> Tampered:
     )
 
 
+#: The parts local mirrors play. Which server plays which, under which name and in which order
+#: they are listed, is drawn from the seed, so no verdict can come from a position or a name.
+ROLES = ("gomodproxy", "plain", "tampering", "stale", "slow", "flaky", "html", "closed")
+SLOW_DELAY = 0.3  # seconds before each answer of the slow mirror
+
+
 @dataclass
 class Mirrors:
     db: SumDB
-    urls: dict[str, str]
-    origins: dict[str, Origin]
+    urls: dict[str, str]  # role -> URL
+    names: dict[str, str]  # role -> the mirror's name in this run
+    order: list[str]  # the roles in the order they are listed
+    origins: dict[str, Origin]  # role -> origin (every role served by an origin of its own)
     tampered: Tampered
     newest: SynthModule
+
+    def listing(self, roles: tuple[str, ...] = ROLES) -> str:
+        """A ``--mirrors @FILE`` text: ``name url`` lines for ``roles``, in the drawn order."""
+        return "".join(f"{self.names[r]} {self.urls[r]}\n" for r in self.order if r in roles)
+
+    def role(self, name: str) -> str:
+        """The role of the mirror named ``name``."""
+        return {n: r for r, n in self.names.items()}[name]
+
+
+def _draw_names(rnd: random.Random) -> dict[str, str]:
+    """A name for every role, unrelated to it (``mirror-`` and four hex digits, all distinct)."""
+    numbers = rnd.sample(range(1 << 16), len(ROLES))
+    return {role: f"mirror-{n:04x}" for role, n in zip(ROLES, numbers, strict=True)}
 
 
 @contextlib.asynccontextmanager
@@ -99,25 +119,32 @@ async def _mirrors(tmp_path: Path, seed: int) -> AsyncIterator[Mirrors]:
     rnd = random.Random(seed)
     async with contextlib.AsyncExitStack() as stack:
         db = await stack.enter_async_context(running_sumdb(tmp_path / "db", MODULES))
+        # One origin per role ("gomodproxy" is the upstream of our proxy, "closed" stopped once
+        # its port is known), started in the drawn order: roles get ports in random order too.
+        started = list(ROLES)
+        rnd.shuffle(started)
         origins: dict[str, Origin] = {}
-        for role in ("upstream", "plain", "tampering", "stale", "flaky", "html"):
+        for role in started:
             origins[role] = await stack.enter_async_context(running_origin())
             publish(origins[role], *MODULES)
         proxy = await stack.enter_async_context(
-            running_proxy(tmp_path / "cache", upstream=origins["upstream"].url, sumdb=db)
+            running_proxy(tmp_path / "cache", upstream=origins["gomodproxy"].url, sumdb=db)
         )
         tampered = _tamper(origins["tampering"], rnd)
         newest = rnd.choice([MODULES[1], MODULES[3], MODULES[5]])
         older = [m.version for m in MODULES if m.path == newest.path and m is not newest]
         origins["stale"].serve_file(newest.list_rel, "".join(v + "\n" for v in older).encode())
+        origins["slow"].inject(Fault(delay=SLOW_DELAY))
         origins["flaky"].inject(Fault(status=503), suffix=".info")
         origins["html"].inject(Fault(body=HTML_PAGE))
-        urls = {
-            role: origins[role].url for role in ("plain", "tampering", "stale", "flaky", "html")
-        }
+        urls = {role: origin.url for role, origin in origins.items()}
         urls["gomodproxy"] = proxy.url
-        urls["closed"] = f"http://127.0.0.1:{_closed_port()}"
-        yield Mirrors(db, urls, origins, tampered, newest)
+        await origins["closed"].stop()  # nothing listens there now
+        names = _draw_names(rnd)
+        order = list(ROLES)
+        rnd.shuffle(order)
+        print(f"PROBE_SEED={seed} roles: " + ", ".join(f"{names[r]}={r}" for r in order))
+        yield Mirrors(db, urls, names, order, origins, tampered, newest)
 
 
 TOP_FIELDS = {
@@ -217,9 +244,15 @@ def _by_name(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def _probed_requests(m: Mirrors) -> int:
-    return sum(o.count() for role, o in m.origins.items() if role != "upstream")
+    """Requests the origins probed directly received (not our proxy's upstream)."""
+    return sum(o.count() for role, o in m.origins.items() if role not in _NOT_PROBED_DIRECTLY)
 
 
+#: Roles whose origin the probe does not reach: our proxy's upstream, the stopped origin.
+_NOT_PROBED_DIRECTLY = ("gomodproxy", "closed")
+
+
+@pytest.mark.timeout(180)
 @pytest.mark.asyncio
 async def test_each_mirror_is_reported_as_what_it_is_and_the_exit_status_is_1(
     tmp_path: Path,
@@ -227,7 +260,7 @@ async def test_each_mirror_is_reported_as_what_it_is_and_the_exit_status_is_1(
     seed = _seed()
     async with _mirrors(tmp_path, seed) as m:
         mirrors_file = tmp_path / "mirrors.txt"
-        mirrors_file.write_text("".join(f"{name} {url}\n" for name, url in m.urls.items()))
+        mirrors_file.write_text(m.listing())
         modules_file = tmp_path / "modules.txt"
         modules_file.write_text(_modules_text(MODULES))
         report_file = tmp_path / "report.json"
@@ -240,7 +273,7 @@ async def test_each_mirror_is_reported_as_what_it_is_and_the_exit_status_is_1(
             "--budget",
             "1000",
             "--concurrency",
-            "4",
+            "8",
             "--sumdb",
             m.db.gosumdb,
             "--request-timeout",
@@ -253,29 +286,63 @@ async def test_each_mirror_is_reported_as_what_it_is_and_the_exit_status_is_1(
         sent_to_origins = _probed_requests(m)
 
     _check_schema(report)
-    mirrors = _by_name(report)
-    verdicts = {name: mirror["verdict"] for name, mirror in mirrors.items()}
+    assert [x["name"] for x in report["mirrors"]] == [m.names[r] for r in m.order]
+    by_role = {m.role(name): mirror for name, mirror in _by_name(report).items()}
+    verdicts = {role: mirror["verdict"] for role, mirror in by_role.items()}
     assert verdicts == {
         "gomodproxy": "genuine",
         "plain": "genuine",
         "tampering": "tampered",
         "stale": "stale",
+        "slow": "genuine",
         "flaky": "genuine",
         "closed": "unreachable",
         "html": "unreachable",
     }, f"seed {seed}"
     assert status == 1 == report["exit_status"]
-    assert mirrors["flaky"]["flags"] == ["flaky"]
-    assert mirrors["plain"]["flags"] == []
+    flags = {role: mirror["flags"] for role, mirror in by_role.items()}
+    assert flags["flaky"] == ["flaky"], f"seed {seed}"
+    assert flags["slow"] == ["slow"], f"seed {seed}"
+    assert flags["plain"] == flags["gomodproxy"] == [], f"seed {seed}"
     assert report["requests_sent"] == sum(x["sent"] for x in report["mirrors"])
     assert report["requests_sent"] <= report["budget"]
     # Everything the probe sent to the origins it probed directly is in the report.
-    direct = ("plain", "tampering", "stale", "flaky", "html")
-    assert sent_to_origins == sum(mirrors[n]["sent"] for n in direct)
-    assert mirrors["closed"]["backed_off"]
-    assert mirrors["closed"]["sent"] == 5  # backed off after 5 failures in a row
-    assert mirrors["html"]["tampered"] == []
-    assert {e["outcome"] for e in mirrors["html"]["errors_sample"]} == {"html"}
+    assert sent_to_origins == sum(
+        mirror["sent"] for role, mirror in by_role.items() if role not in _NOT_PROBED_DIRECTLY
+    )
+    assert by_role["closed"]["backed_off"]
+    assert by_role["closed"]["sent"] == 5  # backed off after 5 failures in a row
+    assert by_role["html"]["tampered"] == []
+    assert {e["outcome"] for e in by_role["html"]["errors_sample"]} == {"html"}
+
+
+@pytest.mark.asyncio
+async def test_f20_html_declared_by_content_type_is_an_error_not_tampering(tmp_path: Path) -> None:
+    """Fault 20: a captive portal answering every file with 200 and a page not starting with
+    ``<``: its ``Content-Type: text/html`` makes it an HTML error, never a hash to convict."""
+    page = b"Please sign in to use this network.\n"
+    async with (
+        running_sumdb(tmp_path / "db", MODULES) as db,
+        running_origin() as plain,
+        running_origin() as portal,
+    ):
+        publish(plain, *MODULES)
+        portal.inject(Fault(body=page, headers={"Content-Type": "text/html; charset=utf-8"}))
+        settings = ProbeSettings(
+            mirrors=tuple(parse_mirrors(f"{plain.url},{portal.url}")),
+            targets=parse_modules(_modules_text(MODULES).encode(), "modules.txt"),
+            budget=200,
+            sumdb=parse_gosumdb(db.gosumdb),
+        )
+        report = build_report(settings, await run_probe(settings))
+    mirrors = _by_name(report)
+    assert mirrors[plain.url]["verdict"] == "genuine"
+    portal_report = mirrors[portal.url]
+    assert portal_report["tampered"] == []
+    assert portal_report["verdict"] == "unreachable"
+    assert {e["outcome"] for e in portal_report["errors_sample"]} == {"html"}
+    assert all("text/html" in e["detail"] for e in portal_report["errors_sample"])
+    assert report["exit_status"] == 3
 
 
 @pytest.mark.asyncio
@@ -379,6 +446,37 @@ async def test_a_go_sum_alone_convicts_a_tampering_mirror(tmp_path: Path) -> Non
     assert {f["source"] for f in mirrors[evil.url]["tampered"]} == {"go.sum"}
     assert tampered.zip_h1 in {f["received"] for f in mirrors[evil.url]["tampered"]}
     assert report["exit_status"] == 1
+
+
+@pytest.mark.asyncio
+async def test_an_unreachable_mirror_and_an_html_mirror_are_named_with_why_and_exit_3(
+    tmp_path: Path,
+) -> None:
+    """Bad input: a closed port and a mirror answering a sign-in page, alone: each is
+    ``unreachable`` with the first failure in the table, and the exit status is 3."""
+    modules = tmp_path / "modules.txt"
+    modules.write_text(_modules_text(MODULES))
+    async with running_origin() as closed, running_origin() as portal:
+        portal.inject(Fault(body=HTML_PAGE, headers={"Content-Type": "text/html"}))
+        await closed.stop()
+        mirrors = tmp_path / "mirrors.txt"
+        mirrors.write_text(f"shut {closed.url}\nportal {portal.url}\n")
+        argv = ["probe", "--mirrors", f"@{mirrors}", "--modules", str(modules), "--sumdb", "off"]
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "gomodproxy",
+            *argv,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        stdout, _ = await proc.communicate()
+    text = stdout.decode()
+    assert proc.returncode == 3, text
+    assert f"UNREACHABLE shut: error: cannot reach upstream {closed.url}" in text
+    assert "(backed off)" in text
+    assert "UNREACHABLE portal: html: an HTML page (text/html) answered with 200" in text
+    assert "TAMPERED" not in text
 
 
 def test_a_garbage_line_in_the_modules_file_is_a_usage_error_naming_its_line(

@@ -60,8 +60,8 @@ async def test_watch_serves_metrics_naming_the_tampering_mirror_and_stops_on_sig
     seed = _seed()
     async with _mirrors(tmp_path, seed) as m, aiohttp.ClientSession() as session:
         mirrors_file = tmp_path / "mirrors.txt"
-        names = ("plain", "tampering", "flaky")
-        mirrors_file.write_text("".join(f"{n} {m.urls[n]}\n" for n in names))
+        mirrors_file.write_text(m.listing(("plain", "tampering", "flaky")))
+        plain, tampering, flaky = (m.names[r] for r in ("plain", "tampering", "flaky"))
         modules_file = tmp_path / "modules.txt"
         modules_file.write_text(_modules_text(MODULES))
         proc = await asyncio.create_subprocess_exec(
@@ -111,24 +111,24 @@ async def test_watch_serves_metrics_naming_the_tampering_mirror_and_stops_on_sig
         if s.value == 1
     }
     assert verdicts == {
-        ("plain", "genuine"),
-        ("tampering", "tampered"),
-        ("flaky", "genuine"),
+        (plain, "genuine"),
+        (tampering, "tampered"),
+        (flaky, "genuine"),
     }, f"seed {seed}"
     # Each mirror has exactly one verdict set, over all five.
     assert len(second["gomodproxy_probe_verdict"]) == 3 * 5
     rates = {s.labels["mirror"]: s.value for s in second["gomodproxy_probe_error_rate"]}
-    assert rates["plain"] == 0 < rates["flaky"]
+    assert rates[plain] == 0 < rates[flaky]
     avail = {s.labels["mirror"]: s.value for s in second["gomodproxy_probe_availability"]}
-    assert avail["plain"] == 1 > avail["flaky"]
+    assert avail[plain] == 1 > avail[flaky]
     tampered = {s.labels["mirror"]: s.value for s in second["gomodproxy_probe_tampered_files"]}
-    assert tampered["tampering"] >= 1
-    assert tampered["plain"] == 0
+    assert tampered[tampering] >= 1
+    assert tampered[plain] == 0
     counts = {
         (s.labels["mirror"], s.labels["kind"]): s.value
         for s in second["gomodproxy_probe_request_seconds"]
         if s.name.endswith("_count")
     }
-    assert counts[("plain", "zip")] >= 1
+    assert counts[(plain, "zip")] >= 1
     window = second["gomodproxy_probe_window_rounds"][0].value
     assert 1 <= window <= 3

@@ -22,6 +22,7 @@ from multidict import CIMultiDict
 from yarl import URL
 
 from gomodproxy.assembly import check_settings
+from gomodproxy.cache.denylist import DENY_PREFIX
 from gomodproxy.config import build_settings
 from gomodproxy.server.app import make_app
 from gomodproxy.server.metrics import ProxyMetrics
@@ -75,7 +76,8 @@ class RecordingStorage:
         return await self.inner.exists(key)
 
     async def list(self, prefix: str) -> list[str]:
-        self.calls.append(("list", prefix))
+        if prefix != DENY_PREFIX:  # the deny list's refresh is maintenance, not a request's
+            self.calls.append(("list", prefix))
         return await self.inner.list(prefix)
 
     async def delete(self, key: str) -> bool:

@@ -34,6 +34,10 @@ class _Body:
     def content_length(self) -> int | None:
         return None
 
+    @property
+    def content_type(self) -> str | None:
+        return None
+
     async def chunks(self) -> AsyncIterator[bytes]:
         for part in self.parts:
             if isinstance(part, ProxyError):

@@ -139,3 +139,29 @@ def test_bad_environment_value_is_reported_by_its_variable(tmp_path: Path) -> No
     report = check_config(ConfigInput(path, environ, go_env=lambda names: {}))
     [problem] = report.problems
     assert (problem.where, problem.line) == ("GOMODPROXY_WORKERS", None)
+
+
+def test_cache_limits_and_pins_are_checked_with_their_lines(tmp_path: Path) -> None:
+    extra = 'cache-max-size = "lots"\ncache-max-age = "3y"\nkeep = ["missing.sum"]\n'
+    path = _write(tmp_path, VALID + extra)
+    report = check_config(ConfigInput(path, {"HOME": str(tmp_path)}, go_env=lambda names: {}))
+    assert [(p.line, p.message.split(":")[0]) for p in report.problems] == [
+        (6, "--cache-max-size"),
+        (7, "--cache-max-age"),
+        (8, "--keep missing.sum is not a readable file (a go.mod or go.sum)"),
+    ]
+
+
+def test_show_lists_the_keep_files_and_limits(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pins = [tmp_path / "a.sum", tmp_path / "go.mod"]
+    for pin in pins:
+        pin.write_text("")
+    keep = ", ".join(f'"{p}"' for p in pins)
+    path = _write(tmp_path, VALID + f'cache-max-size = "10GiB"\nkeep = [{keep}]\n')
+    assert main(["config", "show", "--json", "--config", str(path)]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["cache-max-size"] == {"value": "10GiB", "source": f"file {path}:6"}
+    assert doc["keep"] == {"value": f"{pins[0]}:{pins[1]}", "source": f"file {path}:7"}
+    assert doc["cache-max-age"]["source"] == "default"

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from gomodproxy.cli.main import main
+from gomodproxy.cli.probe import probe_settings, register
 from gomodproxy.probe import (
     ProbeInputError,
     Thresholds,
@@ -19,8 +22,10 @@ from gomodproxy.probe import (
     percentile,
 )
 from gomodproxy.probe.fetch import looks_like_html
+from gomodproxy.probe.run import ProbeSettings
 from gomodproxy.probe.samples import Kind, Outcome, Sample, summarize
 from gomodproxy.probe.verdict import Evidence, flags
+from tests.gotool import go_binary
 
 GOOD = Evidence(tampered=0, stale=0, availability=1.0, error_rate=0.0, proven=4, p50_total=0.01)
 
@@ -165,8 +170,49 @@ def test_an_html_page_is_recognised_by_its_first_character() -> None:
     assert not looks_like_html(b"module example.com/a\n")
 
 
+def test_an_html_page_is_recognised_by_its_declared_media_type() -> None:
+    page = b"Please sign in to continue\n"
+    assert looks_like_html(page, "text/html")
+    assert looks_like_html(page, "application/xhtml+xml")
+    assert not looks_like_html(page, "application/octet-stream")
+    assert not looks_like_html(page, None)
+
+
 def test_the_top_level_help_offers_the_probe_command(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exited:
         main(["--help"])
     assert exited.value.code == 0
     assert "    probe " in capsys.readouterr().out
+
+
+def test_sumdb_and_sumdb_via_default_to_the_go_env_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where GOPROXY and GOSUMDB are set only in the go command's env file (``go env -w``), the
+    probe takes them from there, as the go command does: the environment first, then the file."""
+    go_binary()
+
+    def settings_of(argv: list[str]) -> ProbeSettings:
+        parser = argparse.ArgumentParser()
+        register(parser.add_subparsers())
+        return probe_settings(parser.parse_args(["probe", *argv]))
+
+    env_file = tmp_path / "go.env"
+    env_file.write_text(
+        "GOPROXY=http://127.0.0.1:9/relay\nGOSUMDB=sum.golang.org\n", encoding="utf-8"
+    )
+    modules = tmp_path / "modules.txt"
+    modules.write_text("example.com/m@v1.0.0\n", encoding="utf-8")
+    for name in ("GOPROXY", "GOSUMDB", "GOFLAGS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("GOENV", str(env_file))
+    argv = ["--mirrors", "http://127.0.0.1:9", "--modules", str(modules)]
+    settings = settings_of(argv)
+    assert settings.sumdb_via == "http://127.0.0.1:9/relay"
+    assert settings.sumdb is not None
+    assert settings.sumdb.name == "sum.golang.org"
+    # The environment wins over the file, and a flag over both.
+    monkeypatch.setenv("GOPROXY", "http://127.0.0.1:9/env")
+    assert settings_of(argv).sumdb_via == "http://127.0.0.1:9/env"
+    flagged = [*argv, "--sumdb-via", "off"]
+    assert settings_of(flagged).sumdb_via == "off"

@@ -11,6 +11,10 @@ Members (all regular files, names relative, never ``..``):
 The manifest (JSON) carries the format version, the database name, verifier key and tree size,
 the module versions in the order they were verified, and every member's SHA-256 and size. Pure
 except :func:`write_archive` and :func:`read_archive`, which are blocking (run them in a thread).
+Both stream the zips (a bundle may hold gigabytes): the writer copies them from their files in
+chunks, the reader copies each ``modules/...zip`` member to a spool folder while hashing it, so
+neither holds more than one chunk of a zip in memory; every other member is small and read whole
+(each under a cap).
 """
 
 from __future__ import annotations
@@ -18,10 +22,12 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import shutil
 import tarfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from gomodproxy.errors import ProxyError
 
@@ -32,8 +38,10 @@ __all__ = [
     "BundleModule",
     "Manifest",
     "file_entry",
+    "is_spooled",
     "parse_manifest",
     "read_archive",
+    "remove_spool",
     "write_archive",
 ]
 
@@ -44,6 +52,10 @@ MANIFEST = "manifest.json"
 
 # A manifest is small: a few hundred bytes a file.
 _MAX_MANIFEST = 64 << 20
+# Members other than zips: .info, .mod (at most 16 MiB by the go command's rules), lookup
+# answers and tiles.
+_MAX_SMALL = 64 << 20
+_CHUNK = 1 << 20
 
 
 class BundleError(ProxyError):
@@ -164,8 +176,14 @@ def write_archive(target: Path, manifest: Manifest, members: Mapping[str, Path |
             _add_bytes(tar, MANIFEST, manifest.to_json())
             for name in sorted(members):
                 source = members[name]
-                data = source.read_bytes() if isinstance(source, Path) else source
-                _add_bytes(tar, name, data)
+                if isinstance(source, Path):
+                    info = tarfile.TarInfo(name)
+                    info.size = source.stat().st_size
+                    info.mode = 0o644
+                    with source.open("rb") as f:
+                        tar.addfile(info, f)
+                else:
+                    _add_bytes(tar, name, source)
         partial.replace(target)
     finally:
         partial.unlink(missing_ok=True)
@@ -178,34 +196,69 @@ def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
     tar.addfile(info, io.BytesIO(data))
 
 
-def read_archive(source: Path) -> tuple[Manifest, dict[str, bytes]]:
-    """Read the manifest and every member; refuse anything but regular files named once,
-    matching the manifest's list exactly with the SHA-256 and size it records. Blocking."""
+def is_spooled(name: str) -> bool:
+    """Whether :func:`read_archive` spools the member to a file (module zips) rather than
+    reading it into memory."""
+    return name.startswith("modules/") and name.endswith(".zip")
+
+
+def read_archive(source: Path, spool: Path) -> tuple[Manifest, dict[str, bytes | Path]]:
+    """Read the manifest and every member: module zips copied into files in the existing
+    folder ``spool`` (see :func:`is_spooled`), the rest into memory. Refuse anything but
+    regular files named once, matching the manifest's list exactly with the SHA-256 and size it
+    records. Blocking."""
+    members: dict[str, bytes | Path] = {}
+    digests: dict[str, tuple[str, int]] = {}
     try:
         with tarfile.open(source, "r:") as tar:
-            members: dict[str, bytes] = {}
             for info in tar:
                 if not info.isreg():
                     raise BundleError(f"bundle member {info.name!r} is not a regular file")
                 if info.name in members:
                     raise BundleError(f"bundle member {info.name!r} appears twice")
-                if info.name == MANIFEST and info.size > _MAX_MANIFEST:
-                    raise BundleError("bundle manifest is too large")
                 handle = tar.extractfile(info)
                 assert handle is not None
-                members[info.name] = handle.read()
+                if is_spooled(info.name):
+                    target = spool / f"{len(members)}.zip"
+                    digests[info.name] = _copy_hashing(handle, target)
+                    members[info.name] = target
+                    continue
+                limit = _MAX_MANIFEST if info.name == MANIFEST else _MAX_SMALL
+                if info.size > limit:
+                    raise BundleError(f"bundle member {info.name!r} is too large")
+                data = handle.read()
+                members[info.name] = data
+                digests[info.name] = file_entry(data)
     except (tarfile.TarError, OSError) as exc:
         raise BundleError(f"cannot read bundle {source}: {exc}") from exc
-    if MANIFEST not in members:
+    raw = members.pop(MANIFEST, None)
+    if not isinstance(raw, bytes):
         raise BundleError("bundle has no manifest.json")
-    manifest = parse_manifest(members.pop(MANIFEST))
+    manifest = parse_manifest(raw)
     if set(members) != set(manifest.files):
         extra = sorted(set(members) - set(manifest.files))
         missing = sorted(set(manifest.files) - set(members))
         raise BundleError(
             f"bundle members differ from its manifest: extra {extra}, missing {missing}"
         )
-    for name, data in members.items():
-        if file_entry(data) != manifest.files[name]:
+    for name in members:
+        if digests[name] != manifest.files[name]:
             raise BundleError(f"bundle member {name!r} does not match its manifest hash or size")
     return manifest, members
+
+
+def _copy_hashing(handle: IO[bytes], target: Path) -> tuple[str, int]:
+    """Copy ``handle`` to ``target`` in chunks; return the SHA-256 and size of what was copied."""
+    digest = hashlib.sha256()
+    size = 0
+    with target.open("wb") as out:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+            out.write(chunk)
+    return digest.hexdigest(), size
+
+
+def remove_spool(spool: Path) -> None:
+    """Remove a spool folder and what is left in it. Blocking."""
+    shutil.rmtree(spool, ignore_errors=True)

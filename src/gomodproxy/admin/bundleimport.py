@@ -13,27 +13,31 @@ Nothing is written unless every check passes:
 5. every ``.mod`` and ``.zip`` hashes to the ``h1:`` its proven record lists, and every
    ``.info`` names its version.
 
-Then the module files go under their protocol keys (``list`` updated), and the database files
-under the relay's keys ``sumdb/<name>/...`` with the ``supported`` marker, so
-``gomodproxy serve --upstream off`` answers the go command from the cache alone.
+Then the module files go under their protocol keys, each under the lock a proxy's fetch of it
+holds and only when the cache has none (the first verified copy stays), each module's ``list``
+is updated under its list lock, and the database files go under the relay's keys
+``sumdb/<name>/...`` with the ``supported`` marker, so ``gomodproxy serve --upstream off``
+answers the go command from the cache alone. The zips stream through a folder in the store's
+spool folder (removed at the end; on the filesystem backend the put is a rename), so the import
+never holds a zip in memory.
 """
 
 from __future__ import annotations
 
 import asyncio
-import io
 import logging
+import secrets
 from collections.abc import Mapping
 from pathlib import Path
 
-from gomodproxy.admin.bundleformat import BundleError, Manifest, read_archive
+from gomodproxy.admin.bundleformat import BundleError, Manifest, read_archive, remove_spool
 from gomodproxy.errors import ModuleNotFound, ProxyError, StorageError
 from gomodproxy.module import semver
 from gomodproxy.module.dirhash import hash_go_mod, hash_zip
 from gomodproxy.protocol.answers import validate_info
 from gomodproxy.protocol.files import file_key, list_key
 from gomodproxy.protocol.versions import is_canonical
-from gomodproxy.storage import ObjectStore
+from gomodproxy.storage import LocalLocks, Locks, ObjectStore
 from gomodproxy.sumdb.client import SumDBClient
 from gomodproxy.sumdb.gosumdb import parse_gosumdb
 from gomodproxy.sumdb.seams import MemoryVerifierState
@@ -49,21 +53,24 @@ class BundleFetcher:
     """A :class:`~gomodproxy.sumdb.seams.SumDBFetcher` reading one database's paths from a
     bundle's members (``sumdb/<name>/<path>``); a missing path is not found."""
 
-    def __init__(self, name: str, members: Mapping[str, bytes]) -> None:
+    def __init__(self, name: str, members: Mapping[str, bytes | Path]) -> None:
         self._prefix = f"sumdb/{name}/"
         self._members = members
 
     async def fetch(self, path: str) -> bytes:
         """The bundled answer at ``path``."""
         data = self._members.get(self._prefix + path)
-        if data is None:
+        if not isinstance(data, bytes):
             raise ModuleNotFound(f"{path} is not in the bundle")
         return data
 
 
-async def check_bundle(source: Path, verifier_key: str) -> tuple[Manifest, dict[str, bytes]]:
-    """Read ``source`` and run every check; raise :class:`BundleError` naming the first failure."""
-    manifest, members = await asyncio.to_thread(read_archive, source)
+async def check_bundle(
+    source: Path, verifier_key: str, spool: Path
+) -> tuple[Manifest, dict[str, bytes | Path]]:
+    """Read ``source`` (its zips into files in the folder ``spool``) and run every check;
+    raise :class:`BundleError` naming the first failure."""
+    manifest, members = await asyncio.to_thread(read_archive, source, spool)
     try:
         parsed = parse_gosumdb(verifier_key)
         if parsed is None or parsed.url is not None:
@@ -88,7 +95,7 @@ async def check_bundle(source: Path, verifier_key: str) -> tuple[Manifest, dict[
         raise BundleError(f"bundle lacks {missing}")
     try:
         await _replay(manifest, members, config.name, config.verifier_key)
-        latest = members[f"sumdb/{config.name}/latest"]
+        latest = _small(members, f"sumdb/{config.name}/latest")
         tree = parse_tree(open_note(latest, [verifier]).text.encode())
     except ProxyError as exc:
         raise BundleError(f"bundle refused: {exc}") from exc
@@ -97,44 +104,66 @@ async def check_bundle(source: Path, verifier_key: str) -> tuple[Manifest, dict[
     return manifest, members
 
 
+def _small(members: Mapping[str, bytes | Path], name: str) -> bytes:
+    data = members[name]
+    if not isinstance(data, bytes):
+        raise BundleError(f"bundle member {name!r} is not what its name says")
+    return data
+
+
+def _hash_zip_file(path: Path) -> str:
+    with path.open("rb") as f:
+        return hash_zip(f)
+
+
 def _is_proof(name: str, db: str) -> bool:
     return name.startswith((f"sumdb/{db}/lookup/", f"sumdb/{db}/tile/"))
 
 
 async def _replay(
-    manifest: Manifest, members: Mapping[str, bytes], name: str, verifier_key: str
+    manifest: Manifest, members: Mapping[str, bytes | Path], name: str, verifier_key: str
 ) -> None:
     state = MemoryVerifierState()
     client = SumDBClient(verifier_key, BundleFetcher(name, members), state)
     for module in manifest.modules:
         path, version = module.path, module.version
-        info = members[f"modules/{file_key(path, version, 'info')}"]
+        info = _small(members, f"modules/{file_key(path, version, 'info')}")
         validate_info(info, path, version, upstream="bundle")
-        mod = members[f"modules/{file_key(path, version, 'mod')}"]
+        mod = _small(members, f"modules/{file_key(path, version, 'mod')}")
         await client.verify(path, version, "mod", hash_go_mod(mod))
         if module.zip:
-            data = members[f"modules/{file_key(path, version, 'zip')}"]
-            h1 = await asyncio.to_thread(hash_zip, io.BytesIO(data))
+            spooled = members[f"modules/{file_key(path, version, 'zip')}"]
+            if not isinstance(spooled, Path):
+                raise BundleError(f"{path}@{version}: the zip member was not spooled")
+            h1 = await asyncio.to_thread(_hash_zip_file, spooled)
             await client.verify(path, version, "zip", h1)
-    latest = members[f"sumdb/{name}/latest"]
+    latest = _small(members, f"sumdb/{name}/latest")
     tree = await client.observe_tree(latest)
     if tree != client.latest:
         raise BundleError("the bundled tree head is not the one its proofs end at")
 
 
-async def import_bundle(source: Path, verifier_key: str, store: ObjectStore) -> Manifest:
-    """Check ``source`` (see :func:`check_bundle`), then add its files to ``store``."""
-    manifest, members = await check_bundle(source, verifier_key)
+async def import_bundle(
+    source: Path, verifier_key: str, store: ObjectStore, locks: Locks | None = None
+) -> Manifest:
+    """Check ``source`` (see :func:`check_bundle`), then add its files to ``store`` under
+    ``locks`` (the store's; in-process locks when None)."""
+    locks = locks if locks is not None else LocalLocks()
+    spool = store.spool_dir / f"bundle-{secrets.token_hex(8)}"
+    await asyncio.to_thread(spool.mkdir, parents=True)
+    try:
+        manifest, members = await check_bundle(source, verifier_key, spool)
+        await _store_members(store, locks, members)
+    finally:
+        await asyncio.to_thread(remove_spool, spool)
     name = manifest.sumdb_name
-    for member, data in sorted(members.items(), key=lambda kv: kv[0].endswith(".info")):
-        key = member.removeprefix("modules/") if member.startswith("modules/") else member
-        await store.put(key, data)
     await store.put(f"sumdb/{name}/supported", b"")
     by_module: dict[str, set[str]] = {}
     for module in manifest.modules:
         by_module.setdefault(module.path, set()).add(module.version)
     for path, versions in by_module.items():
-        await _add_to_list(store, path, versions)
+        async with locks.lock(list_key(path)):
+            await _add_to_list(store, path, versions)
     logger.info(
         "bundle.imported file=%s versions=%d files=%d sumdb=%s tree_size=%d",
         source,
@@ -146,8 +175,24 @@ async def import_bundle(source: Path, verifier_key: str, store: ObjectStore) -> 
     return manifest
 
 
+async def _store_members(
+    store: ObjectStore, locks: Locks, members: Mapping[str, bytes | Path]
+) -> None:
+    """Module files (``.info`` last, so a listed version has its other files) under their
+    locks, kept when the cache has them already; database files as they are."""
+    for member, data in sorted(members.items(), key=lambda kv: kv[0].endswith(".info")):
+        if not member.startswith("modules/"):
+            await store.put(member, data)
+            continue
+        key = member.removeprefix("modules/")
+        async with locks.lock(key):
+            if await store.stat(key) is None:
+                await store.put(key, data)
+
+
 async def _add_to_list(store: ObjectStore, path: str, versions: set[str]) -> None:
-    """Merge ``versions`` into ``<E>/@v/list`` as the cache service keeps it."""
+    """Merge ``versions`` into ``<E>/@v/list`` as the cache service keeps it (call with the
+    list lock held)."""
     key = list_key(path)
     try:
         current = (await store.get(key)).decode("ascii", "replace").split()

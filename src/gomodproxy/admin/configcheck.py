@@ -11,6 +11,7 @@ fixed). A problem found in the file carries the line of its key.
 from __future__ import annotations
 
 import difflib
+import os
 import re
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
@@ -136,6 +137,9 @@ def show_settings(given: ConfigInput, report: ConfigReport) -> list[ShownSetting
     for option in OPTIONS:
         value = getattr(settings, option.attr)
         text = "" if value is None else str(value).lower() if option.kind is bool else str(value)
+        if isinstance(value, tuple):
+            sep = os.pathsep if option.item is Path else " "
+            text = sep.join(str(v) for v in value)
         source = "default"
         if given.flags.get(option.attr, given.flags.get(option.name)) is not None:
             source = "flag --" + option.name

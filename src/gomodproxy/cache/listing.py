@@ -14,6 +14,9 @@ command's own cache lists pseudo-versions too), so what we can serve is always l
 ``@latest`` is the upstream's answer when it has one. When the upstreams answer not found, it is
 what the go command computes from the list in that case (``proxy.go latestFromList``): the
 newest line by time, then that version's ``.info``.
+
+Versions denied by ``cache rm`` (:mod:`gomodproxy.cache.denylist`) are left out of both: an
+upstream ``@latest`` naming one is answered as if the upstream had none.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Protocol
 
+from gomodproxy.cache.denylist import DenyList
 from gomodproxy.cache.keys import upstream_latest_key, upstream_list_key
 from gomodproxy.cache.limits import FetchLimiter
 from gomodproxy.cache.negative import NegativeCache
@@ -83,8 +87,10 @@ class Listings:
         limiter: FetchLimiter | None = None,
         clock: Callable[[], float] = time.monotonic,
         stat: Stat | None = None,
+        deny: DenyList | None = None,
     ) -> None:
         self._storage = storage
+        self._deny = deny if deny is not None else DenyList(storage)
         self._stat = stat
         self._chain = chain
         self._negative = negative
@@ -126,7 +132,8 @@ class Listings:
             entries = {e.version: e for e in clean_version_list(answer, path)}
         for version in await self.stored_versions(path):
             entries.setdefault(version, ListedVersion(version))
-        return [entries[v] for v in semver.sort_versions(entries)], failure
+        allowed = self._deny.allowed(path, semver.sort_versions(entries))
+        return [entries[v] for v in allowed], failure
 
     async def stored_versions(self, path: str) -> set[str]:
         """The canonical versions (pseudo-versions included) whose go.mod we store."""
@@ -176,7 +183,11 @@ class Listings:
         ukey = upstream_latest_key(path)
         answer = await self._cached_answer(ukey, path, rel, headers, self._fetch_latest)
         if not isinstance(answer, ProxyError):
-            return answer
+            if not self._deny.covers(path):
+                return answer
+            if self._deny.denied(path, info_version(answer, path, what=rel)) is None:
+                return answer
+            return await self._latest_from_list(path, headers)
         if isinstance(answer, ModuleNotFound):
             return await self._latest_from_list(path, headers)
         derived = await self._latest_from_storage(path)
@@ -227,7 +238,7 @@ class Listings:
     async def _latest_from_storage(self, path: str) -> bytes | None:
         """The .info of the highest stored version (releases first), if any; else of the
         newest stored pseudo-version."""
-        stored = semver.sort_versions(await self.stored_versions(path))
+        stored = self._deny.allowed(path, semver.sort_versions(await self.stored_versions(path)))
         tagged = [v for v in stored if not is_pseudo_version(v)]
         releases = [v for v in tagged if not semver.prerelease(v)]
         candidates = list(reversed(releases or tagged))

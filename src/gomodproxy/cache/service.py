@@ -13,6 +13,8 @@ Every file of the GOPROXY protocol goes through here:
 - ``list`` and ``@latest`` are answered by :class:`~gomodproxy.cache.listing.Listings`.
 - A definite not-found from the upstreams is remembered briefly by exact path; transient
   failures are never remembered.
+- A version an operator removed with ``cache rm`` is denied (403 with the reason) and never
+  fetched again (see :mod:`gomodproxy.cache.denylist`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
 
+from gomodproxy.cache.access import AccessRecorder
+from gomodproxy.cache.denylist import DenyList
 from gomodproxy.cache.events import CacheObserver, NullObserver
 from gomodproxy.cache.hotcache import HotCache
 from gomodproxy.cache.limits import FetchLimiter
@@ -35,6 +39,7 @@ from gomodproxy.cache.validate import validate_zip, zip_go_mod
 from gomodproxy.cache.zipflight import ZipFlight, ZipReader
 from gomodproxy.errors import (
     ChecksumMismatch,
+    ModuleDenied,
     ModuleNotFound,
     ProxyError,
     SumDBError,
@@ -179,6 +184,10 @@ class ModuleService:
         self._files: SingleFlight[bytes] = SingleFlight(on_join=self._joined)
         self._zips: dict[str, ZipFlight] = {}
         self._producers: set[asyncio.Task[None]] = set()
+        #: Versions removed by ``cache rm``; refresh it with ``deny.watch_forever``.
+        self.deny = DenyList(storage)
+        #: Last access of each version, for eviction (written at most hourly per version).
+        self.access = AccessRecorder(storage)
         self.listings = Listings(
             storage,
             chain,
@@ -186,6 +195,7 @@ class ModuleService:
             ttl=self._options.list_ttl,
             limiter=self._limiter,
             stat=self.info,
+            deny=self.deny,
         )
 
     @property
@@ -205,15 +215,18 @@ class ModuleService:
         await asyncio.gather(*self._producers, return_exceptions=True)
         await self._files.cancel_all()
         await self.listings.close()
+        await self.access.close()
 
     # -- list and @latest -------------------------------------------------------------------
 
     async def list(self, path: str, *, headers: Mapping[str, str] | None = None) -> bytes:
         """The ``@v/list`` body: upstream versions (cleaned) merged with stored ones."""
+        self.deny.check(path)
         return await self.listings.versions(path, headers=headers)
 
     async def latest(self, path: str, *, headers: Mapping[str, str] | None = None) -> bytes:
         """The ``@latest`` body."""
+        self.deny.check(path)
         return await self.listings.latest(path, headers=headers)
 
     # -- .info and .mod ---------------------------------------------------------------------
@@ -222,6 +235,7 @@ class ModuleService:
         self, path: str, version: str, *, headers: Mapping[str, str] | None = None
     ) -> bytes:
         """The ``.info`` of ``version``: cached for canonical versions, resolved for queries."""
+        self.deny.check(path, version)
         if not is_canonical(version):
             return await self._query_info(path, version, headers)
         return await self._small_file(path, version, FileKind.INFO, headers)
@@ -245,6 +259,7 @@ class ModuleService:
     async def _small_file(
         self, path: str, version: str, kind: FileKind, headers: Mapping[str, str] | None
     ) -> bytes:
+        self.deny.check(path, version)
         key = file_key(path, version, kind.value)
         data = self._hot.get(key)
         if data is None:
@@ -252,6 +267,7 @@ class ModuleService:
         if data is not None:
             self._observer.cache_result(kind, True)
             self._hot.put(key, data)
+            self.access.touch(path, version)
             return data
         self._observer.cache_result(kind, False)
         remembered = await self._negative.lookup(key)
@@ -283,6 +299,7 @@ class ModuleService:
                 existing = await self._stored(key)
                 if existing is not None:
                     return existing  # another process stored it while we waited
+                await self.deny.check_stored(path, version)
                 try:
                     async with self._limiter.slot():
                         if kind is FileKind.INFO:
@@ -296,7 +313,9 @@ class ModuleService:
                     validate_info(fetched.data, path, version, upstream=fetched.upstream)
                 else:
                     validate_mod(fetched.data, path, version, upstream=fetched.upstream)
-                    await self._verify(path, version, "mod", hash_go_mod(fetched.data))
+                    await self._verify(
+                        path, version, "mod", hash_go_mod(fetched.data), fetched.upstream
+                    )
                 if self._provisional(path, kind):
                     logger.info("cache.passed_unkept key=%s upstream=%s", key, fetched.upstream)
                     return fetched.data
@@ -348,6 +367,7 @@ class ModuleService:
             resolved = validate_info(fetched.data, path, query, upstream=fetched.upstream)
             key = file_key(path, resolved, "info")
             async with self._locks.lock(key):
+                await self.deny.check_stored(path, resolved)
                 if await self._storage.stat(key) is None:
                     await self._storage.put(key, fetched.data)
             return fetched.data
@@ -385,6 +405,7 @@ class ModuleService:
         and fetched again here, once; the caller only translates to HTTP. Entering raises the
         fetch's error (a not-found, a refused zip) before any byte is handed out.
         """
+        self.deny.check(path, version)
         key = file_key(path, version, "zip")
         async with contextlib.AsyncExitStack() as stack:
             yield await self._zip_source(stack, path, version, key, whole, checked, headers)
@@ -406,6 +427,7 @@ class ModuleService:
                 self._observer.cache_result(FileKind.ZIP, reader is not None)
                 counted = True
             if reader is not None:
+                self.access.touch(path, version)
                 return StoredZip(reader)
             flight = self._zip_flight(path, version, key, headers)
             if whole:
@@ -453,10 +475,12 @@ class ModuleService:
         self, path: str, version: str, *, headers: Mapping[str, str] | None = None
     ) -> ObjectInfo:
         """Make sure the zip is stored (fetching it if needed) and return its record."""
+        self.deny.check(path, version)
         key = file_key(path, version, "zip")
         stored = await self._storage.stat(key)
         if stored is not None:
             self._observer.cache_result(FileKind.ZIP, True)
+            self.access.touch(path, version)
             return stored
         self._observer.cache_result(FileKind.ZIP, False)
         flight = self._zip_flight(path, version, key, headers)
@@ -501,6 +525,7 @@ class ModuleService:
                 if existing is not None:
                     flight.finish(existing)
                     return
+                await self.deny.check_stored(path, version)
                 try:
                     async with (
                         self._limiter.slot(),
@@ -516,7 +541,7 @@ class ModuleService:
                     validate_zip, flight.spool, path, version, upstream=flight.upstream
                 )
                 if self._checksums.applies_to(path):
-                    await self._verify(path, version, "zip", h1)
+                    await self._verify(path, version, "zip", h1, flight.upstream)
                 else:
                     self._observer.verification(FileKind.ZIP, "skipped")
                     await self._check_mod_matches_zip(path, version, flight, headers)
@@ -530,6 +555,9 @@ class ModuleService:
             raise exc
         except ModuleNotFound as exc:
             logger.debug("cache.zip_not_found key=%s error=%s", key, exc)
+            flight.fail(exc)
+        except ModuleDenied as exc:
+            logger.info("cache.denied key=%s", key)
             flight.fail(exc)
         except ProxyError as exc:
             logger.warning("cache.zip_failed key=%s error=%s", key, exc)
@@ -581,7 +609,9 @@ class ModuleService:
             logger.error("cache.corrupt_refetch key=%s reason=%s", key, exc.reason)
             return None
 
-    async def _verify(self, path: str, version: str, kind: Literal["zip", "mod"], h1: str) -> None:
+    async def _verify(
+        self, path: str, version: str, kind: Literal["zip", "mod"], h1: str, upstream: str = ""
+    ) -> None:
         file_kind = FileKind.ZIP if kind == "zip" else FileKind.MOD
         if not self._checksums.applies_to(path):
             self._observer.verification(file_kind, "skipped")
@@ -597,7 +627,13 @@ class ModuleService:
             await verifier.verify(path, version, kind, h1)
         except ChecksumMismatch:
             self._observer.verification(file_kind, "mismatch")
-            logger.error("cache.checksum_mismatch module=%s@%s kind=%s", path, version, kind)
+            logger.error(
+                "cache.checksum_mismatch module=%s@%s kind=%s upstream=%s",
+                path,
+                version,
+                kind,
+                upstream,
+            )
             raise
         except ProxyError:
             self._observer.verification(file_kind, "error")

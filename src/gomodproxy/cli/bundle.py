@@ -108,7 +108,9 @@ def _run_import(args: argparse.Namespace) -> int:
     async def body() -> int:
         opened = await asyncio.to_thread(open_storage, storage_settings(settings))
         try:
-            manifest = await import_bundle(args.bundle, args.verifier_key, opened.store)
+            manifest = await import_bundle(
+                args.bundle, args.verifier_key, opened.store, opened.locks
+            )
         finally:
             await opened.aclose()
         return len(manifest.modules)

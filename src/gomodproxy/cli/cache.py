@@ -10,15 +10,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from gomodproxy.admin.cacheaudit import CachedVersion, VerifyReport, list_versions, verify_store
-from gomodproxy.config import default_cache_dir, env_name, load_toml
+from gomodproxy.admin.cacheaudit import (
+    CachedVersion,
+    Progress,
+    VerifyReport,
+    list_versions,
+    verify_store,
+)
+from gomodproxy.assembly import check_settings, open_upstreams, with_defaults
+from gomodproxy.config import build_settings, default_cache_dir, env_name, load_toml
 from gomodproxy.errors import ConfigError
 from gomodproxy.storage import ObjectStore, StorageSettings, open_storage
 
@@ -46,11 +54,24 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     verify = actions.add_parser(
         "verify",
         help="re-hash every object, check zips and go.mod files; exit 1 on any failure",
-        description="Read back every object (a corrupt one is quarantined and fetched again "
-        "by the proxy), check every zip against the module zip rules and every .mod parses.",
+        description="Read back every object, check every zip against the module zip rules "
+        "and every .mod parses; with --check-sums also look every zip's and .mod's h1: up in "
+        "the checksum database. What fails is quarantined and fetched again by the proxy.",
+    )
+    verify.add_argument(
+        "--check-sums",
+        action="store_true",
+        help="also check every h1: against the checksum database (settings as 'serve')",
+    )
+    verify.add_argument("--sumdb", metavar="GOSUMDB", help="the database (implies --check-sums)")
+    verify.add_argument(
+        "--upstream", metavar="GOPROXY", help="proxies to reach the database through"
     )
     _add_location(verify)
     verify.set_defaults(func=_run_verify)
+    from gomodproxy.cli import cacheops  # it imports this module's helpers
+
+    cacheops.register_actions(actions)
 
 
 def _add_location(parser: argparse.ArgumentParser) -> None:
@@ -97,7 +118,8 @@ def _run_ls(args: argparse.Namespace) -> int:
         return 0
     for v in versions:
         files = ",".join(k for k in ("info", "mod", "zip") if k in v.sizes)
-        print(f"{v.path} {v.version}\t{files}\t{_human(v.size)}\t{_when(v.last_fetched)}")
+        used = "" if v.accessed is None else f"\tused {_when(v.accessed)}"
+        print(f"{v.path} {v.version}\t{files}\t{_human(v.size)}\t{_when(v.last_fetched)}{used}")
     modules = len({v.path for v in versions})
     total = _human(sum(v.size for v in versions))
     print(f"{modules} modules, {len(versions)} versions, {total}", file=sys.stderr)
@@ -110,6 +132,7 @@ def _version_doc(v: CachedVersion) -> dict[str, object]:
         "version": v.version,
         "size": v.size,
         "fetched": _when(v.last_fetched),
+        "accessed": None if v.accessed is None else _when(v.accessed),
         "files": {
             kind: {"size": v.sizes[kind], "fetched": _when(v.fetched[kind])} for kind in v.sizes
         },
@@ -118,9 +141,25 @@ def _version_doc(v: CachedVersion) -> dict[str, object]:
 
 def _run_verify(args: argparse.Namespace) -> int:
     backend, folder = cache_location(args, os.environ)
+    plan = None
+    if args.check_sums or args.sumdb:
+        file_values = load_toml(args.config) if args.config is not None else None
+        flags = {"upstream": args.upstream, "sumdb": args.sumdb, "listen": "127.0.0.1:0"}
+        settings = build_settings(flags, os.environ, file_values=file_values)
+        plan = check_settings(with_defaults(settings, os.environ))
+        if plan.sumdb is None:
+            raise ConfigError("--check-sums needs a checksum database: GOSUMDB is off")
+    show = not args.json and sys.stderr.isatty()
 
     async def body() -> VerifyReport:
-        return await verify_store(await _open(backend, folder))
+        opened = await asyncio.to_thread(open_storage, StorageSettings(backend, folder))
+        with _progress(show) as progress:
+            if plan is None:
+                return await verify_store(opened.store, opened.locks, progress=progress)
+            async with open_upstreams(plan, opened) as upstreams:
+                return await verify_store(
+                    opened.store, opened.locks, checksums=upstreams.checksums, progress=progress
+                )
 
     report = asyncio.run(body())
     total = sum(report.checked.values())
@@ -142,6 +181,30 @@ def _run_verify(args: argparse.Namespace) -> int:
         kinds = ", ".join(f"{n} {k}" for k, n in sorted(report.checked.items()))
         print(f"checked {total} objects ({kinds}): {len(report.failures)} failed")
     return 0 if report.ok else 1
+
+
+@contextlib.contextmanager
+def _progress(show: bool) -> Iterator[Progress | None]:
+    """A progress bar on the terminal (stderr), or nothing."""
+    if not show:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    columns = (
+        TextColumn("verifying"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[key]}"),
+    )
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("verify", total=None, key="")
+
+        def advance(done: int, total: int, key: str) -> None:
+            bar.update(task, completed=done, total=total, key=key[-60:])
+
+        yield advance
 
 
 def _human(size: int) -> str:

@@ -6,7 +6,8 @@
 
 Asks every mirror the same requests (list, @latest, .info, .mod, .zip, then the files again
 warm), times them, and checks every .mod and .zip against the go.sum given and against the
-checksum database. Prints a table; ``--json FILE`` (``-``: stdout) writes the report described
+checksum database. Shows its progress while it runs when standard output is a terminal (not
+with --json -), then prints a table; ``--json FILE`` (``-``: stdout) writes the report described
 in docs/guides/probe.md; ``--html FILE`` a self-contained page with charts. ``--watch``
 probes in rounds until SIGTERM or SIGINT (exit 0) and serves Prometheus metrics over the last
 ``--window`` rounds at http://HOST:PORT/metrics.
@@ -26,6 +27,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from gomodproxy.config import read_go_env
 from gomodproxy.errors import ConfigError
 from gomodproxy.module.goproxy import parse_goproxy
 from gomodproxy.probe import (
@@ -36,13 +38,15 @@ from gomodproxy.probe import (
     format_table,
     parse_mirrors,
     parse_modules,
+    planned_requests,
     render_html,
     run_probe,
 )
+from gomodproxy.probe.progress import TerminalProgress
 from gomodproxy.probe.watch import WatchSettings, watch
 from gomodproxy.sumdb.gosumdb import KNOWN_GOSUMDB, parse_gosumdb
 
-__all__ = ["register"]
+__all__ = ["probe_settings", "register"]
 
 # The go command's default GOSUMDB: the one database it knows by name.
 _DEFAULT_GOSUMDB = next(iter(KNOWN_GOSUMDB))
@@ -102,16 +106,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--sumdb",
         default=None,
-        help="checksum database as GOSUMDB takes it (default: $GOSUMDB, else Go's default); "
-        "off: nothing is proven against a database",
+        help="checksum database as GOSUMDB takes it (default: $GOSUMDB, else go env's GOSUMDB, "
+        "else Go's default); off: nothing is proven against a database",
     )
     parser.add_argument(
         "--sumdb-via",
         default=None,
         metavar="LIST",
         help="where a checksum database named without URL is looked for, in GOPROXY syntax, as "
-        "the go command looks (default: $GOPROXY, else direct); its answers are proven, so a "
-        "proxy in between cannot forge them",
+        "the go command looks (default: $GOPROXY, else go env's GOPROXY, else direct); its "
+        "answers are proven, so a proxy in between cannot forge them",
     )
     parser.add_argument(
         "--json", default=None, metavar="FILE", help="write the JSON report (-: stdout)"
@@ -151,7 +155,18 @@ def _read(path: str) -> bytes:
         raise ProbeInputError(f"cannot read {path}: {exc.strerror}") from exc
 
 
-def _settings(args: argparse.Namespace) -> ProbeSettings:
+def _go_variables(names: tuple[str, ...], args: argparse.Namespace) -> dict[str, str]:
+    """GOSUMDB and GOPROXY as the go command takes them: the environment, else ``go env``
+    (its env file), asked only for what the flags and the environment leave open."""
+    given = {"GOSUMDB": args.sumdb, "GOPROXY": args.sumdb_via}
+    found = {n: os.environ[n] for n in names if n in os.environ}
+    missing = [n for n in names if n not in found and given.get(n) is None]
+    if missing:
+        found.update({n: v for n, v in read_go_env(missing).items() if n in missing})
+    return found
+
+
+def probe_settings(args: argparse.Namespace) -> ProbeSettings:
     mirrors_arg = str(args.mirrors)
     if mirrors_arg.startswith("@"):
         name = mirrors_arg[1:]
@@ -160,12 +175,13 @@ def _settings(args: argparse.Namespace) -> ProbeSettings:
     else:
         mirrors = parse_mirrors(mirrors_arg)
     targets = parse_modules(_read(str(args.modules)), str(args.modules))
-    gosumdb = args.sumdb if args.sumdb is not None else os.environ.get("GOSUMDB", "")
+    go_vars = _go_variables(("GOSUMDB", "GOPROXY"), args)
+    gosumdb = args.sumdb if args.sumdb is not None else go_vars.get("GOSUMDB", "")
     try:
         sumdb = parse_gosumdb(gosumdb or _DEFAULT_GOSUMDB)
     except ConfigError as exc:
         raise ProbeInputError(f"--sumdb: {exc}") from exc
-    via = args.sumdb_via if args.sumdb_via is not None else os.environ.get("GOPROXY", "")
+    via = args.sumdb_via if args.sumdb_via is not None else go_vars.get("GOPROXY", "")
     try:
         parse_goproxy(via or "direct")
     except ConfigError as exc:
@@ -182,8 +198,15 @@ def _settings(args: argparse.Namespace) -> ProbeSettings:
     )
 
 
-async def _probe_and_write(settings: ProbeSettings, html: str | None) -> dict[str, Any]:
-    result: ProbeResult = await run_probe(settings)
+async def _probe_and_write(
+    settings: ProbeSettings, html: str | None, *, progress: bool
+) -> dict[str, Any]:
+    if progress:
+        planned, per_mirror = planned_requests(settings)
+        with TerminalProgress(planned, per_mirror, sys.stdout) as shown:
+            result: ProbeResult = await run_probe(settings, shown.record)
+    else:
+        result = await run_probe(settings)
     report = build_report(settings, result)
     if html is not None:
         await asyncio.to_thread(Path(html).write_text, render_html(report), encoding="utf-8")
@@ -223,7 +246,7 @@ async def _watch_until_stopped(settings: ProbeSettings, watch_settings: WatchSet
 def run(args: argparse.Namespace) -> int:
     """Run the probe; returns the exit status."""
     try:
-        settings = _settings(args)
+        settings = probe_settings(args)
         watch_settings = _watch_settings(args)
     except ProbeInputError as exc:
         print(f"gomodproxy: {exc}", file=sys.stderr)
@@ -235,8 +258,10 @@ def run(args: argparse.Namespace) -> int:
             print(f"gomodproxy: cannot listen on {args.metrics_listen}: {exc}", file=sys.stderr)
             return 2
         return 0
-    report = asyncio.run(_probe_and_write(settings, args.html))
     to_stdout = args.json == "-"
+    # Progress only for a person watching: never into a pipe or a file, never into the JSON.
+    progress = sys.stdout.isatty() and not to_stdout
+    report = asyncio.run(_probe_and_write(settings, args.html, progress=progress))
     print(format_table(report), end="", file=sys.stderr if to_stdout else sys.stdout)
     if args.json is not None:
         text = json.dumps(report, indent=2) + "\n"

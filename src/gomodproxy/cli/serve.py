@@ -24,7 +24,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from gomodproxy.assembly import Plan, check_settings, with_defaults
+from gomodproxy.assembly import Plan, check_settings, reload_policy, with_defaults
 from gomodproxy.config import OPTIONS, Settings, build_settings, env_name, load_toml
 from gomodproxy.errors import ConfigError, ProxyError
 from gomodproxy.server.accesslog import JSONFormatter
@@ -61,6 +61,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                 action=argparse.BooleanOptionalAction,
                 default=None,
                 help=option.help + env,
+            )
+        elif option.kind is tuple:
+            parser.add_argument(
+                flag, action="append", default=None, metavar=option.metavar, help=option.help + env
             )
         else:
             parser.add_argument(
@@ -117,6 +121,15 @@ async def serve(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    reloads: set[asyncio.Task[bool]] = set()
+
+    def on_hangup() -> None:
+        task = asyncio.ensure_future(reload_policy(plan))
+        reloads.add(task)
+        task.add_done_callback(reloads.discard)
+
+    loop.add_signal_handler(signal.SIGHUP, on_hangup)
+    watcher = asyncio.ensure_future(_watch_rules(plan))
     try:
         try:
             await listener.start(settings.host, settings.port, reuse_port=reuse_port)
@@ -136,10 +149,35 @@ async def serve(
         await stop.wait()
         logger.info("proxy.stopping pid=%d", os.getpid())
     finally:
-        for sig in (signal.SIGTERM, signal.SIGINT):
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.remove_signal_handler(sig)
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
         listener.close()
         await runner.cleanup()
+
+
+async def _watch_rules(plan: Plan, interval: float = 2.0) -> None:
+    """Reload the ``--rules`` file when it changes (its mtime or size), as SIGHUP does."""
+    path = plan.settings.rules
+    if path is None:
+        return
+
+    def stamp() -> tuple[float, int] | None:
+        try:
+            st = path.stat()
+        except OSError:
+            return None
+        return st.st_mtime, st.st_size
+
+    seen = await asyncio.to_thread(stamp)
+    while True:
+        await asyncio.sleep(interval)
+        now = await asyncio.to_thread(stamp)
+        if now is not None and now != seen:
+            seen = now
+            await reload_policy(plan, trigger="change")
 
 
 def _connection_caps(settings: Settings) -> ConnectionCaps:
@@ -218,6 +256,7 @@ def _run_workers(plan: Plan) -> int:
 
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
+    signal.signal(signal.SIGHUP, forward)  # each worker reloads its rules
     status = 0
     for child in children:
         _, code = os.waitpid(child, 0)

@@ -15,7 +15,7 @@ from gomodproxy.probe.inputs import (
     parse_modules,
 )
 from gomodproxy.probe.report import SCHEMA, build_report, format_table
-from gomodproxy.probe.run import ProbeResult, ProbeSettings, run_probe
+from gomodproxy.probe.run import ProbeResult, ProbeSettings, planned_requests, run_probe
 from gomodproxy.probe.samples import percentile
 from gomodproxy.probe.verdict import Thresholds, Verdict, decide, exit_status
 
@@ -36,6 +36,7 @@ __all__ = [
     "parse_mirrors",
     "parse_modules",
     "percentile",
+    "planned_requests",
     "render_html",
     "run_probe",
 ]

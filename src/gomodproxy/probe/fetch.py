@@ -1,8 +1,10 @@
 """One timed request to a mirror: outcome, time to first byte, total time and body.
 
 The body is read through the upstream transport (``transport_for``), so HTTP and ``file://``
-mirrors are read as the proxy reads them. A 200 answer whose body starts with ``<`` (an HTML
-page: a captive portal, a login page, a web front end) is an error, never content to audit.
+mirrors are read as the proxy reads them. A 200 answer that is an HTML page (a captive portal, a
+login page, a web front end) is an error, never content to audit: the mirror declared it
+``text/html`` or ``application/xhtml+xml``, or its body starts with ``<`` (no GOPROXY answer
+does; a page served as ``application/octet-stream`` is still caught).
 """
 
 from __future__ import annotations
@@ -17,7 +19,10 @@ from gomodproxy.protocol.files import file_key, latest_path, list_key
 from gomodproxy.protocol.kinds import FileKind
 from gomodproxy.upstream.base import BodyTooLarge, Fetcher
 
-__all__ = ["Answer", "fetch_timed", "looks_like_html", "request_path"]
+__all__ = ["HTML_TYPES", "Answer", "fetch_timed", "looks_like_html", "request_path"]
+
+#: Media types of web pages: a mirror declaring one for a GOPROXY file answered a page.
+HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 
 _FILE_KINDS = {
     Kind.LIST: FileKind.LIST,
@@ -48,8 +53,11 @@ def request_path(kind: Kind, path: str, version: str) -> str:
     return file_key(path, version, kind.value)
 
 
-def looks_like_html(data: bytes) -> bool:
-    """A body starting (after white space) with ``<``: no GOPROXY answer does."""
+def looks_like_html(data: bytes, content_type: str | None = None) -> bool:
+    """A page declared as HTML (``content_type``, the media type without parameters), or a
+    body starting (after white space) with ``<``: no GOPROXY answer does."""
+    if content_type is not None and content_type.lower() in HTML_TYPES:
+        return True
     return data.lstrip()[:1] == b"<"
 
 
@@ -70,8 +78,10 @@ async def fetch_timed(transport: Fetcher, kind: Kind, path: str, version: str) -
     started = time.perf_counter()
     ttfb: float | None = None
     body = bytearray()
+    content_type: str | None = None
     try:
         async with transport.open(request_path(kind, path, version), file_kind) as opened:
+            content_type = opened.content_type
             async for chunk in opened.chunks():
                 if ttfb is None:
                     ttfb = time.perf_counter() - started
@@ -86,8 +96,9 @@ async def fetch_timed(transport: Fetcher, kind: Kind, path: str, version: str) -
         return Answer(Outcome.ERROR, ttfb, time.perf_counter() - started, detail=str(exc))
     total = time.perf_counter() - started
     data = bytes(body)
-    if looks_like_html(data):
-        return Answer(Outcome.HTML, ttfb, total, detail="an HTML page answered with 200")
+    if looks_like_html(data, content_type):
+        shown = f" ({content_type})" if content_type else ""
+        return Answer(Outcome.HTML, ttfb, total, detail=f"an HTML page{shown} answered with 200")
     try:
         _check_answer(kind, path, version, data, transport.name)
     except (ProxyError, UnicodeDecodeError) as exc:

@@ -199,6 +199,13 @@ def format_table(report: JSON) -> str:
             )
         for s in m["stale"]:
             lines.append(f"STALE {m['name']}: {s['module']}@{s['version']} ({s['evidence']})")
+        if m["verdict"] == "unreachable" and m["errors_sample"]:
+            # Why: the first failure (a refused connection, an HTML page, ...), as it was seen.
+            first = m["errors_sample"][0]
+            lines.append(
+                f"UNREACHABLE {m['name']}: {first['outcome']}: {first['detail']}"
+                + (" (backed off)" if m["backed_off"] else "")
+            )
     lines.append(
         f"{report['requests_sent']} of {report['budget']} requests in {report['seconds']:.1f}s"
         + (" (budget exhausted)" if report["budget_exhausted"] else "")

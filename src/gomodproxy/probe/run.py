@@ -12,7 +12,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -34,7 +34,7 @@ from gomodproxy.upstream.base import Fetcher
 from gomodproxy.upstream.chain import transport_for
 from gomodproxy.upstream.proxyclient import FetchPolicy
 
-__all__ = ["ProbeResult", "ProbeSettings", "run_probe"]
+__all__ = ["ProbeResult", "ProbeSettings", "planned_requests", "run_probe"]
 
 logger = logging.getLogger(__name__)
 
@@ -100,9 +100,24 @@ def _plan(settings: ProbeSettings) -> Iterator[_Job]:
                 yield _Job(mirror, kind, path, version, warm)
 
 
+def planned_requests(settings: ProbeSettings) -> tuple[int, dict[str, int]]:
+    """How many requests the run plans in all (at most the budget) and for each mirror."""
+    per_mirror: Counter[str] = Counter(job.mirror.name for job in _plan(settings))
+    return min(settings.budget, per_mirror.total()), {
+        m.name: per_mirror[m.name] for m in settings.mirrors
+    }
+
+
 class _Run:
-    def __init__(self, settings: ProbeSettings, transports: dict[str, Fetcher], auditor: Auditor):
+    def __init__(
+        self,
+        settings: ProbeSettings,
+        transports: dict[str, Fetcher],
+        auditor: Auditor,
+        on_sample: Callable[[Sample], None] | None = None,
+    ):
         self.settings = settings
+        self.on_sample = on_sample
         self.transports = transports
         self.auditor = auditor
         self.result = ProbeResult()
@@ -163,20 +178,21 @@ class _Run:
             listed = frozenset(v.version for v in clean_version_list(answer.data, job.path))
             self.result.lists[(name, job.path)] = listed
         target = f"{job.path}@{job.version}" if job.version else job.path
-        self.result.samples.append(
-            Sample(
-                name,
-                job.kind,
-                target,
-                job.warm,
-                outcome,
-                answer.ttfb,
-                answer.total,
-                len(answer.data) if outcome is Outcome.OK else 0,
-                detail,
-                sent_at,
-            )
+        sample = Sample(
+            name,
+            job.kind,
+            target,
+            job.warm,
+            outcome,
+            answer.ttfb,
+            answer.total,
+            len(answer.data) if outcome is Outcome.OK else 0,
+            detail,
+            sent_at,
         )
+        self.result.samples.append(sample)
+        if self.on_sample is not None:
+            self.on_sample(sample)
         if outcome.answered:
             self._failures_in_a_row[name] = 0
             return
@@ -220,8 +236,13 @@ def _verifier(config: SumDBConfig, via: str, session: aiohttp.ClientSession) -> 
     return SumDBClient(config.verifier_key, SumDBHTTPFetcher(endpoint), MemoryVerifierState())
 
 
-async def run_probe(settings: ProbeSettings) -> ProbeResult:
-    """Probe every mirror; returns what was observed (the budget is never exceeded)."""
+async def run_probe(
+    settings: ProbeSettings, on_sample: Callable[[Sample], None] | None = None
+) -> ProbeResult:
+    """Probe every mirror; returns what was observed (the budget is never exceeded).
+
+    ``on_sample`` is called on the loop with each request's sample as it ends (the progress
+    display); it must not block."""
     started = time.perf_counter()
     async with aiohttp.ClientSession(trust_env=False) as session:
         policy = _policy(settings.request_timeout)
@@ -234,7 +255,7 @@ async def run_probe(settings: ProbeSettings) -> ProbeResult:
             else None
         )
         auditor = Auditor(settings.targets.go_sum, verifier)
-        run = _Run(settings, transports, auditor)
+        run = _Run(settings, transports, auditor, on_sample)
         try:
             async with asyncio.timeout(settings.time_limit), asyncio.TaskGroup() as group:
                 for _ in range(max(1, settings.concurrency)):

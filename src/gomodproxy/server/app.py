@@ -19,15 +19,19 @@ from aiohttp import web
 from gomodproxy.assembly import (
     Plan,
     describe_upstreams,
+    eviction_policy,
     module_service,
     open_store,
     open_upstreams,
 )
+from gomodproxy.cache.eviction import evict_forever
 from gomodproxy.cache.service import ModuleService
 from gomodproxy.server.accesslog import access_log_middleware
+from gomodproxy.server.clientauth import client_auth_middleware, parse_access_rules
 from gomodproxy.server.connguard import request_phase_middleware
 from gomodproxy.server.errors import error_middleware, not_found_max_age
 from gomodproxy.server.metrics import ProxyMetrics
+from gomodproxy.server.policy import policy_middleware
 from gomodproxy.server.routes import ProxyRoutes
 from gomodproxy.server.status import StatusInfo
 from gomodproxy.server.sumdbrelay import SumDBRelay
@@ -51,10 +55,20 @@ def log_ready(plan: Plan, url: str) -> None:
         plan.sumdb.name if plan.sumdb else "off",
         plan.settings.cache_dir,
     )
+    if plan.faults is not None:
+        for number, rule in enumerate(plan.faults.rules, 1):
+            logger.warning(
+                "faults.enabled drill=%s seed=%d rule=%d %s: FAULT DRILL ACTIVE, upstream "
+                "failures are injected on purpose; never run this in production",
+                plan.faults.source,
+                plan.faults.seed,
+                number,
+                rule.describe(),
+            )
     if plan.private.gonoproxy:
         logger.info(
             "proxy.private patterns=%s: matching modules are never requested from an upstream "
-            "proxy (GOPRIVATE/GONOPROXY); only copies already in the cache are served",
+            "proxy (GOPRIVATE/GONOPROXY): they come from their git repositories (--vcs-rewrite)",
             plan.private.gonoproxy,
         )
     if plan.private.gonosumdb:
@@ -95,10 +109,17 @@ def make_app(
             cache_dir=str(settings.cache_dir),
             storage=settings.storage,
             started=time.time(),
+            faults=plan.faults,
         ),
     )
+    middlewares = [request_phase_middleware, access_log_middleware(metrics)]
+    access = parse_access_rules(settings.client_auth)
+    if access:
+        middlewares.append(client_auth_middleware(access, prefix=settings.path_prefix))
+    if settings.rules is not None:
+        middlewares.append(policy_middleware(plan.policy, prefix=settings.path_prefix))
     app = web.Application(
-        middlewares=[request_phase_middleware, access_log_middleware(metrics), error_middleware],
+        middlewares=[*middlewares, error_middleware],
         client_max_size=1024,
     )
     app[METRICS_KEY] = metrics
@@ -141,7 +162,9 @@ async def _open_parts(
         opened = storage
     else:
         opened = OpenedStorage(storage, LocalLocks())
-    upstreams = await stack.enter_async_context(open_upstreams(plan, opened, observer=metrics))
+    upstreams = await stack.enter_async_context(
+        open_upstreams(plan, opened, observer=metrics, breaker_observer=metrics)
+    )
     relay: SumDBRelay | None = None
     if plan.sumdb is not None and upstreams.sumdb_fetcher is not None:
         relay = SumDBRelay(
@@ -153,6 +176,20 @@ async def _open_parts(
     stack.push_async_callback(_cancel, sweeper)
     service = module_service(plan, opened, upstreams, observer=metrics)
     stack.push_async_callback(service.close)
+    # Deny entries written by `cache rm` (any process): loaded before serving, then followed.
+    await service.deny.refresh()
+    watcher = asyncio.create_task(service.deny.watch_forever())
+    stack.push_async_callback(_cancel, watcher)
+    policy = await eviction_policy(plan.settings)
+    if policy.active:
+        logger.info(
+            "cache.limits max_size=%s max_age=%s pinned=%d",
+            plan.settings.cache_max_size or "none",
+            plan.settings.cache_max_age or "none",
+            len(policy.pins),
+        )
+        evictor = asyncio.create_task(evict_forever(opened, policy))
+        stack.push_async_callback(_cancel, evictor)
     return service, relay
 
 

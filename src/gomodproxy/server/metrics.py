@@ -10,6 +10,7 @@ import math
 from collections.abc import Iterable, Sequence
 
 from gomodproxy.protocol.kinds import FileKind
+from gomodproxy.upstream.breaker import State
 
 __all__ = ["Counter", "Gauge", "Histogram", "ProxyMetrics"]
 
@@ -90,6 +91,10 @@ class Gauge(Counter):
     def dec(self, *labels: str, amount: float = 1.0) -> None:
         """Subtract ``amount`` from the series named by ``labels``."""
         self.inc(*labels, amount=-amount)
+
+    def set(self, value: float, *labels: str) -> None:
+        """Set the series named by ``labels`` to ``value``."""
+        self._values[labels] = value
 
 
 class Histogram:
@@ -177,6 +182,21 @@ class ProxyMetrics:
             "Checksum-database verifications, by kind and outcome (ok, mismatch, error, skipped).",
             ["kind", "outcome"],
         )
+        self.circuit_states = Gauge(
+            "gomodproxy_upstream_circuit_state",
+            "Circuit breaker state per upstream: 0 closed, 1 half-open (probing), 2 open.",
+            ["upstream"],
+        )
+        self.circuit_rejections = Counter(
+            "gomodproxy_upstream_circuit_rejected_total",
+            "Requests not sent to an upstream because its circuit was open.",
+            ["upstream"],
+        )
+        self.circuit_openings = Counter(
+            "gomodproxy_upstream_circuit_opened_total",
+            "Times an upstream's circuit opened.",
+            ["upstream"],
+        )
         self._all: tuple[Counter | Histogram, ...] = (
             self.requests,
             self.request_seconds,
@@ -188,6 +208,9 @@ class ProxyMetrics:
             self.fetches_in_flight,
             self.fetches_deduplicated,
             self.verifications,
+            self.circuit_states,
+            self.circuit_rejections,
+            self.circuit_openings,
         )
 
     def render(self) -> str:
@@ -224,3 +247,15 @@ class ProxyMetrics:
     def verification(self, kind: FileKind, outcome: str) -> None:
         """A checksum verification ended."""
         self.verifications.inc(kind.value, outcome)
+
+    # -- the circuit breakers' observer seam ------------------------------------------------
+
+    def circuit_state(self, upstream: str, state: State) -> None:
+        """An upstream's circuit changed state (or was created, closed)."""
+        self.circuit_states.set(float(state.value), upstream)
+        if state is State.OPEN:
+            self.circuit_openings.inc(upstream)
+
+    def circuit_rejected(self, upstream: str) -> None:
+        """A request was refused by an open circuit."""
+        self.circuit_rejections.inc(upstream)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from gomodproxy import __version__
 from gomodproxy.server.metrics import ProxyMetrics
+from gomodproxy.upstream.faults import FaultPlan
 
 __all__ = ["StatusInfo", "render_status"]
 
@@ -30,6 +31,21 @@ class StatusInfo:
     cache_dir: str
     storage: str
     started: float  # time.time() at start
+    faults: FaultPlan | None = None  # a fault drill is on: the page says so first
+
+
+def _drill(faults: FaultPlan) -> str:
+    """The banner of a fault drill: the rules and how often each struck so far."""
+    rows = (
+        (number, rule.describe(), hits)
+        for number, (rule, hits) in enumerate(zip(faults.rules, faults.injected, strict=True), 1)
+    )
+    banner = (
+        '<p class="drill"><strong>FAULT DRILL ACTIVE</strong>: upstream failures are injected '
+        f"on purpose (--faults {html.escape(faults.source)}, seed {faults.seed}). "
+        "Never in production.</p>\n"
+    )
+    return banner + _table("Fault drill", ("rule", "fault", "injected"), rows)
 
 
 def _table(title: str, header: Iterable[str], rows: Iterable[Iterable[object]]) -> str:
@@ -73,6 +89,16 @@ def render_status(metrics: ProxyMetrics, info: StatusInfo, *, now: float | None 
         (labels[0], labels[1], int(v)) for labels, v in metrics.verifications.series().items()
     )
     served = _sum_by(metrics.bytes_served.series(), 0)
+    states = {0: "closed", 1: "half-open", 2: "open"}
+    circuits = sorted(
+        (
+            labels[0],
+            states.get(int(value), "?"),
+            int(metrics.circuit_openings.value(labels[0])),
+            int(metrics.circuit_rejections.value(labels[0])),
+        )
+        for labels, value in metrics.circuit_states.series().items()
+    )
     config = [
         ("version", __version__),
         ("instance", info.instance_id),
@@ -86,8 +112,10 @@ def render_status(metrics: ProxyMetrics, info: StatusInfo, *, now: float | None 
     parts = [
         '<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>gomodproxy status</title>',
         "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
-        "td,th{border:1px solid #ccc;padding:.2em .6em;text-align:left}</style></head><body>",
+        "td,th{border:1px solid #ccc;padding:.2em .6em;text-align:left}"
+        ".drill{background:#c00;color:#fff;padding:.5em}</style></head><body>",
         "<h1>gomodproxy status</h1>\n",
+        _drill(info.faults) if info.faults is not None else "",
         _table("Configuration", ("", ""), config),
         _table(
             "Requests",
@@ -96,6 +124,11 @@ def render_status(metrics: ProxyMetrics, info: StatusInfo, *, now: float | None 
         ),
         _table("Cache", ("kind", "hits", "misses", "hit ratio"), cache_rows),
         _table("Upstream fetches", ("upstream", "kind", "outcome", "count"), upstream_rows),
+        _table(
+            "Upstream circuits", ("upstream", "state", "times opened", "requests refused"), circuits
+        )
+        if circuits
+        else "",
         _table("Checksum verifications", ("kind", "outcome", "count"), verifications),
         "<p>Counters of this process since it started; Prometheus text at "
         '<a href="metrics">/metrics</a>.</p></body></html>\n',

@@ -62,6 +62,12 @@ class UpstreamBody(Protocol):
         """The decoded length when known in advance (no content coding), else None."""
         ...
 
+    @property
+    def content_type(self) -> str | None:
+        """The media type the upstream declared (``text/html``, lowercase, without
+        parameters), or None when it declared none (a ``file://`` upstream declares none)."""
+        ...
+
     def chunks(self) -> AsyncIterator[bytes]:
         """Yield the decoded body; raise UpstreamError/UpstreamTimeout if it is cut or too big."""
         ...

@@ -33,8 +33,10 @@ from gomodproxy.module.goproxy import (
     OFF,
     OFF_MESSAGE,
     PrivateSettings,
+    ProxyEntry,
     ProxyList,
 )
+from gomodproxy.module.policy import Route
 from gomodproxy.protocol.kinds import FileKind
 from gomodproxy.upstream.base import Fetcher, UpstreamBody
 from gomodproxy.upstream.fileclient import FileFetcher
@@ -125,6 +127,8 @@ class UpstreamChain:
         direct: ModuleFetcher | None = None,
         private: PrivateSettings | None = None,
         observer: UpstreamObserver | None = None,
+        router: Callable[[str], Route | None] | None = None,
+        fetcher_for: Callable[[str], ModuleFetcher] | None = None,
     ) -> None:
         missing = [url for url in proxies.proxy_urls if url not in fetchers]
         if missing:
@@ -136,6 +140,10 @@ class UpstreamChain:
         self._direct_private = direct or DirectFetcher(private=True)
         self._private = private or PrivateSettings()
         self._observer = observer
+        # Per-module routes from the rules: "direct" (git only), "upstream" (proxies only),
+        # and a rule's own upstream list, whose fetchers are made on first use.
+        self._router = router
+        self._fetcher_for = fetcher_for
 
     @property
     def proxies(self) -> ProxyList:
@@ -166,6 +174,27 @@ class UpstreamChain:
             path, f"{version}.mod", FileKind.MOD, lambda f: f.mod(path, version, headers=headers)
         )
 
+    def _route(self, path: str) -> Route | None:
+        return self._router(path) if self._router is not None else None
+
+    def _entries(self, path: str) -> tuple[ProxyEntry, ...]:
+        """The entries walked for ``path``: the GOPROXY list, or what a rule routes it to."""
+        route = self._route(path)
+        if route is None:
+            return tuple(self._proxies)
+        if route.kind == "direct":
+            return (ProxyEntry(DIRECT),)
+        listed = route.proxies if route.proxies is not None else self._proxies
+        if route.kind == "upstream":
+            proxies = tuple(e for e in listed if e.is_proxy)
+            if not proxies:
+                raise ModuleNotFound(
+                    f"{path}: the rules send it to upstream proxies only, and none is listed",
+                    path=path,
+                )
+            return proxies
+        return tuple(listed)
+
     async def _fetch(
         self,
         path: str,
@@ -175,7 +204,7 @@ class UpstreamChain:
     ) -> Fetched:
         """Read a small answer whole. A failure while reading the body counts as the entry's."""
         walk = _Walk()
-        for entry in self._proxies:
+        for entry in self._entries(path):
             try:
                 fetcher = self._entry_fetcher(entry.url, path)
                 started = time.monotonic()
@@ -199,7 +228,7 @@ class UpstreamChain:
         bytes flow, an error ends the fetch (the caller aborts its own response)."""
         kind = FileKind.ZIP
         walk = _Walk()
-        for entry in self._proxies:
+        for entry in self._entries(path):
             async with contextlib.AsyncExitStack() as stack:
                 try:
                     fetcher = self._entry_fetcher(entry.url, path)
@@ -226,7 +255,9 @@ class UpstreamChain:
 
     def _entry_fetcher(self, url: str, module_path: str) -> ModuleFetcher:
         """The fetcher of an entry, or the not-found answer of a keyword entry."""
-        private = self._private.is_noproxy(module_path)
+        route = self._route(module_path)
+        # A rule's routing is explicit: it overrides the private patterns' refusal.
+        private = self._private.is_noproxy(module_path) and route is None
         if url == OFF:
             raise ModuleNotFound(f"{module_path}: {OFF_MESSAGE}", path=module_path)
         if url == DIRECT or (url == NOPROXY and private):
@@ -237,7 +268,12 @@ class UpstreamChain:
             raise ModuleNotFound(
                 f"{module_path}: module lookup {NOPROXY_DISABLED_MESSAGE}", path=module_path
             )
-        return self._fetchers[url]
+        fetcher = self._fetchers.get(url)
+        if fetcher is None:
+            if self._fetcher_for is None:
+                raise ModuleNotFound(f"{module_path}: no fetcher for upstream {url}")
+            fetcher = self._fetchers[url] = self._fetcher_for(url)
+        return fetcher
 
     def _observe(
         self, upstream: str, kind: FileKind, exc: ProxyError | None, started: float
@@ -277,11 +313,31 @@ def build_chain(
     policy: FetchPolicy | None = None,
     netrc: NetrcCredentials | None = None,
     observer: UpstreamObserver | None = None,
+    direct: ModuleFetcher | None = None,
+    router: Callable[[str], Route | None] | None = None,
+    wrap: Callable[[ModuleFetcher], ModuleFetcher] | None = None,
+    wrap_transport: Callable[[Fetcher], Fetcher] | None = None,
 ) -> UpstreamChain:
     """An :class:`UpstreamChain` with a proxy fetcher (HTTP or ``file://``) for every proxy URL
-    and ``direct`` as the direct fetcher."""
-    fetchers: dict[str, ModuleFetcher] = {
-        url: ProxyFetcher(transport_for(url, session, policy=policy, netrc=netrc))
-        for url in proxies.proxy_urls
-    }
-    return UpstreamChain(proxies, fetchers, private=private, observer=observer)
+    and ``direct`` (the git fetcher of private modules; by default one that refuses) as the
+    direct fetcher; ``wrap`` puts a layer in front of each proxy fetcher (the fault drills),
+    ``wrap_transport`` one around each transport (``-x`` tracing), ``router`` gives the
+    ``--rules`` routes."""
+
+    def proxy_fetcher(url: str) -> ModuleFetcher:
+        transport = transport_for(url, session, policy=policy, netrc=netrc)
+        if wrap_transport is not None:
+            transport = wrap_transport(transport)
+        fetcher: ModuleFetcher = ProxyFetcher(transport)
+        return wrap(fetcher) if wrap is not None else fetcher
+
+    fetchers = {url: proxy_fetcher(url) for url in proxies.proxy_urls}
+    return UpstreamChain(
+        proxies,
+        fetchers,
+        direct=direct,
+        private=private,
+        observer=observer,
+        router=router,
+        fetcher_for=proxy_fetcher,
+    )

@@ -91,6 +91,10 @@ class _FileBody:
     def content_length(self) -> int | None:
         return self._size
 
+    @property
+    def content_type(self) -> str | None:
+        return None
+
     async def chunks(self) -> AsyncIterator[bytes]:
         if self._size > self._kind.max_size:
             raise BodyTooLarge(self._kind, upstream=self._upstream)

@@ -291,6 +291,13 @@ class _HTTPBody:
             return None
         return self._resp.content_length
 
+    @property
+    def content_type(self) -> str | None:
+        declared = self._resp.headers.get("Content-Type")
+        if declared is None:
+            return None
+        return declared.partition(";")[0].strip().lower() or None
+
     async def chunks(self) -> AsyncIterator[bytes]:
         declared = self.content_length
         if declared is not None and declared > self._kind.max_size:
