@@ -23,6 +23,7 @@ import pytest_asyncio
 
 from gomodproxy.cli.main import main
 from gomodproxy.storage.s3 import S3Location, open_s3_store
+from tests.integration.test_bundle import _A, _B, _C, _make_bundle
 from tests.origin import Origin, running_origin
 from tests.proxykit import SumDB, publish, running_sumdb, synth
 from tests.realservers import S3_ACCESS_KEY, S3_REGION, S3_SECRET_KEY, S3Server
@@ -86,21 +87,26 @@ async def _serve(
         await proc.wait()
 
 
-@pytest_asyncio.fixture
-async def bucket(
-    tmp_path: Path, s3_server: S3Server, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[Bucket]:
-    """A bucket filled with every file of ALL through a ``serve`` process on S3; the test's
-    environment holds the S3 credentials (the standard AWS variables) and nothing else of
-    gomodproxy's, and ``config`` is a settings file naming the bucket."""
-    name = f"cache-{secrets.token_hex(4)}"
-    s3_server.make_bucket(name)
+@pytest.fixture
+def s3_env(tmp_path: Path, s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> S3Server:
+    """The test's environment holds the S3 credentials (the standard AWS variables) and
+    nothing else of gomodproxy's or AWS's."""
     for key in [k for k in os.environ if k.startswith(("GOMODPROXY_", "AWS"))]:
         monkeypatch.delenv(key)
     for key, value in s3_server.environ().items():
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    return s3_server
+
+
+@pytest_asyncio.fixture
+async def bucket(tmp_path: Path, s3_env: S3Server) -> AsyncIterator[Bucket]:
+    """A bucket filled with every file of ALL through a ``serve`` process on S3; ``config`` is
+    a settings file naming the bucket."""
+    s3_server = s3_env
+    name = f"cache-{secrets.token_hex(4)}"
+    s3_server.make_bucket(name)
     config = tmp_path / "gomodproxy.toml"
     config.write_text(
         f'storage = "s3"\ns3-endpoint = "{s3_server.endpoint}"\ns3-bucket = "{name}"\n'
@@ -229,3 +235,30 @@ async def test_verify_quarantines_an_object_damaged_in_the_bucket(
     assert bucket.origin.count(A1.rel("zip")) == 2
     code, out, _ = await _cli(capsys, "cache", "verify", "--config", str(bucket.config))
     assert code == 0, out
+
+
+@pytest.mark.asyncio
+async def test_bundle_import_fills_a_bucket(
+    tmp_path: Path, s3_env: S3Server, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bundle = tmp_path / "mods.bundle"
+    db, _, _ = await _make_bundle(tmp_path, bundle)
+    name = f"import-{secrets.token_hex(4)}"
+    s3_env.make_bucket(name)
+    flags = [
+        "--storage", "s3", "--s3-endpoint", s3_env.endpoint, "--s3-bucket", name,
+        "--s3-prefix", PREFIX, "--cache-dir", str(tmp_path / "admin"),
+    ]  # fmt: skip
+    code, _, err = await _cli(
+        capsys, "bundle", "import", str(bundle), "--verifier-key", db.key.verifier_key, *flags
+    )
+    assert code == 0, err
+    assert f"added to s3://{name}/{PREFIX}" in err
+    in_bucket = s3_env.data / name / PREFIX
+    assert (in_bucket / "sumdb" / db.name / "latest").is_file()
+    assert (in_bucket / _B.rel("zip")).read_bytes() == _B.zip
+    assert (in_bucket / _C.rel("mod")).read_bytes() == _C.mod
+    code, out, _ = await _cli(capsys, "cache", "ls", "--json", *flags)
+    assert code == 0
+    listed = {(v["path"], v["version"]) for v in json.loads(out)["versions"]}
+    assert {(_A.path, _A.version), (_B.path, _B.version)} <= listed
