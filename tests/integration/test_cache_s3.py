@@ -26,7 +26,7 @@ from gomodproxy.storage.s3 import S3Location, open_s3_store
 from tests.integration.test_bundle import _A, _B, _C, _make_bundle
 from tests.origin import Origin, running_origin
 from tests.proxykit import SumDB, publish, running_sumdb, synth
-from tests.realservers import S3_ACCESS_KEY, S3_REGION, S3_SECRET_KEY, S3Server
+from tests.realservers import S3_ACCESS_KEY, S3_REGION, S3_SECRET_KEY, S3Server, running_redis
 
 A1 = synth("example.com/s3/a", "v1.0.0", size=200_000)
 A2 = synth("example.com/s3/a", "v1.1.0", size=50_000)
@@ -64,14 +64,13 @@ def _environ(root: Path, s3: S3Server) -> dict[str, str]:
 
 @contextlib.asynccontextmanager
 async def _serve(
-    root: Path, s3: S3Server, bucket: str, origin: Origin, db: SumDB
+    root: Path, s3: S3Server, config: Path, origin: Origin, db: SumDB
 ) -> AsyncIterator[str]:
     log = await asyncio.to_thread(open, root / "serve.log", "ab")
     try:
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "gomodproxy", "serve", "--listen=127.0.0.1:0",
-            f"--cache-dir={root / 'serve'}", "--storage=s3", f"--s3-endpoint={s3.endpoint}",
-            f"--s3-bucket={bucket}", f"--s3-prefix={PREFIX}", f"--upstream={origin.url}",
+            f"--config={config}", f"--cache-dir={root / 'serve'}", f"--upstream={origin.url}",
             f"--sumdb={db.gosumdb}", "--list-ttl=0", "--retries=0",
             env=_environ(root, s3), stdout=asyncio.subprocess.PIPE, stderr=log,
         )  # fmt: skip
@@ -102,20 +101,33 @@ def s3_env(tmp_path: Path, s3_server: S3Server, monkeypatch: pytest.MonkeyPatch)
 
 @pytest_asyncio.fixture
 async def bucket(tmp_path: Path, s3_env: S3Server) -> AsyncIterator[Bucket]:
-    """A bucket filled with every file of ALL through a ``serve`` process on S3; ``config`` is
-    a settings file naming the bucket."""
+    """A bucket filled with every file of ALL through a ``serve`` process on S3 with a Redis of
+    its own; ``config`` is the settings file naming both, as ``serve`` and the commands read it."""
     s3_server = s3_env
     name = f"cache-{secrets.token_hex(4)}"
     s3_server.make_bucket(name)
-    config = tmp_path / "gomodproxy.toml"
-    config.write_text(
-        f'storage = "s3"\ns3-endpoint = "{s3_server.endpoint}"\ns3-bucket = "{name}"\n'
-        f's3-prefix = "{PREFIX}"\ncache-dir = "{tmp_path / "admin"}"\n'
-    )
+    with contextlib.ExitStack() as stack:
+        redis = await asyncio.to_thread(stack.enter_context, running_redis(tmp_path / "redis"))
+        config = tmp_path / "gomodproxy.toml"
+        config.write_text(
+            f'storage = "s3"\ns3-endpoint = "{s3_server.endpoint}"\ns3-bucket = "{name}"\n'
+            f's3-prefix = "{PREFIX}"\ncache-dir = "{tmp_path / "admin"}"\n'
+            f'redis-url = "{redis.url}"\n'
+        )
+        try:
+            async for world in _filled(tmp_path, s3_server, name, config):
+                yield world
+        finally:
+            await asyncio.to_thread(stack.close)
+
+
+async def _filled(
+    tmp_path: Path, s3_server: S3Server, name: str, config: Path
+) -> AsyncIterator[Bucket]:
     async with (
         running_origin() as origin,
         running_sumdb(tmp_path / "sumdb", ALL) as db,
-        _serve(tmp_path, s3_server, name, origin, db) as url,
+        _serve(tmp_path, s3_server, config, origin, db) as url,
         aiohttp.ClientSession() as http,
     ):
         publish(origin, *ALL)
