@@ -62,7 +62,7 @@ def parse_platform(text: str) -> tuple[str, str]:
 async def load_main_module(go_mod: Path) -> MainModules:
     """Parse ``go_mod`` with its replacements and exclusions (a clear error if it cannot)."""
     try:
-        return await asyncio.to_thread(main_module_of, go_mod, Path.cwd())
+        return await asyncio.to_thread(lambda: main_module_of(go_mod, Path.cwd()))
     except ProxyError as exc:
         raise ConfigError(f"--go-mod {go_mod}: {exc}") from exc
 
