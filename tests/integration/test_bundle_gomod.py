@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import socket
+import subprocess
 from pathlib import Path
 
 import aiohttp
@@ -27,7 +28,9 @@ from tests.origin import running_origin
 from tests.proxykit import SynthModule, publish, running_proxy, running_sumdb
 
 
-def _mod(path: str, version: str, go: str, requires: str = "", **files: bytes) -> SynthModule:
+def _mod(
+    path: str, version: str, go: str, requires: str = "", *, files: dict[str, bytes]
+) -> SynthModule:
     go_mod = f"module {path}\n\ngo {go}\n"
     if requires:
         go_mod += f"\nrequire (\n{requires})\n"
@@ -35,25 +38,25 @@ def _mod(path: str, version: str, go: str, requires: str = "", **files: bytes) -
 
 
 _P = "example.com/graph"
-_B0 = _mod(f"{_P}/b", "v1.0.0", "1.21", **{"b.go": b'package b\n\nconst Name = "b0"\n'})
-_B1 = _mod(f"{_P}/b", "v1.1.0", "1.21", **{"b.go": b'package b\n\nconst Name = "b1"\n'})
-_C = _mod(f"{_P}/c", "v0.1.0", "1.21", **{"c.go": b"package c\n"})
+_B0 = _mod(f"{_P}/b", "v1.0.0", "1.21", files={"b.go": b'package b\n\nconst Name = "b0"\n'})
+_B1 = _mod(f"{_P}/b", "v1.1.0", "1.21", files={"b.go": b'package b\n\nconst Name = "b1"\n'})
+_C = _mod(f"{_P}/c", "v0.1.0", "1.21", files={"c.go": b"package c\n"})
 _A = _mod(
     f"{_P}/a",
     "v1.0.0",
     "1.21",
     f"\t{_P}/b v1.1.0\n\t{_P}/c v0.1.0\n",
-    **{"a.go": f'package a\n\nimport "{_P}/b"\n\nconst Name = "a+" + b.Name\n'.encode()},
+    files={"a.go": f'package a\n\nimport "{_P}/b"\n\nconst Name = "a+" + b.Name\n'.encode()},
 )
-_F = _mod(f"{_P}/f", "v0.1.0", "1.16", **{"f.go": b"package f\n"})
-_E = _mod(f"{_P}/e", "v1.0.0", "1.16", f"\t{_P}/f v0.1.0\n", **{"e.go": b"package e\n"})
+_F = _mod(f"{_P}/f", "v0.1.0", "1.16", files={"f.go": b"package f\n"})
+_E = _mod(f"{_P}/e", "v1.0.0", "1.16", f"\t{_P}/f v0.1.0\n", files={"e.go": b"package e\n"})
 # Unpruned (go 1.16): its requirements' go.mod files are part of the graph.
 _D = _mod(
     f"{_P}/d",
     "v1.0.0",
     "1.16",
     f"\t{_P}/b v1.0.0\n\t{_P}/e v1.0.0\n",
-    **{"d.go": b'package d\n\nconst Name = "d"\n'},
+    files={"d.go": b'package d\n\nconst Name = "d"\n'},
 )
 _GRAPH = [_A, _B0, _B1, _C, _D, _E, _F]
 
@@ -82,7 +85,7 @@ func main() {{ fmt.Println(a.Name, d.Name) }}
 
 _TC = "golang.org/toolchain"
 _TOOLCHAINS = [
-    _mod(_TC, f"v0.0.1-go1.99.1.{p}", "1.13", **{"bin/go": f"go for {p}\n".encode()})
+    _mod(_TC, f"v0.0.1-go1.99.1.{p}", "1.13", files={"bin/go": f"go for {p}\n".encode()})
     for p in ("linux-amd64", "darwin-arm64", "windows-amd64")
 ]
 
@@ -174,6 +177,10 @@ async def test_a_go_mod_bundle_holds_what_go_mod_download_fetches_and_builds_off
         assert run.returncode == 0, run.stderr
         run = await asyncio.to_thread(run_go, ["build", "-o", "app", "."], cwd=work, env=env)
         assert run.returncode == 0, run.stderr
+    built = await asyncio.to_thread(
+        subprocess.run, [str(work / "app")], capture_output=True, text=True, check=True
+    )
+    assert built.stdout == "a+b1 d\n"  # b at its selected version, v1.1.0
     assert await asyncio.to_thread(_download_dir_files, home, "zip") == zips
     assert (home / "gopath" / "pkg" / "sumdb" / db.name / "latest").is_file()
     # Nothing reached the stopped servers after the bundle was made.
