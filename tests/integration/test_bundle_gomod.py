@@ -62,7 +62,7 @@ _GRAPH = [_A, _B0, _B1, _C, _D, _E, _F]
 
 _MAIN_GO_MOD = f"""module example.com/app
 
-go 1.21
+go {{go}}
 
 require (
 \t{_P}/a v1.0.0
@@ -120,14 +120,33 @@ def _manifest_modules(bundle: Path) -> tuple[BundleModule, ...]:
     return manifest.modules
 
 
+_PRUNED_ZIPS = {(_A.path, "v1.0.0"), (_B1.path, "v1.1.0"), (_D.path, "v1.0.0")}
+_ALL = {(m.path, m.version) for m in _GRAPH}
+
+
 @pytest.mark.gocmd
 @pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("go", "expected_zips", "expected_mod_only"),
+    [
+        # Pruned: the zips of the go.mod's requirements at their selected versions (b raised
+        # by a); d (go 1.16) has its graph read, a (go 1.21) not: c's go.mod is not needed.
+        ("1.21", _PRUNED_ZIPS, {(_B0.path, "v1.0.0"), (_E.path, "v1.0.0"), (_F.path, "v0.1.0")}),
+        # Unpruned: the whole build list, every go.mod of the graph.
+        ("1.16", _ALL - {(_B0.path, "v1.0.0")}, {(_B0.path, "v1.0.0")}),
+    ],
+    ids=["pruned", "unpruned"],
+)
 async def test_a_go_mod_bundle_holds_what_go_mod_download_fetches_and_builds_offline(
     tmp_path: Path,
+    go: str,
+    expected_zips: set[tuple[str, str]],
+    expected_mod_only: set[tuple[str, str]],
 ) -> None:
+    main_go_mod = _MAIN_GO_MOD.format(go=go)
     app = tmp_path / "app"
     app.mkdir()
-    (app / "go.mod").write_text(_MAIN_GO_MOD)
+    (app / "go.mod").write_text(main_go_mod)
     (app / "main.go").write_text(_MAIN_GO)
     bundle = tmp_path / "app.bundle"
     async with (
@@ -143,7 +162,7 @@ async def test_a_go_mod_bundle_holds_what_go_mod_download_fetches_and_builds_off
         oracle_home = tmp_path / "oracle"
         oracle_work = oracle_home / "work"
         oracle_work.mkdir(parents=True)
-        (oracle_work / "go.mod").write_text(_MAIN_GO_MOD)
+        (oracle_work / "go.mod").write_text(main_go_mod)
         (oracle_work / "go.sum").write_text("")
         env = go_environ(oracle_home, goproxy=origin.url, gosumdb=db.gosumdb)
         run = await asyncio.to_thread(run_go, ["mod", "download"], cwd=oracle_work, env=env)
@@ -156,9 +175,8 @@ async def test_a_go_mod_bundle_holds_what_go_mod_download_fetches_and_builds_off
     mods = {(m.path, m.version) for m in modules}
     assert zips == await asyncio.to_thread(_download_dir_files, oracle_home, "zip")
     assert mods == await asyncio.to_thread(_download_dir_files, oracle_home, "mod")
-    # Pruning and MVS, spelled out: b at its selected version, d's graph read, c's not.
-    assert zips == {(_A.path, "v1.0.0"), (_B1.path, "v1.1.0"), (_D.path, "v1.0.0")}
-    assert mods - zips == {(_B0.path, "v1.0.0"), (_E.path, "v1.0.0"), (_F.path, "v0.1.0")}
+    assert zips == expected_zips
+    assert mods - zips == expected_mod_only
 
     cache = tmp_path / "offline-cache"
     argv = ["bundle", "import", str(bundle), "--verifier-key", db.key.verifier_key]
@@ -169,7 +187,7 @@ async def test_a_go_mod_bundle_holds_what_go_mod_download_fetches_and_builds_off
         home = tmp_path / "go"
         work = home / "work"
         work.mkdir(parents=True)
-        (work / "go.mod").write_text(_MAIN_GO_MOD)
+        (work / "go.mod").write_text(main_go_mod)
         (work / "main.go").write_text(_MAIN_GO)
         (work / "go.sum").write_text("")
         env = go_environ(home, goproxy=proxy.url, gosumdb=db.key.verifier_key)
