@@ -58,7 +58,11 @@ _D = _mod(
     f"\t{_P}/b v1.0.0\n\t{_P}/e v1.0.0\n",
     files={"d.go": b'package d\n\nconst Name = "d"\n'},
 )
-_GRAPH = [_A, _B0, _B1, _C, _D, _E, _F]
+# d replaced by this version in one case.
+_D11 = dataclasses.replace(
+    _D, version="v1.1.0", files={**_D.files, "d.go": b'package d\n\nconst Name = "d11"\n'}
+)
+_GRAPH = [_A, _B0, _B1, _C, _D, _D11, _E, _F]
 
 _MAIN_GO_MOD = f"""module example.com/app
 
@@ -70,7 +74,7 @@ require (
 )
 
 require {_P}/b v1.1.0 // indirect
-"""
+{{replace}}"""
 _MAIN_GO = f"""package main
 
 import (
@@ -121,29 +125,46 @@ def _manifest_modules(bundle: Path) -> tuple[BundleModule, ...]:
 
 
 _PRUNED_ZIPS = {(_A.path, "v1.0.0"), (_B1.path, "v1.1.0"), (_D.path, "v1.0.0")}
-_ALL = {(m.path, m.version) for m in _GRAPH}
+_ALL = {(m.path, m.version) for m in _GRAPH if m is not _D11}
+_D_REPLACED = f"\nreplace {_P}/d => {_P}/d v1.1.0\n"
 
 
 @pytest.mark.gocmd
 @pytest.mark.asyncio
 @pytest.mark.parametrize(
-    ("go", "expected_zips", "expected_mod_only"),
+    ("go", "replace", "expected_zips", "expected_mod_only", "output"),
     [
         # Pruned: the zips of the go.mod's requirements at their selected versions (b raised
         # by a); d (go 1.16) has its graph read, a (go 1.21) not: c's go.mod is not needed.
-        ("1.21", _PRUNED_ZIPS, {(_B0.path, "v1.0.0"), (_E.path, "v1.0.0"), (_F.path, "v0.1.0")}),
+        (
+            "1.21",
+            "",
+            _PRUNED_ZIPS,
+            {(_B0.path, "v1.0.0"), (_E.path, "v1.0.0"), (_F.path, "v0.1.0")},
+            "a+b1 d",
+        ),
         # Unpruned: the whole build list, every go.mod of the graph.
-        ("1.16", _ALL - {(_B0.path, "v1.0.0")}, {(_B0.path, "v1.0.0")}),
+        ("1.16", "", _ALL - {(_B0.path, "v1.0.0")}, {(_B0.path, "v1.0.0")}, "a+b1 d"),
+        # A replacement: the replacing version is bundled, never the replaced one.
+        (
+            "1.21",
+            _D_REPLACED,
+            _PRUNED_ZIPS - {(_D.path, "v1.0.0")} | {(_D.path, "v1.1.0")},
+            {(_B0.path, "v1.0.0"), (_E.path, "v1.0.0"), (_F.path, "v0.1.0")},
+            "a+b1 d11",
+        ),
     ],
-    ids=["pruned", "unpruned"],
+    ids=["pruned", "unpruned", "replaced"],
 )
 async def test_a_go_mod_bundle_holds_what_go_mod_download_fetches_and_builds_offline(
     tmp_path: Path,
     go: str,
+    replace: str,
     expected_zips: set[tuple[str, str]],
     expected_mod_only: set[tuple[str, str]],
+    output: str,
 ) -> None:
-    main_go_mod = _MAIN_GO_MOD.format(go=go)
+    main_go_mod = _MAIN_GO_MOD.format(go=go, replace=replace)
     app = tmp_path / "app"
     app.mkdir()
     (app / "go.mod").write_text(main_go_mod)
@@ -198,7 +219,7 @@ async def test_a_go_mod_bundle_holds_what_go_mod_download_fetches_and_builds_off
     built = await asyncio.to_thread(
         subprocess.run, [str(work / "app")], capture_output=True, text=True, check=True
     )
-    assert built.stdout == "a+b1 d\n"  # b at its selected version, v1.1.0
+    assert built.stdout == output + "\n"  # b at its selected version, v1.1.0
     assert await asyncio.to_thread(_download_dir_files, home, "zip") == zips
     assert (home / "gopath" / "pkg" / "sumdb" / db.name / "latest").is_file()
     # Nothing reached the stopped servers after the bundle was made.
