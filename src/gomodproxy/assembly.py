@@ -86,6 +86,7 @@ __all__ = [
     "open_upstreams",
     "reload_policy",
     "restart_only_changes",
+    "storage_settings",
     "upstream_layers",
     "vcs_fetcher",
     "with_defaults",
@@ -353,8 +354,21 @@ def describe_upstreams(proxies: ProxyList) -> str:
 async def open_store(plan: Plan) -> OpenedStorage:
     """The configured storage backend and its locks (built in a thread: it may look at, and
     upgrade, its folder)."""
-    settings = StorageSettings(plan.settings.storage, plan.settings.cache_dir)
-    return await asyncio.to_thread(open_storage, settings)
+    return await asyncio.to_thread(open_storage, storage_settings(plan.settings))
+
+
+def storage_settings(settings: Settings) -> StorageSettings:
+    """The storage part of the settings."""
+    return StorageSettings(
+        settings.storage,
+        settings.cache_dir,
+        s3_endpoint=settings.s3_endpoint,
+        s3_bucket=settings.s3_bucket,
+        s3_prefix=settings.s3_prefix,
+        s3_region=settings.s3_region,
+        redis_url=settings.redis_url,
+        local_cache_mb=settings.local_cache_mb,
+    )
 
 
 def fetch_policy(settings: Settings) -> FetchPolicy:
@@ -442,7 +456,9 @@ async def open_upstreams(
             if state is None:
                 if storage is None:
                     raise ValueError("open_upstreams needs a storage or a verifier_state")
-                state = StorageVerifierState(storage.store, storage.locks)
+                state = StorageVerifierState(
+                    storage.store, storage.locks, registers=storage.registers
+                )
             verifier = SumDBClient(plan.sumdb.verifier_key, db_fetcher, state)
         checksums = ChecksumPolicy(
             verifier,
@@ -466,6 +482,7 @@ def module_service(
         upstreams.chain,
         checksums=upstreams.checksums,
         locks=storage.locks,
+        shared_values=storage.expiring,
         options=ServiceOptions(
             list_ttl=settings.list_ttl,
             negative_ttl=settings.negative_ttl,

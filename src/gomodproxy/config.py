@@ -79,7 +79,44 @@ OPTIONS: tuple[Option, ...] = (
         "$XDG_CACHE_HOME/gomodproxy or ~/.cache/gomodproxy",
         "DIR",
     ),
-    Option("storage", str, "filesystem", "storage backend: filesystem or memory", "NAME"),
+    Option("storage", str, "filesystem", "storage backend: filesystem, memory or s3", "NAME"),
+    Option(
+        "s3-endpoint",
+        str,
+        "",
+        "S3 endpoint URL for --storage s3 (empty: AWS); credentials come from the standard "
+        "AWS chain (AWS_* variables, ~/.aws/credentials and config)",
+        "URL",
+    ),
+    Option("s3-bucket", str, "", "bucket of --storage s3", "NAME"),
+    Option("s3-prefix", str, "", "key prefix inside the bucket, e.g. goproxy/", "PREFIX"),
+    Option("s3-region", str, "", "region of the bucket (default: AWS_REGION)", "REGION"),
+    Option(
+        "zip-redirect",
+        float,
+        0.0,
+        "with --storage s3: answer a stored zip with a 302 to a presigned S3 URL valid this "
+        "many seconds (the client fetches it from S3; the go command checks its hash); never "
+        "for private modules (GONOPROXY/GONOSUMDB) or requests carrying credentials; 0: stream "
+        "every zip through the proxy",
+        "SECONDS",
+    ),
+    Option(
+        "local-cache-mb",
+        int,
+        0,
+        "with --storage s3: keep immutable files (.info, .mod, .zip) in a local LRU disk "
+        "cache of this size under cache-dir, so hot files cost no S3 request; 0: none",
+        "MIB",
+    ),
+    Option(
+        "redis-url",
+        str,
+        "",
+        "Redis shared by replicas: fetch locks (leases) and the checksum database's tree "
+        "head, e.g. redis://127.0.0.1:6379/0",
+        "URL",
+    ),
     Option(
         "upstream",
         str,
@@ -333,6 +370,13 @@ class Settings:
     listen: str
     cache_dir: Path
     storage: str
+    s3_endpoint: str
+    s3_bucket: str
+    s3_prefix: str
+    s3_region: str
+    zip_redirect: float
+    local_cache_mb: int
+    redis_url: str
     upstream: str
     sumdb: str
     gonosumdb: str
@@ -622,6 +666,12 @@ def _validate(s: Settings) -> None:
         raise ConfigError("--vcs-timeout must be more than 0 seconds")
     if s.retries < 0 or s.hot_cache_mb < 0:
         raise ConfigError("--retries and --hot-cache-mb must not be negative")
+    if s.zip_redirect and s.storage != "s3":
+        raise ConfigError("--zip-redirect needs --storage s3 (presigned URLs of the bucket)")
+    if s.local_cache_mb < 0:
+        raise ConfigError(f"--local-cache-mb must not be negative, not {s.local_cache_mb}")
+    if s.local_cache_mb and s.storage != "s3":
+        raise ConfigError("--local-cache-mb is for --storage s3 (the other backends are local)")
     if s.max_fetches < 1:
         raise ConfigError(f"--max-fetches must be at least 1, not {s.max_fetches}")
     if s.header_timeout <= 0:

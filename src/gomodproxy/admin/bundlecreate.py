@@ -91,7 +91,9 @@ async def create_bundle(
     sumdb = plan.sumdb
     scratch = await asyncio.to_thread(tempfile.mkdtemp, prefix="gomodproxy-bundle-")
     try:
-        settings = replace(plan.settings, storage="filesystem", cache_dir=Path(scratch))
+        settings = replace(
+            plan.settings, storage="filesystem", cache_dir=Path(scratch), redis_url=""
+        )
         plan = replace(plan, settings=settings)
         storage = await open_store(plan)
         async with open_upstreams(plan, storage) as upstreams:

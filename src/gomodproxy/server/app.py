@@ -97,6 +97,10 @@ def make_app(
         instance_id=instance_id,
         list_max_age=int(settings.list_ttl),
         zip_verify_first=settings.zip_verify_first,
+        zip_redirect=settings.zip_redirect,
+        may_redirect=lambda path: (
+            not (plan.private.is_noproxy(path) or plan.private.is_nosumdb(path))
+        ),
         ready=lambda: state.ready,
         status=StatusInfo(
             instance_id=instance_id,
@@ -154,6 +158,7 @@ async def _open_parts(
 ) -> tuple[ModuleService, SumDBRelay | None]:
     if storage is None:
         opened = await open_store(plan)
+        stack.push_async_callback(opened.aclose)
     elif isinstance(storage, OpenedStorage):
         opened = storage
     else:
