@@ -50,6 +50,7 @@ from gomodproxy.sumdb.gosumdb import SumDBConfig, goproxy_is_single_file, parse_
 from gomodproxy.sumdb.storestate import StorageVerifierState
 from gomodproxy.upstream.breaker import BreakerFetcher, BreakerObserver, CircuitBreaker
 from gomodproxy.upstream.chain import (
+    HedgeObserver,
     UpstreamChain,
     UpstreamObserver,
     build_chain,
@@ -214,6 +215,7 @@ async def open_upstreams(
     *,
     observer: UpstreamObserver | None = None,
     breaker_observer: BreakerObserver | None = None,
+    hedge_observer: HedgeObserver | None = None,
 ) -> AsyncIterator[Upstreams]:
     """Open the upstream side for the block's duration: HTTP client, chain, and the verifier
     (its tree head and proven tiles kept in ``storage``, shared by every process using it)."""
@@ -230,6 +232,8 @@ async def open_upstreams(
             netrc=netrc,
             observer=observer,
             wrap=upstream_layers(plan, breaker_observer),
+            hedge_after=settings.hedge_after / 1000 if settings.hedge_after else None,
+            hedge_observer=hedge_observer,
         )
         verifier: SumDBClient | None = None
         db_fetcher: SumDBHTTPFetcher | None = None

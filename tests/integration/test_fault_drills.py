@@ -344,5 +344,5 @@ async def test_drill_the_circuit_opens_on_a_failing_upstream_and_closes_after_a_
                     exposition = await resp.text()
                 async with session.get(f"{proxy.url}/status") as resp:
                     page = await resp.text()
-        assert f'gomodproxy_upstream_circuit_opened_total{{upstream="{a}"}} 1' in exposition
+        assert f'gomodproxy_upstream_circuit_opened_total{{upstream="{a}"}} 1.0' in exposition
         assert f"<td>{a}</td><td>closed</td><td>1</td>" in page
