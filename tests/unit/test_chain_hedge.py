@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Mapping
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import pytest
 
@@ -21,6 +22,7 @@ from gomodproxy.upstream.chain import UpstreamChain
 from gomodproxy.upstream.modulefetch import ModuleFetcher, ProxyFetcher
 
 A, B, C = "https://a.test", "https://b.test", "https://c.test"
+T = TypeVar("T")
 
 
 @dataclass
@@ -91,6 +93,12 @@ def _chain(
     return chain, hedges
 
 
+async def _bounded(call: Awaitable[T]) -> T:
+    """``call``, failing instead of hanging when a held upstream is never released (a chain
+    that does not hedge waits for it for ever)."""
+    return await asyncio.wait_for(call, 30)
+
+
 async def _until(condition: object) -> None:
     """Let the event loop run until ``condition()`` holds (bounded in turns, not time)."""
     assert callable(condition)
@@ -98,7 +106,7 @@ async def _until(condition: object) -> None:
         if condition():
             return
         await asyncio.sleep(0.001)
-    pytest.fail("condition never held")
+    pytest.fail("condition never held (no hedge sent?)")
 
 
 @pytest.mark.asyncio
@@ -113,7 +121,7 @@ async def test_a_slow_pipe_entry_is_hedged_and_the_hedge_answers(kind: str) -> N
         "list": lambda: chain.list("example.com/m"),
         "latest": lambda: chain.latest("example.com/m"),
     }
-    got = await calls[kind]()
+    got = await _bounded(calls[kind]())
     assert (got.data, got.upstream) == (b"from b", B)
     assert slow.calls == 1
     assert slow.cancelled == 1  # the slow request was cancelled
@@ -209,7 +217,7 @@ async def test_when_both_fail_the_walk_goes_on_as_without_the_hedge() -> None:
     task = asyncio.create_task(chain.info("example.com/m", "v1.0.0"))
     await _until(lambda: b.calls == 1)
     a.release.set()
-    got = await task
+    got = await _bounded(task)
     assert got.upstream == C
     assert (a.calls, b.calls, c.calls) == (1, 1, 1)
     assert hedges.sent == [(B, FileKind.INFO)]
