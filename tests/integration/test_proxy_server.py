@@ -743,6 +743,21 @@ async def test_health_readiness_and_metrics(proxy: Proxy) -> None:
     assert "# TYPE gomodproxy_request_duration_seconds histogram" in text
 
 
+@pytest.mark.asyncio
+async def test_list_and_latest_hits_and_misses_are_counted(proxy: Proxy) -> None:
+    """Issue 16 §5: a list or @latest answered without asking the upstreams (a fresh kept
+    answer, a remembered not-found) is a hit, one that asked them a miss (the list a @latest
+    falls back on is not counted)."""
+    for raw in ("/example.com/m/@v/list", "/example.com/m/@latest"):
+        for _ in range(3):
+            assert (await proxy.get(raw))[0] == 200
+    cache = proxy.metrics.cache
+    assert (cache.value("list", "miss"), cache.value("list", "hit")) == (1, 2)
+    # The origin has no @latest: its not-found is remembered, and a remembered answer is a hit.
+    assert (cache.value("latest", "miss"), cache.value("latest", "hit")) == (1, 2)
+    assert proxy.origin.count("example.com/m/@v/list") == 1
+
+
 # -- load (H) ------------------------------------------------------------------------------------
 
 

@@ -273,7 +273,8 @@ class Listings:
         """The upstream answer for ``ukey``: fresh from the cache, fetched, or stale on error.
 
         Returns the failure instead of raising so callers can fall back (merge, derive). With
-        ``counted``, a fresh kept answer is reported as a cache hit, anything else as a miss.
+        ``counted``, an answer without asking the upstreams (a fresh kept answer, a remembered
+        not-found) is reported as a cache hit, anything else as a miss.
         """
         age = self._age(ukey)
         if age is not None and age < self._ttl:
@@ -284,9 +285,9 @@ class Listings:
                 if counted is not None:
                     self._observer.cache_result(counted, True)
                 return kept
-        if counted is not None:
-            self._observer.cache_result(counted, False)
         remembered = self._negative.get(rel)
+        if counted is not None:
+            self._observer.cache_result(counted, remembered is not None)
         if remembered is not None:
             return remembered
         try:

@@ -186,7 +186,7 @@ class ProxyMetrics:
         self.cache = self._counter(
             "gomodproxy_cache_requests_total",
             "Cache lookups, by kind and result (hit or miss); list and latest count a hit when "
-            "a fresh upstream answer was kept.",
+            "answered without asking the upstreams.",
             ["kind", "result"],
         )
         self.upstream_fetches = self._counter(
