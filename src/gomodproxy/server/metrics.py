@@ -16,7 +16,7 @@ upstream chain's and the circuit breakers' observer seams.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import prometheus_client
@@ -87,22 +87,13 @@ def multiprocess_dir() -> str | None:
 
 
 class _Family:
-    """One metric: children by label values, and the scraped view of its series."""
+    """One metric: the scraped view of its series (subclasses update it)."""
 
     def __init__(self, owner: ProxyMetrics, metric: _Metric, sample: str) -> None:
         self._owner = owner
-        self._metric = metric
         self._sample = sample
         self.name = metric._name
         self.label_names: Labels = tuple(metric._labelnames)
-        self._children: dict[Labels, _Metric] = {}
-
-    def _child(self, labels: Labels) -> _Metric:
-        child = self._children.get(labels)
-        if child is None:
-            child = self._metric.labels(*labels) if labels else self._metric
-            self._children[labels] = child
-        return child
 
     def series(self) -> dict[Labels, float]:
         """Every series as a scrape shows it: labels to value."""
@@ -117,46 +108,72 @@ class _Family:
         return self.series().get(labels, 0.0)
 
 
+#: A child's update method (``inc``, ``set``, ``observe``), kept per label values: a hit
+#: then costs one dict lookup before the client library's own work.
+_Update = Callable[[float], None]
+
+
 class Counter(_Family):
     """A monotonically increasing value per label set."""
 
+    def __init__(self, owner: ProxyMetrics, metric: prometheus_client.Counter) -> None:
+        super().__init__(owner, metric, metric._name + "_total")
+        self._metric = metric
+        self._inc: dict[Labels, _Update] = {}
+
     def inc(self, *labels: str, amount: float = 1.0) -> None:
         """Add ``amount`` to the series named by ``labels``."""
-        child = self._child(labels)
-        assert isinstance(child, prometheus_client.Counter)
-        child.inc(amount)
+        update = self._inc.get(labels)
+        if update is None:
+            child = self._metric.labels(*labels) if labels else self._metric
+            update = self._inc[labels] = child.inc
+        update(amount)
 
 
 class Gauge(_Family):
     """A value that goes up and down."""
 
+    def __init__(self, owner: ProxyMetrics, metric: prometheus_client.Gauge) -> None:
+        super().__init__(owner, metric, metric._name)
+        self._metric = metric
+        self._children: dict[Labels, prometheus_client.Gauge] = {}
+
+    def _child(self, labels: Labels) -> prometheus_client.Gauge:
+        child = self._children.get(labels)
+        if child is None:
+            child = self._children[labels] = (
+                self._metric.labels(*labels) if labels else self._metric
+            )
+        return child
+
     def inc(self, *labels: str, amount: float = 1.0) -> None:
         """Add ``amount`` to the series named by ``labels``."""
-        child = self._child(labels)
-        assert isinstance(child, prometheus_client.Gauge)
-        child.inc(amount)
+        self._child(labels).inc(amount)
 
     def dec(self, *labels: str, amount: float = 1.0) -> None:
         """Subtract ``amount`` from the series named by ``labels``."""
-        child = self._child(labels)
-        assert isinstance(child, prometheus_client.Gauge)
-        child.dec(amount)
+        self._child(labels).inc(-amount)
 
     def set(self, value: float, *labels: str) -> None:
         """Set the series named by ``labels`` to ``value``."""
-        child = self._child(labels)
-        assert isinstance(child, prometheus_client.Gauge)
-        child.set(value)
+        self._child(labels).set(value)
 
 
 class Histogram(_Family):
     """Observations counted into cumulative buckets, with their sum and count."""
 
+    def __init__(self, owner: ProxyMetrics, metric: prometheus_client.Histogram) -> None:
+        super().__init__(owner, metric, metric._name + "_count")
+        self._metric = metric
+        self._observe: dict[Labels, _Update] = {}
+
     def observe(self, value: float, *labels: str) -> None:
         """Record one observation."""
-        child = self._child(labels)
-        assert isinstance(child, prometheus_client.Histogram)
-        child.observe(value)
+        update = self._observe.get(labels)
+        if update is None:
+            child = self._metric.labels(*labels) if labels else self._metric
+            update = self._observe[labels] = child.observe
+        update(value)
 
     def count(self, *labels: str) -> int:
         """How many observations one series has."""
@@ -245,7 +262,7 @@ class ProxyMetrics:
 
     def _counter(self, name: str, help_text: str, labels: Sequence[str] = ()) -> Counter:
         metric = prometheus_client.Counter(name, help_text, labels, registry=self._registry)
-        return Counter(self, metric, name)
+        return Counter(self, metric)
 
     def _gauge(self, name: str, help_text: str, labels: Sequence[str] = (), *, mode: str) -> Gauge:
         metric = prometheus_client.Gauge(
@@ -255,13 +272,13 @@ class ProxyMetrics:
             registry=self._registry,
             multiprocess_mode=mode,  # type: ignore[arg-type]
         )
-        return Gauge(self, metric, name)
+        return Gauge(self, metric)
 
     def _histogram(self, name: str, help_text: str, labels: Sequence[str] = ()) -> Histogram:
         metric = prometheus_client.Histogram(
             name, help_text, labels, registry=self._registry, buckets=_LATENCY_BUCKETS
         )
-        return Histogram(self, metric, name + "_count")
+        return Histogram(self, metric)
 
     # -- reading them -----------------------------------------------------------------------
 
