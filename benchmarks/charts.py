@@ -1,8 +1,9 @@
 """Charts (PNG) of the benchmark results for docs/reports/benchmarks.md.
 
-Reads ``benchmarks/results/{warm_mix,proxy_hot_path,cold_cache,memory}.json`` and writes
+Reads ``benchmarks/results/{warm_mix,proxy_hot_path,cold_cache,memory,client}.json`` and writes
 ``docs/reports/img/*.png``: throughput against concurrency (W1, the URL mix and each file kind),
-latency (p50 and p99) against concurrency, W2 wall times and M1 peak memory. Needs matplotlib
+latency (p50 and p99) against concurrency, W2 wall times, W3 (the download client against the
+go command) and M1 peak memory. Needs matplotlib
 (the ``bench`` extra). Run from the repository root: ``.venv/bin/python -m benchmarks.charts``.
 """
 
@@ -109,11 +110,38 @@ def memory() -> None:
     _save(fig, "m1_memory.png")
 
 
+def client() -> None:
+    """W3: gomodproxy download against go mod download, wall time and peak RSS per project."""
+    rows = _load("client")["medians"]
+    labels = [f"{r['project']}\n{'50 ms' if r['delay'] else 'local'}" for r in rows]
+    ys = list(range(len(rows)))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    for offset, tool in ((-0.2, "go"), (0.2, "gomodproxy")):
+        at = [y + offset for y in ys]
+        left.barh(at, [r[f"{tool}_seconds"] for r in rows], height=0.4, label=tool)
+        right.barh(at, [r[f"{tool}_peak_rss_mib"] for r in rows], height=0.4, label=tool)
+    left.set(title="W3: wall time (median)", xlabel="seconds")
+    right.set(title="W3: peak RSS of the process tree", xlabel="MiB")
+    for ax in (left, right):
+        ax.set_yticks(ys, labels)
+        ax.invert_yaxis()
+        ax.grid(axis="x", alpha=0.3)
+        ax.legend()
+    # The other charts' folder is docs/reports/img as well.
+    out = REPO / "docs" / "reports" / "img"
+    out.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(out / "w3_client.png", dpi=110)
+    plt.close(fig)
+    print("wrote docs/reports/img/w3_client.png")
+
+
 def main() -> int:
     warm_mix()
     hot_path()
     cold_cache()
     memory()
+    client()
     return 0
 
 

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import io
 import json
+import ssl
 import zipfile
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -206,6 +207,7 @@ async def running_proxy(
     by_name: bool = False,
     sumdb_off: bool = False,
     port: int = 0,
+    tls: ssl.SSLContext | None = None,
     **overrides: str,
 ) -> AsyncIterator[RunningProxy]:
     """``gomodproxy serve``'s app in front of ``upstream``, verifying against ``sumdb``.
@@ -213,7 +215,8 @@ async def running_proxy(
     ``by_name``: configure the database by name and key only (no URL), so the proxy must find
     it through its upstreams, as the go command does; ``sumdb_off``: GOSUMDB=off. Settings go
     through the same ``build_settings`` as the command line (``overrides`` are setting names,
-    dashes as underscores); the Go environment is not read. ``port`` 0 picks a free port.
+    dashes as underscores); the Go environment is not read. ``port`` 0 picks a free port; with
+    ``tls`` the proxy serves https.
     """
     values = {
         "upstream": upstream,
@@ -226,7 +229,7 @@ async def running_proxy(
         "instance-id": "gocmd-test",
     }
     values.update({k.replace("_", "-"): v for k, v in overrides.items()})
-    # In a thread: a setting may name a file to check or read (``faults``).
+    # In a thread: a setting may name a file to check or read (``faults``, ``rules``).
     settings = await asyncio.to_thread(
         build_settings, values, {"HOME": str(cache_dir.parent)}, go_env=lambda names: {}
     )
@@ -240,7 +243,7 @@ async def running_proxy(
         metrics=metrics,
     )
     server = TestServer(app, host="127.0.0.1", port=port or None)
-    await server.start_server()
+    await server.start_server(ssl=tls)
     try:
         yield RunningProxy(str(server.make_url("")).rstrip("/"), storage, metrics)
     finally:

@@ -22,10 +22,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import secrets
+import ssl
 import tomllib
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import aiohttp
@@ -43,11 +45,15 @@ from gomodproxy.module.goproxy import (
     parse_goproxy,
     private_settings,
 )
+from gomodproxy.module.policy import Policy, PolicyHolder, RulesError, parse_policy
+from gomodproxy.protocol.access import AccessRule, parse_access_rules
 from gomodproxy.storage import OpenedStorage, StorageSettings, open_storage
 from gomodproxy.sumdb.client import SumDBClient
 from gomodproxy.sumdb.fetch import SumDBEndpoint, SumDBHTTPFetcher
 from gomodproxy.sumdb.gosumdb import SumDBConfig, goproxy_is_single_file, parse_gosumdb
+from gomodproxy.sumdb.seams import VerifierState
 from gomodproxy.sumdb.storestate import StorageVerifierState
+from gomodproxy.upstream.base import Fetcher
 from gomodproxy.upstream.breaker import BreakerFetcher, BreakerObserver, CircuitBreaker
 from gomodproxy.upstream.chain import (
     HedgeObserver,
@@ -58,26 +64,92 @@ from gomodproxy.upstream.chain import (
 )
 from gomodproxy.upstream.faults import FaultPlan, parse_faults
 from gomodproxy.upstream.modulefetch import ModuleFetcher
-from gomodproxy.upstream.netrc import load_netrc, netrc_path
+from gomodproxy.upstream.netrc import NetrcCredentials, load_netrc, netrc_path
 from gomodproxy.upstream.proxyclient import FetchPolicy
+from gomodproxy.vcs.credentials import GitAuth, HostCredential, load_token_files
+from gomodproxy.vcs.fetcher import GitFetcher
+from gomodproxy.vcs.resolve import RewriteRule, parse_rewrites
 
 __all__ = [
+    "LIVE_SETTINGS",
+    "LiveHolder",
+    "LiveSettings",
     "Plan",
     "Upstreams",
     "check_settings",
+    "client_tls",
     "describe_upstreams",
     "eviction_policy",
     "load_faults",
+    "load_policy",
     "module_service",
     "open_store",
     "open_upstreams",
+    "reload_policy",
+    "restart_only_changes",
+    "storage_settings",
     "upstream_layers",
+    "vcs_fetcher",
     "with_defaults",
 ]
 
 logger = logging.getLogger(__name__)
 
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1", "0.0.0.0", "::"})
+
+
+#: The settings a reload of the ``--config`` file (SIGHUP) puts in force in a running server;
+#: every other setting takes effect at the next start.
+LIVE_SETTINGS = (
+    "client-auth",
+    "vcs-rewrite",
+    "vcs-credentials",
+    "vcs-ssh-key",
+    "vcs-known-hosts",
+    "vcs-internal-hosts",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class LiveSettings:
+    """The parsed settings of :data:`LIVE_SETTINGS`, replaced whole on reload."""
+
+    access: tuple[AccessRule, ...] = ()
+    vcs_rules: tuple[RewriteRule, ...] = ()
+    vcs_credentials: tuple[HostCredential, ...] = ()
+    vcs_ssh_key: Path | None = None
+    vcs_known_hosts: Path | None = None
+    vcs_internal_hosts: tuple[str, ...] = ()
+
+
+class LiveHolder:
+    """The live settings in force: a reader sees the old or the new object, never a mix; the
+    parts built from them (the git fetcher) are told on each swap."""
+
+    def __init__(self, live: LiveSettings | None = None) -> None:
+        self.current = live or LiveSettings()
+        self._listeners: list[Callable[[LiveSettings], None]] = []
+
+    def subscribe(self, listener: Callable[[LiveSettings], None]) -> None:
+        """Call ``listener`` with each new object put in force."""
+        self._listeners.append(listener)
+
+    def swap(self, live: LiveSettings) -> None:
+        """Put ``live`` in force."""
+        self.current = live
+        for listener in self._listeners:
+            listener(live)
+
+
+def restart_only_changes(old: Settings, new: Settings) -> list[str]:
+    """The names of the settings outside :data:`LIVE_SETTINGS` whose values differ."""
+    return [
+        name
+        for name in (f for f in Settings.__dataclass_fields__)
+        if name.replace("_", "-") not in LIVE_SETTINGS
+        and name not in ("instance_id", "netrc")
+        and getattr(old, name) != getattr(new, name)
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +162,12 @@ class Plan:
     sumdb: SumDBConfig | None
     #: The fault drill of ``--faults`` (None: no drill, the normal case).
     faults: FaultPlan | None = None
+    #: ``--vcs-rewrite`` rules, longest prefix first.
+    vcs_rules: tuple[RewriteRule, ...] = ()
+    #: The ``--rules`` in force (replaced whole by :func:`reload_policy`).
+    policy: PolicyHolder = field(default_factory=PolicyHolder)
+    #: The live settings in force (replaced whole when the ``--config`` file is reloaded).
+    live: LiveHolder = field(default_factory=LiveHolder)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +179,8 @@ class Upstreams:
     checksums: ChecksumPolicy
     #: The database's own fetcher (the proxy relays it), None with GOSUMDB=off.
     sumdb_fetcher: SumDBHTTPFetcher | None
+    #: The checksum-database client itself, None with GOSUMDB=off.
+    verifier: SumDBClient | None = None
 
 
 def with_defaults(settings: Settings, environ: Mapping[str, str]) -> Settings:
@@ -124,6 +204,7 @@ def check_settings(settings: Settings) -> Plan:
         sumdb = parse_gosumdb(settings.sumdb)
     except ConfigError as exc:
         raise ConfigError(f"invalid --sumdb {settings.sumdb!r}: {exc}") from exc
+    vcs_rules = parse_rewrites(settings.vcs_rewrite)
     host, port = parse_listen(settings.listen)
     for url in proxies.proxy_urls:
         u = URL(url)
@@ -135,14 +216,34 @@ def check_settings(settings: Settings) -> Plan:
                     "loop; point --upstream at another proxy (GOPROXY in the environment may "
                     "name this one)"
                 )
-    if not proxies.proxy_urls:
+    if not proxies.proxy_urls and not vcs_rules:
         logger.warning(
-            "proxy.no_upstream upstream=%s: only cached files can be served (direct fetching "
-            "is not supported yet); give a proxy URL in --upstream to fetch new ones",
+            "proxy.no_upstream upstream=%s: no proxy URL and no --vcs-rewrite: only cached "
+            "files and repositories named by a .git qualifier can be served; give a proxy URL "
+            "in --upstream or a --vcs-rewrite rule to fetch new ones",
             describe_upstreams(proxies),
         )
     faults = load_faults(settings.faults) if settings.faults is not None else None
-    return Plan(settings, proxies, private, sumdb, faults)
+    policy = load_policy(settings.rules) if settings.rules is not None else Policy()
+    credentials = load_token_files(settings.vcs_credentials)
+    live = LiveSettings(
+        parse_access_rules(settings.client_auth),
+        vcs_rules,
+        credentials,
+        settings.vcs_ssh_key,
+        settings.vcs_known_hosts,
+        settings.vcs_internal_hosts,
+    )
+    return Plan(
+        settings,
+        proxies,
+        private,
+        sumdb,
+        faults=faults,
+        vcs_rules=vcs_rules,
+        policy=PolicyHolder(policy),
+        live=LiveHolder(live),
+    )
 
 
 def load_faults(path: Path) -> FaultPlan:
@@ -157,6 +258,93 @@ def load_faults(path: Path) -> FaultPlan:
     return parse_faults(doc, str(path))
 
 
+def load_policy(path: Path) -> Policy:
+    """Read and parse a ``--rules`` file; RulesError names the line and the problem."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise RulesError(str(path), 0, f"cannot read the rules file: {exc.strerror}") from None
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise RulesError(str(path), 0, f"not valid TOML: {exc}") from None
+    return parse_policy(doc, text, str(path))
+
+
+async def reload_policy(plan: Plan, *, trigger: str = "sighup") -> bool:
+    """Load the ``--rules`` file again and put it in force; a bad file is logged and the
+    rules in force stay. True when the new rules are in force."""
+    path = plan.settings.rules
+    if path is None:
+        return False
+    try:
+        policy = await asyncio.to_thread(load_policy, path)
+    except ConfigError as exc:
+        logger.error("rules.reload_refused trigger=%s %s; the rules in force stay", trigger, exc)
+        return False
+    plan.policy.swap(policy)
+    logger.info(
+        "rules.reloaded trigger=%s path=%s rules=%d pid=%d",
+        trigger,
+        path,
+        len(policy.rules),
+        os.getpid(),
+    )
+    return True
+
+
+def client_tls(ca_file: Path | None) -> ssl.SSLContext | None:
+    """The TLS context of outgoing connections: the system's CAs plus ``--ca-file``."""
+    if ca_file is None:
+        return None
+    context = ssl.create_default_context()
+    try:
+        context.load_verify_locations(cafile=str(ca_file))
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"cannot load --ca-file {ca_file}: {exc}") from exc
+    return context
+
+
+def vcs_fetcher(
+    plan: Plan,
+    session: aiohttp.ClientSession | None = None,
+    netrc: NetrcCredentials | None = None,
+) -> GitFetcher:
+    """The git fetcher used for ``direct`` (and for private paths): its clones under
+    ``--vcs-cache-dir``, by default ``<cache-dir>/.gomodproxy/vcs``; with a ``session`` it
+    also finds repositories through go-import meta tags."""
+    settings = plan.settings
+    folder = settings.vcs_cache_dir or settings.cache_dir / ".gomodproxy" / "vcs"
+    logins = netrc or NetrcCredentials()
+
+    def auth(live: LiveSettings) -> GitAuth:
+        return GitAuth(
+            live.vcs_credentials,
+            logins,
+            ssh_key=live.vcs_ssh_key,
+            known_hosts=live.vcs_known_hosts,
+        )
+
+    live = plan.live.current
+    fetcher = GitFetcher(
+        folder,
+        live.vcs_rules,
+        timeout=settings.vcs_timeout,
+        max_zip=settings.vcs_max_zip_mb << 20,
+        refs_ttl=max(settings.list_ttl, 5.0),
+        session=session if settings.vcs_meta_tags else None,
+        ca_file=settings.ca_file,
+        exempt=live.vcs_internal_hosts,
+        auth=auth(live),
+    )
+    plan.live.subscribe(
+        lambda new: fetcher.reconfigure(
+            new.vcs_rules, auth=auth(new), exempt=new.vcs_internal_hosts
+        )
+    )
+    return fetcher
+
+
 def describe_upstreams(proxies: ProxyList) -> str:
     """The upstream list as the user wrote it: without the implicit ``noproxy`` entry that
     stands for the private patterns (those are described in words of their own)."""
@@ -167,8 +355,21 @@ def describe_upstreams(proxies: ProxyList) -> str:
 async def open_store(plan: Plan) -> OpenedStorage:
     """The configured storage backend and its locks (built in a thread: it may look at, and
     upgrade, its folder)."""
-    settings = StorageSettings(plan.settings.storage, plan.settings.cache_dir)
-    return await asyncio.to_thread(open_storage, settings)
+    return await asyncio.to_thread(open_storage, storage_settings(plan.settings))
+
+
+def storage_settings(settings: Settings) -> StorageSettings:
+    """The storage part of the settings."""
+    return StorageSettings(
+        settings.storage,
+        settings.cache_dir,
+        s3_endpoint=settings.s3_endpoint,
+        s3_bucket=settings.s3_bucket,
+        s3_prefix=settings.s3_prefix,
+        s3_region=settings.s3_region,
+        redis_url=settings.redis_url,
+        local_cache_mb=settings.local_cache_mb,
+    )
 
 
 def fetch_policy(settings: Settings) -> FetchPolicy:
@@ -211,16 +412,23 @@ def upstream_layers(
 @contextlib.asynccontextmanager
 async def open_upstreams(
     plan: Plan,
-    storage: OpenedStorage,
+    storage: OpenedStorage | None,
     *,
     observer: UpstreamObserver | None = None,
     breaker_observer: BreakerObserver | None = None,
+    verifier_state: VerifierState | None = None,
+    connections_per_host: int = 32,
+    trace: Callable[[Fetcher], Fetcher] | None = None,
     hedge_observer: HedgeObserver | None = None,
 ) -> AsyncIterator[Upstreams]:
     """Open the upstream side for the block's duration: HTTP client, chain, and the verifier
-    (its tree head and proven tiles kept in ``storage``, shared by every process using it)."""
+    (its tree head and proven tiles kept in ``verifier_state`` when given, else in ``storage``,
+    shared by every process using it)."""
     settings = plan.settings
-    connector = aiohttp.TCPConnector(limit=100, limit_per_host=32)
+    tls = await asyncio.to_thread(client_tls, settings.ca_file)
+    connector = aiohttp.TCPConnector(
+        limit=100, limit_per_host=connections_per_host, ssl=tls or True
+    )
     async with aiohttp.ClientSession(connector=connector, trust_env=False) as session:
         policy = fetch_policy(settings)
         netrc = await asyncio.to_thread(load_netrc, settings.netrc)
@@ -231,27 +439,37 @@ async def open_upstreams(
             policy=policy,
             netrc=netrc,
             observer=observer,
+            direct=vcs_fetcher(plan, session, netrc),
+            router=lambda path: plan.policy.current.route(path),
             wrap=upstream_layers(plan, breaker_observer),
+            wrap_transport=trace,
             hedge_after=settings.hedge_after / 1000 if settings.hedge_after else None,
             hedge_observer=hedge_observer,
         )
+        wrapper = trace or (lambda f: f)
         verifier: SumDBClient | None = None
         db_fetcher: SumDBHTTPFetcher | None = None
         if plan.sumdb is not None:
             endpoint = SumDBEndpoint(
                 plan.sumdb,
                 plan.proxies,
-                lambda url: transport_for(url, session, policy=policy, netrc=netrc),
+                lambda url: wrapper(transport_for(url, session, policy=policy, netrc=netrc)),
             )
             db_fetcher = SumDBHTTPFetcher(endpoint)
-            state = StorageVerifierState(storage.store, storage.locks)
+            state = verifier_state
+            if state is None:
+                if storage is None:
+                    raise ValueError("open_upstreams needs a storage or a verifier_state")
+                state = StorageVerifierState(
+                    storage.store, storage.locks, registers=storage.registers
+                )
             verifier = SumDBClient(plan.sumdb.verifier_key, db_fetcher, state)
         checksums = ChecksumPolicy(
             verifier,
             gonosumdb=plan.private.gonosumdb,
             goproxy_is_single_file=goproxy_is_single_file(settings.upstream),
         )
-        yield Upstreams(session, chain, checksums, db_fetcher)
+        yield Upstreams(session, chain, checksums, db_fetcher, verifier)
 
 
 def module_service(
@@ -263,11 +481,12 @@ def module_service(
 ) -> ModuleService:
     """The cache service over ``storage`` and ``upstreams`` (close it when done)."""
     settings = plan.settings
-    return ModuleService(
+    service = ModuleService(
         storage.store,
         upstreams.chain,
         checksums=upstreams.checksums,
         locks=storage.locks,
+        shared_values=storage.expiring,
         options=ServiceOptions(
             list_ttl=settings.list_ttl,
             negative_ttl=settings.negative_ttl,
@@ -279,6 +498,9 @@ def module_service(
         ),
         observer=observer,
     )
+    # New rewrite rules or credentials may find what was not found.
+    plan.live.subscribe(lambda _live: service.forget_not_found())
+    return service
 
 
 async def eviction_policy(settings: Settings) -> EvictionPolicy:

@@ -25,6 +25,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from gomodproxy.errors import ConfigError
+from gomodproxy.protocol.access import parse_access_rules
+from gomodproxy.vcs.credentials import HostCredential, parse_credentials
 
 __all__ = [
     "GO_ENV_NAMES",
@@ -57,6 +59,9 @@ class Option:
     default: object
     help: str
     metavar: str = ""
+    #: For a ``tuple`` option, the type of its items: ``str`` (whitespace-separated in the
+    #: environment) or ``Path`` (``os.pathsep``-separated).
+    item: type = str
 
     @property
     def attr(self) -> str:
@@ -74,7 +79,44 @@ OPTIONS: tuple[Option, ...] = (
         "$XDG_CACHE_HOME/gomodproxy or ~/.cache/gomodproxy",
         "DIR",
     ),
-    Option("storage", str, "filesystem", "storage backend: filesystem or memory", "NAME"),
+    Option("storage", str, "filesystem", "storage backend: filesystem, memory or s3", "NAME"),
+    Option(
+        "s3-endpoint",
+        str,
+        "",
+        "S3 endpoint URL for --storage s3 (empty: AWS); credentials come from the standard "
+        "AWS chain (AWS_* variables, ~/.aws/credentials and config)",
+        "URL",
+    ),
+    Option("s3-bucket", str, "", "bucket of --storage s3", "NAME"),
+    Option("s3-prefix", str, "", "key prefix inside the bucket, e.g. goproxy/", "PREFIX"),
+    Option("s3-region", str, "", "region of the bucket (default: AWS_REGION)", "REGION"),
+    Option(
+        "zip-redirect",
+        float,
+        0.0,
+        "with --storage s3: answer a stored zip with a 302 to a presigned S3 URL valid this "
+        "many seconds (the client fetches it from S3; the go command checks its hash); never "
+        "for private modules (GONOPROXY/GONOSUMDB) or requests carrying credentials; 0: stream "
+        "every zip through the proxy",
+        "SECONDS",
+    ),
+    Option(
+        "local-cache-mb",
+        int,
+        0,
+        "with --storage s3: keep immutable files (.info, .mod, .zip) in a local LRU disk "
+        "cache of this size under cache-dir, so hot files cost no S3 request; 0: none",
+        "MIB",
+    ),
+    Option(
+        "redis-url",
+        str,
+        "",
+        "Redis shared by replicas: fetch locks (leases) and the checksum database's tree "
+        "head, e.g. redis://127.0.0.1:6379/0",
+        "URL",
+    ),
     Option(
         "upstream",
         str,
@@ -153,6 +195,98 @@ OPTIONS: tuple[Option, ...] = (
     Option("netrc", Path, None, ".netrc for upstreams (default $NETRC, else ~/.netrc)", "FILE"),
     Option("log-json", bool, False, "write log lines as JSON objects", ""),
     Option(
+        "rules",
+        Path,
+        None,
+        "TOML file of per-module rules: deny (403 with a reason), direct or upstream only, "
+        "version deny and allow lists; reloaded on SIGHUP or when it changes",
+        "FILE",
+    ),
+    Option(
+        "client-auth",
+        tuple,
+        (),
+        "require a credential for module paths matching PATTERNS (GOPRIVATE globs, or "
+        "/metrics): PATTERNS=sha256:HEX (a token's SHA-256, as bearer token or basic-auth "
+        "password) or PATTERNS=USER:sha256:HEX (repeatable; a TOML list)",
+        "PATTERNS=HASH",
+    ),
+    Option(
+        "vcs-rewrite",
+        tuple,
+        (),
+        "where private repositories are, PREFIX=URLPREFIX (repeatable; a TOML list; in the "
+        "variable separated by spaces): a module path under PREFIX (ending in '/') is cloned "
+        "from URLPREFIX plus its next path element (+ .git when that exists)",
+        "PREFIX=URL",
+    ),
+    Option(
+        "vcs-cache-dir",
+        Path,
+        None,
+        "folder of the bare git clones of private modules; default: <cache-dir>/.gomodproxy/vcs",
+        "DIR",
+    ),
+    Option(
+        "vcs-max-zip-mb",
+        int,
+        500,
+        "largest repository tree (git archive output) read for one module zip, MiB",
+        "MIB",
+    ),
+    Option("vcs-timeout", float, 300.0, "deadline of one git command", "SECONDS"),
+    Option(
+        "vcs-meta-tags",
+        bool,
+        False,
+        "find private repositories without a --vcs-rewrite rule through go-import meta tags "
+        "(https://<module path>?go-get=1), as the go command does; off by default, so the "
+        "proxy contacts only the hosts its rules name",
+        "",
+    ),
+    Option(
+        "vcs-credentials",
+        dict,
+        (),
+        'tokens and ssh keys per git host: a [vcs-credentials."HOST"] table in the --config '
+        "file (user, token or token-file, ssh-key), or HOST=[USER:]@FILE with the token read "
+        "from FILE (repeatable; space-separated in the variable)",
+        "HOST=@FILE",
+    ),
+    Option(
+        "vcs-ssh-key",
+        Path,
+        None,
+        "private key for ssh repository URLs of hosts without their own ssh-key (given with "
+        "IdentitiesOnly=yes, batch mode)",
+        "FILE",
+    ),
+    Option(
+        "vcs-known-hosts",
+        Path,
+        None,
+        "known_hosts file the host keys of ssh repository URLs are checked against (strictly; "
+        "default: ssh's own known_hosts files)",
+        "FILE",
+    ),
+    Option(
+        "vcs-internal-hosts",
+        tuple,
+        (),
+        "host names that go-import meta tags may lead to although they resolve to loopback or "
+        "private addresses (a company git server); every other host found through meta tags "
+        "must resolve to public addresses (repeatable; a TOML list; space-separated)",
+        "HOSTS",
+    ),
+    Option(
+        "ca-file",
+        Path,
+        None,
+        "extra certificate authority (PEM), trusted besides the system's for https upstreams, "
+        "the checksum database, git and go-import meta-tag lookups",
+        "FILE",
+    ),
+    Option(
         "cache-max-size",
         str,
         "",
@@ -174,6 +308,7 @@ OPTIONS: tuple[Option, ...] = (
         "go.mod or go.sum file whose module versions are never evicted (repeatable; in the "
         "environment, separated by ':')",
         "FILE",
+        Path,
     ),
     Option(
         "breaker-failures",
@@ -244,6 +379,13 @@ class Settings:
     listen: str
     cache_dir: Path
     storage: str
+    s3_endpoint: str
+    s3_bucket: str
+    s3_prefix: str
+    s3_region: str
+    zip_redirect: float
+    local_cache_mb: int
+    redis_url: str
     upstream: str
     sumdb: str
     gonosumdb: str
@@ -272,6 +414,18 @@ class Settings:
     instance_id: str
     netrc: Path | None
     log_json: bool
+    rules: Path | None
+    client_auth: tuple[str, ...]
+    vcs_rewrite: tuple[str, ...]
+    vcs_cache_dir: Path | None
+    vcs_max_zip_mb: int
+    vcs_timeout: float
+    vcs_meta_tags: bool
+    vcs_credentials: tuple[HostCredential, ...]
+    vcs_ssh_key: Path | None
+    vcs_known_hosts: Path | None
+    vcs_internal_hosts: tuple[str, ...]
+    ca_file: Path | None
     cache_max_size: str
     cache_max_age: str
     keep: tuple[Path, ...]
@@ -464,7 +618,15 @@ def _apply_go_environment(
 
 def _coerce(option: Option, raw: object, where: str) -> object:
     kind = option.kind
+    if kind is dict:
+        return parse_credentials(raw, where)
     try:
+        if kind is tuple and option.item is str:  # of strings: a list, or spaces (env)
+            if isinstance(raw, str):
+                return tuple(raw.split())
+            if isinstance(raw, list | tuple) and all(isinstance(v, str) for v in raw):
+                return tuple(raw)
+            raise ValueError("not a list of strings")
         if kind is bool:
             if isinstance(raw, bool):
                 return raw
@@ -508,8 +670,18 @@ def _validate(s: Settings) -> None:
     for name in ("fetch_timeout", "zip_timeout", "connect_timeout", "read_timeout"):
         if getattr(s, name) <= 0:
             raise ConfigError(f"--{name.replace('_', '-')} must be more than 0 seconds")
+    if s.vcs_max_zip_mb < 1:
+        raise ConfigError(f"--vcs-max-zip-mb must be at least 1, not {s.vcs_max_zip_mb}")
+    if s.vcs_timeout <= 0:
+        raise ConfigError("--vcs-timeout must be more than 0 seconds")
     if s.retries < 0 or s.hot_cache_mb < 0:
         raise ConfigError("--retries and --hot-cache-mb must not be negative")
+    if s.zip_redirect and s.storage != "s3":
+        raise ConfigError("--zip-redirect needs --storage s3 (presigned URLs of the bucket)")
+    if s.local_cache_mb < 0:
+        raise ConfigError(f"--local-cache-mb must not be negative, not {s.local_cache_mb}")
+    if s.local_cache_mb and s.storage != "s3":
+        raise ConfigError("--local-cache-mb is for --storage s3 (the other backends are local)")
     if s.max_fetches < 1:
         raise ConfigError(f"--max-fetches must be at least 1, not {s.max_fetches}")
     if s.header_timeout <= 0:
@@ -523,9 +695,10 @@ def _validate(s: Settings) -> None:
         raise ConfigError(
             f"--max-connections-per-client must be at least 1, not {s.max_connections_per_client}"
         )
+    parse_access_rules(s.client_auth)
     if (s.tls_cert is None) != (s.tls_key is None):
         raise ConfigError("--tls-cert and --tls-key go together: give both or neither")
-    for name in ("tls_cert", "tls_key"):
+    for name in ("tls_cert", "tls_key", "ca_file", "rules", "vcs_ssh_key", "vcs_known_hosts"):
         path = getattr(s, name)
         if path is not None and not path.is_file():
             raise ConfigError(f"--{name.replace('_', '-')} {path} is not a readable file")

@@ -18,11 +18,8 @@ def _help(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
 
 def test_help_lists_only_commands_that_exist(capsys: pytest.CaptureFixture[str]) -> None:
     text = _help(capsys)
-    for command in ("bundle", "cache", "config", "mod", "probe", "serve", "sumdb"):
+    for command in ("bundle", "cache", "config", "download", "mod", "probe", "serve", "sumdb"):
         assert f"    {command} " in text, command
-    # The downloader is planned, not shipped: the help must not offer it.
-    assert "downloader" not in text
-    assert "download " not in text
 
 
 def test_netrc_help_names_both_defaults(capsys: pytest.CaptureFixture[str]) -> None:
@@ -42,3 +39,10 @@ def test_version_prints_the_package_version(capsys: pytest.CaptureFixture[str]) 
         main(["--version"])
     assert exited.value.code == 0
     assert capsys.readouterr().out == f"gomodproxy {importlib.metadata.version('gomodproxy')}\n"
+
+
+def test_download_help_shows_the_go_command_flags(capsys: pytest.CaptureFixture[str]) -> None:
+    text = _help(capsys, "download")
+    assert "``" not in text
+    for flag in ("-json", "-x", "-reuse"):
+        assert flag in text

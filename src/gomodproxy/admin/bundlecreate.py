@@ -86,7 +86,9 @@ async def create_bundle(plan: Plan, wanted: Sequence[Wanted], target: Path) -> M
     sumdb = plan.sumdb
     scratch = await asyncio.to_thread(tempfile.mkdtemp, prefix="gomodproxy-bundle-")
     try:
-        settings = replace(plan.settings, storage="filesystem", cache_dir=Path(scratch))
+        settings = replace(
+            plan.settings, storage="filesystem", cache_dir=Path(scratch), redis_url=""
+        )
         plan = replace(plan, settings=settings)
         storage = await open_store(plan)
         async with open_upstreams(plan, storage) as upstreams:

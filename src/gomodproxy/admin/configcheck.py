@@ -138,7 +138,8 @@ def show_settings(given: ConfigInput, report: ConfigReport) -> list[ShownSetting
         value = getattr(settings, option.attr)
         text = "" if value is None else str(value).lower() if option.kind is bool else str(value)
         if isinstance(value, tuple):
-            text = os.pathsep.join(str(v) for v in value)
+            sep = os.pathsep if option.item is Path else " "
+            text = sep.join(str(v) for v in value)
         source = "default"
         if given.flags.get(option.attr, given.flags.get(option.name)) is not None:
             source = "flag --" + option.name
@@ -171,7 +172,9 @@ def _read_file(path: Path) -> tuple[str, dict[str, object]] | Problem:
 
 
 def _key_line(text: str, key: str) -> int | None:
-    pattern = re.compile(rf"""^\s*(?:{re.escape(key)}|"{re.escape(key)}"|'{re.escape(key)}')\s*=""")
+    name = rf"""(?:{re.escape(key)}|"{re.escape(key)}"|'{re.escape(key)}')"""
+    # ``key = value``, or the header of a table under ``key`` (``[key."host"]``).
+    pattern = re.compile(rf"^\s*(?:{name}\s*=|\[\s*{name}\s*[.\]])")
     for number, line in enumerate(text.splitlines(), start=1):
         if pattern.match(line):
             return number

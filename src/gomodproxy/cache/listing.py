@@ -285,7 +285,7 @@ class Listings:
                 if counted is not None:
                     self._observer.cache_result(counted, True)
                 return kept
-        remembered = self._negative.get(rel)
+        remembered = await self._negative.lookup(rel)
         if counted is not None:
             self._observer.cache_result(counted, remembered is not None)
         if remembered is not None:
@@ -315,7 +315,7 @@ class Listings:
             async with self._limiter.slot():
                 body = await fetch(path, rel, headers)
         except ModuleNotFound as exc:
-            self._negative.remember(rel, exc)
+            await self._negative.record(rel, exc)
             raise
         doc = {"fetched": time.time(), "body": body.decode("utf-8")}
         try:
@@ -323,7 +323,7 @@ class Listings:
         except StorageError as exc:
             logger.error("listing.keep_failed key=%s error=%s", ukey, exc)
         self._mark_fetched(ukey)
-        self._negative.forget(rel)
+        await self._negative.drop(rel)
         return body
 
     def _refresh_in_background(

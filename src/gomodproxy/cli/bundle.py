@@ -15,11 +15,11 @@ from pathlib import Path
 
 from gomodproxy.admin.bundlecreate import create_bundle, wanted_from_go_sum, wanted_from_list
 from gomodproxy.admin.bundleimport import import_bundle
-from gomodproxy.assembly import check_settings, with_defaults
+from gomodproxy.assembly import check_settings, storage_settings, with_defaults
 from gomodproxy.config import build_settings, load_toml
 from gomodproxy.errors import ConfigError
 from gomodproxy.module.gosum import parse_go_sum
-from gomodproxy.storage import StorageSettings, open_storage
+from gomodproxy.storage import open_storage
 
 __all__ = ["register"]
 
@@ -106,10 +106,13 @@ def _run_import(args: argparse.Namespace) -> int:
         raise ConfigError("bundle import needs a stored cache: storage must be 'filesystem'")
 
     async def body() -> int:
-        opened = await asyncio.to_thread(
-            open_storage, StorageSettings(settings.storage, settings.cache_dir)
-        )
-        manifest = await import_bundle(args.bundle, args.verifier_key, opened.store, opened.locks)
+        opened = await asyncio.to_thread(open_storage, storage_settings(settings))
+        try:
+            manifest = await import_bundle(
+                args.bundle, args.verifier_key, opened.store, opened.locks
+            )
+        finally:
+            await opened.aclose()
         return len(manifest.modules)
 
     count = asyncio.run(body())

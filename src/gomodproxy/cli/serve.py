@@ -28,7 +28,15 @@ from pathlib import Path
 
 from aiohttp import web
 
-from gomodproxy.assembly import Plan, check_settings, with_defaults
+from gomodproxy.admin.configcheck import ConfigInput, check_config
+from gomodproxy.assembly import (
+    LIVE_SETTINGS,
+    Plan,
+    check_settings,
+    reload_policy,
+    restart_only_changes,
+    with_defaults,
+)
 from gomodproxy.config import OPTIONS, Settings, build_settings, env_name, load_toml
 from gomodproxy.errors import ConfigError, ProxyError
 from gomodproxy.server.accesslog import JSONFormatter
@@ -67,7 +75,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                 default=None,
                 help=option.help + env,
             )
-        elif option.kind is tuple:
+        elif option.kind in (tuple, dict):
             parser.add_argument(
                 flag, action="append", default=None, metavar=option.metavar, help=option.help + env
             )
@@ -97,18 +105,67 @@ def run(args: argparse.Namespace) -> int:
         for handler in logging.getLogger().handlers:
             handler.setFormatter(JSONFormatter())
     plan = check_settings(with_defaults(settings, os.environ))
+    given = None
+    if args.config is not None:
+        flags = {o.attr: getattr(args, o.attr) for o in OPTIONS}
+        given = ConfigInput(args.config, dict(os.environ), flags)
     if settings.workers > 1:
         if settings.port == 0:
             raise ConfigError("--workers above 1 needs a fixed port in --listen (not 0)")
-        return _run_workers(plan)
-    asyncio.run(serve(plan))
+        return _run_workers(plan, given)
+    asyncio.run(serve(plan, config=given))
     return 0
 
 
+async def reload_config(plan: Plan, given: ConfigInput, *, trigger: str = "sighup") -> bool:
+    """Read the ``--config`` file again (with the same environment and flags) and put its live
+    settings (:data:`~gomodproxy.assembly.LIVE_SETTINGS`) in force as one new object; a bad
+    file is logged problem by problem, with its line, and the settings in force stay. Settings
+    that only a restart changes are named in a warning when the file changed them."""
+    report = await asyncio.to_thread(check_config, given)
+    new: Plan | None = None
+    problems = [str(p) for p in report.problems]
+    if report.ok and report.settings is not None:
+        try:
+            new = await asyncio.to_thread(
+                check_settings, with_defaults(report.settings, given.environ)
+            )
+        except ConfigError as exc:
+            problems = [str(exc)]
+    if new is None:
+        for problem in problems:
+            logger.error(
+                "config.reload_refused trigger=%s %s; the settings in force stay",
+                trigger,
+                problem,
+            )
+        return False
+    plan.live.swap(new.live.current)
+    logger.info(
+        "config.reloaded trigger=%s path=%s live=%s pid=%d",
+        trigger,
+        given.config_file,
+        ",".join(LIVE_SETTINGS),
+        os.getpid(),
+    )
+    changed = restart_only_changes(plan.settings, new.settings)
+    if changed:
+        logger.warning(
+            "config.restart_needed settings=%s: changed in the file, in force at the next start",
+            ",".join(name.replace("_", "-") for name in changed),
+        )
+    return True
+
+
 async def serve(
-    plan: Plan, *, reuse_port: bool = False, on_listening: Callable[[str], None] | None = None
+    plan: Plan,
+    *,
+    reuse_port: bool = False,
+    on_listening: Callable[[str], None] | None = None,
+    config: ConfigInput | None = None,
 ) -> None:
-    """Serve until SIGTERM/SIGINT, then shut down gracefully."""
+    """Serve until SIGTERM/SIGINT, then shut down gracefully; SIGHUP reloads the ``--config``
+    file's live settings (``config``: how they were given) and the ``--rules`` file."""
     settings = plan.settings
     ssl_context = _ssl_context(settings)
     app = make_app(plan, instance_id=settings.instance_id)
@@ -126,6 +183,19 @@ async def serve(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    reloads: set[asyncio.Task[bool]] = set()
+
+    async def reload_all() -> bool:
+        ok = config is None or await reload_config(plan, config)
+        return await reload_policy(plan) and ok
+
+    def on_hangup() -> None:
+        task = asyncio.ensure_future(reload_all())
+        reloads.add(task)
+        task.add_done_callback(reloads.discard)
+
+    loop.add_signal_handler(signal.SIGHUP, on_hangup)
+    watcher = asyncio.ensure_future(_watch_rules(plan))
     try:
         try:
             await listener.start(settings.host, settings.port, reuse_port=reuse_port)
@@ -145,10 +215,35 @@ async def serve(
         await stop.wait()
         logger.info("proxy.stopping pid=%d", os.getpid())
     finally:
-        for sig in (signal.SIGTERM, signal.SIGINT):
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.remove_signal_handler(sig)
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
         listener.close()
         await runner.cleanup()
+
+
+async def _watch_rules(plan: Plan, interval: float = 2.0) -> None:
+    """Reload the ``--rules`` file when it changes (its mtime or size), as SIGHUP does."""
+    path = plan.settings.rules
+    if path is None:
+        return
+
+    def stamp() -> tuple[float, int] | None:
+        try:
+            st = path.stat()
+        except OSError:
+            return None
+        return st.st_mtime, st.st_size
+
+    seen = await asyncio.to_thread(stamp)
+    while True:
+        await asyncio.sleep(interval)
+        now = await asyncio.to_thread(stamp)
+        if now is not None and now != seen:
+            seen = now
+            await reload_policy(plan, trigger="change")
 
 
 def _connection_caps(settings: Settings) -> ConnectionCaps:
@@ -216,11 +311,11 @@ def _metrics_folder() -> tuple[Path, bool]:
     return Path(tempfile.mkdtemp(prefix="gomodproxy-metrics-")), True
 
 
-def _run_workers(plan: Plan) -> int:
+def _run_workers(plan: Plan, config: ConfigInput | None = None) -> int:
     """Fork ``workers`` processes serving the same port; forward signals; wait for them."""
     folder, owned = _metrics_folder()
     try:
-        return _fork_workers(plan, folder)
+        return _fork_workers(plan, folder, config)
     finally:
         if owned:
             shutil.rmtree(folder, ignore_errors=True)
@@ -229,7 +324,7 @@ def _run_workers(plan: Plan) -> int:
                 old.unlink(missing_ok=True)
 
 
-def _fork_workers(plan: Plan, metrics_folder: Path) -> int:
+def _fork_workers(plan: Plan, metrics_folder: Path, config: ConfigInput | None) -> int:
     children: set[int] = set()
     for _ in range(plan.settings.workers):
         pid = os.fork()
@@ -237,7 +332,7 @@ def _fork_workers(plan: Plan, metrics_folder: Path) -> int:
             code = 0
             try:
                 enable_multiprocess(metrics_folder)
-                asyncio.run(serve(plan, reuse_port=True))
+                asyncio.run(serve(plan, reuse_port=True, config=config))
             except ProxyError as exc:  # e.g. the port is taken: one line, as main() prints it
                 print(f"gomodproxy: {exc}", file=sys.stderr, flush=True)
                 code = 1
@@ -256,6 +351,7 @@ def _fork_workers(plan: Plan, metrics_folder: Path) -> int:
 
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
+    signal.signal(signal.SIGHUP, forward)  # each worker reloads its settings and rules
     status = 0
     while children:
         pid, code = os.wait()

@@ -151,6 +151,8 @@ def equal_fold(a: str, b: str) -> bool:
     """
     if len(a) != len(b):
         return False
+    if a.isascii() and b.isascii():
+        return a.lower() == b.lower()
     for ca, cb in zip(a, b, strict=True):
         ra, rb = _rune(ca), _rune(cb)
         if ra != rb and _fold_min(ra) != _fold_min(rb):
@@ -164,8 +166,10 @@ def fold_key(s: str) -> str:
     This is x/mod/zip's ``strToFold``: every rune becomes the smallest member of its fold orbit,
     except that ``A``-``Z`` become ``a``-``z``. x/mod uses it to detect file-name collisions.
     """
-    if s.isascii() and not any("A" <= c <= "Z" for c in s):
-        return s
+    if s.isascii():
+        # Every ASCII letter's orbit starts at its upper case (K and S too: the Kelvin sign and
+        # the long s come later), which then maps to lower case; nothing else folds.
+        return s.lower()
     out = []
     for c in s:
         r = _fold_min(_rune(c))

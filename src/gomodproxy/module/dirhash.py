@@ -25,7 +25,7 @@ from gomodproxy.errors import ZipError
 from gomodproxy.module.zipentry import open_entry
 from gomodproxy.module.zipreader import MAX_ENTRIES, ZipEntry, name_bytes, read_directory
 
-__all__ = ["FileSource", "hash1", "hash_go_mod", "hash_zip"]
+__all__ = ["FileSource", "hash1", "hash1_digests", "hash_go_mod", "hash_zip"]
 
 #: A file's content: the bytes themselves, or a callable that opens a fresh readable stream.
 FileSource = Callable[[], BinaryIO] | bytes
@@ -64,6 +64,22 @@ def hash1(files: Iterable[tuple[str, FileSource]]) -> str:
                 file=name,
             )
         digest = _content_digest(source)
+        summary.update(digest.encode("ascii") + b"  " + name_bytes(name) + b"\n")
+    return "h1:" + base64.b64encode(summary.digest()).decode("ascii")
+
+
+def hash1_digests(files: Iterable[tuple[str, str]]) -> str:
+    """The ``h1:`` hash from (name, hex SHA-256 of the content) pairs already computed (for a
+    reader that hashed each file while doing something else with it, such as extracting)."""
+    listed = sorted(files, key=lambda item: name_bytes(item[0]))
+    summary = hashlib.sha256()
+    for name, digest in listed:
+        if "\n" in name:
+            raise ZipError(
+                "newline_in_name",
+                f"dirhash: filenames with newlines are not supported: {name!r}",
+                file=name,
+            )
         summary.update(digest.encode("ascii") + b"  " + name_bytes(name) + b"\n")
     return "h1:" + base64.b64encode(summary.digest()).decode("ascii")
 

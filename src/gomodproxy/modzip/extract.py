@@ -15,6 +15,7 @@ the temporary tree is removed (Go may leave files behind; we do not).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import secrets
 import stat
@@ -23,14 +24,22 @@ from pathlib import Path
 from typing import BinaryIO
 
 from gomodproxy.errors import ZipError
+from gomodproxy.module.dirhash import hash1_digests
 from gomodproxy.module.zipcheck import check_zip_detailed
 from gomodproxy.module.zipentry import iter_entry_data
 from gomodproxy.module.zipreader import MAX_ENTRIES, ZipEntry
 from gomodproxy.modzip.dirfiles import walk_tree
 
-__all__ = ["extract_zip", "make_dirs_read_only", "remove_tree"]
+__all__ = [
+    "extract_zip",
+    "extract_zip_unplaced",
+    "make_dirs_read_only",
+    "place_tree",
+    "remove_tree",
+]
 
 _WRITE_BITS = stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH
+_EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 _CREATE_FLAGS = (
     os.O_WRONLY
     | os.O_CREAT
@@ -107,13 +116,17 @@ def _make_parents(tmp: str, parts: list[str], made: set[str]) -> str:
     return parent
 
 
-def _write_entry(zf: BinaryIO, entry: ZipEntry, tmp: str, name: str, made: set[str]) -> None:
+def _write_entry(zf: BinaryIO, entry: ZipEntry, tmp: str, name: str, made: set[str]) -> str:
+    """Write one entry; return the hex SHA-256 of its content."""
     parts = _relative_parts(name)
     dst = os.path.join(_make_parents(tmp, parts, made), parts[-1])
     fd = os.open(dst, _CREATE_FLAGS, 0o444)
+    digest = hashlib.sha256()
     with os.fdopen(fd, "wb") as out:
         for chunk in iter_entry_data(zf, entry):
+            digest.update(chunk)
             out.write(chunk)
+    return digest.hexdigest()
 
 
 @contextlib.contextmanager
@@ -157,6 +170,26 @@ def extract_zip(
     :mod:`gomodproxy.module.zipentry`, ``target_not_empty``) and ``OSError`` for I/O failures;
     either way nothing is left under ``target_dir`` or beside it.
     """
+    tmp, _h1 = extract_zip_unplaced(
+        zip_file, module_path, version, target_dir, max_entries=max_entries
+    )
+    return place_tree(tmp, target_dir)
+
+
+def extract_zip_unplaced(
+    zip_file: str | os.PathLike[str] | BinaryIO,
+    module_path: str,
+    version: str,
+    target_dir: str | os.PathLike[str],
+    *,
+    max_entries: int = MAX_ENTRIES,
+) -> tuple[Path, str]:
+    """Check and extract the zip into a fresh temporary folder beside ``target_dir``, hashing
+    each entry as it is written; return the folder and the zip's ``h1:`` hash (the same as
+    :func:`~gomodproxy.module.dirhash.hash_zip`'s). Nothing is under ``target_dir`` yet: the
+    caller checks the hash, then calls :func:`place_tree`, or :func:`remove_tree` on refusal.
+    On any error the temporary folder is removed.
+    """
     target = Path(target_dir)
     _check_target(target)
     with _opened(zip_file) as zf:
@@ -167,20 +200,39 @@ def extract_zip(
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = _make_temp_dir(target)
         made: set[str] = set()
+        digests: list[tuple[str, str]] = []
         try:
             for entry in directory.entries:
                 name = entry.name[len(prefix) :]
                 if name == "" or name.endswith("/"):
+                    # Directory entries count in the hash as empty files (x/mod HashZip).
+                    for _ in iter_entry_data(zf, entry):
+                        pass
+                    digests.append((entry.name, _EMPTY_SHA256))
                     continue
-                _write_entry(zf, entry, tmp, name, made)
+                digests.append((entry.name, _write_entry(zf, entry, tmp, name, made)))
             make_dirs_read_only(tmp, include_root=False)
-            with contextlib.suppress(FileNotFoundError):
-                target.rmdir()  # an empty directory, checked above
-            os.rename(tmp, target)
+            h1 = hash1_digests(digests)
         except BaseException:
             remove_tree(tmp)
             raise
-    make_dirs_read_only(target)
+    return Path(tmp), h1
+
+
+def place_tree(tmp: str | os.PathLike[str], target_dir: str | os.PathLike[str]) -> Path:
+    """Rename a tree made by :func:`extract_zip_unplaced` onto ``target_dir`` (which must not
+    exist or be empty) and make its root read-only; the temporary tree is removed on failure."""
+    target = Path(target_dir)
+    try:
+        with contextlib.suppress(FileNotFoundError):
+            target.rmdir()  # an empty directory at most (checked before extracting)
+        os.rename(tmp, target)
+    except BaseException:
+        remove_tree(tmp)
+        raise
+    with contextlib.suppress(OSError):
+        st = os.stat(target)
+        os.chmod(target, stat.S_IMODE(st.st_mode) & ~_WRITE_BITS)
     return target
 
 

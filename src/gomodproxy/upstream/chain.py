@@ -45,6 +45,7 @@ from gomodproxy.module.goproxy import (
     ProxyEntry,
     ProxyList,
 )
+from gomodproxy.module.policy import Route
 from gomodproxy.protocol.kinds import FileKind
 from gomodproxy.upstream.base import Fetcher, UpstreamBody
 from gomodproxy.upstream.fileclient import FileFetcher
@@ -148,6 +149,8 @@ class UpstreamChain:
         direct: ModuleFetcher | None = None,
         private: PrivateSettings | None = None,
         observer: UpstreamObserver | None = None,
+        router: Callable[[str], Route | None] | None = None,
+        fetcher_for: Callable[[str], ModuleFetcher] | None = None,
         hedge_after: float | None = None,
         hedge_observer: HedgeObserver | None = None,
     ) -> None:
@@ -165,6 +168,10 @@ class UpstreamChain:
         self._direct_private = direct or DirectFetcher(private=True)
         self._private = private or PrivateSettings()
         self._observer = observer
+        # Per-module routes from the rules: "direct" (git only), "upstream" (proxies only),
+        # and a rule's own upstream list, whose fetchers are made on first use.
+        self._router = router
+        self._fetcher_for = fetcher_for
 
     @property
     def proxies(self) -> ProxyList:
@@ -195,6 +202,27 @@ class UpstreamChain:
             path, f"{version}.mod", FileKind.MOD, lambda f: f.mod(path, version, headers=headers)
         )
 
+    def _route(self, path: str) -> Route | None:
+        return self._router(path) if self._router is not None else None
+
+    def _entries(self, path: str) -> tuple[ProxyEntry, ...]:
+        """The entries walked for ``path``: the GOPROXY list, or what a rule routes it to."""
+        route = self._route(path)
+        if route is None:
+            return tuple(self._proxies)
+        if route.kind == "direct":
+            return (ProxyEntry(DIRECT),)
+        listed = route.proxies if route.proxies is not None else self._proxies
+        if route.kind == "upstream":
+            proxies = tuple(e for e in listed if e.is_proxy)
+            if not proxies:
+                raise ModuleNotFound(
+                    f"{path}: the rules send it to upstream proxies only, and none is listed",
+                    path=path,
+                )
+            return proxies
+        return tuple(listed)
+
     async def _fetch(
         self,
         path: str,
@@ -204,7 +232,7 @@ class UpstreamChain:
     ) -> Fetched:
         """Read a small answer whole. A failure while reading the body counts as the entry's."""
         walk = _Walk()
-        entries = list(self._proxies)
+        entries = self._entries(path)
         i = 0
         while i < len(entries):
             entry = entries[i]
@@ -256,8 +284,8 @@ class UpstreamChain:
         """The fetcher a slow request to entry ``i`` is hedged to, or None (no hedging)."""
         if self._hedge_after is None or i + 1 >= len(entries):
             return None
-        if not entries[i].fallback_on_any_error:
-            return None
+        if not entries[i].fallback_on_any_error or not entries[i + 1].is_proxy:
+            return None  # after ",", or to direct (a git fetch is no small request)
         try:
             return self._entry_fetcher(entries[i + 1].url, path)
         except ProxyError:
@@ -336,7 +364,7 @@ class UpstreamChain:
         bytes flow, an error ends the fetch (the caller aborts its own response)."""
         kind = FileKind.ZIP
         walk = _Walk()
-        for entry in self._proxies:
+        for entry in self._entries(path):
             async with contextlib.AsyncExitStack() as stack:
                 try:
                     fetcher = self._entry_fetcher(entry.url, path)
@@ -363,7 +391,9 @@ class UpstreamChain:
 
     def _entry_fetcher(self, url: str, module_path: str) -> ModuleFetcher:
         """The fetcher of an entry, or the not-found answer of a keyword entry."""
-        private = self._private.is_noproxy(module_path)
+        route = self._route(module_path)
+        # A rule's routing is explicit: it overrides the private patterns' refusal.
+        private = self._private.is_noproxy(module_path) and route is None
         if url == OFF:
             raise ModuleNotFound(f"{module_path}: {OFF_MESSAGE}", path=module_path)
         if url == DIRECT or (url == NOPROXY and private):
@@ -374,7 +404,12 @@ class UpstreamChain:
             raise ModuleNotFound(
                 f"{module_path}: module lookup {NOPROXY_DISABLED_MESSAGE}", path=module_path
             )
-        return self._fetchers[url]
+        fetcher = self._fetchers.get(url)
+        if fetcher is None:
+            if self._fetcher_for is None:
+                raise ModuleNotFound(f"{module_path}: no fetcher for upstream {url}")
+            fetcher = self._fetchers[url] = self._fetcher_for(url)
+        return fetcher
 
     def _observe(
         self, upstream: str, kind: FileKind, exc: ProxyError | None, started: float
@@ -414,24 +449,35 @@ def build_chain(
     policy: FetchPolicy | None = None,
     netrc: NetrcCredentials | None = None,
     observer: UpstreamObserver | None = None,
+    direct: ModuleFetcher | None = None,
+    router: Callable[[str], Route | None] | None = None,
     wrap: Callable[[ModuleFetcher], ModuleFetcher] | None = None,
+    wrap_transport: Callable[[Fetcher], Fetcher] | None = None,
     hedge_after: float | None = None,
     hedge_observer: HedgeObserver | None = None,
 ) -> UpstreamChain:
     """An :class:`UpstreamChain` with a proxy fetcher (HTTP or ``file://``) for every proxy URL
-    and ``direct`` as the direct fetcher; ``wrap`` puts a layer in front of each proxy fetcher
-    (the fault drills); ``hedge_after`` (seconds) turns hedged requests on."""
-    fetchers: dict[str, ModuleFetcher] = {}
-    for url in proxies.proxy_urls:
-        fetcher: ModuleFetcher = ProxyFetcher(
-            transport_for(url, session, policy=policy, netrc=netrc)
-        )
-        fetchers[url] = wrap(fetcher) if wrap is not None else fetcher
+    and ``direct`` (the git fetcher of private modules; by default one that refuses) as the
+    direct fetcher; ``wrap`` puts a layer in front of each proxy fetcher (the fault drills),
+    ``wrap_transport`` one around each transport (``-x`` tracing), ``router`` gives the
+    ``--rules`` routes; ``hedge_after`` (seconds) turns hedged requests on."""
+
+    def proxy_fetcher(url: str) -> ModuleFetcher:
+        transport = transport_for(url, session, policy=policy, netrc=netrc)
+        if wrap_transport is not None:
+            transport = wrap_transport(transport)
+        fetcher: ModuleFetcher = ProxyFetcher(transport)
+        return wrap(fetcher) if wrap is not None else fetcher
+
+    fetchers = {url: proxy_fetcher(url) for url in proxies.proxy_urls}
     return UpstreamChain(
         proxies,
         fetchers,
+        direct=direct,
         private=private,
         observer=observer,
+        router=router,
+        fetcher_for=proxy_fetcher,
         hedge_after=hedge_after,
         hedge_observer=hedge_observer,
     )

@@ -1,0 +1,122 @@
+"""Version queries (cmd/go ``modload/query.go``) answered through the proxy protocol.
+
+* a canonical version names itself (excluded and retracted versions allowed: a revision query);
+* ``latest``: the highest allowed release in ``@v/list``, else the highest allowed pre-release,
+  else the proxy's ``@latest``;
+* ``upgrade``: ``latest``, unless the current version is higher; ``patch``: the highest allowed
+  version with the current major.minor (``latest`` when there is no current version);
+* ``v1.2`` / ``v1``: the highest allowed version with that prefix; ``<v1.2.3``, ``<=``, ``>``,
+  ``>=``: the nearest allowed version (lowest for ``>``/``>=``, highest for ``<``/``<=``);
+* anything else (a branch, a commit, a non-canonical tag) is asked as ``<query>.info``.
+
+"Allowed" means not excluded by the main module and not retracted by the module's latest
+go.mod (read through ``retractions``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Collection
+from dataclasses import dataclass
+
+from gomodproxy.errors import ModuleNotFound, ProxyError
+from gomodproxy.module import semver
+from gomodproxy.module.modfile import VersionInterval
+from gomodproxy.module.paths import canonical_version
+from gomodproxy.protocol.answers import clean_version_list, info_version
+
+__all__ = ["QueryError", "QuerySource", "resolve_query"]
+
+
+class QueryError(ProxyError):
+    """No version matches a query."""
+
+
+@dataclass(frozen=True, slots=True)
+class QuerySource:
+    """How queries reach the upstreams and the main module's rules."""
+
+    list_versions: Callable[[str], Awaitable[bytes]]
+    latest_info: Callable[[str], Awaitable[bytes]]
+    query_info: Callable[[str, str], Awaitable[bytes]]
+    retractions: Callable[[str, str], Awaitable[Collection[VersionInterval]]]
+    excluded: Callable[[str, str], bool]
+
+
+def _is_semver_prefix(v: str) -> bool:
+    """``v1`` or ``v1.2``: a valid semver with fewer than three numbers, no suffix."""
+    if not semver.is_valid(v) or semver.prerelease(v) or semver.build(v):
+        return False
+    return v.count(".") < 2
+
+
+def _matches_prefix(v: str, prefix: str) -> bool:
+    return v == prefix or v.startswith(prefix + ".") or v.startswith(prefix + "-")
+
+
+def _retracted(v: str, intervals: Collection[VersionInterval]) -> bool:
+    return any(semver.compare(i.low, v) <= 0 and semver.compare(v, i.high) <= 0 for i in intervals)
+
+
+async def resolve_query(path: str, query: str, current: str, src: QuerySource) -> str:
+    """The version ``query`` selects for module ``path`` (``current``: its version in the build
+    list, or "")."""
+    if semver.is_valid(query) and canonical_version(query) == query:
+        return query
+    if query == "upgrade" and current:
+        chosen = await _pick(path, "latest", src, lambda v: True)
+        return chosen if semver.compare(chosen, current) > 0 else current
+    if query == "patch" and current:
+        mm = semver.major_minor(current)
+        chosen = await _pick(path, query, src, lambda v: _matches_prefix(v, mm), latest=False)
+        return chosen if semver.compare(chosen, current) > 0 else current
+    if query in ("latest", "upgrade", "patch"):
+        return await _pick(path, "latest", src, lambda v: True)
+    if _is_semver_prefix(query):
+        return await _pick(path, query, src, lambda v: _matches_prefix(v, query), latest=False)
+    for op in ("<=", ">=", "<", ">"):
+        bound = query[len(op) :]
+        if query.startswith(op) and semver.is_valid(bound):
+            return await _pick(
+                path, query, src, _comparison(op, bound), latest=False, lowest=op[0] == ">"
+            )
+    data = await src.query_info(path, query)
+    return info_version(data, path, what=f"{path}@{query} .info")
+
+
+def _comparison(op: str, bound: str) -> Callable[[str], bool]:
+    def match(v: str) -> bool:
+        c = semver.compare(v, bound)
+        return {"<=": c <= 0, ">=": c >= 0, "<": c < 0, ">": c > 0}[op]
+
+    return match
+
+
+async def _pick(
+    path: str,
+    query: str,
+    src: QuerySource,
+    match: Callable[[str], bool],
+    *,
+    latest: bool = True,
+    lowest: bool = False,
+) -> str:
+    listed = [e.version for e in clean_version_list(await src.list_versions(path), path)]
+    tagged = [v for v in listed if match(v) and not src.excluded(path, v)]
+    retracted: Collection[VersionInterval] = ()
+    if tagged:
+        newest = max(listed, key=semver.version_key)
+        retracted = await src.retractions(path, newest)
+    allowed = [v for v in tagged if not _retracted(v, retracted)]
+    releases = [v for v in allowed if not semver.prerelease(v)]
+    pool = releases or allowed
+    if pool:
+        key = semver.version_key
+        return min(pool, key=key) if lowest else max(pool, key=key)
+    if latest:
+        try:
+            data = await src.latest_info(path)
+        except ModuleNotFound:
+            data = b""
+        if data:
+            return info_version(data, path, what=f"{path}@latest")
+    raise QueryError(f'{path}@{query}: no matching versions for query "{query}"')
