@@ -2,7 +2,8 @@
 
 ``create`` takes the upstream and checksum-database settings as ``serve`` does (defaults <
 ``--config`` file < ``GOMODPROXY_*`` variables < the Go environment's GOPROXY/GOSUMDB when unset
-< flags); ``import`` needs only the operator's verifier key and the cache folder.
+< flags); ``import`` needs only the operator's verifier key and the store, opened as the cache
+commands open it (filesystem or S3, the storage settings of ``serve``).
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ from pathlib import Path
 
 from gomodproxy.admin.bundlecreate import create_bundle, wanted_from_go_sum, wanted_from_list
 from gomodproxy.admin.bundleimport import import_bundle
-from gomodproxy.assembly import check_settings, storage_settings, with_defaults
+from gomodproxy.assembly import check_settings, with_defaults
+from gomodproxy.cli.cache import add_store_options, describe_store, opened_store, store_settings
 from gomodproxy.config import build_settings, load_toml
 from gomodproxy.errors import ConfigError
 from gomodproxy.module.gosum import parse_go_sum
-from gomodproxy.storage import open_storage
 
 __all__ = ["register"]
 
@@ -64,8 +65,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     imp.add_argument(
         "--verifier-key", required=True, metavar="KEY", help="the database's verifier key"
     )
-    imp.add_argument("--cache-dir", type=Path, metavar="DIR", help="the cache folder to fill")
-    imp.add_argument("--config", type=Path, metavar="FILE", help="settings file for cache-dir")
+    add_store_options(imp)
     imp.set_defaults(func=_run_import)
 
 
@@ -97,24 +97,18 @@ def _run_create(args: argparse.Namespace) -> int:
 
 
 def _run_import(args: argparse.Namespace) -> int:
-    file_values = load_toml(args.config) if args.config is not None else None
-    # Only the storage settings matter here; the upstream side is never opened.
-    cache_dir = str(args.cache_dir) if args.cache_dir is not None else None
-    flags = {"cache-dir": cache_dir, "upstream": "off", "sumdb": "off"}
-    settings = build_settings(flags, os.environ, file_values=file_values, go_env=lambda n: {})
-    if settings.storage != "filesystem":
-        raise ConfigError("bundle import needs a stored cache: storage must be 'filesystem'")
+    # Only the storage settings matter here; the upstream side is never opened. A new
+    # filesystem cache folder is made (an air-gapped site starts empty).
+    settings = store_settings(args, os.environ, must_exist=False)
 
     async def body() -> int:
-        opened = await asyncio.to_thread(open_storage, storage_settings(settings))
-        try:
+        async with opened_store(settings) as opened:
             manifest = await import_bundle(
                 args.bundle, args.verifier_key, opened.store, opened.locks
             )
-        finally:
-            await opened.aclose()
         return len(manifest.modules)
 
     count = asyncio.run(body())
-    print(f"{args.bundle}: {count} module versions added to {settings.cache_dir}", file=sys.stderr)
+    where = describe_store(settings)
+    print(f"{args.bundle}: {count} module versions added to {where}", file=sys.stderr)
     return 0
