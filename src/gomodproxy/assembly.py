@@ -56,6 +56,7 @@ from gomodproxy.sumdb.storestate import StorageVerifierState
 from gomodproxy.upstream.base import Fetcher
 from gomodproxy.upstream.breaker import BreakerFetcher, BreakerObserver, CircuitBreaker
 from gomodproxy.upstream.chain import (
+    HedgeObserver,
     UpstreamChain,
     UpstreamObserver,
     build_chain,
@@ -418,6 +419,7 @@ async def open_upstreams(
     verifier_state: VerifierState | None = None,
     connections_per_host: int = 32,
     trace: Callable[[Fetcher], Fetcher] | None = None,
+    hedge_observer: HedgeObserver | None = None,
 ) -> AsyncIterator[Upstreams]:
     """Open the upstream side for the block's duration: HTTP client, chain, and the verifier
     (its tree head and proven tiles kept in ``verifier_state`` when given, else in ``storage``,
@@ -441,6 +443,8 @@ async def open_upstreams(
             router=lambda path: plan.policy.current.route(path),
             wrap=upstream_layers(plan, breaker_observer),
             wrap_transport=trace,
+            hedge_after=settings.hedge_after / 1000 if settings.hedge_after else None,
+            hedge_observer=hedge_observer,
         )
         wrapper = trace or (lambda f: f)
         verifier: SumDBClient | None = None

@@ -326,6 +326,15 @@ OPTIONS: tuple[Option, ...] = (
         "SECONDS",
     ),
     Option(
+        "hedge-after",
+        int,
+        0,
+        "milliseconds after which a request for a small file (.info, .mod, list, @latest) "
+        "still unanswered by an upstream followed by '|' is also sent to the next one (the "
+        "first answer wins, the other request is cancelled); 0: no hedged requests",
+        "MS",
+    ),
+    Option(
         "faults",
         Path,
         None,
@@ -422,6 +431,7 @@ class Settings:
     keep: tuple[Path, ...]
     breaker_failures: int
     breaker_cooldown: float
+    hedge_after: int
     faults: Path | None
     production: bool
 
@@ -717,6 +727,10 @@ def _validate(s: Settings) -> None:
         )
     if s.breaker_cooldown <= 0:
         raise ConfigError("--breaker-cooldown must be more than 0 seconds")
+    if s.hedge_after < 0:
+        raise ConfigError(
+            f"--hedge-after must not be negative (milliseconds; 0: no hedging), not {s.hedge_after}"
+        )
     if s.faults is not None and s.production:
         raise ConfigError(
             f"--faults {s.faults} is refused on a --production proxy: fault drills are for "

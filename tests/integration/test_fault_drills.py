@@ -344,5 +344,53 @@ async def test_drill_the_circuit_opens_on_a_failing_upstream_and_closes_after_a_
                     exposition = await resp.text()
                 async with session.get(f"{proxy.url}/status") as resp:
                     page = await resp.text()
-        assert f'gomodproxy_upstream_circuit_opened_total{{upstream="{a}"}} 1' in exposition
+        assert f'gomodproxy_upstream_circuit_opened_total{{upstream="{a}"}} 1.0' in exposition
         assert f"<td>{a}</td><td>closed</td><td>1</td>" in page
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.asyncio
+async def test_drill_a_slow_upstream_is_hedged_to_the_next_one(tmp_path: Path) -> None:
+    """Drill "slow first upstream, hedged": with ``A|B`` and ``--hedge-after 100``, A's small
+    files wait 20 s; after 0.1 s the same request goes to B, whose answer is served, and A's
+    request is cancelled before it leaves. The go command gets every file from B well before
+    A would have answered; the zip (never hedged) still comes from A. Shown in the metrics."""
+    async with _site(tmp_path) as site, running_origin() as second:
+        publish(second, *MODULES)
+        a, b = site.origin.url, second.url
+        drill = site.faults(
+            f'[[fault]]\naction = "latency"\nseconds = 20.0\nupstreams = ["{a}"]\n'
+            'kinds = ["info", "mod", "list", "latest"]\n'
+        )
+        async with running_proxy(
+            tmp_path / "cache",
+            upstream=f"{a}|{b}",
+            sumdb=site.db,
+            faults=drill,
+            hedge_after="100",
+        ) as proxy:
+            m = proxy.metrics
+            run, _ = await site.go(proxy.url, ["mod", "download", "-json", f"{ALPHA.path}@latest"])
+            async with (
+                aiohttp.ClientSession() as session,
+                session.get(f"{proxy.url}/metrics") as resp,
+            ):
+                exposition = await resp.text()
+        assert run.returncode == 0, run.stdout + run.stderr
+        assert json.loads(run.stdout)["Version"] == ALPHA2.version
+        assert json.loads(run.stdout)["Sum"] == ALPHA2.zip_h1
+        # Every small file came from B; A's slow requests were cancelled in the drill's
+        # wait, before they reached A's origin.
+        # The go command asked list, .info, .mod, .zip. Every small file came from B; A's
+        # slow requests were cancelled in the drill's wait, before they reached A's origin.
+        small = (ALPHA.list_rel, ALPHA2.rel("info"), ALPHA2.rel("mod"))
+        assert [second.count(rel) for rel in small] == [1, 1, 1]
+        assert [site.origin.count(rel) for rel in small] == [0, 0, 0]
+        assert site.origin.count(ALPHA2.rel("zip")) == 1  # zips are not hedged
+        assert second.count(ALPHA2.rel("zip")) == 0
+        for kind in ("list", "info", "mod"):
+            assert m.hedges_sent.value(b, kind) == 1, kind
+            assert m.hedges_won.value(b, kind) == 1, kind
+        assert f'gomodproxy_upstream_hedges_won_total{{kind="mod",upstream="{b}"}} 1.0' in (
+            exposition
+        )

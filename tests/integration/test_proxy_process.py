@@ -458,3 +458,94 @@ def _incompressible_zip(path: str, version: str, size: int) -> bytes:
         z.writestr(f"{path}@{version}/go.mod", f"module {path}\n")
         z.writestr(f"{path}@{version}/data.bin", random.Random(size).randbytes(size))
     return buf.getvalue()
+
+
+def _sample(text: str, name: str, **labels: str) -> float:
+    """The value of one series in a Prometheus text exposition (0 when absent)."""
+    want = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    for line in text.splitlines():
+        if line.startswith("#") or " " not in line:
+            continue
+        series, value = line.rsplit(" ", 1)
+        metric, _, rest = series.partition("{")
+        got = ",".join(sorted(rest.rstrip("}").split(","))) if rest else ""
+        if metric == name and got == want:
+            return float(value)
+    return 0.0
+
+
+@pytest.mark.slow
+@pytest.mark.asyncio
+async def test_one_scrape_of_metrics_counts_the_requests_of_every_worker(
+    world: World, tmp_path: Path
+) -> None:
+    """Issue 16 §5: the workers keep their values in one folder (Prometheus multi-process
+    mode), so a scrape answered by either worker sums both; a worker that dies leaves its
+    counters in the sum and its gauges of live work out; the folder is gone at exit."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = world.environ(GOMODPROXY_LISTEN=f"127.0.0.1:{port}", TMPDIR=str(tmp))
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "gomodproxy",
+        "serve",
+        "--workers",
+        "2",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    assert proc.stdout is not None
+    running = Running(proc, f"http://127.0.0.1:{port}", tmp_path / "unused.log")
+    sent = 80
+    async with _stopping(running):
+        starts = [await asyncio.wait_for(proc.stdout.readline(), 60) for _ in range(2)]
+        assert all(s.startswith(b"gomodproxy: serving") for s in starts), starts
+        (folder,) = tmp.glob("gomodproxy-metrics-*")
+        # One connection per request: the kernel spreads them over both workers.
+        connector = aiohttp.TCPConnector(force_close=True, limit=8)
+        async with aiohttp.ClientSession(connector=connector) as http:
+
+            async def get(rel: str) -> str:
+                async with http.get(f"{running.url}/{rel}") as resp:
+                    assert resp.status == 200
+                    return await resp.text()
+
+            bodies = await asyncio.gather(*(get(SMALL.rel("info")) for _ in range(sent)))
+            assert len(set(bodies)) == 1
+            # Each worker that answered a request made its counter file.
+            workers = {int(f.stem.rsplit("_", 1)[1]) for f in folder.glob("counter_*.db")}
+            assert len(workers) == 2, sorted(folder.iterdir())
+            for _ in range(6):  # whichever worker answers the scrape, it sees them all
+                text = await get("metrics")
+                assert _sample(text, "gomodproxy_requests_total", kind="info", status="200") == (
+                    sent
+                )
+                hits = _sample(text, "gomodproxy_cache_requests_total", kind="info", result="hit")
+                misses = _sample(
+                    text, "gomodproxy_cache_requests_total", kind="info", result="miss"
+                )
+                assert hits + misses == sent
+                assert misses >= 1
+            # A worker killed: the parent marks it dead (its live gauges go), the other one
+            # still reports its counts.
+            victim = min(workers)
+            assert (folder / f"gauge_livesum_{victim}.db").exists()
+            os.kill(victim, signal.SIGKILL)
+            for _ in range(200):
+                if not (folder / f"gauge_livesum_{victim}.db").exists():
+                    break
+                await asyncio.sleep(0.05)
+            assert not (folder / f"gauge_livesum_{victim}.db").exists()
+            text = await get("metrics")
+            assert _sample(text, "gomodproxy_requests_total", kind="info", status="200") == sent
+        proc.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(proc.wait(), 60)
+    assert list(tmp.iterdir()) == []  # the private folder is removed at exit

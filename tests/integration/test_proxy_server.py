@@ -19,6 +19,7 @@ import pytest
 import pytest_asyncio
 from aiohttp.test_utils import TestServer
 from multidict import CIMultiDict
+from prometheus_client.parser import text_string_to_metric_families
 from yarl import URL
 
 from gomodproxy.assembly import check_settings
@@ -718,21 +719,43 @@ async def test_health_readiness_and_metrics(proxy: Proxy) -> None:
     status, body, _ = await proxy.get("/metrics")
     assert status == 200
     text = body.decode()
-    for line in (
-        'gomodproxy_requests_total{kind="mod",status="200"} 2',
-        'gomodproxy_requests_total{kind="mod",status="404"} 1',
-        'gomodproxy_cache_requests_total{kind="mod",result="hit"} 1',
-        'gomodproxy_cache_requests_total{kind="mod",result="miss"} 2',
-        'gomodproxy_checksum_verifications_total{kind="zip",outcome="ok"} 1',
-        'gomodproxy_checksum_verifications_total{kind="mod",outcome="ok"} 1',
-        "gomodproxy_upstream_fetches_total"
-        f'{{upstream="{proxy.origin.url}",kind="mod",outcome="not_found"}} 1',
-        f'gomodproxy_bytes_served_total{{kind="zip"}} {len(M1.zip)}',
-        "gomodproxy_fetches_in_flight 0",
-        'gomodproxy_request_duration_seconds_count{kind="mod"} 3',
-    ):
-        assert line in text, line
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+    def value(name: str, **labels: str) -> float:
+        return samples[(name, tuple(sorted(labels.items())))]
+
+    assert value("gomodproxy_requests_total", kind="mod", status="200") == 2
+    assert value("gomodproxy_requests_total", kind="mod", status="404") == 1
+    assert value("gomodproxy_cache_requests_total", kind="mod", result="hit") == 1
+    assert value("gomodproxy_cache_requests_total", kind="mod", result="miss") == 2
+    assert value("gomodproxy_checksum_verifications_total", kind="zip", outcome="ok") == 1
+    assert value("gomodproxy_checksum_verifications_total", kind="mod", outcome="ok") == 1
+    upstream = proxy.origin.url
+    fetches = "gomodproxy_upstream_fetches_total"
+    assert value(fetches, upstream=upstream, kind="mod", outcome="not_found") == 1
+    assert value("gomodproxy_bytes_served_total", kind="zip") == len(M1.zip)
+    assert value("gomodproxy_fetches_in_flight") == 0
+    assert value("gomodproxy_request_duration_seconds_count", kind="mod") == 3
     assert "# TYPE gomodproxy_request_duration_seconds histogram" in text
+
+
+@pytest.mark.asyncio
+async def test_list_and_latest_hits_and_misses_are_counted(proxy: Proxy) -> None:
+    """Issue 16 §5: a list or @latest answered without asking the upstreams (a fresh kept
+    answer, a remembered not-found) is a hit, one that asked them a miss (the list a @latest
+    falls back on is not counted)."""
+    for raw in ("/example.com/m/@v/list", "/example.com/m/@latest"):
+        for _ in range(3):
+            assert (await proxy.get(raw))[0] == 200
+    cache = proxy.metrics.cache
+    assert (cache.value("list", "miss"), cache.value("list", "hit")) == (1, 2)
+    # The origin has no @latest: its not-found is remembered, and a remembered answer is a hit.
+    assert (cache.value("latest", "miss"), cache.value("latest", "hit")) == (1, 2)
+    assert proxy.origin.count("example.com/m/@v/list") == 1
 
 
 # -- load (H) ------------------------------------------------------------------------------------

@@ -215,3 +215,10 @@ def test_check_settings_parses_the_lists() -> None:
     assert plan.sumdb is not None
     assert plan.sumdb.name == "sum.golang.org"
     assert check_settings(_build({"sumdb": "off"})).sumdb is None
+
+
+def test_hedge_after_is_off_by_default_and_refuses_a_negative_delay() -> None:
+    assert _build({}).hedge_after == 0
+    assert _build({"hedge-after": "150"}).hedge_after == 150
+    with pytest.raises(ConfigError, match="--hedge-after must not be negative"):
+        _build({"hedge-after": "-1"})

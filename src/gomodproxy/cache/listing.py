@@ -30,6 +30,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Protocol
 
 from gomodproxy.cache.denylist import DenyList
+from gomodproxy.cache.events import CacheObserver, NullObserver
 from gomodproxy.cache.keys import upstream_latest_key, upstream_list_key
 from gomodproxy.cache.limits import FetchLimiter
 from gomodproxy.cache.negative import NegativeCache
@@ -45,6 +46,7 @@ from gomodproxy.protocol.answers import (
     validate_info,
 )
 from gomodproxy.protocol.files import file_key, list_key, module_dir
+from gomodproxy.protocol.kinds import FileKind
 from gomodproxy.protocol.versions import is_canonical
 from gomodproxy.singleflight import SingleFlight
 from gomodproxy.storage.base import ObjectStore
@@ -88,8 +90,10 @@ class Listings:
         clock: Callable[[], float] = time.monotonic,
         stat: Stat | None = None,
         deny: DenyList | None = None,
+        observer: CacheObserver | None = None,
     ) -> None:
         self._storage = storage
+        self._observer: CacheObserver = observer or NullObserver()
         self._deny = deny if deny is not None else DenyList(storage)
         self._stat = stat
         self._chain = chain
@@ -112,18 +116,19 @@ class Listings:
 
     async def versions(self, path: str, *, headers: Mapping[str, str] | None = None) -> bytes:
         """The ``@v/list`` body for ``path``."""
-        listed, failure = await self._listed(path, headers)
+        listed, failure = await self._listed(path, headers, FileKind.LIST)
         if not listed and failure is not None:
             raise failure
         return format_list([e.line for e in listed])
 
     async def _listed(
-        self, path: str, headers: Mapping[str, str] | None
+        self, path: str, headers: Mapping[str, str] | None, counted: FileKind | None = None
     ) -> tuple[list[ListedVersion], ProxyError | None]:
-        """The served list's lines (semver order), and the upstreams' failure if they failed."""
+        """The served list's lines (semver order), and the upstreams' failure if they failed;
+        the lookup counts as a ``counted`` request when given."""
         rel = f"{escape_path(path)}/@v/list"
         ukey = upstream_list_key(path)
-        answer = await self._cached_answer(ukey, path, rel, headers, self._fetch_list)
+        answer = await self._cached_answer(ukey, path, rel, headers, self._fetch_list, counted)
         failure: ProxyError | None = None
         entries: dict[str, ListedVersion] = {}
         if isinstance(answer, ProxyError):
@@ -181,7 +186,9 @@ class Listings:
         """
         rel = f"{escape_path(path)}/@latest"
         ukey = upstream_latest_key(path)
-        answer = await self._cached_answer(ukey, path, rel, headers, self._fetch_latest)
+        answer = await self._cached_answer(
+            ukey, path, rel, headers, self._fetch_latest, FileKind.LATEST
+        )
         if not isinstance(answer, ProxyError):
             if not self._deny.covers(path):
                 return answer
@@ -261,10 +268,13 @@ class Listings:
         rel: str,
         headers: Mapping[str, str] | None,
         fetch: _Fetch,
+        counted: FileKind | None = None,
     ) -> bytes | ProxyError:
         """The upstream answer for ``ukey``: fresh from the cache, fetched, or stale on error.
 
-        Returns the failure instead of raising so callers can fall back (merge, derive).
+        Returns the failure instead of raising so callers can fall back (merge, derive). With
+        ``counted``, an answer without asking the upstreams (a fresh kept answer, a remembered
+        not-found) is reported as a cache hit, anything else as a miss.
         """
         age = self._age(ukey)
         if age is not None and age < self._ttl:
@@ -272,8 +282,12 @@ class Listings:
             if kept is not None:
                 if age >= self._ttl * _REFRESH_AHEAD:
                     self._refresh_in_background(ukey, path, rel, headers, fetch)
+                if counted is not None:
+                    self._observer.cache_result(counted, True)
                 return kept
         remembered = await self._negative.lookup(rel)
+        if counted is not None:
+            self._observer.cache_result(counted, remembered is not None)
         if remembered is not None:
             return remembered
         try:

@@ -196,6 +196,7 @@ class ModuleService:
             limiter=self._limiter,
             stat=self.info,
             deny=self.deny,
+            observer=self._observer,
         )
 
     @property

@@ -4,7 +4,9 @@ With no arguments it serves on 127.0.0.1:8080 from a cache in the user's cache f
 upstreams and checksum database of the Go environment. Every option is also a TOML key
 (``--config FILE``) and a ``GOMODPROXY_*`` variable; see ``gomodproxy serve --help``.
 ``--workers N`` forks N processes sharing the port (SO_REUSEPORT) and the cache folder (the
-storage's file locks keep them from fetching the same file twice). SIGTERM or SIGINT stops
+storage's file locks keep them from fetching the same file twice) and one folder of metric values
+(the Prometheus client's multi-process mode, a private temporary folder made by the parent and
+removed when it exits), so one scrape of ``/metrics`` sees every worker. SIGTERM or SIGINT stops
 accepting connections and lets requests in progress finish (``--shutdown-timeout``).
 """
 
@@ -16,9 +18,11 @@ import contextlib
 import logging
 import os
 import resource
+import shutil
 import signal
 import ssl
 import sys
+import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -39,6 +43,7 @@ from gomodproxy.server.accesslog import JSONFormatter
 from gomodproxy.server.app import log_ready, make_app
 from gomodproxy.server.connlimits import ConnectionCaps, connection_cap
 from gomodproxy.server.listener import Listener
+from gomodproxy.server.metrics import MULTIPROC_ENV, enable_multiprocess, mark_worker_gone
 
 __all__ = ["register", "run", "serve", "settings_from_args"]
 
@@ -290,14 +295,43 @@ def _ssl_context(settings: Settings) -> ssl.SSLContext | None:
     return context
 
 
+def _metrics_folder() -> tuple[Path, bool]:
+    """The folder of the workers' metric values, emptied, and whether it is ours to remove.
+
+    ``PROMETHEUS_MULTIPROC_DIR`` names it when set (kept, its values removed); otherwise a
+    private temporary folder (removed at exit).
+    """
+    named = os.environ.get(MULTIPROC_ENV)
+    if named:
+        folder = Path(named)
+        folder.mkdir(parents=True, exist_ok=True)
+        for old in folder.glob("*.db"):
+            old.unlink(missing_ok=True)
+        return folder, False
+    return Path(tempfile.mkdtemp(prefix="gomodproxy-metrics-")), True
+
+
 def _run_workers(plan: Plan, config: ConfigInput | None = None) -> int:
     """Fork ``workers`` processes serving the same port; forward signals; wait for them."""
-    children: list[int] = []
+    folder, owned = _metrics_folder()
+    try:
+        return _fork_workers(plan, folder, config)
+    finally:
+        if owned:
+            shutil.rmtree(folder, ignore_errors=True)
+        else:
+            for old in folder.glob("*.db"):
+                old.unlink(missing_ok=True)
+
+
+def _fork_workers(plan: Plan, metrics_folder: Path, config: ConfigInput | None) -> int:
+    children: set[int] = set()
     for _ in range(plan.settings.workers):
         pid = os.fork()
         if pid == 0:  # the worker
             code = 0
             try:
+                enable_multiprocess(metrics_folder)
                 asyncio.run(serve(plan, reuse_port=True, config=config))
             except ProxyError as exc:  # e.g. the port is taken: one line, as main() prints it
                 print(f"gomodproxy: {exc}", file=sys.stderr, flush=True)
@@ -308,10 +342,10 @@ def _run_workers(plan: Plan, config: ConfigInput | None = None) -> int:
             finally:
                 logging.shutdown()
                 os._exit(code)
-        children.append(pid)
+        children.add(pid)
 
     def forward(signum: int, _frame: object) -> None:
-        for child in children:
+        for child in list(children):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(child, signum)
 
@@ -319,8 +353,13 @@ def _run_workers(plan: Plan, config: ConfigInput | None = None) -> int:
     signal.signal(signal.SIGINT, forward)
     signal.signal(signal.SIGHUP, forward)  # each worker reloads its settings and rules
     status = 0
-    for child in children:
-        _, code = os.waitpid(child, 0)
+    while children:
+        pid, code = os.wait()
+        if pid not in children:
+            continue
+        children.discard(pid)
+        # Its gauges of work in flight no longer count; its counters still do.
+        mark_worker_gone(pid, metrics_folder)
         if os.waitstatus_to_exitcode(code) != 0:
             status = 1
     print("gomodproxy: all workers stopped", file=sys.stderr)

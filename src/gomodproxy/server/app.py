@@ -164,7 +164,9 @@ async def _open_parts(
     else:
         opened = OpenedStorage(storage, LocalLocks())
     upstreams = await stack.enter_async_context(
-        open_upstreams(plan, opened, observer=metrics, breaker_observer=metrics)
+        open_upstreams(
+            plan, opened, observer=metrics, breaker_observer=metrics, hedge_observer=metrics
+        )
     )
     relay: SumDBRelay | None = None
     if plan.sumdb is not None and upstreams.sumdb_fetcher is not None:

@@ -125,18 +125,25 @@ class ProxyRoutes:
         """Prometheus text exposition."""
         request[KIND_KEY] = "metrics"
         return web.Response(
-            text=self._metrics.render(),
+            text=await self._read_metrics(self._metrics.render),
             content_type="text/plain",
             charset="utf-8",
             headers={"Cache-Control": "no-store"},
         )
 
+    async def _read_metrics(self, render: Callable[[], str]) -> str:
+        """``render()``; in a thread when it reads the workers' metric files."""
+        if self._metrics.multiprocess:
+            return await asyncio.to_thread(render)
+        return render()
+
     async def status(self, request: web.Request) -> web.Response:
         """The status page (HTML)."""
         request[KIND_KEY] = "status"
         assert self._status is not None
+        status = self._status
         return web.Response(
-            text=render_status(self._metrics, self._status),
+            text=await self._read_metrics(lambda: render_status(self._metrics, status)),
             content_type="text/html",
             charset="utf-8",
             headers={"Cache-Control": "no-store"},

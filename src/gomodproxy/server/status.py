@@ -130,7 +130,7 @@ def render_status(metrics: ProxyMetrics, info: StatusInfo, *, now: float | None 
         if circuits
         else "",
         _table("Checksum verifications", ("kind", "outcome", "count"), verifications),
-        "<p>Counters of this process since it started; Prometheus text at "
+        "<p>Counters of the whole server (every worker) since it started; Prometheus text at "
         '<a href="metrics">/metrics</a>.</p></body></html>\n',
     ]
     return "".join(parts)

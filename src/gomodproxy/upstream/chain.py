@@ -11,14 +11,23 @@ version. ``off`` answers "module lookup disabled by GOPROXY=off"; GONOPROXY path
 every proxy entry ("disabled by GOPRIVATE/GONOPROXY"); ``direct`` (and ``noproxy`` for a
 GONOPROXY path) is the direct fetcher, which answers not found with "direct fetching is not
 supported yet" until private modules land.
+
+Hedged requests (``hedge_after``, off by default): for the small files (``.info``, ``.mod``,
+list, ``@latest``), when an entry followed by ``|`` has not answered after ``hedge_after``
+seconds, the same request goes to the next entry too; the first success wins and the other
+request is cancelled. A failure of either leaves the other running; when both fail the walk
+goes on after the second, exactly as it would have without the hedge. Only a ``|`` entry is
+hedged: after a ``,`` the next entry is asked only on not-found, and a hedge could change the
+answer. Zips are never hedged (too big to fetch twice).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -52,6 +61,7 @@ from gomodproxy.upstream.proxyclient import FetchPolicy, HTTPFetcher
 __all__ = [
     "DIRECT_NOT_SUPPORTED",
     "Fetched",
+    "HedgeObserver",
     "OpenedBody",
     "UpstreamChain",
     "UpstreamObserver",
@@ -71,6 +81,18 @@ class UpstreamObserver(Protocol):
 
     def upstream_result(self, upstream: str, kind: FileKind, outcome: str, seconds: float) -> None:
         """``outcome`` is ``ok``, ``not_found``, ``error`` or ``timeout``."""
+        ...
+
+
+class HedgeObserver(Protocol):
+    """Told about hedged requests (metrics)."""
+
+    def hedge_sent(self, upstream: str, kind: FileKind) -> None:
+        """A hedged request went to ``upstream`` because the entry before it was slow."""
+        ...
+
+    def hedge_won(self, upstream: str, kind: FileKind) -> None:
+        """The hedged request to ``upstream`` answered first and was served."""
         ...
 
 
@@ -129,10 +151,16 @@ class UpstreamChain:
         observer: UpstreamObserver | None = None,
         router: Callable[[str], Route | None] | None = None,
         fetcher_for: Callable[[str], ModuleFetcher] | None = None,
+        hedge_after: float | None = None,
+        hedge_observer: HedgeObserver | None = None,
     ) -> None:
         missing = [url for url in proxies.proxy_urls if url not in fetchers]
         if missing:
             raise ValueError(f"no fetcher for upstream(s) {missing}")
+        if hedge_after is not None and hedge_after < 0:
+            raise ValueError("hedge_after must not be negative")
+        self._hedge_after = hedge_after
+        self._hedge_observer = hedge_observer
         self._proxies = proxies
         self._fetchers = dict(fetchers)
         # ``direct`` is one more fetcher; for GOPRIVATE paths (``noproxy``) it says why.
@@ -204,21 +232,129 @@ class UpstreamChain:
     ) -> Fetched:
         """Read a small answer whole. A failure while reading the body counts as the entry's."""
         walk = _Walk()
-        for entry in self._entries(path):
+        entries = self._entries(path)
+        i = 0
+        while i < len(entries):
+            entry = entries[i]
             try:
                 fetcher = self._entry_fetcher(entry.url, path)
-                started = time.monotonic()
-                try:
-                    data = await call(fetcher)
-                except ProxyError as exc:
-                    self._observe(fetcher.name, kind, exc, started)
-                    raise
-                self._observe(fetcher.name, kind, None, started)
-                return Fetched(data, fetcher.name)
             except ProxyError as exc:
                 if not walk.failed(entry.url, exc, entry.fallback_on_any_error):
                     break
+                i += 1
+                continue
+            hedge = self._hedge_target(entries, i, path)
+            if hedge is None:
+                try:
+                    return await self._attempt(fetcher, kind, call)
+                except ProxyError as exc:
+                    if not walk.failed(entry.url, exc, entry.fallback_on_any_error):
+                        break
+                i += 1
+                continue
+            fetched, step = await self._hedged(
+                (entry, fetcher), (entries[i + 1], hedge), kind, call, walk
+            )
+            if fetched is not None:
+                return fetched
+            if not step:
+                break
+            i += step
         raise walk.error(f"{path}@{what}" if not what.startswith("@") else f"{path}/{what}")
+
+    async def _attempt(
+        self,
+        fetcher: ModuleFetcher,
+        kind: FileKind,
+        call: Callable[[ModuleFetcher], Awaitable[bytes]],
+    ) -> Fetched:
+        """One request to one entry, observed."""
+        started = time.monotonic()
+        try:
+            data = await call(fetcher)
+        except ProxyError as exc:
+            self._observe(fetcher.name, kind, exc, started)
+            raise
+        self._observe(fetcher.name, kind, None, started)
+        return Fetched(data, fetcher.name)
+
+    def _hedge_target(
+        self, entries: Sequence[ProxyEntry], i: int, path: str
+    ) -> ModuleFetcher | None:
+        """The fetcher a slow request to entry ``i`` is hedged to, or None (no hedging)."""
+        if self._hedge_after is None or i + 1 >= len(entries):
+            return None
+        if not entries[i].fallback_on_any_error or not entries[i + 1].is_proxy:
+            return None  # after ",", or to direct (a git fetch is no small request)
+        try:
+            return self._entry_fetcher(entries[i + 1].url, path)
+        except ProxyError:
+            return None  # off, or a path the next entry must refuse: nothing to race
+
+    async def _hedged(
+        self,
+        first: tuple[ProxyEntry, ModuleFetcher],
+        second: tuple[ProxyEntry, ModuleFetcher],
+        kind: FileKind,
+        call: Callable[[ModuleFetcher], Awaitable[bytes]],
+        walk: _Walk,
+    ) -> tuple[Fetched | None, int]:
+        """Ask ``first``; if it has not answered after the hedge delay, ask ``second`` too.
+
+        Returns the first success (the other request cancelled), or None and how many entries
+        the walk moves on (0: it stops): 1 when ``first`` failed before the delay (``second``
+        is then asked in the ordinary way), 2 when both failed (errors recorded in entry
+        order).
+        """
+        assert self._hedge_after is not None
+        (first_entry, first_fetcher), (second_entry, second_fetcher) = first, second
+        primary = asyncio.create_task(self._attempt(first_fetcher, kind, call))
+        try:
+            done, _ = await asyncio.wait({primary}, timeout=self._hedge_after)
+        except BaseException:
+            primary.cancel()
+            await asyncio.gather(primary, return_exceptions=True)
+            raise
+        if done:
+            try:
+                return primary.result(), 0
+            except ProxyError as exc:
+                go_on = walk.failed(first_entry.url, exc, first_entry.fallback_on_any_error)
+                return None, 1 if go_on else 0
+        if self._hedge_observer is not None:
+            self._hedge_observer.hedge_sent(second_fetcher.name, kind)
+        logger.info(
+            "upstream.hedge_sent kind=%s slow=%s hedge=%s after=%g",
+            kind.value,
+            first_fetcher.name,
+            second_fetcher.name,
+            self._hedge_after,
+        )
+        backup = asyncio.create_task(self._attempt(second_fetcher, kind, call))
+        pending: set[asyncio.Task[Fetched]] = {primary, backup}
+        errors: dict[asyncio.Task[Fetched], ProxyError] = {}
+        try:
+            while pending:
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                for task in (primary, backup):  # entry order when both end in one turn
+                    if task not in done:
+                        continue
+                    failure = task.exception()
+                    if failure is None:
+                        if task is backup and self._hedge_observer is not None:
+                            self._hedge_observer.hedge_won(second_fetcher.name, kind)
+                        return task.result(), 0
+                    if not isinstance(failure, ProxyError):
+                        raise failure
+                    errors[task] = failure
+        finally:
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.gather(*pending, return_exceptions=True)
+        walk.failed(first_entry.url, errors[primary], first_entry.fallback_on_any_error)
+        go_on = walk.failed(second_entry.url, errors[backup], second_entry.fallback_on_any_error)
+        return None, 2 if go_on else 0
 
     @contextlib.asynccontextmanager
     async def zip(
@@ -317,12 +453,14 @@ def build_chain(
     router: Callable[[str], Route | None] | None = None,
     wrap: Callable[[ModuleFetcher], ModuleFetcher] | None = None,
     wrap_transport: Callable[[Fetcher], Fetcher] | None = None,
+    hedge_after: float | None = None,
+    hedge_observer: HedgeObserver | None = None,
 ) -> UpstreamChain:
     """An :class:`UpstreamChain` with a proxy fetcher (HTTP or ``file://``) for every proxy URL
     and ``direct`` (the git fetcher of private modules; by default one that refuses) as the
     direct fetcher; ``wrap`` puts a layer in front of each proxy fetcher (the fault drills),
     ``wrap_transport`` one around each transport (``-x`` tracing), ``router`` gives the
-    ``--rules`` routes."""
+    ``--rules`` routes; ``hedge_after`` (seconds) turns hedged requests on."""
 
     def proxy_fetcher(url: str) -> ModuleFetcher:
         transport = transport_for(url, session, policy=policy, netrc=netrc)
@@ -340,4 +478,6 @@ def build_chain(
         observer=observer,
         router=router,
         fetcher_for=proxy_fetcher,
+        hedge_after=hedge_after,
+        hedge_observer=hedge_observer,
     )
