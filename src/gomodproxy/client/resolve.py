@@ -61,6 +61,8 @@ class Resolver:
     checker: SumChecker
     graph: ModuleGraph | None = None
     retractions: dict[str, tuple[VersionInterval, ...]] = field(default_factory=dict)
+    #: The ``.info`` answers of queries (branch, commit, latest), by the version they name.
+    answers: dict[tuple[str, str], bytes] = field(default_factory=dict)
 
     def resolve(self, m: ModuleVersion) -> ModuleVersion:
         """``m``'s replacement (a module or a folder), or ``m``."""
@@ -146,11 +148,13 @@ class Resolver:
                 return b""
 
         fetcher = self.fetcher
+        ctx_answers = self.answers
 
         async def remembered(path: str, data: bytes) -> bytes:
             # Stat writes the resolved version's .info into the cache (writeDiskStat).
             version = info_version(data, path, what=f"{path} .info")
             await fetcher.write_info(path, version, data)
+            ctx_answers[(path, version)] = data
             return data
 
         async def latest_info(path: str) -> bytes:
@@ -246,6 +250,9 @@ async def list_modules(ctx: Resolver, args: list[str]) -> list[ModuleResult]:
                 version = await resolve_query(path, vers, current(path), source)
                 # Query ends with Stat of the version: its .info, a failure of the query's.
                 info = await ctx.fetcher.info(path, version)
+                # The go command prints the Origin of the query's own answer (for a branch
+                # through direct, with its Ref and TagSum), not the cleaned cache file's.
+                info = ctx.answers.get((path, version), info)
             except ProxyError as exc:
                 results.append(ModuleResult(path, vers, error=_query_error(path, vers, exc)))
                 continue
