@@ -156,13 +156,21 @@ async def test_private_modules_through_direct_match_the_go_command(
         f"{ORG}/gamma",
     }
 
-    queries = (f"{ORG}/alpha@feature", f"{ORG}/gamma@main", f"{ORG}/delta/v3@trunk")
+    queries = (
+        f"{ORG}/alpha@feature",
+        f"{ORG}/gamma@main",
+        f"{ORG}/delta/v3@trunk",
+        f"{ORG}/beta@v1.0.0",
+        f"{ORG}/delta@{site.repos.delta_head[:12]}",
+    )
     go_q = await asyncio.to_thread(theirs.go, "mod", "download", "-json", *queries, **env)
     assert go_q.returncode == 0, go_q.stdout + go_q.stderr
     our_q = await asyncio.to_thread(ours.ours, "-json", *queries, **env)
     assert our_q.returncode == 0, our_q.stdout + our_q.stderr
     pseudo = _compare(ours, theirs, our_q.stdout, go_q.stdout)
-    assert all("-" in str(m["Version"]) for m in pseudo[:2])
+    branches = [m for m in pseudo if m.get("Query") in ("feature", "main", "trunk")]
+    assert len(branches) == 3
+    assert all(str(m["Version"]).count("-") >= 2 for m in branches)  # pseudo-versions
 
     # The go command, offline, builds against the cache we wrote.
     offline = {**env, "GOPROXY": "off", "GOFLAGS": "-mod=mod"}
