@@ -113,10 +113,11 @@ func main() {
 
 @pytest.mark.asyncio
 async def test_fzf_with_its_released_go_sum_matches_the_go_command(tmp_path: Path) -> None:
-    """fzf v0.65.2's go.mod and go.sum as released: the same -json, the same go.sum after
-    (the lines the go command adds, and only those), the same cache; the hashes go.sum lacks
-    are asked of our checksum database by both; then the go command builds fzf offline
-    against our cache."""
+    """fzf v0.65.2's go.mod and go.sum as released, ``download -json all``: the same -json,
+    the same go.sum after (the lines the go command adds for ``all``, and only those), the
+    same cache; the hashes go.sum lacks are asked of our checksum database by both, as many
+    lookups each; then the go command builds a program of fzf's dependencies offline against
+    our cache."""
     proj = project("fzf")
     released = (proj.source_dir / "go.sum").read_bytes()
     sums = await asyncio.to_thread(sums_from_cache, proj.download_dir)
@@ -127,16 +128,17 @@ async def test_fzf_with_its_released_go_sum_matches_the_go_command(tmp_path: Pat
         try:
             theirs = Home(tmp_path / "go", origin.url, db.gosumdb).setup(proj.go_mod, released)
             ours = Home(tmp_path / "ours", origin.url, db.gosumdb).setup(proj.go_mod, released)
-            go_run = await asyncio.to_thread(theirs.go, "mod", "download", "-json")
+            go_run = await asyncio.to_thread(theirs.go, "mod", "download", "-json", "all")
             assert go_run.returncode == 0, go_run.stderr[-3000:]
             go_lookups = db.stats.lookups
-            our_run = await asyncio.to_thread(ours.ours, "-json")
+            our_run = await asyncio.to_thread(ours.ours, "-json", "all")
             assert our_run.returncode == 0, our_run.stderr[-3000:]
             assert our_run.stderr == ""
+            assert go_lookups > 0
             assert db.stats.lookups - go_lookups == go_lookups
 
             ours_json = normalized_json(our_run.stdout, ours.root)
-            assert len(ours_json) >= 10
+            assert len(ours_json) == len(proj.zips())
             assert ours_json == normalized_json(go_run.stdout, theirs.root)
             assert ours.go_sum() == theirs.go_sum()
             assert ours.go_sum().encode() != released  # the go command added lines: so did we
@@ -146,7 +148,7 @@ async def test_fzf_with_its_released_go_sum_matches_the_go_command(tmp_path: Pat
             assert _lookups(ours_cache) == _lookups(go_cache)
 
             served = len(origin.requests)
-            again = await asyncio.to_thread(ours.ours, "-json")
+            again = await asyncio.to_thread(ours.ours, "-json", "all")
             assert again.returncode == 0, again.stderr[-3000:]
             assert again.stdout == our_run.stdout
             assert len(origin.requests) == served
