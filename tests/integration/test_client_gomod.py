@@ -18,6 +18,7 @@ import pytest
 from tests.corpus_data import corpus_download_dir
 from tests.integration.clientkit import Home, cache_listing, normalized_json
 from tests.integration.fileproxy import FileProxy
+from tests.origin import Origin
 
 pytestmark = [pytest.mark.gocmd, pytest.mark.corpus]
 
@@ -295,3 +296,41 @@ async def test_modcacherw_leaves_the_folders_writable_as_the_go_command_does(
         listings.append(await asyncio.to_thread(cache_listing, home.modcache))
     assert listings[0] == listings[1]
     assert any(e.startswith("0o755 github.com/google/uuid@v1.6.0") for e in listings[1])
+
+
+@pytest.mark.asyncio
+async def test_upstream_404s_are_worded_as_the_go_command_words_them(tmp_path: Path) -> None:
+    """An HTTP proxy answering 404 (a version, a version list, a branch), as the go command
+    words it: ``reading URL: 404 Not Found`` and the server's response below, ``module PATH:``
+    for a failed list, ``invalid version:`` for a revision; -json and stderr alike."""
+    origin = Origin(corpus_download_dir())
+    await origin.start()
+    try:
+        args = (
+            "nosuch.example/x@v1.0.0",
+            "nosuch.example/y@latest",
+            "nosuch.example/z@master",
+            "github.com/google/uuid@v9.9.9",
+            "github.com/google/uuid@v1.6.0",
+        )
+        runs = []
+        for name in ("go", "ours"):
+            home = Home(tmp_path / name, origin.url)
+            home.work.mkdir(parents=True)
+            if name == "go":
+                json_run = await asyncio.to_thread(home.go, "mod", "download", "-json", *args)
+                plain = await asyncio.to_thread(home.go, "mod", "download", *args)
+            else:
+                json_run = await asyncio.to_thread(home.ours, "-json", *args)
+                plain = await asyncio.to_thread(home.ours, *args)
+            assert (json_run.returncode, plain.returncode) == (1, 1)
+            stderr = plain.stderr.replace("gomodproxy: ", "go: ")
+            runs.append((normalized_json(json_run.stdout, home.root), stderr))
+    finally:
+        await origin.stop()
+    assert runs[0] == runs[1]
+    errors = [str(o.get("Error", "")) for o in runs[1][0]]
+    assert f"reading {origin.url}/nosuch.example/x/@v/v1.0.0.info: 404 Not Found\n" in errors[0]
+    assert errors[1].startswith("module nosuch.example/y: reading ")
+    assert "nosuch.example/z@master: invalid version: reading " in errors[2]
+    assert errors[4] == ""
