@@ -24,9 +24,12 @@ from pathlib import Path
 
 import pytest
 
+from gomodproxy.module.dirhash import hash_go_mod, hash_zip
+from gomodproxy.sumdbserver import ModuleSums
 from tests.corpus_data import corpus_download_dir
 from tests.integration.clientkit import Home, cache_listing, normalized_json
 from tests.origin import Origin
+from tests.proxykit import SumDB, running_sumdb
 from tests.vcsrepos import ORG, Site, serving_test_repos
 
 pytestmark = [pytest.mark.gocmd, pytest.mark.slow, pytest.mark.asyncio]
@@ -183,28 +186,52 @@ async def test_private_modules_through_direct_match_the_go_command(
 async def test_private_modules_direct_beside_a_proxy_never_reach_the_proxy(
     site: Site, tmp_path: Path
 ) -> None:
-    """GOPROXY=<loopback proxy>,direct with GOPRIVATE: the public module comes from the
-    proxy, the private one from git, and the proxy is never asked about a private path
-    (issue 12 section 5); same output and cache as the go command."""
+    """GOPROXY=<loopback proxy>,direct with GOPRIVATE and a checksum database of ours: the
+    public module comes from the proxy and is looked up in the database, the private one comes
+    from git, and neither the proxy nor the database is ever asked about a private path
+    (issue 12 section 5); same output, go.sum and cache as the go command."""
     env = _user_env(site)
     go_mod = GO_MOD.replace(
         f"\t{ORG}/alpha/sub v0.2.0\n\t{ORG}/beta/v2 v2.1.0\n\t{ORG}/gamma v2.0.0+incompatible\n",
         f"\t{PUBLIC} v2.3.0\n",
     )
+    files = corpus_download_dir() / PUBLIC / "@v"
+    record = await asyncio.to_thread(_sums, files, PUBLIC, "v2.3.0")
+    async with running_sumdb(tmp_path / "sumdb") as db:
+        await asyncio.to_thread(db.store.append, [record.record_text()])
+        await _beside_a_proxy(site, tmp_path, go_mod, env, db)
+
+
+def _sums(folder: Path, path: str, version: str) -> ModuleSums:
+    with (folder / f"{version}.zip").open("rb") as f:
+        zip_hash = hash_zip(f)
+    mod_hash = hash_go_mod((folder / f"{version}.mod").read_bytes())
+    return ModuleSums(path, version, zip_hash, mod_hash)
+
+
+async def _beside_a_proxy(
+    site: Site, tmp_path: Path, go_mod: str, env: dict[str, str], db: SumDB
+) -> None:
     origin = Origin(corpus_download_dir())
     await origin.start()
     try:
         goproxy = f"{origin.url},direct"
-        theirs = Home(tmp_path / "go", goproxy).setup(go_mod)
-        ours = Home(tmp_path / "ours", goproxy).setup(go_mod)
+        theirs = Home(tmp_path / "go", goproxy, db.gosumdb).setup(go_mod)
+        ours = Home(tmp_path / "ours", goproxy, db.gosumdb).setup(go_mod)
         for home in (theirs, ours):
             (home.work / "main.go").write_text(PUBLIC_MAIN_GO)
         go_run = await asyncio.to_thread(theirs.go, "mod", "download", "-json", **env)
         assert go_run.returncode == 0, go_run.stdout + go_run.stderr
+        go_lookups = db.stats.lookups
         our_run = await asyncio.to_thread(ours.ours, "-json", **env)
         assert our_run.returncode == 0, our_run.stdout + our_run.stderr
         listed = _compare(ours, theirs, our_run.stdout, go_run.stdout)
         assert {str(m["Path"]) for m in listed} == {f"{ORG}/alpha", PUBLIC}
+        # Each asked the database about the public module once, and about nothing else.
+        assert go_lookups == 1
+        assert db.stats.lookups == 2
+        assert set(db.stats.lookups_by_module) == {f"{PUBLIC}@v2.3.0"}
+        assert db.stats.lookups_not_found == 0
         asked = [str(r) for r in origin.requests]
         assert any(PUBLIC in r for r in asked)
         assert not [r for r in asked if "gmptest" in r]
