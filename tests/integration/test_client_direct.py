@@ -27,7 +27,7 @@ import pytest
 from gomodproxy.module.dirhash import hash_go_mod, hash_zip
 from gomodproxy.sumdbserver import ModuleSums
 from tests.corpus_data import corpus_download_dir
-from tests.integration.clientkit import Home, cache_listing, normalized_json
+from tests.integration.clientkit import Home, cache_listing, normalized_json, run_ours
 from tests.origin import Origin
 from tests.proxykit import SumDB, running_sumdb
 from tests.vcsrepos import ORG, Site, serving_test_repos
@@ -240,3 +240,24 @@ async def _beside_a_proxy(
     offline = {**env, "GOPROXY": "off"}
     build = await asyncio.to_thread(ours.go, "build", "-o", "app", ".", **offline)
     assert build.returncode == 0, build.stderr
+
+
+async def test_direct_without_git_fails_that_module_naming_the_fix(
+    site: Site, tmp_path: Path
+) -> None:
+    """No git on PATH: the private module fails with a message that says to install git; no
+    traceback, nothing in the module cache for it."""
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    home = Home(tmp_path / "ours", "direct")
+    home.work.mkdir(parents=True)
+    env = {**home.env(**_user_env(site)), "PATH": str(empty)}
+    run = await asyncio.to_thread(
+        run_ours, ["-json", f"{ORG}/alpha@v1.1.0"], cwd=home.work, env=env
+    )
+    assert run.returncode == 1
+    assert "Traceback" not in run.stderr
+    (obj,) = normalized_json(run.stdout, home.root)
+    assert str(obj["Error"]).startswith(f"{ORG}/alpha@v1.1.0: cannot run git: ")
+    assert "install git" in str(obj["Error"])
+    assert not (home.modcache / "cache" / "download" / ORG).exists()

@@ -237,15 +237,18 @@ class GitRunner:
     ) -> None:
         argv = self._argv(args)
         env = self.environ(git_dir, protocols or self.protocols, config)
-        proc = await asyncio.create_subprocess_exec(
-            *argv,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env=env,
-            cwd=str(cwd or self.home),
-            start_new_session=True,
-        )
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *argv,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                env=env,
+                cwd=str(cwd or self.home),
+                start_new_session=True,
+            )
+        except OSError as exc:
+            raise _cannot_run(self.git, exc) from None
         assert proc.stdout is not None
         assert proc.stderr is not None
         stderr_task = asyncio.ensure_future(proc.stderr.read(1 << 20))
@@ -277,6 +280,14 @@ class GitRunner:
             )
 
 
+def _cannot_run(git: str, exc: OSError) -> GitError:
+    return GitError(
+        f"cannot run {git}: {exc.strerror or exc}; install git (modules fetched straight from "
+        "their repositories need it)",
+        upstream="direct",
+    )
+
+
 #: What reading the user's git configuration may see of the environment (nothing else).
 _USER_CONFIG_ENV = (
     "HOME",
@@ -301,20 +312,23 @@ async def read_user_instead_of(
     for scope in ("--system", "--global"):
         if scope == "--system" and env.get("GIT_CONFIG_NOSYSTEM"):
             continue
-        proc = await asyncio.create_subprocess_exec(
-            git,
-            "config",
-            scope,
-            "--null",
-            "--get-regexp",
-            r"^url\..*\.insteadof$",
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env=env,
-            cwd=str(cwd),
-            start_new_session=True,
-        )
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                git,
+                "config",
+                scope,
+                "--null",
+                "--get-regexp",
+                r"^url\..*\.insteadof$",
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                env=env,
+                cwd=str(cwd),
+                start_new_session=True,
+            )
+        except OSError as exc:
+            raise _cannot_run(git, exc) from None
         try:
             async with asyncio.timeout(deadline):
                 out, _ = await proc.communicate()
