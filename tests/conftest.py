@@ -20,6 +20,7 @@ from blockbuster import blockbuster_ctx
 from hypothesis import HealthCheck, settings
 
 from tests.gohelper_client import GoHelper
+from tests.realservers import RedisServer, S3Server, running_redis, running_versitygw
 
 settings.register_profile(
     "dev",
@@ -42,6 +43,20 @@ def gohelper() -> Iterator[GoHelper]:
     """The Go oracle helper (golang.org/x/mod over JSON lines), started once per session."""
     with GoHelper() as helper:
         yield helper
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """One redis-server on loopback for the session (tests use namespaces of their own)."""
+    with running_redis(tmp_path_factory.mktemp("redis")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """One versitygw on loopback for the session (tests use buckets of their own)."""
+    with running_versitygw(tmp_path_factory.mktemp("s3")) as server:
+        yield server
 
 
 @pytest.fixture(autouse=True)

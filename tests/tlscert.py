@@ -34,8 +34,9 @@ class LocalTLS:
         return ssl.create_default_context(cafile=str(self.cert))
 
 
-def make_local_tls(folder: Path) -> LocalTLS:
-    """Create the key and certificate in ``folder`` (blocking; a fraction of a second)."""
+def make_local_tls(folder: Path, names: tuple[str, ...] = ()) -> LocalTLS:
+    """Create the key and certificate in ``folder`` (blocking; a fraction of a second); the
+    certificate names 127.0.0.1, localhost and the host ``names``."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "gomodproxy test")])
     now = datetime.datetime.now(datetime.UTC)
@@ -49,7 +50,11 @@ def make_local_tls(folder: Path) -> LocalTLS:
         .not_valid_after(now + datetime.timedelta(days=1))
         .add_extension(
             x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+                [
+                    x509.DNSName("localhost"),
+                    *(x509.DNSName(n) for n in names),
+                    x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                ]
             ),
             critical=False,
         )

@@ -46,6 +46,7 @@ from gomodproxy.module.goproxy import (
     private_settings,
 )
 from gomodproxy.module.policy import Policy, PolicyHolder, RulesError, parse_policy
+from gomodproxy.protocol.access import AccessRule, parse_access_rules
 from gomodproxy.storage import OpenedStorage, StorageSettings, open_storage
 from gomodproxy.sumdb.client import SumDBClient
 from gomodproxy.sumdb.fetch import SumDBEndpoint, SumDBHTTPFetcher
@@ -64,10 +65,14 @@ from gomodproxy.upstream.faults import FaultPlan, parse_faults
 from gomodproxy.upstream.modulefetch import ModuleFetcher
 from gomodproxy.upstream.netrc import NetrcCredentials, load_netrc, netrc_path
 from gomodproxy.upstream.proxyclient import FetchPolicy
+from gomodproxy.vcs.credentials import GitAuth, HostCredential, load_token_files
 from gomodproxy.vcs.fetcher import GitFetcher
 from gomodproxy.vcs.resolve import RewriteRule, parse_rewrites
 
 __all__ = [
+    "LIVE_SETTINGS",
+    "LiveHolder",
+    "LiveSettings",
     "Plan",
     "Upstreams",
     "check_settings",
@@ -80,6 +85,8 @@ __all__ = [
     "open_store",
     "open_upstreams",
     "reload_policy",
+    "restart_only_changes",
+    "storage_settings",
     "upstream_layers",
     "vcs_fetcher",
     "with_defaults",
@@ -88,6 +95,60 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1", "0.0.0.0", "::"})
+
+
+#: The settings a reload of the ``--config`` file (SIGHUP) puts in force in a running server;
+#: every other setting takes effect at the next start.
+LIVE_SETTINGS = (
+    "client-auth",
+    "vcs-rewrite",
+    "vcs-credentials",
+    "vcs-ssh-key",
+    "vcs-known-hosts",
+    "vcs-internal-hosts",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class LiveSettings:
+    """The parsed settings of :data:`LIVE_SETTINGS`, replaced whole on reload."""
+
+    access: tuple[AccessRule, ...] = ()
+    vcs_rules: tuple[RewriteRule, ...] = ()
+    vcs_credentials: tuple[HostCredential, ...] = ()
+    vcs_ssh_key: Path | None = None
+    vcs_known_hosts: Path | None = None
+    vcs_internal_hosts: tuple[str, ...] = ()
+
+
+class LiveHolder:
+    """The live settings in force: a reader sees the old or the new object, never a mix; the
+    parts built from them (the git fetcher) are told on each swap."""
+
+    def __init__(self, live: LiveSettings | None = None) -> None:
+        self.current = live or LiveSettings()
+        self._listeners: list[Callable[[LiveSettings], None]] = []
+
+    def subscribe(self, listener: Callable[[LiveSettings], None]) -> None:
+        """Call ``listener`` with each new object put in force."""
+        self._listeners.append(listener)
+
+    def swap(self, live: LiveSettings) -> None:
+        """Put ``live`` in force."""
+        self.current = live
+        for listener in self._listeners:
+            listener(live)
+
+
+def restart_only_changes(old: Settings, new: Settings) -> list[str]:
+    """The names of the settings outside :data:`LIVE_SETTINGS` whose values differ."""
+    return [
+        name
+        for name in (f for f in Settings.__dataclass_fields__)
+        if name.replace("_", "-") not in LIVE_SETTINGS
+        and name not in ("instance_id", "netrc")
+        and getattr(old, name) != getattr(new, name)
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +165,8 @@ class Plan:
     vcs_rules: tuple[RewriteRule, ...] = ()
     #: The ``--rules`` in force (replaced whole by :func:`reload_policy`).
     policy: PolicyHolder = field(default_factory=PolicyHolder)
+    #: The live settings in force (replaced whole when the ``--config`` file is reloaded).
+    live: LiveHolder = field(default_factory=LiveHolder)
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +224,15 @@ def check_settings(settings: Settings) -> Plan:
         )
     faults = load_faults(settings.faults) if settings.faults is not None else None
     policy = load_policy(settings.rules) if settings.rules is not None else Policy()
+    credentials = load_token_files(settings.vcs_credentials)
+    live = LiveSettings(
+        parse_access_rules(settings.client_auth),
+        vcs_rules,
+        credentials,
+        settings.vcs_ssh_key,
+        settings.vcs_known_hosts,
+        settings.vcs_internal_hosts,
+    )
     return Plan(
         settings,
         proxies,
@@ -169,6 +241,7 @@ def check_settings(settings: Settings) -> Plan:
         faults=faults,
         vcs_rules=vcs_rules,
         policy=PolicyHolder(policy),
+        live=LiveHolder(live),
     )
 
 
@@ -245,17 +318,35 @@ def vcs_fetcher(
     user's git ``url.<base>.insteadOf`` settings, no guard against internal addresses."""
     settings = plan.settings
     folder = settings.vcs_cache_dir or settings.cache_dir / ".gomodproxy" / "vcs"
-    return GitFetcher(
+    logins = netrc or NetrcCredentials()
+
+    def auth(live: LiveSettings) -> GitAuth:
+        return GitAuth(
+            live.vcs_credentials,
+            logins,
+            ssh_key=live.vcs_ssh_key,
+            known_hosts=live.vcs_known_hosts,
+        )
+
+    live = plan.live.current
+    fetcher = GitFetcher(
         folder,
-        plan.vcs_rules,
+        live.vcs_rules,
         timeout=settings.vcs_timeout,
         max_zip=settings.vcs_max_zip_mb << 20,
         refs_ttl=max(settings.list_ttl, 5.0),
         session=session if settings.vcs_meta_tags else None,
         ca_file=settings.ca_file,
-        netrc=netrc,
+        exempt=live.vcs_internal_hosts,
+        auth=auth(live),
         for_user=for_user,
     )
+    plan.live.subscribe(
+        lambda new: fetcher.reconfigure(
+            new.vcs_rules, auth=auth(new), exempt=new.vcs_internal_hosts
+        )
+    )
+    return fetcher
 
 
 def describe_upstreams(proxies: ProxyList) -> str:
@@ -268,8 +359,21 @@ def describe_upstreams(proxies: ProxyList) -> str:
 async def open_store(plan: Plan) -> OpenedStorage:
     """The configured storage backend and its locks (built in a thread: it may look at, and
     upgrade, its folder)."""
-    settings = StorageSettings(plan.settings.storage, plan.settings.cache_dir)
-    return await asyncio.to_thread(open_storage, settings)
+    return await asyncio.to_thread(open_storage, storage_settings(plan.settings))
+
+
+def storage_settings(settings: Settings) -> StorageSettings:
+    """The storage part of the settings."""
+    return StorageSettings(
+        settings.storage,
+        settings.cache_dir,
+        s3_endpoint=settings.s3_endpoint,
+        s3_bucket=settings.s3_bucket,
+        s3_prefix=settings.s3_prefix,
+        s3_region=settings.s3_region,
+        redis_url=settings.redis_url,
+        local_cache_mb=settings.local_cache_mb,
+    )
 
 
 def fetch_policy(settings: Settings) -> FetchPolicy:
@@ -358,7 +462,9 @@ async def open_upstreams(
             if state is None:
                 if storage is None:
                     raise ValueError("open_upstreams needs a storage or a verifier_state")
-                state = StorageVerifierState(storage.store, storage.locks)
+                state = StorageVerifierState(
+                    storage.store, storage.locks, registers=storage.registers
+                )
             verifier = SumDBClient(plan.sumdb.verifier_key, db_fetcher, state)
         checksums = ChecksumPolicy(
             verifier,
@@ -377,11 +483,12 @@ def module_service(
 ) -> ModuleService:
     """The cache service over ``storage`` and ``upstreams`` (close it when done)."""
     settings = plan.settings
-    return ModuleService(
+    service = ModuleService(
         storage.store,
         upstreams.chain,
         checksums=upstreams.checksums,
         locks=storage.locks,
+        shared_values=storage.expiring,
         options=ServiceOptions(
             list_ttl=settings.list_ttl,
             negative_ttl=settings.negative_ttl,
@@ -393,6 +500,9 @@ def module_service(
         ),
         observer=observer,
     )
+    # New rewrite rules or credentials may find what was not found.
+    plan.live.subscribe(lambda _live: service.forget_not_found())
+    return service
 
 
 async def eviction_policy(settings: Settings) -> EvictionPolicy:

@@ -25,6 +25,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from gomodproxy.errors import ConfigError
+from gomodproxy.protocol.access import parse_access_rules
+from gomodproxy.vcs.credentials import HostCredential, parse_credentials
 
 __all__ = [
     "GO_ENV_NAMES",
@@ -77,7 +79,44 @@ OPTIONS: tuple[Option, ...] = (
         "$XDG_CACHE_HOME/gomodproxy or ~/.cache/gomodproxy",
         "DIR",
     ),
-    Option("storage", str, "filesystem", "storage backend: filesystem or memory", "NAME"),
+    Option("storage", str, "filesystem", "storage backend: filesystem, memory or s3", "NAME"),
+    Option(
+        "s3-endpoint",
+        str,
+        "",
+        "S3 endpoint URL for --storage s3 (empty: AWS); credentials come from the standard "
+        "AWS chain (AWS_* variables, ~/.aws/credentials and config)",
+        "URL",
+    ),
+    Option("s3-bucket", str, "", "bucket of --storage s3", "NAME"),
+    Option("s3-prefix", str, "", "key prefix inside the bucket, e.g. goproxy/", "PREFIX"),
+    Option("s3-region", str, "", "region of the bucket (default: AWS_REGION)", "REGION"),
+    Option(
+        "zip-redirect",
+        float,
+        0.0,
+        "with --storage s3: answer a stored zip with a 302 to a presigned S3 URL valid this "
+        "many seconds (the client fetches it from S3; the go command checks its hash); never "
+        "for private modules (GONOPROXY/GONOSUMDB) or requests carrying credentials; 0: stream "
+        "every zip through the proxy",
+        "SECONDS",
+    ),
+    Option(
+        "local-cache-mb",
+        int,
+        0,
+        "with --storage s3: keep immutable files (.info, .mod, .zip) in a local LRU disk "
+        "cache of this size under cache-dir, so hot files cost no S3 request; 0: none",
+        "MIB",
+    ),
+    Option(
+        "redis-url",
+        str,
+        "",
+        "Redis shared by replicas: fetch locks (leases) and the checksum database's tree "
+        "head, e.g. redis://127.0.0.1:6379/0",
+        "URL",
+    ),
     Option(
         "upstream",
         str,
@@ -206,6 +245,40 @@ OPTIONS: tuple[Option, ...] = (
         "",
     ),
     Option(
+        "vcs-credentials",
+        dict,
+        (),
+        'tokens and ssh keys per git host: a [vcs-credentials."HOST"] table in the --config '
+        "file (user, token or token-file, ssh-key), or HOST=[USER:]@FILE with the token read "
+        "from FILE (repeatable; space-separated in the variable)",
+        "HOST=@FILE",
+    ),
+    Option(
+        "vcs-ssh-key",
+        Path,
+        None,
+        "private key for ssh repository URLs of hosts without their own ssh-key (given with "
+        "IdentitiesOnly=yes, batch mode)",
+        "FILE",
+    ),
+    Option(
+        "vcs-known-hosts",
+        Path,
+        None,
+        "known_hosts file the host keys of ssh repository URLs are checked against (strictly; "
+        "default: ssh's own known_hosts files)",
+        "FILE",
+    ),
+    Option(
+        "vcs-internal-hosts",
+        tuple,
+        (),
+        "host names that go-import meta tags may lead to although they resolve to loopback or "
+        "private addresses (a company git server); every other host found through meta tags "
+        "must resolve to public addresses (repeatable; a TOML list; space-separated)",
+        "HOSTS",
+    ),
+    Option(
         "ca-file",
         Path,
         None,
@@ -297,6 +370,13 @@ class Settings:
     listen: str
     cache_dir: Path
     storage: str
+    s3_endpoint: str
+    s3_bucket: str
+    s3_prefix: str
+    s3_region: str
+    zip_redirect: float
+    local_cache_mb: int
+    redis_url: str
     upstream: str
     sumdb: str
     gonosumdb: str
@@ -332,6 +412,10 @@ class Settings:
     vcs_max_zip_mb: int
     vcs_timeout: float
     vcs_meta_tags: bool
+    vcs_credentials: tuple[HostCredential, ...]
+    vcs_ssh_key: Path | None
+    vcs_known_hosts: Path | None
+    vcs_internal_hosts: tuple[str, ...]
     ca_file: Path | None
     cache_max_size: str
     cache_max_age: str
@@ -524,6 +608,8 @@ def _apply_go_environment(
 
 def _coerce(option: Option, raw: object, where: str) -> object:
     kind = option.kind
+    if kind is dict:
+        return parse_credentials(raw, where)
     try:
         if kind is tuple and option.item is str:  # of strings: a list, or spaces (env)
             if isinstance(raw, str):
@@ -580,6 +666,12 @@ def _validate(s: Settings) -> None:
         raise ConfigError("--vcs-timeout must be more than 0 seconds")
     if s.retries < 0 or s.hot_cache_mb < 0:
         raise ConfigError("--retries and --hot-cache-mb must not be negative")
+    if s.zip_redirect and s.storage != "s3":
+        raise ConfigError("--zip-redirect needs --storage s3 (presigned URLs of the bucket)")
+    if s.local_cache_mb < 0:
+        raise ConfigError(f"--local-cache-mb must not be negative, not {s.local_cache_mb}")
+    if s.local_cache_mb and s.storage != "s3":
+        raise ConfigError("--local-cache-mb is for --storage s3 (the other backends are local)")
     if s.max_fetches < 1:
         raise ConfigError(f"--max-fetches must be at least 1, not {s.max_fetches}")
     if s.header_timeout <= 0:
@@ -593,9 +685,10 @@ def _validate(s: Settings) -> None:
         raise ConfigError(
             f"--max-connections-per-client must be at least 1, not {s.max_connections_per_client}"
         )
+    parse_access_rules(s.client_auth)
     if (s.tls_cert is None) != (s.tls_key is None):
         raise ConfigError("--tls-cert and --tls-key go together: give both or neither")
-    for name in ("tls_cert", "tls_key", "ca_file", "rules"):
+    for name in ("tls_cert", "tls_key", "ca_file", "rules", "vcs_ssh_key", "vcs_known_hosts"):
         path = getattr(s, name)
         if path is not None and not path.is_file():
             raise ConfigError(f"--{name.replace('_', '-')} {path} is not a readable file")

@@ -2,6 +2,7 @@
 
 The ``storage`` fixture is parametrized over every registered backend, like bandersnatch's
 ``backend`` fixture; a new backend joins the suite by joining ``gomodproxy.storage.BACKENDS``.
+The ``s3`` backend runs against a real S3 server (versitygw on loopback, a bucket per test).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import asyncio
 import hashlib
 import json
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -31,15 +33,39 @@ from gomodproxy.storage import (
     StorageSettings,
     open_storage,
 )
+from tests.realservers import S3Server
 
 ZIP_KEY = "example.com/m/@v/v1.0.0.zip"
 
 
-@pytest_asyncio.fixture(params=sorted(BACKENDS))
+def storage_settings(request: pytest.FixtureRequest, name: str, tmp_path: Path) -> StorageSettings:
+    """Settings of backend ``name`` for one test (for ``s3``, a fresh bucket of the session's
+    S3 server, credentials passed as the AWS environment variables would be; ``s3+local``
+    with a 2 MiB local tier in front)."""
+    name, _, tier = name.partition("+")
+    if name != "s3":
+        return StorageSettings(name, tmp_path / "cache")
+    server: S3Server = request.getfixturevalue("s3_server")
+    bucket = f"test-{secrets.token_hex(6)}"
+    server.make_bucket(bucket)
+    return StorageSettings(
+        name,
+        tmp_path / "cache",
+        s3_endpoint=server.endpoint,
+        s3_bucket=bucket,
+        s3_prefix="cache",
+        local_cache_mb=2 if tier == "local" else 0,
+        environ=server.environ(),
+    )
+
+
+@pytest_asyncio.fixture(params=[*sorted(BACKENDS), "s3+local"])
 async def storage(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[ObjectStore]:
     name: str = request.param
-    opened = await asyncio.to_thread(open_storage, StorageSettings(name, tmp_path / "cache"))
+    settings = storage_settings(request, name, tmp_path)
+    opened = await asyncio.to_thread(open_storage, settings)
     yield opened.store
+    await opened.aclose()
 
 
 async def _exists(storage: ObjectStore, key: str) -> bool:

@@ -3,23 +3,29 @@
 What a proxy on shared storage relies on: compare-and-swap of the remembered tree head under
 the storage lock, authenticated answers kept, and a restarted client (a new process: a new
 client and state object over the same storage) still holding the newest head, so a database
-that then serves a fork is caught.
+that then serves a fork is caught. Every backend runs with store-kept state under its locks, and
+the filesystem and S3 backends also with the tree head in a Redis compare-and-swap register
+(``+redis``: what replicas on shared storage use); each against real servers.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
 
-from gomodproxy.errors import SumDBError
+from gomodproxy.errors import StorageError, SumDBError
 from gomodproxy.storage import BACKENDS, OpenedStorage, StorageSettings, open_storage
+from gomodproxy.storage.redislocks import connect_redis
 from gomodproxy.sumdb.client import ForkDetected, SumDBClient
 from gomodproxy.sumdb.seams import WriteConflict
 from gomodproxy.sumdb.storestate import StorageVerifierState
+from tests.contract.test_storage_contract import storage_settings
+from tests.realservers import RedisServer, running_redis
 from tests.sumdb_testlog import (
     SAMPLER_ZIP,
     TEST_NAME,
@@ -31,15 +37,32 @@ from tests.sumdb_testlog import (
 LATEST = f"{TEST_NAME}/latest"
 
 
-@pytest_asyncio.fixture(params=sorted(BACKENDS))
+VARIANTS = [*sorted(BACKENDS), "filesystem+redis", "s3+redis"]
+
+
+@pytest_asyncio.fixture(params=VARIANTS)
 async def storage(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[OpenedStorage]:
-    name: str = request.param
-    yield await asyncio.to_thread(open_storage, StorageSettings(name, tmp_path / "cache"))
+    name, _, redis = str(request.param).partition("+")
+    settings = storage_settings(request, name, tmp_path)
+    if redis:
+        server: RedisServer = request.getfixturevalue("redis_server")
+        settings = replace(settings, redis_url=server.url)
+        await _flush(server)
+    opened = await asyncio.to_thread(open_storage, settings)
+    yield opened
+    await opened.aclose()
+
+
+async def _flush(server: RedisServer) -> None:
+    client = connect_redis(server.url)
+    await client.flushdb()
+    await client.aclose()
 
 
 def _state(storage: OpenedStorage) -> StorageVerifierState:
-    """A verifier state over the store and its locks (several share them as proxies do)."""
-    return StorageVerifierState(storage.store, storage.locks)
+    """A verifier state over the store, its locks and registers (several share them as
+    proxies do)."""
+    return StorageVerifierState(storage.store, storage.locks, registers=storage.registers)
 
 
 @pytest.mark.asyncio
@@ -124,3 +147,53 @@ async def test_e57_a_restarted_client_remembers_the_head_and_catches_a_fork(
         await again.lookup("example.com/evil", "v1.0.0")
     # The remembered head is still the last good one.
     assert await _state(storage).read_config(LATEST) == log.sign_tree(4)
+
+
+# -- the tree head in Redis ------------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_e57_a_redis_restarted_empty_is_seeded_from_the_store_and_never_moves_back(
+    tmp_path: Path,
+) -> None:
+    """Redis lost its data: the head comes back from the store's copy before any swap, so an
+    old head cannot be written over it as if it were the first."""
+    with running_redis(tmp_path / "redis") as server:
+        settings = StorageSettings("filesystem", tmp_path / "cache", redis_url=server.url)
+        opened = await asyncio.to_thread(open_storage, settings)
+        try:
+            state = _state(opened)
+            await state.write_config(LATEST, b"", b"one")
+            await state.write_config(LATEST, b"one", b"two")
+            server.stop()
+            server.start()  # no persistence: Redis is empty again
+            assert await _state(opened).read_config(LATEST) == b"two"
+            with pytest.raises(WriteConflict):
+                await _state(opened).write_config(LATEST, b"one", b"one-fork")
+            assert await _state(opened).read_config(LATEST) == b"two"
+        finally:
+            await opened.aclose()
+
+
+@pytest.mark.asyncio
+async def test_e57_redis_down_means_no_verification_rather_than_a_stale_head(
+    tmp_path: Path,
+) -> None:
+    """While Redis is unreachable the head cannot be read or moved: a StorageError (503), not
+    a verification against the store's copy (which another replica may have outrun)."""
+    with running_redis(tmp_path / "redis") as server:
+        settings = StorageSettings("filesystem", tmp_path / "cache", redis_url=server.url)
+        opened = await asyncio.to_thread(open_storage, settings)
+        try:
+            state = _state(opened)
+            await state.write_config(LATEST, b"", b"one")
+            server.stop()
+            with pytest.raises(StorageError, match="Redis is unreachable") as caught:
+                await state.read_config(LATEST)
+            assert caught.value.status_hint == 503
+            with pytest.raises(StorageError, match="Redis is unreachable"):
+                await state.write_config(LATEST, b"one", b"two")
+            server.start()
+            assert await state.read_config(LATEST) == b"one"  # seeded again from the store
+        finally:
+            await opened.aclose()

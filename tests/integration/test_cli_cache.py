@@ -169,8 +169,8 @@ async def test_missing_cache_folder_is_a_clear_error(
     code, _, err = await _run(capsys, "cache", "ls", "--cache-dir", str(tmp_path / "nope"))
     assert code == 1
     assert (
-        err
-        == f"gomodproxy: cache folder {tmp_path / 'nope'} does not exist; give --cache-dir DIR\n"
+        err == f"gomodproxy: cache folder {tmp_path / 'nope'} does not exist; give --cache-dir DIR "
+        "(or --storage s3 and the bucket settings)\n"
     )
 
 

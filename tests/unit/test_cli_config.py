@@ -165,3 +165,41 @@ def test_show_lists_the_keep_files_and_limits(
     assert doc["cache-max-size"] == {"value": "10GiB", "source": f"file {path}:6"}
     assert doc["keep"] == {"value": f"{pins[0]}:{pins[1]}", "source": f"file {path}:7"}
     assert doc["cache-max-age"]["source"] == "default"
+
+
+def test_client_auth_entries_are_checked_with_their_line_and_fix(tmp_path: Path) -> None:
+    """A ``--client-auth`` entry holding a token instead of its hash is a problem of the file's
+    ``client-auth`` line, and the message says how to write the hash (never the token)."""
+    good = "a" * 64
+    path = _write(
+        tmp_path,
+        VALID + f'client-auth = [\n  "corp.example=sha256:{good}",\n  "corp.example=tok3n"\n]\n',
+    )
+    report = check_config(ConfigInput(path, {"HOME": str(tmp_path)}, go_env=lambda names: {}))
+    assert [p.line for p in report.problems] == [6]
+    assert "expected sha256:HEX or USER:sha256:HEX" in report.problems[0].message
+    assert "sha256sum" in report.problems[0].message
+    environ = {"HOME": str(tmp_path), "GOMODPROXY_CLIENT_AUTH": "=sha256:" + good}
+    report = check_config(ConfigInput(_write(tmp_path, VALID), environ, go_env=lambda n: {}))
+    assert [p.where for p in report.problems] == ["GOMODPROXY_CLIENT_AUTH"]
+    assert "write PATTERNS=sha256:HEX" in report.problems[0].message
+
+
+def test_vcs_credentials_are_checked_with_their_line_and_fix(tmp_path: Path) -> None:
+    """The ``[vcs-credentials."HOST"]`` tables: an unknown key, and a token file that cannot
+    be read, are problems of the table's line naming the fix."""
+    text = VALID + '\n[vcs-credentials."git.corp.example"]\ntokn = "x"\n'
+    report = check_config(
+        ConfigInput(_write(tmp_path, text), {"HOME": str(tmp_path)}, go_env=lambda n: {})
+    )
+    assert [p.line for p in report.problems] == [7]
+    assert "unknown key 'tokn'; the keys are user, token, token-file, ssh-key" in str(
+        report.problems[0]
+    )
+    missing = tmp_path / "no-token"
+    text = VALID + f'\n[vcs-credentials."git.corp.example"]\ntoken-file = "{missing}"\n'
+    report = check_config(
+        ConfigInput(_write(tmp_path, text), {"HOME": str(tmp_path)}, go_env=lambda n: {})
+    )
+    assert [p.line for p in report.problems] == [7]
+    assert f"cannot read the token file {missing}" in report.problems[0].message

@@ -6,8 +6,8 @@ the checksum database exactly as ``serve`` verifies it. A second verifier over t
 database, with its state in memory (:class:`~gomodproxy.sumdb.seams.MemoryVerifierState`),
 then looks each version up again and checks the files' ``h1:`` hashes; the lookup answers and
 tiles it proved, and the tree head it ended at, go into the bundle, so that ``bundle import``
-can replay the same proofs offline. Building from a module graph (``--go-mod``) is not done
-here: it needs the download client's graph (issue 11).
+can replay the same proofs offline. ``--go-mod`` passes a :data:`WantedSource`, which reads the
+module graph through the same service (:mod:`gomodproxy.admin.bundlegraph`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import asyncio
 import logging
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -33,12 +33,15 @@ from gomodproxy.sumdb.seams import MemoryVerifierState
 from gomodproxy.tlog.note import new_verifier, open_note
 from gomodproxy.tlog.tlog import parse_tree
 
-__all__ = ["Wanted", "create_bundle", "wanted_from_go_sum", "wanted_from_list"]
+__all__ = ["Wanted", "WantedSource", "create_bundle", "wanted_from_go_sum", "wanted_from_list"]
 
 logger = logging.getLogger(__name__)
 
 Wanted = tuple[BundleModule, tuple[str, ...], tuple[str, ...]]
 """A module version to bundle, with the go.sum's ``h1:`` hashes of its zip and its go.mod."""
+
+WantedSource = Callable[[ModuleService], Awaitable[Sequence[Wanted]]]
+"""Computes the versions to bundle with the bundle's own (verifying) cache service."""
 
 
 def wanted_from_go_sum(go_sum: GoSum) -> list[Wanted]:
@@ -79,14 +82,18 @@ def _check_go_sum(path: str, key: str, listed: Sequence[str], h1: str) -> None:
         raise ChecksumMismatch(path, key, expected[0], h1, source="go.sum")
 
 
-async def create_bundle(plan: Plan, wanted: Sequence[Wanted], target: Path) -> Manifest:
+async def create_bundle(
+    plan: Plan, wanted: Sequence[Wanted] | WantedSource, target: Path
+) -> Manifest:
     """Fetch, verify and write the bundle to ``target``; return its manifest."""
     if plan.sumdb is None:
         raise ConfigError("a bundle needs a checksum database to prove its modules: set --sumdb")
     sumdb = plan.sumdb
     scratch = await asyncio.to_thread(tempfile.mkdtemp, prefix="gomodproxy-bundle-")
     try:
-        settings = replace(plan.settings, storage="filesystem", cache_dir=Path(scratch))
+        settings = replace(
+            plan.settings, storage="filesystem", cache_dir=Path(scratch), redis_url=""
+        )
         plan = replace(plan, settings=settings)
         storage = await open_store(plan)
         async with open_upstreams(plan, storage) as upstreams:
@@ -96,7 +103,8 @@ async def create_bundle(plan: Plan, wanted: Sequence[Wanted], target: Path) -> M
             verifier = SumDBClient(sumdb.verifier_key, upstreams.sumdb_fetcher, state)
             members: dict[str, Path | bytes] = {}
             try:
-                for module, zip_sums, mod_sums in wanted:
+                versions = await wanted(service) if callable(wanted) else wanted
+                for module, zip_sums, mod_sums in versions:
                     await _fetch_one(service, verifier, module, zip_sums, mod_sums, Path(scratch))
                     members.update(_version_files(Path(scratch), module))
             finally:
@@ -115,7 +123,7 @@ async def create_bundle(plan: Plan, wanted: Sequence[Wanted], target: Path) -> M
             )
             files[name] = file_entry(data)
         manifest = Manifest(
-            sumdb.name, sumdb.verifier_key, tree.n, tuple(w[0] for w in wanted), files
+            sumdb.name, sumdb.verifier_key, tree.n, tuple(w[0] for w in versions), files
         )
         await asyncio.to_thread(_write_archive, target, manifest, members)
     finally:
@@ -123,7 +131,7 @@ async def create_bundle(plan: Plan, wanted: Sequence[Wanted], target: Path) -> M
     logger.info(
         "bundle.created file=%s versions=%d files=%d tree_size=%d",
         target,
-        len(wanted),
+        len(manifest.modules),
         len(files),
         tree.n,
     )

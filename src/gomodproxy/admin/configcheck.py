@@ -172,7 +172,9 @@ def _read_file(path: Path) -> tuple[str, dict[str, object]] | Problem:
 
 
 def _key_line(text: str, key: str) -> int | None:
-    pattern = re.compile(rf"""^\s*(?:{re.escape(key)}|"{re.escape(key)}"|'{re.escape(key)}')\s*=""")
+    name = rf"""(?:{re.escape(key)}|"{re.escape(key)}"|'{re.escape(key)}')"""
+    # ``key = value``, or the header of a table under ``key`` (``[key."host"]``).
+    pattern = re.compile(rf"^\s*(?:{name}\s*=|\[\s*{name}\s*[.\]])")
     for number, line in enumerate(text.splitlines(), start=1):
         if pattern.match(line):
             return number

@@ -273,7 +273,7 @@ class Listings:
                 if age >= self._ttl * _REFRESH_AHEAD:
                     self._refresh_in_background(ukey, path, rel, headers, fetch)
                 return kept
-        remembered = self._negative.get(rel)
+        remembered = await self._negative.lookup(rel)
         if remembered is not None:
             return remembered
         try:
@@ -301,7 +301,7 @@ class Listings:
             async with self._limiter.slot():
                 body = await fetch(path, rel, headers)
         except ModuleNotFound as exc:
-            self._negative.remember(rel, exc)
+            await self._negative.record(rel, exc)
             raise
         doc = {"fetched": time.time(), "body": body.decode("utf-8")}
         try:
@@ -309,7 +309,7 @@ class Listings:
         except StorageError as exc:
             logger.error("listing.keep_failed key=%s error=%s", ukey, exc)
         self._mark_fetched(ukey)
-        self._negative.forget(rel)
+        await self._negative.drop(rel)
         return body
 
     def _refresh_in_background(

@@ -57,8 +57,9 @@ from gomodproxy.storage.base import (
     ObjectNotFound,
     ObjectReader,
     ObjectStore,
+    Presigner,
 )
-from gomodproxy.storage.locks import Locks
+from gomodproxy.storage.locks import ExpiringValues, Locks
 from gomodproxy.sumdb.gosumdb import use_sumdb
 from gomodproxy.upstream.chain import UpstreamChain
 
@@ -166,6 +167,7 @@ class ModuleService:
         spool_dir: Path | None = None,
         options: ServiceOptions | None = None,
         observer: CacheObserver | None = None,
+        shared_values: ExpiringValues | None = None,
     ) -> None:
         self._storage = storage
         self._locks = locks
@@ -174,7 +176,9 @@ class ModuleService:
         self._spool_dir = spool_dir if spool_dir is not None else storage.spool_dir
         self._options = options or ServiceOptions()
         self._observer: CacheObserver = observer or NullObserver()
-        self._negative = NegativeCache(self._options.negative_ttl, self._options.negative_entries)
+        self._negative = NegativeCache(
+            self._options.negative_ttl, self._options.negative_entries, shared=shared_values
+        )
         self._limiter = FetchLimiter(self._options.max_fetches, self._options.queue_timeout)
         self._hot = HotCache(self._options.hot_bytes, self._options.hot_item)
         self._files: SingleFlight[bytes] = SingleFlight(on_join=self._joined)
@@ -203,6 +207,10 @@ class ModuleService:
     def fetches_in_flight(self) -> int:
         """Fetches of immutable files running now."""
         return len(self._files) + len(self._zips)
+
+    def forget_not_found(self) -> None:
+        """Forget the remembered not-found answers (a reload of the settings may find them)."""
+        self._negative.clear()
 
     async def close(self) -> None:
         """Cancel fetches in flight (server shutdown)."""
@@ -266,7 +274,7 @@ class ModuleService:
             self.access.touch(path, version)
             return data
         self._observer.cache_result(kind, False)
-        remembered = self._negative.get(key)
+        remembered = await self._negative.lookup(key)
         if remembered is not None:
             raise remembered
         data = await self._files.do(
@@ -303,7 +311,7 @@ class ModuleService:
                         else:
                             fetched = await self._chain.mod(path, version, headers=headers)
                 except ModuleNotFound as exc:
-                    self._negative.remember(key, exc)
+                    await self._negative.record(key, exc)
                     raise
                 if kind is FileKind.INFO:
                     validate_info(fetched.data, path, version, upstream=fetched.upstream)
@@ -349,7 +357,7 @@ class ModuleService:
         The answer names a canonical version; its ``.info`` is kept if we had none.
         """
         rel = f"{file_key(path, query, 'info')}"
-        remembered = self._negative.get(rel)
+        remembered = await self._negative.lookup(rel)
         if remembered is not None:
             raise remembered
 
@@ -358,7 +366,7 @@ class ModuleService:
                 async with self._limiter.slot():
                     fetched = await self._chain.info(path, query, headers=headers)
             except ModuleNotFound as exc:
-                self._negative.remember(rel, exc)
+                await self._negative.record(rel, exc)
                 raise
             resolved = validate_info(fetched.data, path, query, upstream=fetched.upstream)
             key = file_key(path, resolved, "info")
@@ -372,6 +380,15 @@ class ModuleService:
         return await self._files.do(rel, resolve)
 
     # -- .zip -------------------------------------------------------------------------------
+
+    async def zip_url(self, path: str, version: str, expires: float) -> str | None:
+        """A presigned URL of the stored (so verified) zip, valid ``expires`` seconds; None
+        when the store cannot sign URLs or the zip is not stored yet (then stream it)."""
+        if not isinstance(self._storage, Presigner):
+            return None
+        return await self._storage.presigned_url(
+            file_key(path, version, FileKind.ZIP.value), expires
+        )
 
     @contextlib.asynccontextmanager
     async def open_zip(
@@ -503,6 +520,9 @@ class ModuleService:
     ) -> None:
         key = flight.key
         try:
+            shared = await self._negative.lookup(key)  # another replica's not-found
+            if shared is not None:
+                raise shared
             await flight.create_spool()
             async with self._fetch_lock(key):
                 existing = await self._storage.stat(key)
@@ -519,7 +539,7 @@ class ModuleService:
                         async for chunk in up.body.chunks():
                             await flight.append(chunk)
                 except ModuleNotFound as exc:
-                    self._negative.remember(key, exc)
+                    await self._negative.record(key, exc)
                     raise
                 h1 = await asyncio.to_thread(
                     validate_zip, flight.spool, path, version, upstream=flight.upstream

@@ -1,9 +1,11 @@
 """``gomodproxy cache ls|verify``: what the cache holds, and whether it is intact.
 
-The cache is found as ``serve`` finds it: ``--cache-dir``, else the ``cache-dir`` key of
-``--config``, else ``GOMODPROXY_CACHE_DIR``, else the default folder. Both commands read through
-the storage backend's object store, so they are safe beside a running proxy; ``verify`` leaves
-only the backend's own quarantine behind (the proxy fetches a quarantined file again).
+The store is opened as ``serve`` opens it (:func:`gomodproxy.assembly.storage_settings`): the
+storage settings (``storage``, ``cache-dir``, ``s3-*``, ``redis-url``) come from the flags, else
+the ``GOMODPROXY_*`` environment, else ``--config``, else the defaults, so every command here
+works on a filesystem cache and on an S3 bucket alike. Both commands read through the backend's
+object store, so they are safe beside a running proxy; ``verify`` leaves only the backend's own
+quarantine behind (the proxy fetches a quarantined file again).
 """
 
 from __future__ import annotations
@@ -11,11 +13,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import os
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from gomodproxy.admin.cacheaudit import (
@@ -25,10 +28,10 @@ from gomodproxy.admin.cacheaudit import (
     list_versions,
     verify_store,
 )
-from gomodproxy.assembly import check_settings, open_upstreams, with_defaults
-from gomodproxy.config import build_settings, default_cache_dir, env_name, load_toml
+from gomodproxy.assembly import check_settings, open_upstreams, storage_settings, with_defaults
+from gomodproxy.config import Settings, build_settings, load_toml, read_go_env
 from gomodproxy.errors import ConfigError
-from gomodproxy.storage import ObjectStore, StorageSettings, open_storage
+from gomodproxy.storage import OpenedStorage, open_storage
 
 __all__ = ["register"]
 
@@ -74,43 +77,97 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     cacheops.register_actions(actions)
 
 
-def _add_location(parser: argparse.ArgumentParser) -> None:
+#: The settings naming the store, as flags of every cache command (and of ``bundle import``).
+STORE_OPTIONS = ("storage", "s3-endpoint", "s3-bucket", "s3-prefix", "s3-region", "redis-url")
+
+
+def add_store_options(parser: argparse.ArgumentParser) -> None:
+    """``--cache-dir``, ``--config`` and the storage flags of ``serve``."""
     parser.add_argument("--cache-dir", type=Path, metavar="DIR", help="the cache folder")
     parser.add_argument(
-        "--config", type=Path, metavar="FILE", help="settings file to take cache-dir from"
+        "--config", type=Path, metavar="FILE", help="settings file (as 'serve') to find the store"
     )
+    parser.add_argument("--storage", metavar="NAME", help="filesystem or s3 (as 'serve')")
+    parser.add_argument("--s3-endpoint", metavar="URL", help="S3 endpoint of --storage s3")
+    parser.add_argument("--s3-bucket", metavar="NAME", help="bucket of --storage s3")
+    parser.add_argument("--s3-prefix", metavar="PREFIX", help="key prefix inside the bucket")
+    parser.add_argument("--s3-region", metavar="REGION", help="region of the bucket")
+    parser.add_argument("--redis-url", metavar="URL", help="Redis shared by the replicas")
+
+
+def _add_location(parser: argparse.ArgumentParser) -> None:
+    add_store_options(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
 
-def cache_location(args: argparse.Namespace, environ: Mapping[str, str]) -> tuple[str, Path]:
-    """The backend name and cache folder, in the precedence ``serve`` uses."""
-    file_values = load_toml(args.config) if args.config is not None else {}
-    backend = str(environ.get(env_name("storage")) or file_values.get("storage", "filesystem"))
-    folder = args.cache_dir or environ.get(env_name("cache-dir"))
-    folder = folder or file_values.get("cache-dir") or file_values.get("cache_dir")
-    path = Path(os.path.expanduser(str(folder))) if folder else default_cache_dir(environ)
-    if backend != "filesystem":
-        raise ConfigError(f"cache commands need a stored cache; storage {backend!r} keeps none")
-    if not path.is_dir():
-        raise ConfigError(f"cache folder {path} does not exist; give --cache-dir DIR")
-    return backend, path
+def store_settings(
+    args: argparse.Namespace,
+    environ: Mapping[str, str],
+    *,
+    upstream: str | None = "off",
+    sumdb: str | None = "off",
+    must_exist: bool = True,
+) -> Settings:
+    """The settings ``serve`` would run with, for the store (and, given, the upstream side).
+
+    The storage must keep what it stores: ``memory`` is refused, and a filesystem cache folder
+    must exist unless ``must_exist`` is false (only ``bundle import`` makes a new cache).
+    """
+    file_values = load_toml(args.config) if args.config is not None else None
+    flags: dict[str, object | None] = {
+        name: getattr(args, name.replace("-", "_"), None) for name in STORE_OPTIONS
+    }
+    cache_dir = getattr(args, "cache_dir", None)
+    flags |= {"cache-dir": None if cache_dir is None else str(cache_dir)}
+    flags |= {"upstream": upstream, "sumdb": sumdb, "listen": "127.0.0.1:0"}
+    no_go: Callable[[Sequence[str]], Mapping[str, str]] = lambda names: {}  # noqa: E731
+    settings = build_settings(
+        flags,
+        environ,
+        file_values=file_values,
+        file_name=str(args.config or "config file"),
+        go_env=read_go_env if upstream is None or sumdb is None else no_go,
+    )
+    if settings.storage == "memory":
+        raise ConfigError("cache commands need a stored cache; storage 'memory' keeps none")
+    if must_exist and settings.storage == "filesystem" and not settings.cache_dir.is_dir():
+        raise ConfigError(
+            f"cache folder {settings.cache_dir} does not exist; give --cache-dir DIR "
+            "(or --storage s3 and the bucket settings)"
+        )
+    return settings
 
 
-async def _open(backend: str, folder: Path) -> ObjectStore:
-    opened = await asyncio.to_thread(open_storage, StorageSettings(backend, folder))
-    return opened.store
+def describe_store(settings: Settings) -> str:
+    """Where the store is, for messages: the folder or the S3 URL."""
+    if settings.storage == "s3":
+        return f"s3://{settings.s3_bucket}/{settings.s3_prefix}"
+    return str(settings.cache_dir)
+
+
+@contextlib.asynccontextmanager
+async def opened_store(settings: Settings) -> AsyncIterator[OpenedStorage]:
+    """The configured store and its locks, closed afterwards. No local tier: an operator's
+    command reads and writes the shared store itself."""
+    wanted = dataclasses.replace(storage_settings(settings), local_cache_mb=0)
+    opened = await asyncio.to_thread(open_storage, wanted)
+    try:
+        yield opened
+    finally:
+        await opened.aclose()
 
 
 def _run_ls(args: argparse.Namespace) -> int:
-    backend, folder = cache_location(args, os.environ)
+    settings = store_settings(args, os.environ)
 
     async def body() -> list[CachedVersion]:
-        return await list_versions(await _open(backend, folder), args.pattern)
+        async with opened_store(settings) as opened:
+            return await list_versions(opened.store, args.pattern)
 
     versions = asyncio.run(body())
     if args.json:
         doc = {
-            "cache_dir": str(folder),
+            "cache_dir": describe_store(settings),
             "versions": [_version_doc(v) for v in versions],
             "total_size": sum(v.size for v in versions),
         }
@@ -140,26 +197,26 @@ def _version_doc(v: CachedVersion) -> dict[str, object]:
 
 
 def _run_verify(args: argparse.Namespace) -> int:
-    backend, folder = cache_location(args, os.environ)
-    plan = None
-    if args.check_sums or args.sumdb:
-        file_values = load_toml(args.config) if args.config is not None else None
-        flags = {"upstream": args.upstream, "sumdb": args.sumdb, "listen": "127.0.0.1:0"}
-        settings = build_settings(flags, os.environ, file_values=file_values)
+    check = bool(args.check_sums or args.sumdb)
+    if check:
+        settings = store_settings(args, os.environ, upstream=args.upstream, sumdb=args.sumdb)
         plan = check_settings(with_defaults(settings, os.environ))
         if plan.sumdb is None:
             raise ConfigError("--check-sums needs a checksum database: GOSUMDB is off")
+    else:
+        settings, plan = store_settings(args, os.environ), None
     show = not args.json and sys.stderr.isatty()
 
     async def body() -> VerifyReport:
-        opened = await asyncio.to_thread(open_storage, StorageSettings(backend, folder))
-        with _progress(show) as progress:
-            if plan is None:
-                return await verify_store(opened.store, opened.locks, progress=progress)
-            async with open_upstreams(plan, opened) as upstreams:
-                return await verify_store(
-                    opened.store, opened.locks, checksums=upstreams.checksums, progress=progress
-                )
+        async with opened_store(settings) as opened:
+            with _progress(show) as progress:
+                if plan is None:
+                    return await verify_store(opened.store, opened.locks, progress=progress)
+                async with open_upstreams(plan, opened) as upstreams:
+                    return await verify_store(
+                        opened.store, opened.locks, checksums=upstreams.checksums,
+                        progress=progress,
+                    )  # fmt: skip
 
     report = asyncio.run(body())
     total = sum(report.checked.values())

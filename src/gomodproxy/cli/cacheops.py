@@ -6,7 +6,8 @@ deletes its files and appends to the audit log (:mod:`gomodproxy.admin.cacheremo
 proxy serving from the store refuses it from then on, without a restart. ``audit`` prints the
 log. ``gc`` applies ``cache-max-size``/``cache-max-age`` once (:mod:`gomodproxy.cache.eviction`),
 as ``serve`` does in the background; the limits and ``keep`` files come from the flags, else the
-``GOMODPROXY_*`` environment, else the settings file. The cache is found as ``cache ls`` finds it.
+``GOMODPROXY_*`` environment, else the settings file. The store is opened as ``cache ls``
+opens it (filesystem or S3, the settings of ``serve``).
 """
 
 from __future__ import annotations
@@ -33,10 +34,9 @@ from gomodproxy.cache.eviction import (
     collect_garbage,
     load_pins,
 )
-from gomodproxy.cli.cache import _add_location, _human, _when, cache_location
+from gomodproxy.cli.cache import _add_location, _human, _when, opened_store, store_settings
 from gomodproxy.config import env_name, load_toml, parse_age, parse_size
 from gomodproxy.errors import ConfigError
-from gomodproxy.storage import OpenedStorage, StorageSettings, open_storage
 
 __all__ = ["register_actions"]
 
@@ -94,19 +94,15 @@ def register_actions(actions: argparse._SubParsersAction[argparse.ArgumentParser
     gc.set_defaults(func=_run_gc)
 
 
-async def _open(backend: str, folder: Path) -> OpenedStorage:
-    return await asyncio.to_thread(open_storage, StorageSettings(backend, folder))
-
-
 def _run_rm(args: argparse.Namespace) -> int:
     path, version = parse_target(args.target)
-    backend, folder = cache_location(args, os.environ)
+    settings = store_settings(args, os.environ)
 
     async def body() -> Removal:
-        opened = await _open(backend, folder)
-        return await remove_from_cache(
-            opened, path, version, reason=args.reason, user=current_user()
-        )
+        async with opened_store(settings) as opened:
+            return await remove_from_cache(
+                opened, path, version, reason=args.reason, user=current_user()
+            )
 
     removal = asyncio.run(body())
     deny = removal.deny
@@ -135,11 +131,11 @@ def _run_rm(args: argparse.Namespace) -> int:
 
 def _run_allow(args: argparse.Namespace) -> int:
     path, version = parse_target(args.target)
-    backend, folder = cache_location(args, os.environ)
+    settings = store_settings(args, os.environ)
 
     async def body() -> str:
-        opened = await _open(backend, folder)
-        return await allow_again(opened, path, version, reason=args.reason, user=current_user())
+        async with opened_store(settings) as opened:
+            return await allow_again(opened, path, version, reason=args.reason, user=current_user())
 
     audit_key = asyncio.run(body())
     target = f"{path}@{version}" if version else path
@@ -151,10 +147,11 @@ def _run_allow(args: argparse.Namespace) -> int:
 
 
 def _run_audit(args: argparse.Namespace) -> int:
-    backend, folder = cache_location(args, os.environ)
+    settings = store_settings(args, os.environ)
 
     async def body() -> list[tuple[str, AuditEntry]]:
-        return await read_audit((await _open(backend, folder)).store)
+        async with opened_store(settings) as opened:
+            return await read_audit(opened.store)
 
     entries = asyncio.run(body())
     if args.json:
@@ -201,10 +198,11 @@ def _gc_policy(args: argparse.Namespace) -> EvictionPolicy:
 
 def _run_gc(args: argparse.Namespace) -> int:
     policy = _gc_policy(args)
-    backend, folder = cache_location(args, os.environ)
+    settings = store_settings(args, os.environ)
 
     async def body() -> GCReport:
-        return await collect_garbage(await _open(backend, folder), policy, dry_run=args.dry_run)
+        async with opened_store(settings) as opened:
+            return await collect_garbage(opened, policy, dry_run=args.dry_run)
 
     report = asyncio.run(body())
     verb = "would evict" if report.dry_run else "evicted"

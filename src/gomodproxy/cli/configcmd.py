@@ -54,7 +54,7 @@ def _add_inputs(parser: argparse.ArgumentParser) -> None:
         flag = "--" + option.name
         if option.kind is bool:
             flags.add_argument(flag, action=argparse.BooleanOptionalAction, default=None)
-        elif option.kind is tuple:
+        elif option.kind in (tuple, dict):
             flags.add_argument(flag, action="append", default=None, metavar=option.metavar)
         else:
             flags.add_argument(flag, default=None, metavar=option.metavar or None)

@@ -24,7 +24,15 @@ from pathlib import Path
 
 from aiohttp import web
 
-from gomodproxy.assembly import Plan, check_settings, reload_policy, with_defaults
+from gomodproxy.admin.configcheck import ConfigInput, check_config
+from gomodproxy.assembly import (
+    LIVE_SETTINGS,
+    Plan,
+    check_settings,
+    reload_policy,
+    restart_only_changes,
+    with_defaults,
+)
 from gomodproxy.config import OPTIONS, Settings, build_settings, env_name, load_toml
 from gomodproxy.errors import ConfigError, ProxyError
 from gomodproxy.server.accesslog import JSONFormatter
@@ -62,7 +70,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                 default=None,
                 help=option.help + env,
             )
-        elif option.kind is tuple:
+        elif option.kind in (tuple, dict):
             parser.add_argument(
                 flag, action="append", default=None, metavar=option.metavar, help=option.help + env
             )
@@ -92,18 +100,67 @@ def run(args: argparse.Namespace) -> int:
         for handler in logging.getLogger().handlers:
             handler.setFormatter(JSONFormatter())
     plan = check_settings(with_defaults(settings, os.environ))
+    given = None
+    if args.config is not None:
+        flags = {o.attr: getattr(args, o.attr) for o in OPTIONS}
+        given = ConfigInput(args.config, dict(os.environ), flags)
     if settings.workers > 1:
         if settings.port == 0:
             raise ConfigError("--workers above 1 needs a fixed port in --listen (not 0)")
-        return _run_workers(plan)
-    asyncio.run(serve(plan))
+        return _run_workers(plan, given)
+    asyncio.run(serve(plan, config=given))
     return 0
 
 
+async def reload_config(plan: Plan, given: ConfigInput, *, trigger: str = "sighup") -> bool:
+    """Read the ``--config`` file again (with the same environment and flags) and put its live
+    settings (:data:`~gomodproxy.assembly.LIVE_SETTINGS`) in force as one new object; a bad
+    file is logged problem by problem, with its line, and the settings in force stay. Settings
+    that only a restart changes are named in a warning when the file changed them."""
+    report = await asyncio.to_thread(check_config, given)
+    new: Plan | None = None
+    problems = [str(p) for p in report.problems]
+    if report.ok and report.settings is not None:
+        try:
+            new = await asyncio.to_thread(
+                check_settings, with_defaults(report.settings, given.environ)
+            )
+        except ConfigError as exc:
+            problems = [str(exc)]
+    if new is None:
+        for problem in problems:
+            logger.error(
+                "config.reload_refused trigger=%s %s; the settings in force stay",
+                trigger,
+                problem,
+            )
+        return False
+    plan.live.swap(new.live.current)
+    logger.info(
+        "config.reloaded trigger=%s path=%s live=%s pid=%d",
+        trigger,
+        given.config_file,
+        ",".join(LIVE_SETTINGS),
+        os.getpid(),
+    )
+    changed = restart_only_changes(plan.settings, new.settings)
+    if changed:
+        logger.warning(
+            "config.restart_needed settings=%s: changed in the file, in force at the next start",
+            ",".join(name.replace("_", "-") for name in changed),
+        )
+    return True
+
+
 async def serve(
-    plan: Plan, *, reuse_port: bool = False, on_listening: Callable[[str], None] | None = None
+    plan: Plan,
+    *,
+    reuse_port: bool = False,
+    on_listening: Callable[[str], None] | None = None,
+    config: ConfigInput | None = None,
 ) -> None:
-    """Serve until SIGTERM/SIGINT, then shut down gracefully."""
+    """Serve until SIGTERM/SIGINT, then shut down gracefully; SIGHUP reloads the ``--config``
+    file's live settings (``config``: how they were given) and the ``--rules`` file."""
     settings = plan.settings
     ssl_context = _ssl_context(settings)
     app = make_app(plan, instance_id=settings.instance_id)
@@ -123,8 +180,12 @@ async def serve(
         loop.add_signal_handler(sig, stop.set)
     reloads: set[asyncio.Task[bool]] = set()
 
+    async def reload_all() -> bool:
+        ok = config is None or await reload_config(plan, config)
+        return await reload_policy(plan) and ok
+
     def on_hangup() -> None:
-        task = asyncio.ensure_future(reload_policy(plan))
+        task = asyncio.ensure_future(reload_all())
         reloads.add(task)
         task.add_done_callback(reloads.discard)
 
@@ -229,7 +290,7 @@ def _ssl_context(settings: Settings) -> ssl.SSLContext | None:
     return context
 
 
-def _run_workers(plan: Plan) -> int:
+def _run_workers(plan: Plan, config: ConfigInput | None = None) -> int:
     """Fork ``workers`` processes serving the same port; forward signals; wait for them."""
     children: list[int] = []
     for _ in range(plan.settings.workers):
@@ -237,7 +298,7 @@ def _run_workers(plan: Plan) -> int:
         if pid == 0:  # the worker
             code = 0
             try:
-                asyncio.run(serve(plan, reuse_port=True))
+                asyncio.run(serve(plan, reuse_port=True, config=config))
             except ProxyError as exc:  # e.g. the port is taken: one line, as main() prints it
                 print(f"gomodproxy: {exc}", file=sys.stderr, flush=True)
                 code = 1
@@ -256,7 +317,7 @@ def _run_workers(plan: Plan) -> int:
 
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
-    signal.signal(signal.SIGHUP, forward)  # each worker reloads its rules
+    signal.signal(signal.SIGHUP, forward)  # each worker reloads its settings and rules
     status = 0
     for child in children:
         _, code = os.waitpid(child, 0)

@@ -21,7 +21,7 @@ from gomodproxy.module.modfile import (
     parse_work,
 )
 
-__all__ = ["MainModuleError", "MainModules", "find_main_modules"]
+__all__ = ["MainModuleError", "MainModules", "find_main_modules", "main_module_of"]
 
 
 class MainModuleError(ProxyError):
@@ -171,6 +171,13 @@ def find_main_modules(cwd: Path, gowork: str) -> MainModules:
     go_mod = _find_upward(cwd, "go.mod")
     if go_mod is None:
         return mains
+    return main_module_of(go_mod, cwd)
+
+
+def main_module_of(go_mod: Path, cwd: Path) -> MainModules:
+    """The main module of the go.mod file ``go_mod`` (any name), outside a workspace
+    (blocking)."""
+    mains = MainModules()
     f = _parse_go_mod(go_mod, cwd)
     if f.module is None:
         raise MainModuleError(f"error reading {go_mod}: missing module declaration")

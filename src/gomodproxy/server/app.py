@@ -27,7 +27,7 @@ from gomodproxy.assembly import (
 from gomodproxy.cache.eviction import evict_forever
 from gomodproxy.cache.service import ModuleService
 from gomodproxy.server.accesslog import access_log_middleware
-from gomodproxy.server.clientauth import client_auth_middleware, parse_access_rules
+from gomodproxy.server.clientauth import client_auth_middleware
 from gomodproxy.server.connguard import request_phase_middleware
 from gomodproxy.server.errors import error_middleware, not_found_max_age
 from gomodproxy.server.metrics import ProxyMetrics
@@ -97,6 +97,10 @@ def make_app(
         instance_id=instance_id,
         list_max_age=int(settings.list_ttl),
         zip_verify_first=settings.zip_verify_first,
+        zip_redirect=settings.zip_redirect,
+        may_redirect=lambda path: (
+            not (plan.private.is_noproxy(path) or plan.private.is_nosumdb(path))
+        ),
         ready=lambda: state.ready,
         status=StatusInfo(
             instance_id=instance_id,
@@ -109,9 +113,10 @@ def make_app(
         ),
     )
     middlewares = [request_phase_middleware, access_log_middleware(metrics)]
-    access = parse_access_rules(settings.client_auth)
-    if access:
-        middlewares.append(client_auth_middleware(access, prefix=settings.path_prefix))
+    # Always in place: a reload of the settings may add rules (none: a request passes at once).
+    middlewares.append(
+        client_auth_middleware(lambda: plan.live.current.access, prefix=settings.path_prefix)
+    )
     if settings.rules is not None:
         middlewares.append(policy_middleware(plan.policy, prefix=settings.path_prefix))
     app = web.Application(
@@ -153,6 +158,7 @@ async def _open_parts(
 ) -> tuple[ModuleService, SumDBRelay | None]:
     if storage is None:
         opened = await open_store(plan)
+        stack.push_async_callback(opened.aclose)
     elif isinstance(storage, OpenedStorage):
         opened = storage
     else:

@@ -17,62 +17,17 @@ import base64
 import binascii
 import hashlib
 import hmac
-import re
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable
 
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
-from gomodproxy.errors import ConfigError, InvalidModulePath
+from gomodproxy.errors import InvalidModulePath
 from gomodproxy.module.paths import unescape_path
-from gomodproxy.module.patterns import match_prefix_patterns
+from gomodproxy.protocol.access import METRICS, AccessRule, parse_access_rules
 from gomodproxy.webtext import text_response
 
 __all__ = ["AccessRule", "client_auth_middleware", "parse_access_rules"]
-
-METRICS = "/metrics"
-_HASH = re.compile(r"sha256:([0-9a-f]{64})")
-
-
-@dataclass(frozen=True, slots=True)
-class AccessRule:
-    """One credential accepted for module paths matching ``patterns``."""
-
-    patterns: str
-    digest: bytes
-    user: str | None = None
-
-    def applies(self, target: str) -> bool:
-        """Whether the rule guards ``target`` (a module path or ``/metrics``)."""
-        if target == METRICS:
-            return METRICS in self.patterns.split(",")
-        return match_prefix_patterns(self.patterns, target)
-
-
-def parse_access_rules(values: Iterable[str]) -> tuple[AccessRule, ...]:
-    """Parse ``--client-auth`` entries; a bad one raises ConfigError naming the fix."""
-    rules = []
-    for value in values:
-        patterns, sep, credential = value.partition("=")
-        if not sep or not patterns.strip(","):
-            raise ConfigError(
-                f"invalid --client-auth {value!r}: write PATTERNS=sha256:HEX or "
-                "PATTERNS=USER:sha256:HEX (the hex SHA-256 of the token, never the token)"
-            )
-        user: str | None = None
-        m = _HASH.fullmatch(credential)
-        if m is None:
-            user, _, rest = credential.partition(":")
-            m = _HASH.fullmatch(rest)
-            if m is None or not user:
-                raise ConfigError(
-                    f"invalid --client-auth credential for {patterns!r}: expected sha256:HEX "
-                    "or USER:sha256:HEX with 64 lower-case hex digits (printf %s TOKEN | "
-                    "sha256sum)"
-                )
-        rules.append(AccessRule(patterns, bytes.fromhex(m.group(1)), user))
-    return tuple(rules)
 
 
 def _target(path: str, prefix: str) -> str | None:
@@ -129,11 +84,18 @@ def _accepted(rules: list[AccessRule], user: str | None, secret: str) -> bool:
     return ok
 
 
-def client_auth_middleware(rules: tuple[AccessRule, ...], *, prefix: str = "") -> Middleware:
-    """The middleware enforcing ``rules`` (see the module docstring)."""
+def client_auth_middleware(
+    rules: tuple[AccessRule, ...] | Callable[[], tuple[AccessRule, ...]], *, prefix: str = ""
+) -> Middleware:
+    """The middleware enforcing ``rules`` (see the module docstring); given as a function, the
+    rules in force are asked at each request (a reload of the settings replaces them)."""
+    current = rules if callable(rules) else lambda: rules
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        rules = current()
+        if not rules:
+            return await handler(request)
         target = _target(request.path, prefix)
         guarding = [r for r in rules if r.applies(target)] if target is not None else []
         if not guarding:

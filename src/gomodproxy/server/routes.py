@@ -62,6 +62,8 @@ class ProxyRoutes:
         instance_id: str,
         list_max_age: int = 60,
         zip_verify_first: bool = False,
+        zip_redirect: float = 0.0,
+        may_redirect: Callable[[str], bool] = lambda path: False,
         ready: Callable[[], bool] = lambda: True,
         status: StatusInfo | None = None,
     ) -> None:
@@ -72,6 +74,8 @@ class ProxyRoutes:
         self._via = f"gomodproxy-{instance_id}"
         self._list_cache = f"public, max-age={list_max_age}"
         self._zip_verify_first = zip_verify_first
+        self._zip_redirect = zip_redirect
+        self._may_redirect = may_redirect
         self._ready = ready
         self._status = status
 
@@ -228,6 +232,18 @@ class ProxyRoutes:
     async def _zip(
         self, request: web.Request, target: ModuleRequest, forward: Mapping[str, str]
     ) -> web.StreamResponse:
+        if (
+            self._zip_redirect > 0
+            and request.method == "GET"
+            and "Authorization" not in request.headers
+            and self._may_redirect(target.path)
+        ):
+            url = await self.service.zip_url(target.path, target.version, self._zip_redirect)
+            if url is not None:
+                # Stored means verified; the URL carries a signature: no-store, never logged.
+                return web.Response(
+                    status=302, headers={"Location": url, "Cache-Control": "no-store"}
+                )
         ranged = any(h in request.headers for h in ("Range", "If-Range"))
         whole = (
             self._zip_verify_first

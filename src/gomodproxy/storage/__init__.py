@@ -1,14 +1,18 @@
 """Storage backends behind one Protocol, selected by name from a registry.
 
 ``filesystem`` (the default) keeps the go command's ``cache/download`` layout; ``memory`` is for
-tests. A backend is a factory taking :class:`StorageSettings` and returning the object store
-with the locks that go with it (:class:`OpenedStorage`).
+tests; ``s3`` keeps the same layout in a bucket of an S3-compatible server, shared by several
+replicas. A backend is a factory taking :class:`StorageSettings` and returning the object store
+with the locks that go with it (:class:`OpenedStorage`). With a Redis URL the locks are Redis
+leases and the verifier's tree head a Redis compare-and-swap register, whatever the backend.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+import contextlib
+import os
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
@@ -27,13 +31,14 @@ from gomodproxy.storage.base import (
 )
 from gomodproxy.storage.filesystem import FilesystemStorage
 from gomodproxy.storage.fsformat import upgrade
-from gomodproxy.storage.locks import FileLocks, LocalLocks, Locks
+from gomodproxy.storage.locks import ExpiringValues, FileLocks, LocalLocks, Locks, Registers
 from gomodproxy.storage.memory import MemoryStorage
 
 __all__ = [
     "BACKENDS",
     "INTERNAL_PREFIX",
     "CorruptObject",
+    "ExpiringValues",
     "FileLocks",
     "FilesystemStorage",
     "InvalidStorageKey",
@@ -46,6 +51,7 @@ __all__ = [
     "ObjectStore",
     "OpenedStorage",
     "PutSource",
+    "Registers",
     "StorageSettings",
     "check_key",
     "check_prefix",
@@ -55,18 +61,39 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class StorageSettings:
-    """What a backend is built from: its name and the configured cache location."""
+    """What a backend is built from: its name and the configured cache location (for ``s3``,
+    the local spool folder), the bucket settings of ``s3``, and the Redis URL shared by
+    replicas ("" for none)."""
 
     backend: str = "filesystem"
     location: Path = Path(".")
+    s3_endpoint: str = ""
+    s3_bucket: str = ""
+    s3_prefix: str = ""
+    s3_region: str = ""
+    redis_url: str = ""
+    #: Size of the local tier in front of a shared backend, MiB (0: none).
+    local_cache_mb: int = 0
+    environ: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class OpenedStorage:
-    """An object store and the locks that go with it."""
+    """An object store, the locks that go with it, and the shared compare-and-swap registers
+    (None: values are swapped in the store under the locks)."""
 
     store: ObjectStore
     locks: Locks
+    registers: Registers | None = None
+    closers: tuple[Callable[[], Awaitable[None]], ...] = field(default=())
+    #: Shared short-lived values (not-found answers), None: each process keeps its own.
+    expiring: ExpiringValues | None = None
+
+    async def aclose(self) -> None:
+        """Close the clients opened with the storage (Redis connections)."""
+        for close in self.closers:
+            with contextlib.suppress(Exception):
+                await close()
 
 
 def _filesystem(settings: StorageSettings) -> OpenedStorage:
@@ -80,9 +107,29 @@ def _memory(settings: StorageSettings) -> OpenedStorage:
     return OpenedStorage(MemoryStorage(), LocalLocks())
 
 
+def _s3(settings: StorageSettings) -> OpenedStorage:
+    from gomodproxy.storage.awscreds import aws_credentials
+    from gomodproxy.storage.s3 import S3Location, S3Storage, open_s3_store
+
+    if not settings.s3_bucket:
+        raise ConfigError("--storage s3 needs --s3-bucket (and --s3-endpoint unless on AWS)")
+    environ = os.environ if settings.environ is None else settings.environ
+    location = S3Location(
+        bucket=settings.s3_bucket,
+        endpoint=settings.s3_endpoint,
+        prefix=settings.s3_prefix,
+        region=settings.s3_region,
+    )
+    credentials = aws_credentials(environ, Path.home())
+    if location.region:
+        credentials.pop("region", None)
+    store = S3Storage(open_s3_store(location, credentials), location, settings.location / "spool")
+    return OpenedStorage(store, LocalLocks())
+
+
 #: Backend name → factory taking the storage settings.
 BACKENDS: Mapping[str, Callable[[StorageSettings], OpenedStorage]] = MappingProxyType(
-    {"filesystem": _filesystem, "memory": _memory}
+    {"filesystem": _filesystem, "memory": _memory, "s3": _s3}
 )
 
 
@@ -98,4 +145,30 @@ def open_storage(settings: StorageSettings) -> OpenedStorage:
         raise ConfigError(
             f"unknown storage backend {settings.backend!r}; choose one of: {known}"
         ) from None
-    return factory(settings)
+    opened = factory(settings)
+    if settings.local_cache_mb > 0 and settings.backend == "s3":
+        from gomodproxy.storage.tiered import TieredStorage
+
+        local = FilesystemStorage(settings.location / "local")
+        upgrade(local.root)
+        tiered = TieredStorage(opened.store, local, settings.local_cache_mb << 20)
+        opened = OpenedStorage(
+            tiered, opened.locks, opened.registers, opened.closers, opened.expiring
+        )
+    if settings.redis_url:
+        from gomodproxy.storage.redislocks import (
+            RedisExpiringValues,
+            RedisLocks,
+            RedisRegisters,
+            connect_redis,
+        )
+
+        client = connect_redis(settings.redis_url)
+        opened = OpenedStorage(
+            opened.store,
+            RedisLocks(client),
+            RedisRegisters(client),
+            (*opened.closers, client.aclose),
+            RedisExpiringValues(client),
+        )
+    return opened

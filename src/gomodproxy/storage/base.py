@@ -37,6 +37,7 @@ __all__ = [
     "ObjectNotFound",
     "ObjectReader",
     "ObjectStore",
+    "Presigner",
     "PutSource",
     "check_key",
     "check_prefix",
@@ -177,6 +178,16 @@ class ObjectStore(Protocol):
     def sweep_orphans(self, *, everywhere: bool = False, grace: float = 10.0) -> tuple[int, int]:
         """Remove what dead writers left (blocking: run in a thread); ``everywhere`` also looks
         where older versions left files (once, at start). Returns (files, bytes) removed."""
+        ...
+
+
+@runtime_checkable
+class Presigner(Protocol):
+    """A store whose objects a client can fetch itself, by a URL of limited life (S3)."""
+
+    async def presigned_url(self, key: str, expires: float) -> str | None:
+        """A URL that GETs the stored object without credentials for ``expires`` seconds;
+        None when nothing is stored under ``key``."""
         ...
 
 

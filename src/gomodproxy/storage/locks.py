@@ -21,7 +21,7 @@ from typing import Protocol
 from gomodproxy.storage.base import check_key
 from gomodproxy.storage.keyedlock import KeyedLocks
 
-__all__ = ["FileLocks", "LocalLocks", "Locks"]
+__all__ = ["ExpiringValues", "FileLocks", "LocalLocks", "Locks", "Registers"]
 
 _POLL_MIN = 0.005
 _POLL_MAX = 0.1
@@ -32,6 +32,43 @@ class Locks(Protocol):
 
     def lock(self, key: str) -> AbstractAsyncContextManager[None]:
         """Hold the lock named ``key`` for the duration of the ``async with`` block."""
+        ...
+
+
+class Registers(Protocol):
+    """Small named values replaced by atomic compare-and-swap, shared by several hosts (Redis).
+
+    Without registers, a value kept in the store is swapped under a :class:`Locks` lock.
+    """
+
+    async def read(self, name: str) -> bytes | None:
+        """The value, or None when none is held."""
+        ...
+
+    async def seed(self, name: str, value: bytes) -> None:
+        """Set the value only when none is held."""
+        ...
+
+    async def compare_and_swap(self, name: str, old: bytes, new: bytes) -> bool:
+        """Replace ``old`` by ``new`` atomically (an absent or empty value matches any
+        ``old``); False when another value is held."""
+        ...
+
+
+class ExpiringValues(Protocol):
+    """Small named values that vanish after a time, shared by several hosts (Redis): what
+    replicas remember briefly together (not-found answers). Failures raise StorageError."""
+
+    async def get(self, name: str) -> bytes | None:
+        """The value, or None when none is held (or it expired)."""
+        ...
+
+    async def put(self, name: str, value: bytes, ttl: float) -> None:
+        """Hold ``value`` for ``ttl`` seconds."""
+        ...
+
+    async def delete(self, name: str) -> None:
+        """Drop the value."""
         ...
 
 

@@ -8,7 +8,11 @@ remembered head (the download client keeps its state where the go command keeps 
 
 - ``.gomodproxy/sumdb/config/<name>/latest``: the signed tree head, replaced by
   compare-and-swap under the storage's lock for that key (the lock is what several processes
-  or hosts agree through: file locks locally, a Redis lock later);
+  on one host agree through: file locks). With shared :class:`~gomodproxy.storage.locks.Registers`
+  (Redis, for several hosts) the head lives in a register swapped atomically there, and the
+  store keeps a copy that seeds an empty register (a Redis restarted without its data). While
+  the registers are unreachable, reading or writing the head raises
+  :class:`~gomodproxy.errors.StorageError` (a 503): never a verification against a stale head;
 - ``.gomodproxy/sumdb/cache/<name>/lookup/...`` and ``.../tile/...``: authenticated answers.
 """
 
@@ -16,7 +20,7 @@ from __future__ import annotations
 
 from gomodproxy.errors import ProxyError, SumDBError
 from gomodproxy.storage.base import ObjectNotFound, ObjectStore, check_key
-from gomodproxy.storage.locks import Locks
+from gomodproxy.storage.locks import Locks, Registers
 from gomodproxy.sumdb.seams import WriteConflict
 
 __all__ = ["StorageVerifierState"]
@@ -27,9 +31,17 @@ _PREFIX = ".gomodproxy/sumdb"
 class StorageVerifierState:
     """A :class:`~gomodproxy.sumdb.seams.VerifierState` over a storage backend."""
 
-    def __init__(self, storage: ObjectStore, locks: Locks, *, prefix: str = _PREFIX) -> None:
+    def __init__(
+        self,
+        storage: ObjectStore,
+        locks: Locks,
+        *,
+        registers: Registers | None = None,
+        prefix: str = _PREFIX,
+    ) -> None:
         self._storage = storage
         self._locks = locks
+        self._registers = registers
         self._prefix = prefix.rstrip("/")
 
     def _key(self, kind: str, file: str) -> str:
@@ -41,14 +53,37 @@ class StorageVerifierState:
 
     async def read_config(self, file: str) -> bytes:
         """The stored configuration, or empty bytes when there is none."""
+        key = self._key("config", file)
+        if self._registers is not None:
+            return await self._read_register(self._registers, key)
+        return await self._stored(key)
+
+    async def _stored(self, key: str) -> bytes:
         try:
-            return await self._storage.get(self._key("config", file))
+            return await self._storage.get(key)
         except ObjectNotFound:
             return b""
 
+    async def _read_register(self, registers: Registers, key: str) -> bytes:
+        value = await registers.read(key)
+        if value is None:
+            copy = await self._stored(key)
+            if not copy:
+                return b""
+            await registers.seed(key, copy)
+            value = await registers.read(key)
+        return value or b""
+
     async def write_config(self, file: str, old: bytes, new: bytes) -> None:
-        """Compare-and-swap ``old`` for ``new`` under the storage lock of the key."""
+        """Compare-and-swap ``old`` for ``new`` (in the registers, else under the storage lock
+        of the key)."""
         key = self._key("config", file)
+        if self._registers is not None:
+            await self._read_register(self._registers, key)  # seeds an empty register first
+            if not await self._registers.compare_and_swap(key, old, new):
+                raise WriteConflict(file)
+            await self._storage.put(key, new)  # the copy that seeds a register lost with Redis
+            return
         async with self._locks.lock(key):
             try:
                 current = await self._storage.get(key)

@@ -72,7 +72,7 @@ class ResolvedDir:
 class CodeRepo:
     """One module path in one repository (see the module docstring)."""
 
-    def __init__(self, repo: GitRepo, code_root: str, path: str) -> None:
+    def __init__(self, repo: GitRepo, code_root: str, path: str, subdir: str = "") -> None:
         if not has_path_prefix(path, code_root):
             raise ModuleNotFound(f"mismatched repo: found {code_root} for {path}", path=path)
         prefix, path_major, ok = split_path_version(path)
@@ -87,6 +87,14 @@ class CodeRepo:
                     f"repository rooted at {code_root} cannot contain module {path}", path=path
                 )
             code_dir = prefix[len(code_root) :].strip("/")
+        if subdir:
+            # A go-import tag's subdirectory, joined after the path's own as the go command
+            # does (coderepo.go newCodeRepo: filepath.Join(codeDir, subdir), cleaned).
+            code_dir = posixpath.normpath(posixpath.join(code_dir, subdir))
+            if code_dir == "." or code_dir.startswith("../") or code_dir == "..":
+                raise ModuleNotFound(
+                    f"{path}: go-import subdirectory {subdir!r} leaves the repository", path=path
+                )
         self.repo = repo
         self.path = path
         self.code_root = code_root

@@ -64,7 +64,7 @@ class AddressGuard:
             if not address.is_global or address.is_multicast:
                 raise UnsafeAddress(
                     f"refusing {host}: it resolves to the internal address {address}; name it in "
-                    "a --vcs-rewrite rule if it is meant to be reached",
+                    "--vcs-internal-hosts (or a --vcs-rewrite rule) if it is meant to be reached",
                     upstream="direct",
                 )
 
@@ -87,20 +87,17 @@ class MetaDiscovery:
         session: aiohttp.ClientSession,
         guard: AddressGuard,
         *,
-        port: int | None = None,
         ssl_context: ssl.SSLContext | None = None,
         timeout: float = 30.0,
     ) -> None:
         self._session = session
         self._guard = guard
-        self._port = port
         self._ssl = ssl_context
         self._timeout = timeout
 
     def _url(self, import_path: str) -> str:
         host, _, rest = import_path.partition("/")
-        netloc = f"{host}:{self._port}" if self._port else host
-        return f"https://{netloc}/{rest}?go-get=1"
+        return f"https://{host}/{rest}?go-get=1"
 
     async def _get(self, url: str) -> tuple[str, bytes]:
         for _ in range(_MAX_HOPS + 1):
@@ -146,10 +143,11 @@ class MetaDiscovery:
                     f"{where} and {where2} disagree about go-import for {mmi.prefix}",
                     path=import_path,
                 )
-        if mmi.subdir:
+        if mmi.subdir and (mmi.subdir[0] in "/-" or any(c in mmi.subdir for c in "\x00\n\r\\")):
+            # validateRepoSubDir: no leading slash or hyphen (and nothing git could misread).
             raise ModuleNotFound(
-                f"{where}: go-import subdirectory {mmi.subdir!r} is not supported; use "
-                "--vcs-rewrite for this repository",
+                f"{where}: invalid subdirectory {mmi.subdir!r}: it must be a relative path "
+                "not starting with '-'",
                 path=import_path,
             )
         if mmi.vcs != "mod":

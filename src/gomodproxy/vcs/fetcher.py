@@ -18,7 +18,6 @@ host the user's configuration names).
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import hashlib
 import json
@@ -40,6 +39,7 @@ from gomodproxy.upstream.modulefetch import ModuleFetcher, ProxyFetcher
 from gomodproxy.upstream.netrc import NetrcCredentials
 from gomodproxy.upstream.proxyclient import HTTPFetcher
 from gomodproxy.vcs.coderepo import MAX_LICENSE, CodeRepo
+from gomodproxy.vcs.credentials import GitAuth
 from gomodproxy.vcs.discover import AddressGuard, MetaDiscovery, exempt_hosts
 from gomodproxy.vcs.gitcmd import GitRunner, check_arg, read_user_instead_of
 from gomodproxy.vcs.gitrepo import GitRepo, RevInfo
@@ -133,18 +133,18 @@ class GitFetcher:
         refs_ttl: float = 30.0,
         git: str = "git",
         session: aiohttp.ClientSession | None = None,
-        meta_port: int | None = None,
         ssl_context: ssl.SSLContext | None = None,
         exempt: Collection[str] = (),
         ca_file: Path | None = None,
         netrc: NetrcCredentials | None = None,
+        auth: GitAuth | None = None,
         for_user: Mapping[str, str] | None = None,
     ) -> None:
+        self._auth = auth or GitAuth(netrc=netrc or NetrcCredentials())
         #: The user's environment when acting for a user (see the module docstring).
         self._user = dict(for_user) if for_user is not None else None
         self._instead_of: tuple[tuple[str, str], ...] | None = None
         self._git = git
-        self._netrc = netrc or NetrcCredentials()
         self._dir = cache_dir
         self._rules = tuple(rules)
         self._max_zip = max_zip
@@ -155,23 +155,42 @@ class GitFetcher:
         self._ca_bundle = cache_dir / "home" / "ca-bundle.pem"
         extra_env = {"GIT_SSL_CAINFO": str(self._ca_bundle)} if ca_file is not None else {}
         self._runner = GitRunner(
-            home=cache_dir / "home", timeout=timeout, git=git, extra_env=extra_env
+            home=cache_dir / "home",
+            timeout=timeout,
+            git=git,
+            extra_env=extra_env,
+            redact=lambda text: self._auth.mask(text),
         )
         if ca_file is not None and ssl_context is None:
             ssl_context = ssl.create_default_context()
             ssl_context.load_verify_locations(cafile=str(ca_file))
         self._repos: dict[str, GitRepo] = {}
         self._chosen: dict[str, str] = {}
-        self._guard = AddressGuard(
-            exempt_hosts([*(r.host for r in rules), *exempt]), enabled=for_user is None
-        )
+        self._ssl = ssl_context
         self._session = session
+        self._discovered: dict[str, tuple[float, RepoRoot | ModuleFetcher]] = {}
+        self.reconfigure(rules, exempt=exempt)
+
+    def reconfigure(
+        self, rules: Sequence[RewriteRule], *, auth: GitAuth | None = None, exempt: Collection[str]
+    ) -> None:
+        """Put new rewrite rules, credentials and internal hosts in force (a reload of the
+        settings): repositories are looked up again, their clones on disk are kept; a git call
+        already running finishes with what it started with."""
+        self._rules = tuple(rules)
+        if auth is not None:
+            self._auth = auth
+        self._guard = AddressGuard(
+            exempt_hosts([*(r.host for r in rules), *exempt]), enabled=self._user is None
+        )
         self._discovery = (
-            MetaDiscovery(session, self._guard, port=meta_port, ssl_context=ssl_context)
-            if session is not None
+            MetaDiscovery(self._session, self._guard, ssl_context=self._ssl)
+            if self._session is not None
             else None
         )
-        self._discovered: dict[str, tuple[float, RepoRoot | ModuleFetcher]] = {}
+        self._repos.clear()
+        self._chosen.clear()
+        self._discovered.clear()
 
     @property
     def name(self) -> str:
@@ -191,7 +210,7 @@ class GitFetcher:
     def _repo(self, url: str, protocols: tuple[str, ...], display: str) -> GitRepo:
         repo = self._repos.get(url)
         if repo is None:
-            config = self._credentials(url)
+            config, env = self._auth.for_url(url)
             fetched_from = url
             rewrite = match_instead_of(url, self._instead_of or ())
             if rewrite is not None:
@@ -213,21 +232,10 @@ class GitFetcher:
                 refs_ttl=self._refs_ttl,
                 display=display,
                 config=config,
+                env=env,
             )
             self._repos[url] = repo
         return repo
-
-    def _credentials(self, url: str) -> dict[str, str]:
-        """The ``.netrc`` login for an https/http repository's host, as an Authorization
-        header for that URL only (the password never reaches a command line or a message)."""
-        parts = urlsplit(url)
-        if parts.scheme not in ("https", "http") or not parts.hostname or parts.username:
-            return {}
-        found = self._netrc.lookup(parts.hostname, parts.port)
-        if found is None:
-            return {}
-        token = base64.b64encode(f"{found[0]}:{found[1]}".encode()).decode()
-        return {f"http.{url}.extraHeader": f"Authorization: Basic {token}"}
 
     async def _where(self, path: str) -> RepoRoot | ModuleFetcher:
         """A rule or ``.git`` qualifier, else the go-import meta tags (remembered a while);
@@ -245,7 +253,9 @@ class GitFetcher:
             if found.vcs == "mod":
                 where = ProxyFetcher(HTTPFetcher(found.url, self._session))
             else:
-                where = RepoRoot(found.root, (found.url,), ("https", "ssh"), explicit=False)
+                where = RepoRoot(
+                    found.root, (found.url,), ("https", "ssh"), explicit=False, subdir=found.subdir
+                )
             self._discovered[path] = (time.monotonic(), where)
             return where
         if not root.explicit:
@@ -282,7 +292,7 @@ class GitFetcher:
                 continue
             # Remember which URL exists (``.git`` or not) so later fetches try it first.
             self._chosen[root.root] = url
-            return CodeRepo(repo, root.root, path)
+            return CodeRepo(repo, root.root, path, root.subdir)
         assert last is not None
         raise ModuleNotFound(f"{path}: {last.message}", path=path)
 

@@ -22,7 +22,7 @@ import contextlib
 import logging
 import os
 import signal
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -117,6 +117,15 @@ def mask_secrets(text: str) -> str:
     return " ".join(out)
 
 
+async def _read_capped(stream: asyncio.StreamReader, cap: int) -> bytes:
+    """Everything ``stream`` gives until its end, keeping the first ``cap`` bytes (one
+    ``read(n)`` returns as soon as some bytes are there: ssh writes its reason last)."""
+    kept = bytearray()
+    while chunk := await stream.read(_CHUNK):
+        kept += chunk[: max(0, cap - len(kept))]
+    return bytes(kept)
+
+
 @dataclass(frozen=True, slots=True)
 class GitRunner:
     """Runs git with the safe options and environment; one per set of settings."""
@@ -128,16 +137,19 @@ class GitRunner:
     protocols: tuple[str, ...] = ("https", "ssh")
     git: str = "git"
     extra_env: Mapping[str, str] = field(default_factory=dict)
+    #: Blanks configured secrets (tokens) in git's error output, besides URL passwords.
+    redact: Callable[[str], str] | None = None
 
     def environ(
         self,
         git_dir: Path | None,
         protocols: Sequence[str],
         config: Mapping[str, str] | None = None,
+        env_extra: Mapping[str, str] | None = None,
     ) -> dict[str, str]:
         """The allow-listed environment of one call; ``config`` entries are given through
         ``GIT_CONFIG_KEY_n``/``GIT_CONFIG_VALUE_n`` (never on the command line, where other
-        users could read them)."""
+        users could read them); ``env_extra`` (``GIT_SSH_COMMAND``) is added as is."""
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "HOME": str(self.home),
@@ -157,6 +169,7 @@ class GitRunner:
         if git_dir is not None:
             env["GIT_DIR"] = str(git_dir)
         env.update(self.extra_env)
+        env.update(env_extra or {})
         if config:
             env["GIT_CONFIG_COUNT"] = str(len(config))
             for i, (key, value) in enumerate(config.items()):
@@ -179,6 +192,7 @@ class GitRunner:
         max_output: int = 64 << 20,
         cwd: Path | None = None,
         config: Mapping[str, str] | None = None,
+        env: Mapping[str, str] | None = None,
     ) -> bytes:
         """Run ``git args`` and return its standard output; raise :class:`GitFailed` on a
         non-zero exit, :class:`GitTimeout` at the deadline, :class:`GitOutputTooLarge`."""
@@ -189,7 +203,7 @@ class GitRunner:
             if len(out) > max_output:
                 raise GitOutputTooLarge(f"git {args[0]} wrote more than {max_output} bytes")
 
-        await self._run(args, git_dir, protocols, sink, cwd, config=config)
+        await self._run(args, git_dir, protocols, sink, cwd, config=config, env_extra=env)
         return bytes(out)
 
     async def run_to_file(
@@ -234,9 +248,10 @@ class GitRunner:
         flush: object = None,
         *,
         config: Mapping[str, str] | None = None,
+        env_extra: Mapping[str, str] | None = None,
     ) -> None:
         argv = self._argv(args)
-        env = self.environ(git_dir, protocols or self.protocols, config)
+        env = self.environ(git_dir, protocols or self.protocols, config, env_extra)
         try:
             proc = await asyncio.create_subprocess_exec(
                 *argv,
@@ -251,7 +266,7 @@ class GitRunner:
             raise _cannot_run(self.git, exc) from None
         assert proc.stdout is not None
         assert proc.stderr is not None
-        stderr_task = asyncio.ensure_future(proc.stderr.read(1 << 20))
+        stderr_task = asyncio.ensure_future(_read_capped(proc.stderr, 1 << 20))
         try:
             async with asyncio.timeout(self.timeout):
                 while chunk := await proc.stdout.read(_CHUNK):
@@ -274,7 +289,11 @@ class GitRunner:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await stderr_task
         if code != 0:
-            text = mask_secrets(stderr.decode("utf-8", "replace").strip())
+            lines = stderr.decode("utf-8", "replace").strip().splitlines()
+            # ssh's banners (lines of '@') say nothing; its reason follows them.
+            text = mask_secrets("\n".join(line for line in lines if line.strip("@ ")))
+            if self.redact is not None:
+                text = self.redact(text)
             raise GitFailed(
                 f"git {args[0]} failed (exit {code}): {text}", returncode=code, stderr=text
             )

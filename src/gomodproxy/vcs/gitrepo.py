@@ -96,9 +96,11 @@ class GitRepo:
         max_file: int = 16 << 20,
         display: str = "",
         config: Mapping[str, str] | None = None,
+        env: Mapping[str, str] | None = None,
     ) -> None:
         self.url = url
         self._config = dict(config or {})
+        self._env = dict(env or {})
         #: How the repository is named in messages to clients (its root import path): the URL
         #: may name an internal host.
         self.display = display or "the repository"
@@ -120,6 +122,7 @@ class GitRepo:
             protocols=self._protocols,
             max_output=max_output,
             config=self._config,
+            env=self._env,
         )
 
     # -- the clone -----------------------------------------------------------------------

@@ -99,6 +99,8 @@ class RepoRoot:
     protocols: tuple[str, ...]
     #: Whether a rule named it (its host may be loopback or private).
     explicit: bool
+    #: The go-import tag's fourth field: where the prefix's module is in the repository.
+    subdir: str = ""
 
 
 def parse_rewrite(text: str) -> RewriteRule:

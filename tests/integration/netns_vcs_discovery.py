@@ -1,16 +1,17 @@
 """Finding repositories through go-import meta tags over HTTPS, with the address guard
-(fault catalogue 25, 60, 67).
+(fault catalogue 25, 60, 67). Run only inside a network namespace, by
+tests/integration/test_vcs_netns.py.
 
-A loopback HTTPS server answers ``?go-get=1`` with meta tags and the real ``git http-backend``
-serves the repositories over HTTPS (a throw-away CA, given to gomodproxy as
-``--ca-file``). Module paths name the host 127.0.0.1 (module paths carry no port: the meta
-lookup's port is the one seam the test sets). The host is reachable only because the test
-exempts it from the guard, as a ``--vcs-rewrite`` rule's host is; without that the lookup is
-refused before any request.
+``git.corp.test`` is the namespace's 127.0.0.1 (its hosts file). A meta-tag server on
+``https://git.corp.test:443`` answers ``?go-get=1`` with meta tags and the real
+``git http-backend`` serves the repositories at ``https://git.corp.test:PORT/`` (a throw-away
+CA, given to gomodproxy as ``--ca-file``). The host is reachable only because the test names it
+as internal (``--vcs-internal-hosts``); without that the lookup is refused before any request.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,12 +25,21 @@ from gomodproxy.errors import ModuleNotFound, UpstreamError
 from gomodproxy.vcs.discover import UnsafeAddress
 from gomodproxy.vcs.fetcher import GitFetcher
 from tests.gitserver import GitServer, running_git_server
+from tests.netns import INSIDE_VARIABLE
 from tests.origin import running_origin
 from tests.proxykit import SynthModule, publish, running_proxy, running_sumdb
 from tests.tlscert import LocalTLS, make_local_tls
 from tests.vcsrepos import build_test_repos
 
 pytestmark = [pytest.mark.slow, pytest.mark.asyncio]
+
+HOST = "git.corp.test"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _inside_the_namespace() -> None:
+    if os.environ.get(INSIDE_VARIABLE) != "1":
+        pytest.fail("run through tests/integration/test_vcs_netns.py (needs its namespace)")
 
 
 @dataclass
@@ -38,7 +48,6 @@ class Meta:
 
     pages: dict[str, str] = field(default_factory=dict)
     asked: list[str] = field(default_factory=list)
-    port: int = 0
 
 
 @dataclass(frozen=True)
@@ -46,12 +55,17 @@ class World:
     tls: LocalTLS
     git: GitServer
 
+    @property
+    def url(self) -> str:
+        """The git server's base URL by host name."""
+        return f"https://{HOST}:{self.git.httpd.server_address[1]}/"
+
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     root = tmp_path_factory.mktemp("discovery")
     repos = build_test_repos(root)
-    tls = make_local_tls(root / "tls")
+    tls = make_local_tls(root / "tls", names=(HOST,))
     with running_git_server(repos.served, tls=tls.server_context()) as git:
         yield World(tls, git)
 
@@ -73,9 +87,8 @@ async def meta(world: World) -> AsyncIterator[Meta]:
     app.router.add_route("GET", "/{tail:.*}", handle)
     runner = web.AppRunner(app)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=world.tls.server_context())
+    site = web.TCPSite(runner, "127.0.0.1", 443, ssl_context=world.tls.server_context())
     await site.start()
-    state.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     try:
         yield state
     finally:
@@ -100,9 +113,8 @@ def _fetcher(
         tmp / "vcs",
         (),
         session=session,
-        meta_port=meta.port,
         ca_file=world.tls.cert,
-        exempt=("127.0.0.1",) if exempt else (),
+        exempt=(HOST, "127.0.0.1") if exempt else (),
         timeout=30,
     )
 
@@ -113,43 +125,43 @@ async def test_f67_meta_tags_lead_to_the_repository(
     """A repository root above the module path (verified at the prefix), over https with the
     company CA; the go.mod names another path with the same major version and is served
     (fault catalogue 42)."""
-    tag = f"127.0.0.1/corp/alpha git {world.git.url}alpha"
+    tag = f"git.corp.test/corp/alpha git {world.url}alpha"
     meta.pages["/corp/alpha/sub"] = _page(tag)
     meta.pages["/corp/alpha"] = _page(tag)
     f = _fetcher(tmp_path, world, meta, session, exempt=True)
-    assert (await f.list("127.0.0.1/corp/alpha/sub")).decode().split() == ["v0.1.0", "v0.2.0"]
+    assert (await f.list("git.corp.test/corp/alpha/sub")).decode().split() == ["v0.1.0", "v0.2.0"]
     assert meta.asked == ["/corp/alpha/sub?go-get=1", "/corp/alpha?go-get=1"]
-    mod = await f.mod("127.0.0.1/corp/alpha/sub", "v0.2.0")
+    mod = await f.mod("git.corp.test/corp/alpha/sub", "v0.2.0")
     assert mod.startswith(b"module github.com/gmptest/alpha/sub\n")
 
 
 async def test_f67_disagreeing_prefix_page_is_refused(
     world: World, meta: Meta, session: aiohttp.ClientSession, tmp_path: Path
 ) -> None:
-    meta.pages["/corp/alpha/sub"] = _page(f"127.0.0.1/corp/alpha git {world.git.url}alpha")
-    meta.pages["/corp/alpha"] = _page(f"127.0.0.1/corp/alpha git {world.git.url}beta")
+    meta.pages["/corp/alpha/sub"] = _page(f"git.corp.test/corp/alpha git {world.url}alpha")
+    meta.pages["/corp/alpha"] = _page(f"git.corp.test/corp/alpha git {world.url}beta")
     f = _fetcher(tmp_path, world, meta, session, exempt=True)
     with pytest.raises(ModuleNotFound, match="disagree"):
-        await f.list("127.0.0.1/corp/alpha/sub")
+        await f.list("git.corp.test/corp/alpha/sub")
 
 
 async def test_f67_ambiguous_and_non_git_tags_are_refused(
     world: World, meta: Meta, session: aiohttp.ClientSession, tmp_path: Path
 ) -> None:
     meta.pages["/corp/two"] = _page(
-        f"127.0.0.1/corp/two git {world.git.url}alpha", f"127.0.0.1/corp/two git {world.git.url}x"
+        f"git.corp.test/corp/two git {world.url}alpha", f"git.corp.test/corp/two git {world.url}x"
     )
-    meta.pages["/corp/svn"] = _page("127.0.0.1/corp/svn svn https://127.0.0.1/svn")
+    meta.pages["/corp/svn"] = _page("git.corp.test/corp/svn svn https://127.0.0.1/svn")
     meta.pages["/corp/plain"] = _page(
-        f"127.0.0.1/corp/plain git {world.git.url.replace('https', 'http')}alpha"
+        f"git.corp.test/corp/plain git {world.url.replace('https', 'http')}alpha"
     )
     f = _fetcher(tmp_path, world, meta, session, exempt=True)
     with pytest.raises(ModuleNotFound, match="multiple meta tags"):
-        await f.list("127.0.0.1/corp/two")
+        await f.list("git.corp.test/corp/two")
     with pytest.raises(ModuleNotFound, match="VCS policy disallows svn"):
-        await f.list("127.0.0.1/corp/svn")
+        await f.list("git.corp.test/corp/svn")
     with pytest.raises(ModuleNotFound, match="only https and ssh"):
-        await f.list("127.0.0.1/corp/plain")
+        await f.list("git.corp.test/corp/plain")
 
 
 async def test_f25_internal_addresses_are_refused_before_any_request(
@@ -158,20 +170,22 @@ async def test_f25_internal_addresses_are_refused_before_any_request(
     """Without an exemption the loopback meta host is refused before it is asked; with the
     meta host exempt, a repository URL naming another internal host is refused too, and a
     redirect to http is never followed."""
-    meta.pages["/corp/alpha"] = _page(f"127.0.0.1/corp/alpha git {world.git.url}alpha")
+    meta.pages["/corp/alpha"] = _page(f"git.corp.test/corp/alpha git {world.url}alpha")
     f = _fetcher(tmp_path, world, meta, session, exempt=False)
     with pytest.raises(UnsafeAddress, match=r"internal address 127\.0\.0\.1"):
-        await f.list("127.0.0.1/corp/alpha")
+        await f.list("git.corp.test/corp/alpha")
     assert meta.asked == []
     port = world.git.httpd.server_address[1]
-    meta.pages["/corp/inner"] = _page(f"127.0.0.1/corp/inner git https://localhost:{port}/alpha")
-    meta.pages["/corp/down"] = f"REDIRECT http://127.0.0.1:{meta.port}/corp/alpha?go-get=1"
+    meta.pages["/corp/inner"] = _page(
+        f"git.corp.test/corp/inner git https://localhost:{port}/alpha"
+    )
+    meta.pages["/corp/down"] = f"REDIRECT http://{HOST}/corp/alpha?go-get=1"
     exempt = _fetcher(tmp_path, world, meta, session, exempt=True)
     before = len(world.git.requests)
     with pytest.raises(UnsafeAddress, match="refusing localhost"):
-        await exempt.list("127.0.0.1/corp/inner")
+        await exempt.list("git.corp.test/corp/inner")
     with pytest.raises(UpstreamError, match="insecure"):
-        await exempt.list("127.0.0.1/corp/down")
+        await exempt.list("git.corp.test/corp/down")
     assert len(world.git.requests) == before
 
 
@@ -181,9 +195,9 @@ async def test_f67_mod_form_is_fetched_from_the_named_proxy(
     """``<prefix> mod <proxy URL>``: the module comes from that proxy (the GOPROXY protocol),
     not from a repository, and wins over a git tag for the same prefix."""
     module = SynthModule(
-        "127.0.0.1/corp/viaproxy",
+        "git.corp.test/corp/viaproxy",
         "v1.2.3",
-        {"go.mod": b"module 127.0.0.1/corp/viaproxy\n", "p.go": b"package p\n"},
+        {"go.mod": b"module git.corp.test/corp/viaproxy\n", "p.go": b"package p\n"},
     )
     connector = aiohttp.TCPConnector(ssl=world.tls.client_context())
     async with (
@@ -192,8 +206,8 @@ async def test_f67_mod_form_is_fetched_from_the_named_proxy(
     ):
         publish(origin, module)
         meta.pages["/corp/viaproxy"] = _page(
-            f"127.0.0.1/corp/viaproxy git {world.git.url}alpha",
-            f"127.0.0.1/corp/viaproxy mod {origin.url}",
+            f"git.corp.test/corp/viaproxy git {world.url}alpha",
+            f"git.corp.test/corp/viaproxy mod {origin.url}",
         )
         f = _fetcher(tmp_path, world, meta, session, exempt=True)
         assert (await f.list(module.path)).decode().split() == ["v1.2.3"]
@@ -225,3 +239,21 @@ async def test_ca_file_is_trusted_for_https_upstreams_besides_the_system(
                 s.get(f"{proxy.url}/{module.rel('mod')}") as r,
             ):
                 assert r.status == want, await r.text()
+
+
+async def test_f67_subdirectory_field_is_checked(
+    world: World, meta: Meta, session: aiohttp.ClientSession, tmp_path: Path
+) -> None:
+    """The fourth field: a leading '-' or '/' is refused as the go command refuses it
+    (``validateRepoSubDir``), and one climbing out of the repository is refused before git
+    is asked for any file."""
+    meta.pages["/corp/dash"] = _page(f"{HOST}/corp/dash git {world.url}alpha -x")
+    meta.pages["/corp/slash"] = _page(f"{HOST}/corp/slash git {world.url}alpha /x")
+    meta.pages["/corp/up"] = _page(f"{HOST}/corp/up git {world.url}alpha ../x")
+    f = _fetcher(tmp_path, world, meta, session, exempt=True)
+    with pytest.raises(ModuleNotFound, match="invalid subdirectory '-x'"):
+        await f.list(f"{HOST}/corp/dash")
+    with pytest.raises(ModuleNotFound, match="invalid subdirectory '/x'"):
+        await f.list(f"{HOST}/corp/slash")
+    with pytest.raises(ModuleNotFound, match=r"subdirectory '\.\./x' leaves the repository"):
+        await f.list(f"{HOST}/corp/up")
