@@ -38,7 +38,9 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 CORPUS_DIR = REPO_ROOT / "tests" / "corpus"
 _MODCACHE = REPO_ROOT / ".cache" / "corpus" / "gopath" / "pkg" / "mod"
 _PROJECTS_CACHE = REPO_ROOT / ".cache" / "corpus" / "projects"
-#: The real projects of tests/projects: each a project's released go.mod and go.sum.
+#: The large real projects of tests/projects (each a project's released go.mod and go.sum),
+#: the proxy's scale test; tests/projects/fzf, a small one, serves the download client's tests
+#: (``project("fzf")``).
 PROJECTS = ("helm", "prometheus")
 _FETCH_HINT = "run scripts/fetch-corpus (it downloads the real-module corpus with the go command)"
 

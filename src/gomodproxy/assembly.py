@@ -309,10 +309,14 @@ def vcs_fetcher(
     plan: Plan,
     session: aiohttp.ClientSession | None = None,
     netrc: NetrcCredentials | None = None,
+    *,
+    for_user: Mapping[str, str] | None = None,
 ) -> GitFetcher:
     """The git fetcher used for ``direct`` (and for private paths): its clones under
     ``--vcs-cache-dir``, by default ``<cache-dir>/.gomodproxy/vcs``; with a ``session`` it
-    also finds repositories through go-import meta tags."""
+    also finds repositories through go-import meta tags. ``for_user`` (the user's environment)
+    makes it act for that user as the go command does: the go command's known hosts, the
+    user's git ``url.<base>.insteadOf`` settings, no guard against internal addresses."""
     settings = plan.settings
     folder = settings.vcs_cache_dir or settings.cache_dir / ".gomodproxy" / "vcs"
     logins = netrc or NetrcCredentials()
@@ -336,6 +340,7 @@ def vcs_fetcher(
         ca_file=settings.ca_file,
         exempt=live.vcs_internal_hosts,
         auth=auth(live),
+        for_user=for_user,
     )
     plan.live.subscribe(
         lambda new: fetcher.reconfigure(
@@ -420,10 +425,11 @@ async def open_upstreams(
     connections_per_host: int = 32,
     trace: Callable[[Fetcher], Fetcher] | None = None,
     hedge_observer: HedgeObserver | None = None,
+    for_user: Mapping[str, str] | None = None,
 ) -> AsyncIterator[Upstreams]:
     """Open the upstream side for the block's duration: HTTP client, chain, and the verifier
     (its tree head and proven tiles kept in ``verifier_state`` when given, else in ``storage``,
-    shared by every process using it)."""
+    shared by every process using it). ``for_user``: see :func:`vcs_fetcher`."""
     settings = plan.settings
     tls = await asyncio.to_thread(client_tls, settings.ca_file)
     connector = aiohttp.TCPConnector(
@@ -439,7 +445,7 @@ async def open_upstreams(
             policy=policy,
             netrc=netrc,
             observer=observer,
-            direct=vcs_fetcher(plan, session, netrc),
+            direct=vcs_fetcher(plan, session, netrc, for_user=for_user),
             router=lambda path: plan.policy.current.route(path),
             wrap=upstream_layers(plan, breaker_observer),
             wrap_transport=trace,

@@ -40,6 +40,10 @@ class ProxyError(Exception):
     """Root of every error gomodproxy raises on purpose."""
 
     status_hint: int = 500
+    #: The go command's own wording of the same failure, when it differs (``reading URL:
+    #: 404 Not Found\n\tserver response: ...``): the download client, which stands in for the
+    #: go command, prints it; the server keeps ``message`` (it hides its upstreams' URLs).
+    go_text: str = ""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)

@@ -2,9 +2,9 @@
 
 Each go.mod requires real corpus modules, served from the corpus's ``cache/download`` folder as a
 ``file://`` GOPROXY; each case is run by the go command and by us in separate scratch GOPATHs,
-with and without arguments, and the ``-json`` objects, exit codes, go.sum and module caches
-compared. Versions the corpus lacks fail in both runs: those objects are compared by module and
-by having an ``Error``, since the two programs word a missing file differently.
+with and without arguments, and the ``-json`` objects, exit codes, stderr, go.sum and module
+caches compared. Versions the corpus lacks fail in both runs with the same ``Error`` text
+(``reading file:///...: no such file or directory``, ``module PATH: no matching versions``).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import pytest
 from tests.corpus_data import corpus_download_dir
 from tests.integration.clientkit import Home, cache_listing, normalized_json
 from tests.integration.fileproxy import FileProxy
+from tests.origin import Origin
 
 pytestmark = [pytest.mark.gocmd, pytest.mark.corpus]
 
@@ -58,15 +59,6 @@ require (
 _PRUNED_SAME = _UNPRUNED.replace("go 1.16", "go 1.21")
 
 
-def _comparable(objects: list[dict[str, object]]) -> list[dict[str, object]]:
-    out = []
-    for obj in objects:
-        if "Error" in obj:
-            obj = {"Path": obj["Path"], "Version": obj.get("Version"), "Error": True}
-        out.append(obj)
-    return out
-
-
 async def _both(tmp_path: Path, go_mod: str, *args: str) -> tuple[Home, Home, list[object]]:
     """Run the go command and us on ``go_mod`` with ``args``; assert the same outcome."""
     url = corpus_download_dir().resolve().as_uri()
@@ -81,9 +73,9 @@ async def _both(tmp_path: Path, go_mod: str, *args: str) -> tuple[Home, Home, li
     go_run = await asyncio.to_thread(theirs.go, "mod", "download", *flags, *args)
     our_run = await asyncio.to_thread(ours.ours, *flags, *args)
     assert our_run.returncode == go_run.returncode, (our_run.stderr, go_run.stderr)
-    assert our_run.stderr.replace("gomodproxy: ", "go: ").count("\n") == go_run.stderr.count("\n")
-    ours_json = _comparable(normalized_json(our_run.stdout, ours.root))
-    assert ours_json == _comparable(normalized_json(go_run.stdout, theirs.root))
+    assert our_run.stderr.replace("gomodproxy: ", "go: ") == go_run.stderr
+    ours_json = normalized_json(our_run.stdout, ours.root)
+    assert ours_json == normalized_json(go_run.stdout, theirs.root)
     assert ours.go_sum() == theirs.go_sum()
     ours_cache = await asyncio.to_thread(cache_listing, ours.modcache)
     assert ours_cache == await asyncio.to_thread(cache_listing, theirs.modcache)
@@ -191,8 +183,8 @@ async def test_a_workspace_downloads_what_the_go_command_does(
     go_run = await asyncio.to_thread(theirs.go, "mod", "download", "-json", *args, GOWORK="")
     our_run = await asyncio.to_thread(ours.ours, "-json", *args, GOWORK="")
     assert our_run.returncode == go_run.returncode, (our_run.stderr, go_run.stderr)
-    ours_json = _comparable(normalized_json(our_run.stdout, ours.root))
-    assert ours_json == _comparable(normalized_json(go_run.stdout, theirs.root))
+    ours_json = normalized_json(our_run.stdout, ours.root)
+    assert ours_json == normalized_json(go_run.stdout, theirs.root)
     assert {o["Path"] for o in ours_json} >= {"github.com/google/uuid", "rsc.io/sampler"}
     assert (ours.work / "go.work.sum").read_text() == (theirs.work / "go.work.sum").read_text()
     assert not (ours.work / "a" / "go.sum").exists()
@@ -304,3 +296,41 @@ async def test_modcacherw_leaves_the_folders_writable_as_the_go_command_does(
         listings.append(await asyncio.to_thread(cache_listing, home.modcache))
     assert listings[0] == listings[1]
     assert any(e.startswith("0o755 github.com/google/uuid@v1.6.0") for e in listings[1])
+
+
+@pytest.mark.asyncio
+async def test_upstream_404s_are_worded_as_the_go_command_words_them(tmp_path: Path) -> None:
+    """An HTTP proxy answering 404 (a version, a version list, a branch), as the go command
+    words it: ``reading URL: 404 Not Found`` and the server's response below, ``module PATH:``
+    for a failed list, ``invalid version:`` for a revision; -json and stderr alike."""
+    origin = Origin(corpus_download_dir())
+    await origin.start()
+    try:
+        args = (
+            "nosuch.example/x@v1.0.0",
+            "nosuch.example/y@latest",
+            "nosuch.example/z@master",
+            "github.com/google/uuid@v9.9.9",
+            "github.com/google/uuid@v1.6.0",
+        )
+        runs = []
+        for name in ("go", "ours"):
+            home = Home(tmp_path / name, origin.url)
+            home.work.mkdir(parents=True)
+            if name == "go":
+                json_run = await asyncio.to_thread(home.go, "mod", "download", "-json", *args)
+                plain = await asyncio.to_thread(home.go, "mod", "download", *args)
+            else:
+                json_run = await asyncio.to_thread(home.ours, "-json", *args)
+                plain = await asyncio.to_thread(home.ours, *args)
+            assert (json_run.returncode, plain.returncode) == (1, 1)
+            stderr = plain.stderr.replace("gomodproxy: ", "go: ")
+            runs.append((normalized_json(json_run.stdout, home.root), stderr))
+    finally:
+        await origin.stop()
+    assert runs[0] == runs[1]
+    errors = [str(o.get("Error", "")) for o in runs[1][0]]
+    assert f"reading {origin.url}/nosuch.example/x/@v/v1.0.0.info: 404 Not Found\n" in errors[0]
+    assert errors[1].startswith("module nosuch.example/y: reading ")
+    assert "nosuch.example/z@master: invalid version: reading " in errors[2]
+    assert errors[4] == ""

@@ -7,6 +7,7 @@ import asyncio
 import os
 import pty
 import select
+import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -106,7 +107,9 @@ async def test_a_terminal_gets_the_live_display(origin: Origin, tmp_path: Path) 
 
 
 @pytest.mark.asyncio
-async def test_reuse_and_direct_fail_clearly(origin: Origin, tmp_path: Path) -> None:
+async def test_reuse_fails_clearly_and_an_unreachable_direct_module_names_itself(
+    origin: Origin, tmp_path: Path
+) -> None:
     home = Home(tmp_path, origin.url).setup(_GO_MOD)
     inside = await asyncio.to_thread(home.ours, "-reuse=old.json", "example.com/a@v1.0.0")
     assert inside.returncode == 1
@@ -121,9 +124,28 @@ async def test_reuse_and_direct_fail_clearly(origin: Origin, tmp_path: Path) -> 
     )
     assert reuse.returncode == 1
     assert "-reuse is not supported yet" in reuse.stderr
-    direct = await asyncio.to_thread(home.ours, "example.com/a@v1.0.0", GOPROXY="direct")
+    # direct is the git fetcher now: a repository that cannot be reached (the user's git
+    # configuration sends github.com/gmptest/ to a closed loopback port) fails that module,
+    # named with its version and the cause, with no traceback.
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cfg = tmp_path / "gitconfig"
+    cfg.write_text(f'[url "http://127.0.0.1:{port}/"]\n\tinsteadOf = https://github.com/gmptest/\n')
+    direct = await asyncio.to_thread(
+        run_ours,
+        ["github.com/gmptest/none@v1.0.0"],
+        cwd=outside,
+        env={
+            **env,
+            "GOPROXY": "direct",
+            "GOPRIVATE": "github.com/gmptest",
+            "GIT_CONFIG_GLOBAL": str(cfg),
+        },
+    )
     assert direct.returncode == 1
-    assert "example.com/a@v1.0.0: direct fetching is not supported yet" in direct.stderr
+    assert direct.stderr.startswith("gomodproxy: github.com/gmptest/none@v1.0.0: ")
+    assert "git" in direct.stderr
     assert "Traceback" not in direct.stderr
 
 

@@ -1,6 +1,8 @@
 """``gomodproxy download`` against ``go mod download`` on real go.mod files (issue 11, proof).
 
-Helm's released go.mod (tests/projects/helm) with an empty go.sum, and the corpus's go.mod
+Helm's released go.mod (tests/projects/helm) with an empty go.sum, fzf's released go.mod with
+its released go.sum (tests/projects/fzf: a command-line tool with a small build list; its
+go.sum lacks lines the go command adds, so go.sum updates are compared), and the corpus's go.mod
 (tests/corpus) with its full go.sum, each downloaded twice from one loopback origin that serves
 the real modules and counts requests: once by the go command, once by us, each into a scratch
 GOPATH of its own. For Helm the checksum database is ours (tests/proxykit.py) holding exactly
@@ -86,6 +88,78 @@ async def test_helm_no_arguments_matches_the_go_command_with_our_checksum_databa
     offline = {"GOPROXY": "off", "GOSUMDB": "off"}
     listed = await asyncio.to_thread(ours.go, "mod", "download", "-json", **offline)
     assert listed.returncode == 0, listed.stderr[-3000:]
+    verify = await asyncio.to_thread(ours.go, "mod", "verify", **offline)
+    assert verify.returncode == 0, verify.stdout[-3000:] + verify.stderr[-3000:]
+    assert "all modules verified" in verify.stdout
+
+
+FZF_MAIN = """package main
+
+import (
+\t"fmt"
+
+\t"github.com/charlievieth/fastwalk"
+\t"github.com/gdamore/tcell/v2"
+\t"github.com/junegunn/go-shellwords"
+\t"github.com/rivo/uniseg"
+)
+
+func main() {
+\targs, _ := shellwords.Parse("a 'b c'")
+\tfmt.Println(args, uniseg.StringWidth("fzf"), tcell.ColorRed, fastwalk.DefaultConfig)
+}
+"""
+
+
+@pytest.mark.asyncio
+async def test_fzf_with_its_released_go_sum_matches_the_go_command(tmp_path: Path) -> None:
+    """fzf v0.65.2's go.mod and go.sum as released, ``download -json all``: the same -json,
+    the same go.sum after (the lines the go command adds for ``all``, and only those), the
+    same cache; the hashes go.sum lacks are asked of our checksum database by both, as many
+    lookups each; then the go command builds a program of fzf's dependencies offline against
+    our cache."""
+    proj = project("fzf")
+    released = (proj.source_dir / "go.sum").read_bytes()
+    sums = await asyncio.to_thread(sums_from_cache, proj.download_dir)
+    async with running_sumdb(tmp_path / "sumdb") as db:
+        await asyncio.to_thread(db.store.append, [s.record_text() for s in sums])
+        origin = Origin(proj.download_dir)
+        await origin.start()
+        try:
+            theirs = Home(tmp_path / "go", origin.url, db.gosumdb).setup(proj.go_mod, released)
+            ours = Home(tmp_path / "ours", origin.url, db.gosumdb).setup(proj.go_mod, released)
+            go_run = await asyncio.to_thread(theirs.go, "mod", "download", "-json", "all")
+            assert go_run.returncode == 0, go_run.stderr[-3000:]
+            go_lookups = db.stats.lookups
+            our_run = await asyncio.to_thread(ours.ours, "-json", "all")
+            assert our_run.returncode == 0, our_run.stderr[-3000:]
+            assert our_run.stderr == ""
+            assert go_lookups > 0
+            assert db.stats.lookups - go_lookups == go_lookups
+
+            ours_json = normalized_json(our_run.stdout, ours.root)
+            assert len(ours_json) == len(proj.zips())
+            assert ours_json == normalized_json(go_run.stdout, theirs.root)
+            assert ours.go_sum() == theirs.go_sum()
+            assert ours.go_sum().encode() != released  # the go command added lines: so did we
+            ours_cache = await asyncio.to_thread(cache_listing, ours.modcache)
+            go_cache = await asyncio.to_thread(cache_listing, theirs.modcache)
+            assert _without_sumdb_cache(ours_cache) == _without_sumdb_cache(go_cache)
+            assert _lookups(ours_cache) == _lookups(go_cache)
+
+            served = len(origin.requests)
+            again = await asyncio.to_thread(ours.ours, "-json", "all")
+            assert again.returncode == 0, again.stderr[-3000:]
+            assert again.stdout == our_run.stdout
+            assert len(origin.requests) == served
+        finally:
+            await origin.stop()
+
+    # A program of fzf's own dependencies builds offline from our cache.
+    (ours.work / "main.go").write_text(FZF_MAIN)
+    offline = {"GOPROXY": "off", "GOSUMDB": "off"}
+    build = await asyncio.to_thread(ours.go, "build", "-o", "fzf-deps", ".", **offline)
+    assert build.returncode == 0, build.stderr[-3000:]
     verify = await asyncio.to_thread(ours.go, "mod", "verify", **offline)
     assert verify.returncode == 0, verify.stdout[-3000:] + verify.stderr[-3000:]
     assert "all modules verified" in verify.stdout

@@ -25,6 +25,7 @@ from gomodproxy.client.query import QuerySource, resolve_query
 from gomodproxy.errors import ConfigError, ModuleNotFound
 from gomodproxy.module.modfile import ModuleVersion as MV
 from gomodproxy.module.modfile import VersionInterval
+from gomodproxy.upstream.proxyclient import go_error_detail, go_http_error
 
 # --- environment ---------------------------------------------------------------------------
 
@@ -228,3 +229,21 @@ def test_json_objects_are_printed_as_go_marshals_them() -> None:
         '{\n\t"Path": "p",\n\t"Version": "v1",\n\t"Dir": "/d",\n\t"Sum": "h1:x",\n'
         '\t"Reuse": true\n}\n'
     )
+
+
+def test_upstream_errors_in_the_go_commands_words() -> None:
+    """web.HTTPError and formatErrorDetail: one line of response on the same line, several
+    indented below, a blank line ends it, at most 8 lines, terminal control characters
+    drop the detail."""
+    url = "http://127.0.0.1:1/x/@v/v1.0.0.info"
+    assert go_http_error(url, 404, "Not Found", "") == f"reading {url}: 404 Not Found"
+    assert go_http_error(url, 404, "Not Found", "not found: x\n") == (
+        f"reading {url}: 404 Not Found\n\tserver response: not found: x"
+    )
+    assert go_http_error(url, 410, "Gone", "a\nb\n\nhidden") == (
+        f"reading {url}: 410 Gone\n\tserver response:\n\ta\n\tb"
+    )
+    assert go_error_detail("\n".join(str(i) for i in range(12))).endswith(
+        "7\n\t[Truncated: too many lines.]"
+    )
+    assert go_error_detail("bad \x1b[31m red") == ""

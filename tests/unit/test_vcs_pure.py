@@ -18,7 +18,14 @@ from gomodproxy.vcs.metatags import (
     match_go_import,
     parse_meta_go_imports,
 )
-from gomodproxy.vcs.resolve import has_path_prefix, parse_rewrite, parse_rewrites, resolve_repo
+from gomodproxy.vcs.resolve import (
+    has_path_prefix,
+    known_host_repo,
+    match_instead_of,
+    parse_rewrite,
+    parse_rewrites,
+    resolve_repo,
+)
 from gomodproxy.vcs.tags import (
     highest_for_retractions,
     is_origin_tag,
@@ -197,3 +204,52 @@ def test_f62_only_git_is_run() -> None:
     for vcs in ("svn", "hg", "bzr", "fossil"):
         with pytest.raises(ModuleNotFound, match=f"VCS policy disallows {vcs}"):
             check_vcs_policy(vcs, "corp.example/a")
+
+
+@pytest.mark.parametrize(
+    ("path", "root", "url"),
+    [
+        ("github.com/o/r", "github.com/o/r", "https://github.com/o/r"),
+        ("github.com/o/r/sub/v2", "github.com/o/r", "https://github.com/o/r"),
+        ("bitbucket.org/o/r/x", "bitbucket.org/o/r", "https://bitbucket.org/o/r"),
+        (
+            "hub.jazz.net/git/user1/r/x",
+            "hub.jazz.net/git/user1/r",
+            "https://hub.jazz.net/git/user1/r",
+        ),
+        (
+            "git.apache.org/thrift.git/lib/go",
+            "git.apache.org/thrift.git",
+            "https://git.apache.org/thrift.git",
+        ),
+        ("git.openstack.org/o/r/x", "git.openstack.org/o/r", "https://git.openstack.org/o/r"),
+    ],
+)
+def test_known_hosts_are_the_go_commands_vcs_paths(path: str, root: str, url: str) -> None:
+    found = known_host_repo(path)
+    assert found is not None
+    assert (found.root, found.urls, found.explicit) == (root, (url,), False)
+    # Only when asked for (the download client); the server follows its rules alone.
+    assert resolve_repo(path, (), known_hosts=True) == found
+
+
+def test_known_hosts_refuse_what_the_go_command_refuses() -> None:
+    assert known_host_repo("example.com/o/r") is None
+    assert known_host_repo("github.community/o/r") is None
+    with pytest.raises(ModuleNotFound, match=r"invalid github\.com import path"):
+        known_host_repo("github.com/only-owner")
+    with pytest.raises(ModuleNotFound, match="invalid version control suffix"):
+        known_host_repo("github.com/o/r.git")
+    with pytest.raises(ModuleNotFound, match="no repository known"):
+        resolve_repo("github.com/o/r", ())
+
+
+def test_instead_of_takes_the_longest_match_as_git_does() -> None:
+    rewrites = [
+        ("http://127.0.0.1:1/", "https://github.com/"),
+        ("ssh://git@corp/", "https://github.com/corp/"),
+        ("file:///srv/", ""),
+    ]
+    assert match_instead_of("https://github.com/corp/r", rewrites) == rewrites[1]
+    assert match_instead_of("https://github.com/o/r", rewrites) == rewrites[0]
+    assert match_instead_of("https://gitlab.com/o/r", rewrites) is None

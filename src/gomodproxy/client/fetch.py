@@ -64,7 +64,7 @@ def go_info_json(data: bytes) -> bytes:
     out: dict[str, object] = {"Version": doc["Version"], "Time": _go_time(doc.get("Time"))}
     origin = doc.get("Origin")
     if isinstance(origin, dict) and origin:
-        cleaned = {k: v for k, v in origin.items() if k not in ("TagSum", "TagPrefix")}
+        cleaned = {k: v for k, v in origin.items() if k not in ("TagSum", "TagPrefix", "RepoSum")}
         if is_pseudo_version(str(doc["Version"])):
             cleaned.pop("Ref", None)
         out["Origin"] = cleaned

@@ -24,11 +24,21 @@ from gomodproxy.module.modfile import VersionInterval
 from gomodproxy.module.paths import canonical_version
 from gomodproxy.protocol.answers import clean_version_list, info_version
 
-__all__ = ["QueryError", "QuerySource", "resolve_query"]
+__all__ = ["QueryError", "QuerySource", "UpstreamQueryError", "resolve_query"]
 
 
 class QueryError(ProxyError):
     """No version matches a query."""
+
+
+class UpstreamQueryError(ProxyError):
+    """An answer the query needed could not be had; ``go_text`` words it as the go command
+    does: ``module PATH: ...`` for the version list, ``invalid version: ...`` for a revision."""
+
+    def __init__(self, exc: ProxyError, go_text: str) -> None:
+        super().__init__(exc.message)
+        self.status_hint = exc.status_hint
+        self.go_text = go_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +89,10 @@ async def resolve_query(path: str, query: str, current: str, src: QuerySource) -
             return await _pick(
                 path, query, src, _comparison(op, bound), latest=False, lowest=op[0] == ">"
             )
-    data = await src.query_info(path, query)
+    try:
+        data = await src.query_info(path, query)
+    except ProxyError as exc:
+        raise UpstreamQueryError(exc, f"invalid version: {exc.go_text or exc.message}") from exc
     return info_version(data, path, what=f"{path}@{query} .info")
 
 
@@ -100,7 +113,11 @@ async def _pick(
     latest: bool = True,
     lowest: bool = False,
 ) -> str:
-    listed = [e.version for e in clean_version_list(await src.list_versions(path), path)]
+    try:
+        data = await src.list_versions(path)
+    except ProxyError as exc:
+        raise UpstreamQueryError(exc, f"module {path}: {exc.go_text or exc.message}") from exc
+    listed = [e.version for e in clean_version_list(data, path)]
     tagged = [v for v in listed if match(v) and not src.excluded(path, v)]
     retracted: Collection[VersionInterval] = ()
     if tagged:

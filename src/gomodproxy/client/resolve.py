@@ -33,7 +33,7 @@ from gomodproxy.client.graph import (
 )
 from gomodproxy.client.jsonout import ModuleResult
 from gomodproxy.client.mainmod import MainModules
-from gomodproxy.client.query import QuerySource, resolve_query
+from gomodproxy.client.query import QueryError, QuerySource, resolve_query
 from gomodproxy.errors import ProxyError
 from gomodproxy.module.modfile import ModFile, ModuleVersion, VersionInterval, parse_lax
 from gomodproxy.protocol.answers import info_version
@@ -61,6 +61,8 @@ class Resolver:
     checker: SumChecker
     graph: ModuleGraph | None = None
     retractions: dict[str, tuple[VersionInterval, ...]] = field(default_factory=dict)
+    #: The ``.info`` answers of queries (branch, commit, latest), by the version they name.
+    answers: dict[tuple[str, str], bytes] = field(default_factory=dict)
 
     def resolve(self, m: ModuleVersion) -> ModuleVersion:
         """``m``'s replacement (a module or a folder), or ``m``."""
@@ -140,17 +142,17 @@ class Resolver:
         chain = self.fetcher.chain
 
         async def list_versions(path: str) -> bytes:
-            try:
-                return (await chain.list(path)).data
-            except ProxyError:
-                return b""
+            # A failed list fails the query, as the go command's proxyRepo.Versions does.
+            return (await chain.list(path)).data
 
         fetcher = self.fetcher
+        ctx_answers = self.answers
 
         async def remembered(path: str, data: bytes) -> bytes:
             # Stat writes the resolved version's .info into the cache (writeDiskStat).
             version = info_version(data, path, what=f"{path} .info")
             await fetcher.write_info(path, version, data)
+            ctx_answers[(path, version)] = data
             return data
 
         async def latest_info(path: str) -> bytes:
@@ -176,7 +178,7 @@ def _summary_of(f: ModFile, mains: MainModules) -> ModSummary:
 
 
 def module_error(m: ModuleVersion, exc: BaseException) -> str:
-    text = str(exc)
+    text = (exc.go_text if isinstance(exc, ProxyError) else "") or str(exc)
     where = f"{m.path}@{m.version}" if m.version else m.path
     if m.version and text.startswith(m.path + ": "):
         text = where + text[len(m.path) :]
@@ -242,12 +244,17 @@ async def list_modules(ctx: Resolver, args: list[str]) -> list[ModuleResult]:
         if at:
             if path in mains.paths:
                 continue
+            version = vers
             try:
                 version = await resolve_query(path, vers, current(path), source)
-                # Query ends with Stat of the version: its .info, a failure of the query's.
+                # Query ends with Stat of the version: its .info, a failure of the query's
+                # (named by the version it resolved to, as the go command names it).
                 info = await ctx.fetcher.info(path, version)
+                # The go command prints the Origin of the query's own answer (for a branch
+                # through direct, with its Ref and TagSum), not the cleaned cache file's.
+                info = ctx.answers.get((path, version), info)
             except ProxyError as exc:
-                results.append(ModuleResult(path, vers, error=_query_error(path, vers, exc)))
+                results.append(ModuleResult(path, vers, error=_query_error(path, version, exc)))
                 continue
             queried = ModuleResult(path, version, query=vers if vers != version else "")
             queried.origin = _origin(info)
@@ -284,7 +291,15 @@ def _origin(info: bytes) -> object:
 
 
 def _query_error(path: str, vers: str, exc: ProxyError) -> str:
-    text = str(exc)
+    if isinstance(exc, QueryError):
+        # modload.NoMatchingVersionError: the module, not the query, leads.
+        text = exc.message
+        if text.startswith(f"{path}@") and ": " in text:
+            text = text.split(": ", 1)[1]
+        return f"module {path}: {text}"
+    text = exc.go_text or str(exc)
+    if text.startswith(f"module {path}: "):
+        return text
     if text.startswith(f"{path}: "):
         text = text[len(path) + 2 :]
     if text.startswith(f"{path}@"):

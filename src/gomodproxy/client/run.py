@@ -119,6 +119,13 @@ def _zip_workers(environ: dict[str, str]) -> int:
         ) from None
 
 
+def vcs_clones(gomodcache: Path) -> Path:
+    """Where the git clones of modules fetched ``direct`` are kept: beside the go command's
+    own (``cache/vcs``) in the module cache, in a folder of ours, so ``go clean -modcache``
+    removes them too and neither program ever touches the other's clones."""
+    return gomodcache / "cache" / "gomodproxy-vcs"
+
+
 def _settings_for(env: GoEnvironment, environ: dict[str, str]) -> Settings:
     settings = build_settings(
         {
@@ -128,6 +135,8 @@ def _settings_for(env: GoEnvironment, environ: dict[str, str]) -> Settings:
             "gonoproxy": env.gonoproxy,
             "gonosumdb": env.gonosumdb,
             "cache-dir": str(env.gomodcache),
+            "vcs-cache-dir": str(vcs_clones(env.gomodcache)),
+            "vcs-meta-tags": True,
             "listen": "127.0.0.1:0",
         },
         {},
@@ -174,7 +183,9 @@ async def run_download(
 
     # GOFLAGS applies -x to commands that take it, as the go command does.
     wrap = trace if request.x or "-x" in env.goflags else None
-    async with open_upstreams(plan, None, verifier_state=state, trace=wrap) as upstreams:
+    async with open_upstreams(
+        plan, None, verifier_state=state, trace=wrap, for_user=environ
+    ) as upstreams:
         checker = await asyncio.to_thread(
             SumChecker.read,
             mains.go_sum_file,

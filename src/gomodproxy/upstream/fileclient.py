@@ -63,7 +63,7 @@ class FileFetcher:
         # Messages name the file relative to the folder: clients see them, and the folder's
         # location on this machine is none of their business (logs have it).
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
-            raise ModuleNotFound(f"{rel_path}: no such file in the file:// upstream") from None
+            raise self._missing(rel_path) from None
         except PermissionError:
             raise UpstreamError(
                 f"{rel_path}: permission denied in the file:// upstream",
@@ -76,8 +76,14 @@ class FileFetcher:
             ) from None
         if not os.path.isfile(path):
             os.close(fd)
-            raise ModuleNotFound(f"{rel_path}: no such file in the file:// upstream")
+            raise self._missing(rel_path)
         return fd
+
+    def _missing(self, rel_path: str) -> ModuleNotFound:
+        err = ModuleNotFound(f"{rel_path}: no such file in the file:// upstream")
+        # The go command's wording names the whole file URL (web.HTTPError on a PathError).
+        err.go_text = f"reading {self.name}/{rel_path}: no such file or directory"
+        return err
 
 
 class _FileBody:

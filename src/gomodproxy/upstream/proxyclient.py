@@ -43,6 +43,8 @@ _CHUNK = 256 * 1024
 _PATH_SAFE = "/-_.~$&+:=@"
 # The go command shows at most this much of an error body (web/api.go formatErrorDetail).
 _MAX_ERROR_DETAIL = 648
+#: web.maxErrorDetailLines of the go command.
+_MAX_ERROR_LINES = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,13 +244,16 @@ class HTTPFetcher:
         return None
 
     async def _status_error(self, resp: aiohttp.ClientResponse, url: URL) -> Exception:
-        detail = await _error_detail(resp)
+        raw = await _error_body(resp)
+        detail = _server_detail(raw)
         status = resp.status
         resp.release()
         text = f"upstream {self.name} answered {status} {resp.reason or ''}".rstrip()
         text += f" for {_rel(url)}" + (f": {detail}" if detail else "")
         if status in (404, 410):
-            return ModuleNotFound(text, gone=status == 410)
+            found = ModuleNotFound(text, gone=status == 410)
+            found.go_text = go_http_error(str(_redacted(url)), status, resp.reason or "", raw)
+            return found
         if status == 429:
             after = _retry_after(resp.headers.get("Retry-After"), self._policy.max_retry_after)
             throttled = UpstreamThrottled(text, upstream=self.name, retry_after=after)
@@ -347,8 +352,8 @@ class _HTTPBody:
         self.complete = True
 
 
-async def _error_detail(resp: aiohttp.ClientResponse) -> str:
-    """The first line(s) of a text/plain error body, as the go command would show them."""
+async def _error_body(resp: aiohttp.ClientResponse) -> str:
+    """The start of a text/plain error body (the go command shows no other kind), or ""."""
     ctype = resp.headers.get("Content-Type", "")
     mime, _, params = ctype.partition(";")
     if mime.strip().lower() != "text/plain":
@@ -358,13 +363,55 @@ async def _error_detail(resp: aiohttp.ClientResponse) -> str:
         return ""
     try:
         raw = await resp.content.read(_MAX_ERROR_DETAIL)
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8")
     except (aiohttp.ClientError, UnicodeDecodeError, OSError):
         return ""
+
+
+def _server_detail(text: str) -> str:
+    """The first line(s) of an error body on one line, for the server's own messages."""
     lines = [part.strip() for part in text.split("\n\n", 1)[0].splitlines()]
     if not all(part.isprintable() for part in lines):
         return ""  # the go command drops details with non-printing characters
     return " | ".join(part for part in lines[:8] if part)
+
+
+def go_error_detail(text: str) -> str:
+    """The go command's summary of an error body (``web.formatErrorDetail``): lines up to the
+    first blank one, joined by newline and tab, at most 8 lines and 648 bytes; "" when the
+    body holds a character that is neither graphic nor space."""
+    if not all(c.isprintable() or c.isspace() for c in text):
+        return ""
+    out = ""
+    for i, line in enumerate(text.split("\n")):
+        if not line.strip():
+            break
+        if i > 0:
+            out += "\n\t"
+        if i >= _MAX_ERROR_LINES:
+            out += "[Truncated: too many lines.]"
+            break
+        if len(out.encode()) + len(line.encode()) > _MAX_ERROR_DETAIL:
+            out += "[Truncated: too long.]"
+            break
+        out += line
+    return out
+
+
+def go_http_error(url: str, status: int, reason: str, body: str) -> str:
+    """The go command's ``web.HTTPError`` text: ``reading URL: 404 Not Found``, then the
+    server's response (on the same line, or indented below when it has several lines)."""
+    text = f"reading {url}: {status} {reason}".rstrip()
+    detail = go_error_detail(body)
+    if detail:
+        sep = "\n\t" if "\n" in detail else " "
+        text += f"\n\tserver response:{sep}{detail}"
+    return text
+
+
+def _redacted(url: URL) -> URL:
+    """The URL with its password replaced, as Go's ``URL.Redacted``."""
+    return url.with_password("xxxxx") if url.password else url
 
 
 def _basic_auth(user: str, password: str) -> str:

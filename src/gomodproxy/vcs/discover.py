@@ -47,10 +47,12 @@ class AddressGuard:
     """Refuses hosts with non-global addresses, except ``exempt`` host names."""
 
     exempt: frozenset[str] = frozenset()
+    #: False when acting for a user (the download client): every host may be reached.
+    enabled: bool = True
 
     async def check(self, host: str, port: int) -> None:
         """Resolve ``host`` and raise :class:`UnsafeAddress` for an internal address."""
-        if host.lower() in self.exempt:
+        if not self.enabled or host.lower() in self.exempt:
             return
         loop = asyncio.get_running_loop()
         try:

@@ -7,6 +7,12 @@ the URL, and is reused by every later fetch (only what is missing is fetched). A
 go command's own: the ``@v/list`` of tags, ``.info`` with ``Origin`` (cleaned as the go command
 cleans what it writes to its module cache), the go.mod of the commit (no zip is built for a
 ``.mod``), zips by the foundation rules.
+
+Acting for a user (the download client, ``for_user``), it also knows the go command's hosts
+that need no meta tags (``github.com/<o>/<r>`` and the rest of ``vcsPaths``), applies the user's
+own ``url.<base>.insteadOf`` git settings (only those: hooks, prompts, protocols and deadlines
+stay ours), and does not guard against internal addresses (the go command reaches whatever
+host the user's configuration names).
 """
 
 from __future__ import annotations
@@ -35,9 +41,15 @@ from gomodproxy.upstream.proxyclient import HTTPFetcher
 from gomodproxy.vcs.coderepo import MAX_LICENSE, CodeRepo
 from gomodproxy.vcs.credentials import GitAuth
 from gomodproxy.vcs.discover import AddressGuard, MetaDiscovery, exempt_hosts
-from gomodproxy.vcs.gitcmd import GitRunner, check_arg
+from gomodproxy.vcs.gitcmd import GitRunner, check_arg, read_user_instead_of
 from gomodproxy.vcs.gitrepo import GitRepo, RevInfo
-from gomodproxy.vcs.resolve import RepoRoot, RewriteRule, resolve_repo
+from gomodproxy.vcs.resolve import (
+    ALLOWED_SCHEMES,
+    RepoRoot,
+    RewriteRule,
+    match_instead_of,
+    resolve_repo,
+)
 from gomodproxy.vcs.zipbuild import build_module_zip
 
 __all__ = ["DEFAULT_MAX_ZIP", "GitFetcher", "info_json"]
@@ -47,14 +59,16 @@ DEFAULT_MAX_ZIP = 500 << 20
 _CHUNK = 256 * 1024
 
 
-def info_json(info: RevInfo) -> bytes:
+def info_json(info: RevInfo, *, clean: bool = True) -> bytes:
     """The ``.info`` of a resolved version, its Origin cleaned as the go command writes it to
     its module cache (``writeDiskStat``: no TagSum/TagPrefix/RepoSum, no Ref for a
-    pseudo-version)."""
+    pseudo-version); with ``clean=False`` the whole Origin of the query (what the go command
+    prints for it; its own cache writer cleans it)."""
     origin = info.origin
-    origin.tag_sum = origin.tag_prefix = origin.repo_sum = ""
-    if is_pseudo_version(info.version):
-        origin.ref = ""
+    if clean:
+        origin.tag_sum = origin.tag_prefix = origin.repo_sum = ""
+        if is_pseudo_version(info.version):
+            origin.ref = ""
     t = info.time.strftime("%Y-%m-%dT%H:%M:%SZ")
     body = {"Version": info.version, "Time": t, "Origin": origin.to_json()}
     return json.dumps(body, separators=(",", ":")).encode()
@@ -124,8 +138,13 @@ class GitFetcher:
         ca_file: Path | None = None,
         netrc: NetrcCredentials | None = None,
         auth: GitAuth | None = None,
+        for_user: Mapping[str, str] | None = None,
     ) -> None:
         self._auth = auth or GitAuth(netrc=netrc or NetrcCredentials())
+        #: The user's environment when acting for a user (see the module docstring).
+        self._user = dict(for_user) if for_user is not None else None
+        self._instead_of: tuple[tuple[str, str], ...] | None = None
+        self._git = git
         self._dir = cache_dir
         self._rules = tuple(rules)
         self._max_zip = max_zip
@@ -161,7 +180,9 @@ class GitFetcher:
         self._rules = tuple(rules)
         if auth is not None:
             self._auth = auth
-        self._guard = AddressGuard(exempt_hosts([*(r.host for r in rules), *exempt]))
+        self._guard = AddressGuard(
+            exempt_hosts([*(r.host for r in rules), *exempt]), enabled=self._user is None
+        )
         self._discovery = (
             MetaDiscovery(self._session, self._guard, ssl_context=self._ssl)
             if self._session is not None
@@ -181,12 +202,28 @@ class GitFetcher:
             await asyncio.to_thread((self._dir / sub).mkdir, parents=True, exist_ok=True)
         if self._ca_file is not None:
             await asyncio.to_thread(_write_ca_bundle, self._ca_file, self._ca_bundle)
+        if self._user is not None and self._instead_of is None:
+            self._instead_of = await read_user_instead_of(
+                self._user, git=self._git, cwd=self._dir / "home"
+            )
 
     def _repo(self, url: str, protocols: tuple[str, ...], display: str) -> GitRepo:
         repo = self._repos.get(url)
         if repo is None:
-            digest = hashlib.sha256(url.encode()).hexdigest()[:32]
             config, env = self._auth.for_url(url)
+            fetched_from = url
+            rewrite = match_instead_of(url, self._instead_of or ())
+            if rewrite is not None:
+                # The user's rewrite, given to git as the user wrote it (the Origin URL stays
+                # the module's, as the go command's); its transport is allowed: the user chose it.
+                base, prefix = rewrite
+                config[f"url.{base}.insteadOf"] = prefix
+                fetched_from = base + url[len(prefix) :]
+                scheme = urlsplit(fetched_from).scheme
+                if scheme in ALLOWED_SCHEMES:
+                    protocols = tuple(dict.fromkeys((*protocols, ALLOWED_SCHEMES[scheme])))
+            # The clone is named by where it is fetched from (as the go command names its own).
+            digest = hashlib.sha256(fetched_from.encode()).hexdigest()[:32]
             repo = GitRepo(
                 self._runner,
                 url,
@@ -204,7 +241,7 @@ class GitFetcher:
         """A rule or ``.git`` qualifier, else the go-import meta tags (remembered a while);
         a ``mod`` tag gives a proxy fetcher."""
         try:
-            root = resolve_repo(path, self._rules)
+            root = resolve_repo(path, self._rules, known_hosts=self._user is not None)
         except ModuleNotFound:
             if self._discovery is None or self._session is None:
                 raise
@@ -271,7 +308,7 @@ class GitFetcher:
         repo = await self._target(path)
         if not isinstance(repo, CodeRepo):
             return await repo.latest(path, headers=headers)
-        return info_json(await repo.latest())
+        return info_json(await repo.latest(), clean=self._user is None)
 
     async def info(self, path: str, version: str, *, headers: Headers = None) -> bytes:
         """A version or a query (branch, tag, commit hash) resolved."""
@@ -279,7 +316,7 @@ class GitFetcher:
         repo = await self._target(path)
         if not isinstance(repo, CodeRepo):
             return await repo.info(path, version, headers=headers)
-        return info_json(await repo.stat(version))
+        return info_json(await repo.stat(version), clean=self._user is None)
 
     async def mod(self, path: str, version: str, *, headers: Headers = None) -> bytes:
         """The go.mod of a canonical version."""

@@ -38,6 +38,7 @@ __all__ = [
     "UnsafeArgument",
     "check_arg",
     "mask_secrets",
+    "read_user_instead_of",
 ]
 
 logger = logging.getLogger(__name__)
@@ -251,15 +252,18 @@ class GitRunner:
     ) -> None:
         argv = self._argv(args)
         env = self.environ(git_dir, protocols or self.protocols, config, env_extra)
-        proc = await asyncio.create_subprocess_exec(
-            *argv,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env=env,
-            cwd=str(cwd or self.home),
-            start_new_session=True,
-        )
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *argv,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                env=env,
+                cwd=str(cwd or self.home),
+                start_new_session=True,
+            )
+        except OSError as exc:
+            raise _cannot_run(self.git, exc) from None
         assert proc.stdout is not None
         assert proc.stderr is not None
         stderr_task = asyncio.ensure_future(_read_capped(proc.stderr, 1 << 20))
@@ -293,3 +297,72 @@ class GitRunner:
             raise GitFailed(
                 f"git {args[0]} failed (exit {code}): {text}", returncode=code, stderr=text
             )
+
+
+def _cannot_run(git: str, exc: OSError) -> GitError:
+    return GitError(
+        f"cannot run {git}: {exc.strerror or exc}; install git (modules fetched straight from "
+        "their repositories need it)",
+        upstream="direct",
+    )
+
+
+#: What reading the user's git configuration may see of the environment (nothing else).
+_USER_CONFIG_ENV = (
+    "HOME",
+    "XDG_CONFIG_HOME",
+    "GIT_CONFIG_GLOBAL",
+    "GIT_CONFIG_SYSTEM",
+    "GIT_CONFIG_NOSYSTEM",
+)
+
+
+async def read_user_instead_of(
+    environ: Mapping[str, str], *, git: str = "git", deadline: float = 30.0, cwd: Path
+) -> tuple[tuple[str, str], ...]:
+    """The user's ``url.<base>.insteadOf`` settings (system, then global configuration, as
+    ``git config`` finds them for ``environ``) as ``(base, insteadOf)`` pairs. Only these are
+    taken from the user's configuration (the download client acts for the user, as the go
+    command's git does); every other setting stays ignored. ``cwd`` is a folder outside any
+    repository (``--system``/``--global`` never read a repository's own configuration)."""
+    env = {k: environ[k] for k in _USER_CONFIG_ENV if environ.get(k)}
+    env.update(PATH=environ.get("PATH", os.environ.get("PATH", "/usr/bin:/bin")), LC_ALL="C")
+    found: list[tuple[str, str]] = []
+    for scope in ("--system", "--global"):
+        if scope == "--system" and env.get("GIT_CONFIG_NOSYSTEM"):
+            continue
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                git,
+                "config",
+                scope,
+                "--null",
+                "--get-regexp",
+                r"^url\..*\.insteadof$",
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                env=env,
+                cwd=str(cwd),
+                start_new_session=True,
+            )
+        except OSError as exc:
+            raise _cannot_run(git, exc) from None
+        try:
+            async with asyncio.timeout(deadline):
+                out, _ = await proc.communicate()
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            await proc.wait()
+            raise GitTimeout(
+                f"git config {scope} did not finish within {deadline:g}s", upstream="direct"
+            ) from None
+        # Exit 1: no such setting; other failures (no global file...) leave nothing to add.
+        if proc.returncode != 0:
+            continue
+        for record in out.decode("utf-8", "replace").split("\0"):
+            key, _, value = record.partition("\n")
+            if key.lower().startswith("url.") and key.lower().endswith(".insteadof"):
+                found.append((key[4 : -len(".insteadof")], value))
+    return tuple(found)

@@ -6,6 +6,11 @@ URLPREFIX plus that element plus ``.git`` when such a repository exists, else wi
 (both are returned, in that order). The rest of the path is the module's subdirectory and
 major-version suffix. Rules are tried longest prefix first.
 
+With ``known_hosts`` (the download client, which acts for the user as the go command does), the
+go command's table of hosts that need no meta tags (``vcs.go`` ``vcsPaths``: ``github.com/<o>/<r>``,
+``bitbucket.org/<o>/<r>``, ``hub.jazz.net/git/<u>/<r>``, ``git.apache.org/<r>.git``,
+``git.openstack.org/<o>/<r>``; git only) comes next, cloned from ``https://<root>``.
+
 Without a rule, a path with a ``.git`` qualifier (``host/a/repo.git/sub``) is cloned over https
 from ``https://host/a/repo`` (the go command's ``vcsPaths`` entry, secure schemes only).
 Targets of rules are https or ssh, and http, git or file only when the rule says so explicitly
@@ -27,6 +32,8 @@ __all__ = [
     "RepoRoot",
     "RewriteRule",
     "has_path_prefix",
+    "known_host_repo",
+    "match_instead_of",
     "parse_rewrite",
     "parse_rewrites",
     "resolve_repo",
@@ -39,6 +46,29 @@ _GIT_QUALIFIER = re.compile(
     r"(/~?[\w.\-]+)*",
     re.ASCII,
 )
+
+#: The go command's ``vcsPaths`` entries for git hosts (``vcs.go``), in its order; the ones
+#: marked True refuse a repository name with a VCS suffix (``noVCSSuffix``).
+_KNOWN_HOSTS = (
+    (re.compile(r"(?P<root>github\.com/[\w.\-]+/[\w.\-]+)(/[\w.\-]+)*", re.ASCII), True),
+    (re.compile(r"(?P<root>bitbucket\.org/[\w.\-]+/[\w.\-]+)(/[\w.\-]+)*", re.ASCII), True),
+    (re.compile(r"(?P<root>hub\.jazz\.net/git/[a-z0-9]+/[\w.\-]+)(/[\w.\-]+)*", re.ASCII), True),
+    (re.compile(r"(?P<root>git\.apache\.org/[a-z0-9_.\-]+\.git)(/[\w.\-]+)*", re.ASCII), False),
+    (
+        re.compile(
+            r"(?P<root>git\.openstack\.org/[\w.\-]+/[\w.\-]+)(\.git)?(/[\w.\-]+)*", re.ASCII
+        ),
+        False,
+    ),
+)
+_KNOWN_PREFIXES = (
+    "github.com",
+    "bitbucket.org",
+    "hub.jazz.net/git",
+    "git.apache.org",
+    "git.openstack.org",
+)
+_VCS_SUFFIXES = (".bzr", ".fossil", ".git", ".hg", ".svn")
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,9 +152,28 @@ def has_path_prefix(s: str, prefix: str) -> bool:
     return False
 
 
-def resolve_repo(path: str, rules: Sequence[RewriteRule]) -> RepoRoot:
-    """The repository of module ``path`` by rule or ``.git`` qualifier; ModuleNotFound when
-    neither applies (meta-tag discovery is the caller's next step)."""
+def known_host_repo(path: str) -> RepoRoot | None:
+    """The repository of ``path`` on a host of the go command's table, None for other hosts;
+    ModuleNotFound for a path on such a host that the table refuses (as the go command)."""
+    for prefix, (pattern, no_suffix) in zip(_KNOWN_PREFIXES, _KNOWN_HOSTS, strict=True):
+        if not has_path_prefix(path, prefix):
+            continue
+        m = pattern.fullmatch(path)
+        if m is None:
+            raise ModuleNotFound(f"{path}: invalid {prefix} import path", path=path)
+        root = m.group("root")
+        if no_suffix and root.endswith(_VCS_SUFFIXES):
+            raise ModuleNotFound(
+                f"{path}: invalid version control suffix in {prefix}/ path", path=path
+            )
+        return RepoRoot(root, (f"https://{root}",), ("https",), explicit=False)
+    return None
+
+
+def resolve_repo(path: str, rules: Sequence[RewriteRule], *, known_hosts: bool = False) -> RepoRoot:
+    """The repository of module ``path`` by rule, the known hosts (when asked) or a ``.git``
+    qualifier; ModuleNotFound when none applies (meta-tag discovery is the caller's next
+    step)."""
     for rule in rules:
         if path.startswith(rule.prefix):
             elem = path[len(rule.prefix) :].split("/", 1)[0]
@@ -134,6 +183,10 @@ def resolve_repo(path: str, rules: Sequence[RewriteRule]) -> RepoRoot:
             urls = (base,) if elem.endswith(".git") else (base + ".git", base)
             protocols = tuple(dict.fromkeys(("https", "ssh", ALLOWED_SCHEMES[rule.scheme])))
             return RepoRoot(rule.prefix + elem, urls, protocols, explicit=True)
+    if known_hosts:
+        known = known_host_repo(path)
+        if known is not None:
+            return known
     m = _GIT_QUALIFIER.fullmatch(path)
     if m is not None:
         return RepoRoot(
@@ -145,3 +198,14 @@ def resolve_repo(path: str, rules: Sequence[RewriteRule]) -> RepoRoot:
         "go-import meta tags",
         path=path,
     )
+
+
+def match_instead_of(url: str, rewrites: Iterable[tuple[str, str]]) -> tuple[str, str] | None:
+    """The ``(base, insteadOf)`` pair of git's ``url.<base>.insteadOf`` that git applies to
+    ``url``: the longest ``insteadOf`` value ``url`` starts with (git's rule), None when none
+    does."""
+    best: tuple[str, str] | None = None
+    for base, prefix in rewrites:
+        if prefix and url.startswith(prefix) and (best is None or len(prefix) > len(best[1])):
+            best = (base, prefix)
+    return best
