@@ -13,6 +13,7 @@ import contextlib
 import gzip
 import socket
 import ssl
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,6 +66,9 @@ class Origin:
         self._faults: list[tuple[Callable[[str], bool], Fault]] = []
         self._runner: web.ServerRunner | None = None
         self._stalled: list[asyncio.Event] = []
+        # Its own threads: a proxy in the same process may keep the default pool busy
+        # hashing zips, and an origin queued behind it would look like a slow upstream.
+        self._reads = ThreadPoolExecutor(max_workers=4, thread_name_prefix="origin")
         self.url = ""
         self._port = 0
 
@@ -168,7 +172,9 @@ class Origin:
             )
         data = fault.body if fault is not None and fault.body is not None else None
         if data is None:
-            data = await asyncio.to_thread(self._lookup, rel)
+            data = await asyncio.get_running_loop().run_in_executor(
+                self._reads, self._lookup, rel
+            )
         if data is None:
             return web.Response(status=404, text=f"not found: {rel}\n")
         return await self._send(request, data, fault or Fault())
