@@ -62,9 +62,23 @@ async def setup(tmp_path: Path) -> AsyncIterator[Setup]:
         yield Setup(origin, db, tmp_path)
 
 
-def _proxy(s: Setup, **overrides: str) -> contextlib.AbstractAsyncContextManager[RunningProxy]:
-    values = {"prefetch": "true", **overrides}
-    return running_proxy(s.tmp / "cache", upstream=s.origin.url, sumdb=s.db, **values)
+def _proxy(
+    s: Setup,
+    *,
+    prefetch: str = "true",
+    prefetch_depth: str = "2",
+    prefetch_fanout: str = "128",
+    prefetch_budget: str = "512MiB",
+) -> contextlib.AbstractAsyncContextManager[RunningProxy]:
+    return running_proxy(
+        s.tmp / "cache",
+        upstream=s.origin.url,
+        sumdb=s.db,
+        prefetch=prefetch,
+        prefetch_depth=prefetch_depth,
+        prefetch_fanout=prefetch_fanout,
+        prefetch_budget=prefetch_budget,
+    )
 
 
 def _service(proxy: RunningProxy) -> ModuleService:
