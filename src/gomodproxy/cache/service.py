@@ -562,7 +562,7 @@ class ModuleService:
                 else:
                     self._observer.verification(FileKind.ZIP, "skipped")
                     await self._check_mod_matches_zip(path, version, flight, headers)
-                stored = await self._storage.put(key, flight.spool)
+                stored = await self._storage.put(key, flight.spooled())
             flight.finish(stored)
             logger.info(
                 "cache.stored key=%s upstream=%s size=%d", key, flight.upstream, stored.size
