@@ -32,7 +32,6 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import aiohttp
-
 from benchmarks.cold_cache.origin import DelayedOrigin
 from benchmarks.cold_cache.run import DOWNLOAD, REPO, _start_logged, _stop, _sumdb
 from benchmarks.http_stacks.machine import core_times, machine_info
