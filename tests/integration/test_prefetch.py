@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,9 @@ import pytest_asyncio
 
 from gomodproxy.cache.service import ModuleService
 from gomodproxy.server.app import SERVICE_KEY
+from gomodproxy.sumdbserver import sums_from_cache
+from tests.corpus_data import project
+from tests.gotool import go_environ, run_go
 from tests.origin import Fault, Origin, running_origin
 from tests.proxykit import RunningProxy, SumDB, SynthModule, publish, running_proxy, running_sumdb
 
@@ -268,3 +272,56 @@ async def test_many_clients_and_prefetch_fetch_each_file_once(setup: Setup) -> N
         for m in GRAPH:
             for ext in ("mod", "info"):
                 assert _fetched(setup.origin, m, ext) == 1, m.rel(ext)
+
+
+@pytest.mark.gocmd
+@pytest.mark.corpus
+async def test_go_mod_download_all_through_prefetch_matches_direct(tmp_path: Path) -> None:
+    """The real go command, ``go mod download -json all`` of a real project (fzf), directly
+    from the origin and through the proxy with prefetch on: the same modules and hashes, the
+    proxy ran ahead (prefetched files the go command then used), and no file was fetched
+    from the origin twice."""
+    proj = project("fzf")
+    sums = await asyncio.to_thread(sums_from_cache, proj.download_dir)
+    async with running_sumdb(tmp_path / "sumdb") as db:
+        await asyncio.to_thread(db.store.append, [s.record_text() for s in sums])
+        async with running_origin(proj.download_dir) as origin:
+            direct = await _download_all(proj.go_mod, tmp_path / "direct", origin.url, db)
+            origin.requests.clear()
+            async with running_proxy(
+                tmp_path / "cache", upstream=origin.url, sumdb=db, prefetch="true"
+            ) as proxy:
+                through = await _download_all(proj.go_mod, tmp_path / "proxy", proxy.url, db)
+                await _idle(proxy)
+                assert through == direct
+                asked = [
+                    r.path for r in origin.requests if r.path.endswith((".info", ".mod", ".zip"))
+                ]
+                assert len(asked) == len(set(asked))  # single flight: nothing fetched twice
+                metrics = proxy.metrics
+                assert metrics.prefetch_bytes_total.value("mod", "used") > 0
+                assert metrics.verifications.value("mod", "mismatch") == 0
+                assert metrics.verifications.value("zip", "mismatch") == 0
+
+
+async def _download_all(go_mod: bytes, home: Path, goproxy: str, db: SumDB) -> list[object]:
+    work = home / "work"
+    work.mkdir(parents=True)
+    (work / "go.mod").write_bytes(go_mod)
+    (work / "go.sum").write_text("")
+    env = go_environ(home, goproxy=goproxy, gosumdb=db.gosumdb)
+    run = await asyncio.to_thread(
+        run_go, ["mod", "download", "-json", "all"], cwd=work, env=env, timeout=600
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    decoder = json.JSONDecoder()
+    results: list[object] = []
+    text, pos = run.stdout.strip(), 0
+    while pos < len(text):
+        doc, pos = decoder.raw_decode(text, pos)
+        assert "Error" not in doc, doc
+        results.append(tuple(doc.get(k) for k in ("Path", "Version", "Sum", "GoModSum")))
+        while pos < len(text) and text[pos].isspace():
+            pos += 1
+    assert results
+    return sorted(results, key=str)
