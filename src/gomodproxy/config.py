@@ -337,7 +337,7 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "prefetch",
         bool,
-        True,
+        False,
         "run ahead of the go command on a miss: when a client is served a .mod, fetch the "
         ".mod and .info of its requirements in the background (verified and kept as a miss "
         "would be), and once clients download zips, the zips of the modules whose .mod they "
@@ -362,7 +362,8 @@ OPTIONS: tuple[Option, ...] = (
         "prefetch-concurrency",
         int,
         16,
-        "prefetches running at once (they share --max-fetches with clients' misses)",
+        "prefetches running at once, zips a quarter of them (they share --max-fetches with "
+        "clients' misses)",
         "N",
     ),
     Option(

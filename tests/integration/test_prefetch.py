@@ -3,7 +3,7 @@
 A graph of synthetic modules is served by a recording origin on 127.0.0.1 and logged in our
 checksum database: ``app`` requires ``b`` and ``c``, ``b`` requires ``d``, ``d`` requires
 ``e``. A client asking the proxy for ``app``'s go.mod makes it fetch, in the background, the
-``.mod`` and ``.info`` of the requirements down to ``--prefetch-depth`` levels, each verified
+``.mod`` of the requirements down to ``--prefetch-depth`` levels, each verified
 and kept exactly as a client's miss would be; the origin's record shows what was fetched.
 """
 
@@ -108,7 +108,7 @@ def _fetched(origin: Origin, m: SynthModule, ext: str) -> int:
     return origin.count(m.rel(ext))
 
 
-async def test_requirements_go_mod_and_info_are_fetched_before_the_client_asks(
+async def test_requirements_go_mod_are_fetched_before_the_client_asks(
     setup: Setup,
 ) -> None:
     async with _proxy(setup) as proxy:
@@ -117,7 +117,7 @@ async def test_requirements_go_mod_and_info_are_fetched_before_the_client_asks(
         origin = setup.origin
         for m in (B, C, D):  # depth 1 (b, c) and 2 (d)
             assert _fetched(origin, m, "mod") == 1, m.path
-            assert _fetched(origin, m, "info") == 1, m.path
+            assert _fetched(origin, m, "info") == 0, m.path  # not read by graph loading
             assert await proxy.storage.stat(m.rel("mod")) is not None
         assert _fetched(origin, E, "mod") == 0  # depth 3: beyond the default depth of 2
         assert origin.count(suffix=".zip") == 0  # no zip before clients download zips
@@ -126,12 +126,9 @@ async def test_requirements_go_mod_and_info_are_fetched_before_the_client_asks(
         before = len(origin.requests)
         for m in (B, C, D):
             assert await _get(proxy, m.rel("mod")) == (200, m.mod)
-            assert await _get(proxy, m.rel("info")) == (200, m.info)
         await _idle(proxy)
         # d's go.mod, asked by the client, is a new top: its requirement e is prefetched.
-        assert [r.path for r in origin.requests[before:]] == [E.rel("mod"), E.rel("info")] or [
-            r.path for r in origin.requests[before:]
-        ] == [E.rel("info"), E.rel("mod")]
+        assert [r.path for r in origin.requests[before:]] == [E.rel("mod")]
         used = proxy.metrics.prefetch_bytes_total.value("mod", "used")
         assert used == sum(len(m.mod) for m in (B, C, D))
         assert proxy.metrics.prefetch_bytes_total.value("mod", "prefetched") == used + len(E.mod)
@@ -239,7 +236,6 @@ async def test_private_denied_and_authenticated_modules_are_never_prefetched(
             for m in (private, denied, direct, authed):
                 assert not any(p.startswith(m.path) for p in asked), m.path
             assert proxy.metrics.prefetch_decisions.value("mod", "refused") == 4
-            assert proxy.metrics.prefetch_decisions.value("info", "refused") == 4
 
 
 async def test_zips_of_asked_modules_are_prefetched_once_clients_download_zips(
@@ -254,6 +250,7 @@ async def test_zips_of_asked_modules_are_prefetched_once_clients_download_zips(
         await _idle(proxy)
         for m in (B, C):
             assert _fetched(setup.origin, m, "zip") == 1, m.path
+            assert _fetched(setup.origin, m, "info") == 1, m.path  # go mod download asks it
             assert await proxy.storage.stat(m.rel("zip")) is not None
         assert _fetched(setup.origin, D, "zip") == 0  # prefetched .mod only: no zip
         assert await _get(proxy, B.rel("zip")) == (200, B.zip)

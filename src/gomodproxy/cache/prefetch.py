@@ -4,10 +4,14 @@ The go command loads the module graph level by level, each ``.mod`` a round trip
 upstream, and then downloads the zips of the selected versions. A proxy that reads go.mod files
 knows what comes next:
 
-- when a client is served a ``.mod`` (hit or miss), the ``.mod`` and ``.info`` of its
-  requirements are fetched in the background, and so on below them down to ``depth`` levels;
-- when zips are asked for (the pattern of ``go mod download``), the zip of the highest version
-  of every module whose ``.mod`` a client asked for is fetched too, once per module.
+- when a client is served a ``.mod`` (hit or miss), the ``.mod`` of its requirements is
+  fetched in the background, and so on below them down to ``depth`` levels (not their
+  ``.info``: while it loads the graph the go command asks for none, and most versions it reads
+  are not the ones it selects, so in W2 the ``.info`` doubled the upstream requests for
+  nothing);
+- when zips are asked for (the pattern of ``go mod download``), the ``.info`` and zip of the
+  highest version of every module whose ``.mod`` a client asked for are fetched too, once per
+  module.
 
 Every prefetch goes through the cache service's own fetch paths (:class:`PrefetchSource`), so
 the rules of a normal miss hold unchanged: single flight (a file is never fetched twice, and a
@@ -157,6 +161,11 @@ class Prefetcher:
         self._observer: PrefetchObserver = observer or NullPrefetchObserver()
         self._clock = clock
         self._slots = asyncio.Semaphore(max(1, options.concurrency))
+        # Zips take a quarter of the places: each costs the proxy's threads seconds of
+        # hashing, and the clients' own misses wait for the same threads.
+        self._zip_slots = asyncio.Semaphore(max(1, options.concurrency // 4))
+        #: Prefetches in flight: key → whether a client asked for the file meanwhile.
+        self._running: dict[str, bool] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._scheduled = _Memory()
         self._expanded = _Memory()
@@ -201,13 +210,13 @@ class Prefetcher:
         if not self._options.enabled or not is_canonical(version):
             return
         known = self._asked.get(path)
-        if known is None or semver.compare(version, known) > 0:
+        if known != version and (known is None or semver.compare(version, known) > 0):
             self._asked[path] = version
             self._asked.move_to_end(path)
             if len(self._asked) > _MEMORY:
                 self._asked.popitem(last=False)
             if self._downloading():
-                self._schedule(FileKind.ZIP, path, version, 0, headers)
+                self._schedule_download(path, version, headers)
         self._expand(path, version, data, 0, headers)
 
     def info_served(self, path: str, version: str) -> None:
@@ -224,12 +233,17 @@ class Prefetcher:
         self._download_until = self._clock() + _DOWNLOAD_WINDOW
         if started:
             for module, newest in list(self._asked.items()):
-                self._schedule(FileKind.ZIP, module, newest, 0, headers)
+                self._schedule_download(module, newest, headers)
 
     # -- scheduling -------------------------------------------------------------------------
 
     def _downloading(self) -> bool:
         return self._options.zips and self._clock() < self._download_until
+
+    def _schedule_download(self, path: str, version: str, headers: Headers) -> None:
+        """What ``go mod download`` asks for a module it downloads: its ``.info`` and zip."""
+        self._schedule(FileKind.INFO, path, version, 0, headers)
+        self._schedule(FileKind.ZIP, path, version, 0, headers)
 
     def _expand(self, path: str, version: str, data: bytes, depth: int, headers: Headers) -> None:
         """Schedule the requirements of the go.mod ``data`` of ``path@version``."""
@@ -246,8 +260,9 @@ class Prefetcher:
             if n >= self._options.fanout:
                 self._decided(FileKind.MOD, req.mod.path, req.mod.version, "fanout", depth + 1)
                 continue
-            for kind in (FileKind.MOD, FileKind.INFO):
-                self._schedule(kind, req.mod.path, req.mod.version, depth + 1, headers)
+            # Only the .mod: while it loads the graph the go command asks for nothing else,
+            # and most versions it reads are not the ones it selects (their .info is waste).
+            self._schedule(FileKind.MOD, req.mod.path, req.mod.version, depth + 1, headers)
 
     def _schedule(
         self, kind: FileKind, path: str, version: str, depth: int, headers: Headers
@@ -277,14 +292,16 @@ class Prefetcher:
         self, kind: FileKind, path: str, version: str, depth: int, headers: Headers
     ) -> None:
         key = file_key(path, version, kind.value)
+        self._running[key] = False
         try:
-            async with self._slots:
-                if kind is FileKind.ZIP:
+            if kind is FileKind.ZIP:
+                async with self._zip_slots, self._slots:
                     size = await self._source.prefetch_zip(path, version, headers)
-                    got = None
-                else:
+                got = None
+            else:
+                async with self._slots:
                     got = await self._source.prefetch_file(path, version, kind, headers)
-                    size = len(got[0]) if got is not None and got[1] else None
+                size = len(got[0]) if got is not None and got[1] else None
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a not-found, a refused file: the client will see it itself
@@ -293,13 +310,18 @@ class Prefetcher:
             )
             self._observer.prefetch_decision(kind, "failed")
             return
+        finally:
+            asked = self._running.pop(key, False)
         if size is None:
             self._observer.prefetch_decision(kind, "cached")
         else:
             self._observer.prefetch_decision(kind, "fetched")
             self._observer.prefetch_bytes(kind, "prefetched", size)
-            self._unused[key] = (kind, size, self._clock())
-            self._outstanding += size
+            if asked:  # a client asked while it was being fetched (and joined the fetch)
+                self._observer.prefetch_bytes(kind, "used", size)
+            else:
+                self._unused[key] = (kind, size, self._clock())
+                self._outstanding += size
         if kind is FileKind.MOD and got is not None:
             self._expand(path, version, got[0], depth, headers)
 
@@ -317,6 +339,9 @@ class Prefetcher:
     # -- accounting -------------------------------------------------------------------------
 
     def _client_asked(self, key: str) -> None:
+        if key in self._running:
+            self._running[key] = True
+            return
         entry = self._unused.pop(key, None)
         if entry is None:
             return
