@@ -172,7 +172,9 @@ class Origin:
             )
         data = fault.body if fault is not None and fault.body is not None else None
         if data is None:
-            data = await asyncio.get_running_loop().run_in_executor(self._reads, self._lookup, rel)
+            data = await asyncio.get_running_loop().run_in_executor(
+                self._reads, self._lookup, rel
+            )
         if data is None:
             return web.Response(status=404, text=f"not found: {rel}\n")
         return await self._send(request, data, fault or Fault())
