@@ -31,11 +31,13 @@ from tests.proxykit import RunningProxy, SumDB, SynthModule, publish, running_pr
 pytestmark = pytest.mark.asyncio
 
 
-def _module(path: str, *requires: SynthModule) -> SynthModule:
+def _module(path: str, *requires: SynthModule, go: str = "1.16") -> SynthModule:
+    """A module requiring ``requires``; at ``go 1.16`` (unpruned) by default, so the go
+    command reads its requirements' go.mod files too (graph pruning)."""
     lines = "".join(f"\t{r.path} {r.version}\n" for r in requires)
     block = f"\nrequire (\n{lines})\n" if requires else ""
     files = {
-        "go.mod": f"module {path}\n\ngo 1.21\n{block}".encode(),
+        "go.mod": f"module {path}\n\ngo {go}\n{block}".encode(),
         "m.go": b"package m\n",
     }
     return SynthModule(path, "v1.0.0", files)
@@ -132,6 +134,24 @@ async def test_requirements_go_mod_are_fetched_before_the_client_asks(
         used = proxy.metrics.prefetch_bytes_total.value("mod", "used")
         assert used == sum(len(m.mod) for m in (B, C, D))
         assert proxy.metrics.prefetch_bytes_total.value("mod", "prefetched") == used + len(E.mod)
+
+
+async def test_requirements_of_a_pruned_go_mod_are_not_prefetched(tmp_path: Path) -> None:
+    """Graph pruning: the go command never reads the go.mod files of the requirements of a
+    go.mod at go 1.17 or later, so neither does the prefetch."""
+    leaf = _module("example.com/leaf")
+    pruned = _module("example.com/pruned", leaf, go="1.21")
+    async with (
+        running_origin() as origin,
+        running_sumdb(tmp_path / "sumdb", (pruned, leaf)) as db,
+    ):
+        publish(origin, pruned, leaf)
+        async with running_proxy(
+            tmp_path / "cache", upstream=origin.url, sumdb=db, prefetch="true"
+        ) as proxy:
+            assert await _get(proxy, pruned.rel("mod")) == (200, pruned.mod)
+            await _idle(proxy)
+            assert [r.path for r in origin.requests] == [pruned.rel("mod")]
 
 
 async def test_prefetch_is_off_with_no_prefetch(setup: Setup) -> None:

@@ -4,7 +4,8 @@ The go command loads the module graph level by level, each ``.mod`` a round trip
 upstream, and then downloads the zips of the selected versions. A proxy that reads go.mod files
 knows what comes next:
 
-- when a client is served a ``.mod`` (hit or miss), the ``.mod`` of its requirements is
+- when a client is served a ``.mod`` (hit or miss), the ``.mod`` of the requirements the go
+  command will read next (graph pruning: those of an unpruned go.mod, see :meth:`_expand`) is
   fetched in the background, and so on below them down to ``depth`` levels (not their
   ``.info``: while it loads the graph the go command asks for none, and most versions it reads
   are not the ones it selects, so in W2 the ``.info`` doubled the upstream requests for
@@ -126,6 +127,16 @@ class NullPrefetchObserver:
         """Ignored."""
 
 
+def _pruned(go_version: str) -> bool:
+    """Whether a go.mod's ``go`` version allows graph pruning (1.17 or later; none is 1.16)."""
+    parts = go_version.split(".")
+    try:
+        major, minor = int(parts[0]), int("".join(c for c in parts[1] if c.isdigit()) or 0)
+    except (IndexError, ValueError):
+        return False
+    return (major, minor) >= (1, 17)
+
+
 class _Memory:
     """A bounded set (oldest forgotten first)."""
 
@@ -245,17 +256,34 @@ class Prefetcher:
         self._schedule(FileKind.INFO, path, version, 0, headers)
         self._schedule(FileKind.ZIP, path, version, 0, headers)
 
-    def _expand(self, path: str, version: str, data: bytes, depth: int, headers: Headers) -> None:
-        """Schedule the requirements of the go.mod ``data`` of ``path@version``."""
+    def _expand(
+        self,
+        path: str,
+        version: str,
+        data: bytes,
+        depth: int,
+        headers: Headers,
+        below_unpruned: bool = False,
+    ) -> None:
+        """Schedule the requirements of the go.mod ``data`` of ``path@version`` that the go
+        command will read: graph pruning (``readModGraph`` in cmd/go's modload) reads the
+        requirements of a go.mod only when it is unpruned (``go`` older than 1.17) or was
+        reached through an unpruned one; a pruned go.mod lists everything its module needs, so
+        its requirements' go.mod files are never read (for a main module at go 1.17 or later,
+        today's rule)."""
         if depth >= self._options.depth:
             return
-        if not self._expanded.add(f"{path}@{version}"):
-            return
         try:
-            requires = parse_lax(f"{path}@{version}/go.mod", data).require
+            parsed = parse_lax(f"{path}@{version}/go.mod", data)
         except Exception as exc:  # the go command will report it; nothing to run ahead of
             logger.debug("prefetch.unparsed module=%s@%s error=%s", path, version, exc)
             return
+        unpruned = below_unpruned or not _pruned(parsed.go.version if parsed.go else "")
+        if not unpruned:
+            return
+        if not self._expanded.add(f"{path}@{version}"):
+            return
+        requires = parsed.require
         for n, req in enumerate(requires):
             if n >= self._options.fanout:
                 self._decided(FileKind.MOD, req.mod.path, req.mod.version, "fanout", depth + 1)
@@ -323,7 +351,7 @@ class Prefetcher:
                 self._unused[key] = (kind, size, self._clock())
                 self._outstanding += size
         if kind is FileKind.MOD and got is not None:
-            self._expand(path, version, got[0], depth, headers)
+            self._expand(path, version, got[0], depth, headers, below_unpruned=True)
 
     def _decided(self, kind: FileKind, path: str, version: str, decision: str, depth: int) -> None:
         self._observer.prefetch_decision(kind, decision)
