@@ -22,9 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from gomodproxy.assembly import check_settings, open_upstreams, with_defaults
+from gomodproxy.assembly import Plan, check_settings, open_upstreams, with_defaults
 from gomodproxy.client.checksums import GoSumMismatch, SumChecker
 from gomodproxy.client.fetch import ModuleFetcher
+from gomodproxy.client.goauth import GoAuth
 from gomodproxy.client.goenv import GoEnvironment
 from gomodproxy.client.graph import PRUNING_VERSION, go_version_at_least
 from gomodproxy.client.jsonout import ModuleResult, format_json
@@ -183,35 +184,54 @@ async def run_download(
 
     # GOFLAGS applies -x to commands that take it, as the go command does.
     wrap = trace if request.x or "-x" in env.goflags else None
-    async with open_upstreams(
-        plan, None, verifier_state=state, trace=wrap, for_user=environ
-    ) as upstreams:
-        checker = await asyncio.to_thread(
-            SumChecker.read,
-            mains.go_sum_file,
-            upstreams.verifier,
-            gonosumdb=plan.private.gonosumdb,
-            goproxy_is_single_file=goproxy_is_single_file(env.goproxy),
-            workspace_go_sums=mains.workspace_go_sums,
-        )
-        display = progress_for(stderr, json_output=request.json)
-        fetcher = ModuleFetcher(
-            upstreams.chain,
-            ModCache(env.gomodcache),
-            checker,
-            keep_writable=env.modcache_rw,
-            progress=display,
-            workers=_zip_workers(environ),
-        )
-        ctx = Resolver(env, mains, fetcher, checker)
-        try:
-            with display:
-                code = await _run(ctx, request, args, explicit, stdout, stderr, stats)
-        finally:
-            await asyncio.to_thread(fetcher.close)
-            stats.fetched = fetcher.fetched
-            stats.sumdb_lookups = checker.lookups
+    goauth = await _goauth(env, plan, environ, request.cwd, stderr if wrap else None)
+    try:
+        async with open_upstreams(
+            plan, None, verifier_state=state, trace=wrap, for_user=environ, request_auth=goauth
+        ) as upstreams:
+            checker = await asyncio.to_thread(
+                SumChecker.read,
+                mains.go_sum_file,
+                upstreams.verifier,
+                gonosumdb=plan.private.gonosumdb,
+                goproxy_is_single_file=goproxy_is_single_file(env.goproxy),
+                workspace_go_sums=mains.workspace_go_sums,
+            )
+            display = progress_for(stderr, json_output=request.json)
+            fetcher = ModuleFetcher(
+                upstreams.chain,
+                ModCache(env.gomodcache),
+                checker,
+                keep_writable=env.modcache_rw,
+                progress=display,
+                workers=_zip_workers(environ),
+            )
+            ctx = Resolver(env, mains, fetcher, checker)
+            try:
+                with display:
+                    code = await _run(ctx, request, args, explicit, stdout, stderr, stats)
+            finally:
+                await asyncio.to_thread(fetcher.close)
+                stats.fetched = fetcher.fetched
+                stats.sumdb_lookups = checker.lookups
+    finally:
+        if goauth is not None:
+            await goauth.aclose()
     return code
+
+
+async def _goauth(
+    env: GoEnvironment, plan: Plan, environ: dict[str, str], cwd: Path, trace: TextIO | None
+) -> GoAuth | None:
+    """GOAUTH for the https proxies and the checksum database. Checked (with the go
+    command's fatal errors) only when some URL is https: the go command checks it at its
+    first https request."""
+    urls = list(plan.proxies.proxy_urls)
+    if plan.sumdb is not None:
+        urls.append(plan.sumdb.url or plan.sumdb.direct_url)
+    if not any(u.startswith("https:") for u in urls):
+        return None
+    return await asyncio.to_thread(GoAuth.from_spec, env.goauth, environ, cwd=cwd, trace=trace)
 
 
 async def _run(
