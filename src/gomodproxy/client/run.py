@@ -39,6 +39,7 @@ from gomodproxy.client.resolve import (
     list_modules,
     module_error,
 )
+from gomodproxy.client.reuse import ReuseIndex, read_reuse
 from gomodproxy.client.trace import TracingFetcher
 from gomodproxy.config import Settings, build_settings
 from gomodproxy.errors import ConfigError, ProxyError
@@ -80,7 +81,7 @@ async def _download_all(ctx: Resolver, results: list[ModuleResult]) -> None:
     slots = asyncio.Semaphore(PARALLEL_DOWNLOADS)
 
     progress = ctx.fetcher.progress
-    progress.total(sum(1 for r in results if not r.error))
+    progress.total(sum(1 for r in results if not r.error and not r.reuse))
 
     async def one(res: ModuleResult) -> None:
         async with slots:
@@ -101,7 +102,7 @@ async def _download_all(ctx: Resolver, results: list[ModuleResult]) -> None:
     try:
         async with asyncio.TaskGroup() as tg:
             for res in results:
-                if not res.error:
+                if not res.error and not res.reuse:
                     tg.create_task(one(res))
     except* GoSumMismatch as group:
         # go.sum disagrees: the go command stops at once (base.Fatalf), so do we.
@@ -161,13 +162,11 @@ async def run_download(
     mains = await asyncio.to_thread(find_main_modules, request.cwd, env.gowork)
     explicit = bool(request.args)
     args = list(request.args)
+    reuse: ReuseIndex = {}
     if request.reuse:
         if mains.in_module:
             raise DownloadFailed("gomodproxy download -reuse cannot be used inside a module")
-        raise DownloadFailed(
-            "-reuse is not supported yet (it needs the Origin checks of direct fetching); "
-            "run without -reuse"
-        )
+        reuse = await asyncio.to_thread(read_reuse, request.cwd / request.reuse)
     if mains.in_module and explicit:
         for main_path in sorted(mains.paths):
             for arg in args:
@@ -206,7 +205,7 @@ async def run_download(
                 progress=display,
                 workers=_zip_workers(environ),
             )
-            ctx = Resolver(env, mains, fetcher, checker)
+            ctx = Resolver(env, mains, fetcher, checker, reuse=reuse)
             try:
                 with display:
                     code = await _run(ctx, request, args, explicit, stdout, stderr, stats)

@@ -202,6 +202,14 @@ class UpstreamChain:
             path, f"{version}.mod", FileKind.MOD, lambda f: f.mod(path, version, headers=headers)
         )
 
+    async def walk(
+        self, path: str, what: str, call: Callable[[ModuleFetcher], Awaitable[bytes]]
+    ) -> Fetched:
+        """``call`` on the fetcher of each entry for ``path``, walked as a file fetch is
+        (Go's TryProxies): the first answer, else the walk's error. The download client's
+        ``-reuse`` checks use it."""
+        return await self._fetch(path, what, FileKind.INFO, call)
+
     def _route(self, path: str) -> Route | None:
         return self._router(path) if self._router is not None else None
 
