@@ -153,12 +153,18 @@ def is_revision_query(path: str, query: str) -> bool:
     return not (semver.is_valid(query) and prefix)
 
 
+def _canonical_version(v: str) -> str:
+    """x/mod ``module.CanonicalVersion``: semver's canonical form, ``+incompatible`` kept."""
+    c = semver.canonical(v)
+    return c + "+incompatible" if c and v.endswith("+incompatible") else c
+
+
 def reuse_fields_problem(path: str, query: str, origin: Mapping[str, object]) -> str:
     """``checkReuseRepo``'s first half: why ``origin`` cannot settle ``query`` ("" if it can)."""
     has = {k: bool(origin.get(k)) for k in _ORIGIN_FIELDS}
     if has["RepoSum"]:
         return ""
-    if query == semver.canonical(query):
+    if query == _canonical_version(query):
         if not (has["Hash"] or has["Ref"] or has["TagSum"]):
             return "no Origin information to check"
         return ""
