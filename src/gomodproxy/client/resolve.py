@@ -89,10 +89,16 @@ class Resolver:
         else:
             data = await self.fetcher.go_mod(actual.path, actual.version)
             name = "go.mod"
-        try:
-            f = parse_lax(name, data)
-        except ProxyError as exc:
-            raise ProxyError(f"{actual}: parsing go.mod:\n{exc}") from exc
+        f = (
+            self.fetcher.parsed_mods.get((actual.path, actual.version))
+            if name == "go.mod"
+            else None
+        )
+        if f is None:
+            try:
+                f = parse_lax(name, data)
+            except ProxyError as exc:
+                raise ProxyError(f"{actual}: parsing go.mod:\n{exc}") from exc
         go = f.go.version if f.go is not None else ""
         if go_version_at_least(go, _GO_STRICT) and self.too_new(go):
             raise ProxyError(f"module {m} requires go >= {go} {self.running()}")
@@ -134,7 +140,7 @@ class Resolver:
             intervals: tuple[VersionInterval, ...] = ()
             try:
                 data = await self.fetcher.go_mod(path, newest)
-                f = parse_lax("go.mod", data)
+                f = self.fetcher.parsed_mods.get((path, newest)) or parse_lax("go.mod", data)
                 intervals = tuple(r.interval for r in f.retract)
             except ProxyError:
                 intervals = ()
