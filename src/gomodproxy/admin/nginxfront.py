@@ -9,11 +9,13 @@ rendered here does exactly that, and nothing more:
   normalizes anything) by one ``map``: a GET or HEAD of
   ``<prefix>/<escaped module path>/@v/<escaped canonical version>.(info|mod|zip)`` with no query,
   whose characters are only those of the go command's case-encoding (lower-case letters,
-  digits, ``-._~`` and ``!`` before a lower-case letter), no element empty or starting with a
-  dot (so no ``.``/``..``, no ``//``, no ``%`` escape, no ``.gomodproxy/`` internal file), is
-  looked up in the folder (``try_files``); a miss, and every other request, goes to gomodproxy
-  with the request line as sent (lists, ``@latest``, queries, the checksum-database relay,
-  non-canonical versions, malformed paths, which gomodproxy refuses with its own answers);
+  digits, ``-._~`` and ``!`` before a lower-case letter, the ``!`` also as the ``%21`` the go
+  command sends), no element empty or starting with a dot (so no ``.``/``..``, no ``//``, no
+  other ``%`` escape, no ``.gomodproxy/`` internal file), is looked up in the folder
+  (``try_files`` of the decoded path, which then equals the raw one but for ``%21``); a miss,
+  and every other request, goes to gomodproxy with the request line as sent (lists,
+  ``@latest``, queries, the checksum-database relay, non-canonical versions, malformed paths,
+  which gomodproxy refuses with its own answers);
 - module path patterns that gomodproxy guards or refuses are listed before that rule and always
   go to gomodproxy: ``--client-auth`` patterns (credentials are checked there), the private
   patterns (GOPRIVATE, GONOPROXY, GONOSUMDB, ``--vcs-rewrite`` prefixes), ``--rules`` entries that
@@ -45,17 +47,20 @@ __all__ = [
     "render_nginx_front",
 ]
 
-# One character of an escaped path or version element: the go command's case-encoding writes
-# an upper-case letter as "!" and the lower-case letter; nothing else may follow "!".
-_CHAR = r"(?:[a-z0-9._~-]|![a-z])"
+# The go command's case-encoding writes an upper-case letter as "!" and the lower-case letter
+# (nothing else may follow "!"); in a URL the go command percent-encodes that "!" as "%21", the
+# one escape a file request may hold.
+_BANG = "(?:!|%21)"
+# One character of an escaped path or version element.
+_CHAR = rf"(?:[a-z0-9._~-]|{_BANG}[a-z])"
 # The first character of an element: never a dot (no ".", "..", ".gomodproxy", hidden files).
-_FIRST = r"(?:[a-z0-9_~-]|![a-z])"
+_FIRST = rf"(?:[a-z0-9_~-]|{_BANG}[a-z])"
 _ELEMENT = f"{_FIRST}{_CHAR}*"
 _MODULE = f"{_ELEMENT}(?:/{_ELEMENT})*"
 _NUM = r"(?:0|[1-9][0-9]*)"
-_ALNUM = r"(?:[0-9a-z-]|![a-z])"
+_ALNUM = rf"(?:[0-9a-z-]|{_BANG}[a-z])"
 # A pre-release identifier: a number without leading zeros, or alphanumerics with a non-digit.
-_IDENT = rf"(?:0|[1-9][0-9]*|[0-9]*(?:[a-z-]|![a-z]){_ALNUM}*)"
+_IDENT = rf"(?:0|[1-9][0-9]*|[0-9]*(?:[a-z-]|{_BANG}[a-z]){_ALNUM}*)"
 _VERSION = rf"v{_NUM}\.{_NUM}\.{_NUM}(?:-{_IDENT}(?:\.{_IDENT})*)?(?:\+incompatible)?"
 #: The path (after the prefix) of a file the front may serve: escaped module path, ``/@v/``,
 #: escaped canonical version, extension.
@@ -104,7 +109,7 @@ def _element_regex(element: str) -> str:
     out = []
     for c in element:
         if "A" <= c <= "Z":
-            out.append("!" + c.lower())
+            out.append(_BANG + c.lower())
         elif c == ".":
             out.append(r"\.")
         else:
@@ -124,8 +129,10 @@ def glob_regex(glob: str) -> str | None:
 
 
 def literal_regex(escaped: str) -> str:
-    """The regex of an already escaped path or path-and-file prefix, taken literally."""
-    return re.sub(r"([^A-Za-z0-9_~/!@-])", r"\\\1", escaped)
+    """The regex of an already escaped path or path-and-file prefix, taken literally (a "!"
+    also as the "%21" the go command sends)."""
+    quoted = re.sub(r"([^A-Za-z0-9_~/!@-])", r"\\\1", escaped)
+    return quoted.replace("!", _BANG)
 
 
 def _quote(text: str) -> str:
@@ -164,18 +171,25 @@ def render_nginx_front(spec: FrontSpec) -> str:
         "    keepalive 32;",
         "}",
         "",
-        "# The file to look up for a request, or empty (gomodproxy answers). Decided on the raw",
-        "# request line; the first matching expression wins.",
-        'map "$request_method:$request_uri" $gomodproxy_front_file {',
+        "# Whether nginx may look the request up in the folder (1) or gomodproxy answers it",
+        "# (empty). Decided on the raw request line; the first matching expression wins.",
+        'map "$request_method:$request_uri" $gomodproxy_front_static {',
         '    default "";',
     ]
     for passed in spec.passed:
         why = "".join(c if " " <= c <= "~" else "?" for c in passed.why)
         lines.append(f"    # {why}")
         lines.append(f'    {_quote("~^[A-Z]+:" + prefix + passed.regex)} "";')
-    lines.append("    # A file of a canonical version, in the go command's escaped form.")
-    lines.append(f'    {_quote("~^(?:GET|HEAD):" + prefix + "(" + FILE_URI_REGEX + ")$")} "$1";')
     lines += [
+        "    # A file of a canonical version, in the go command's escaped form.",
+        f"    {_quote('~^(?:GET|HEAD):' + prefix + FILE_URI_REGEX + '$')} 1;",
+        "}",
+        "",
+        "# Its file below the folder: the decoded path ($uri equals the raw path but for %21",
+        "# read as !, the raw one having no other escape, no dot element and no empty one).",
+        "map $uri $gomodproxy_front_file {",
+        '    default "";',
+        f'    {_quote("~^" + prefix + "(/.+)$")} "$1";',
         "}",
         "",
         "server {",
@@ -192,7 +206,7 @@ def render_nginx_front(spec: FrontSpec) -> str:
         "",
         "    location / {",
         "        error_page 418 = @gomodproxy;",
-        '        if ($gomodproxy_front_file = "") {',
+        '        if ($gomodproxy_front_static = "") {',
         "            return 418;",
         "        }",
         "        types {",
