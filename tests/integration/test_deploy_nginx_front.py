@@ -73,17 +73,17 @@ class Setup:
 
 @asynccontextmanager
 async def _proxy(
-    tmp_path: Path, *, port: int = 0, cache: Path | None = None, **overrides: str
+    tmp_path: Path, *, client_auth: str = "", gonosumdb: str = ""
 ) -> AsyncIterator[Setup]:
     """gomodproxy over the synthetic modules, verified against our checksum database."""
-    cache = cache or tmp_path / "cache"
+    cache = tmp_path / "cache"
     async with (
         running_origin() as origin,
         running_sumdb(tmp_path / "sumdb", SYNTHETIC) as db,
     ):
         publish(origin, *SYNTHETIC)
         async with running_proxy(
-            cache, upstream=origin.url, sumdb=db, port=port, **overrides
+            cache, upstream=origin.url, sumdb=db, client_auth=client_auth, gonosumdb=gonosumdb
         ) as proxy:
             yield Setup(origin, db, proxy, cache)
 
