@@ -73,7 +73,7 @@ class Setup:
 
 @asynccontextmanager
 async def _proxy(
-    tmp_path: Path, *, client_auth: str = "", gonosumdb: str = ""
+    tmp_path: Path, *, client_auth: str = "", gonosumdb: str = "", path_prefix: str = ""
 ) -> AsyncIterator[Setup]:
     """gomodproxy over the synthetic modules, verified against our checksum database."""
     cache = tmp_path / "cache"
@@ -83,7 +83,12 @@ async def _proxy(
     ):
         publish(origin, *SYNTHETIC)
         async with running_proxy(
-            cache, upstream=origin.url, sumdb=db, client_auth=client_auth, gonosumdb=gonosumdb
+            cache,
+            upstream=origin.url,
+            sumdb=db,
+            client_auth=client_auth,
+            gonosumdb=gonosumdb,
+            path_prefix=path_prefix,
         ) as proxy:
             yield Setup(origin, db, proxy, cache)
 
@@ -286,6 +291,32 @@ async def test_hits_carry_the_content_type_cache_control_and_length_gomodproxy_s
         # Only the direct requests reached gomodproxy.
         assert _file_hits(s.proxy) == before + 6
         assert UPPER.rel("info") == "example.com/!upper/!case/@v/v1.2.0-!r!c.1.info"
+
+
+@pytest.mark.asyncio
+async def test_under_a_path_prefix_hits_are_sent_by_nginx_and_the_rest_passed(
+    tmp_path: Path,
+) -> None:
+    async with (
+        _proxy(tmp_path, path_prefix="/goproxy") as s,
+        running_front(
+            tmp_path / "nginx", s.cache, s.proxy.url.removesuffix("/goproxy"),
+            "--path-prefix", "/goproxy",
+        ) as front,
+        aiohttp.ClientSession() as session,
+    ):  # fmt: skip
+        url = f"{front.url}/goproxy/{UPPER.rel('zip')}"
+        assert (await _get(session, url))[:2] == (200, UPPER.zip)
+        before = _file_hits(s.proxy)
+        assert (await _get(session, url))[:2] == (200, UPPER.zip)
+        assert _file_hits(s.proxy) == before
+        # The same file outside the prefix is not served, by either.
+        status, body, _ = await _get(session, f"{front.url}/{UPPER.rel('zip')}")
+        assert status == 404
+        assert body != UPPER.zip
+        status, body, _ = await _get(session, f"{front.url}/goproxy/{UPPER.list_rel}")
+        assert (status, body) == (200, b"v1.2.0-RC.1\n")
+        assert _file_hits(s.proxy) == before
 
 
 # -- group A through the front -------------------------------------------------------------
