@@ -396,14 +396,18 @@ async def test_a2_dot_elements_slashes_and_internal_files_are_never_sent_by_ngin
 
 
 @pytest.mark.asyncio
-async def test_cache_rm_stops_nginx_at_once_and_the_regenerated_file_passes_the_version(
-    tmp_path: Path,
+@pytest.mark.parametrize("open_file_seconds", ["2", "0"])
+async def test_cache_rm_stops_nginx_within_seconds_and_the_regenerated_file_passes_it(
+    tmp_path: Path, open_file_seconds: str
 ) -> None:
-    """``cache rm`` deletes the files it denies, so nginx cannot send them even before the
-    file is generated again; gomodproxy answers 403 with the reason."""
+    """``cache rm`` deletes the files it denies, so nginx stops sending them (once it checks
+    its open files' names again) even before the file is generated again; gomodproxy answers
+    403 with the reason."""
     async with (
         _proxy(tmp_path) as s,
-        running_front(tmp_path / "nginx", s.cache, s.proxy.url) as front,
+        running_front(
+            tmp_path / "nginx", s.cache, s.proxy.url, "--open-file-seconds", open_file_seconds
+        ) as front,
         aiohttp.ClientSession() as session,
     ):
         url = f"{front.url}/{M1.rel('info')}"
@@ -417,11 +421,17 @@ async def test_cache_rm_stops_nginx_at_once_and_the_regenerated_file_passes_the_
         )  # fmt: skip
         assert code == 0, err
         assert not (s.cache / M1.rel("info")).exists()
-        # Every answer from now on comes from gomodproxy (403 once its deny list refreshed).
-        sent = await _until_status(session, url, 403)
-        assert _file_hits(s.proxy) == before + sent
-        _, body, _ = await _get(session, url)
-        assert b"leaked secret" in body
+        # Within 2 s (nginx checks open files' names again, gomodproxy refreshes its deny
+        # list) the answer is gomodproxy's 403, and stays so; without open_file_cache, every
+        # answer after the removal is gomodproxy's.
+        sent = await _until_status(session, url, 403, seconds=10)
+        if open_file_seconds == "0":
+            assert _file_hits(s.proxy) == before + sent
+        before = _file_hits(s.proxy)
+        for _ in range(3):
+            _, body, _ = await _get(session, url)
+            assert b"leaked secret" in body
+        assert _file_hits(s.proxy) == before + 3
         port = int(s.proxy.url.rsplit(":", 1)[1])
         code, err = await asyncio.to_thread(
             generate, front, s.cache, port, "--reload-command", nginx_reload_command(front)

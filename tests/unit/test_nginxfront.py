@@ -183,7 +183,8 @@ def test_the_file_keeps_its_guards() -> None:
     text = render_nginx_front(_spec(path_prefix="/goproxy"))
     assert "    merge_slashes off;\n" in text
     assert "disable_symlinks on from=$document_root;" in text
-    assert "open_file_cache " not in text
+    assert "    open_file_cache_valid 2s;\n" in text
+    assert "    open_file_cache_errors off;\n" in text
     assert 'map "$request_method:$request_uri" $gomodproxy_front_static' in text
     assert '"~^(?:GET|HEAD):/goproxy/' in text
     assert '"~^/goproxy(/.+)$" "$1";' in text
@@ -193,6 +194,12 @@ def test_the_file_keeps_its_guards() -> None:
     assert "application/zip zip;" in text
     assert 'add_header Cache-Control "public, max-age=31536000, immutable";' in text
     assert "try_files $gomodproxy_front_file @gomodproxy;" in text
+
+
+def test_open_file_cache_can_be_left_out() -> None:
+    text = render_nginx_front(_spec(open_file_seconds=0))
+    assert "\n    open_file_cache" not in text
+    assert "# No open_file_cache" in text
 
 
 def test_a_folder_nginx_would_misread_is_refused() -> None:

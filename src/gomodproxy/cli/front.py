@@ -68,6 +68,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="with --output: run CMD (e.g. 'nginx -s reload') when the file changed",
     )
     nginx.add_argument(
+        "--open-file-seconds",
+        type=int,
+        default=2,
+        metavar="N",
+        help="nginx keeps files open and checks their names again after N seconds, so a "
+        "file 'cache rm' deleted is sent for at most N seconds more (default 2, as "
+        "gomodproxy's own deny refresh); 0: no open_file_cache, every hit opens its file",
+    )
+    nginx.add_argument(
         "--allow-eviction",
         action="store_true",
         help="generate even with --cache-max-size/--cache-max-age (files sent by nginx then "
@@ -186,6 +195,7 @@ def _run_nginx(args: argparse.Namespace) -> int:
         listen=args.front_listen,
         path_prefix=settings.path_prefix,
         passed=passes,
+        open_file_seconds=max(0, args.open_file_seconds),
         command=_command(args, settings),
     )
     try:
