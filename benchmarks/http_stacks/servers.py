@@ -31,7 +31,8 @@ SERVER_NAMES: tuple[str, ...] = (
 DESCRIPTIONS: dict[str, str] = {
     "nginx": "nginx static files (sendfile on, open_file_cache), 1 worker process",
     "nginx-front": "gomodproxy's static front: nginx with the file 'gomodproxy front nginx' "
-    "generates (raw-URI map, try_files, no open_file_cache), gomodproxy serve behind it",
+    "generates (raw request-line map, try_files, open_file_cache checked every 2 s), "
+    "gomodproxy serve behind it",
     "aiohttp-asyncio": "aiohttp web.Application on the default asyncio loop; zip by FileResponse",
     "aiohttp-uvloop": "aiohttp web.Application on uvloop; zip by FileResponse",
     "uvicorn-asgi": "uvicorn, uvloop + httptools, minimal ASGI app; zip by pread in a thread",
