@@ -13,6 +13,7 @@ nginx), and, unless ``--allow-eviction``, ``--cache-max-size``/``--cache-max-age
 records no access time, so the most used files would look unused). With ``--output FILE`` the
 file is replaced atomically only when its text changed, and ``--reload-command`` then runs (for
 example ``nginx -s reload``); run it again whenever the rules or settings change.
+``--open-file-seconds`` (2) bounds how long nginx may keep sending a file ``cache rm`` deleted.
 """
 
 from __future__ import annotations
