@@ -22,9 +22,9 @@ __all__ = ["build_parser", "main"]
 def _command_modules() -> list[ModuleType]:
     # Imported here, not at module import, so `gomodproxy --help` stays cheap and one
     # subcommand's heavy imports (aiohttp) never slow another.
-    from gomodproxy.cli import bundle, cache, configcmd, download, mod, probe, serve, sumdb
+    from gomodproxy.cli import bundle, cache, configcmd, download, front, mod, probe, serve, sumdb
 
-    return [bundle, cache, configcmd, download, mod, probe, serve, sumdb]
+    return [bundle, cache, configcmd, download, front, mod, probe, serve, sumdb]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,7 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
             "A caching Go module proxy (serve), module zip tools (mod), a checksum database "
             "of its own (sumdb), a mirror prober (probe), a download client like go mod "
             "download (download), cache and configuration "
-            "administration (cache, config) and air-gapped bundles (bundle)."
+            "administration (cache, config), air-gapped bundles (bundle) and the "
+            "configuration of a static front serving cache hits (front)."
         ),
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
