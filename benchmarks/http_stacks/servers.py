@@ -19,6 +19,7 @@ HOST = "127.0.0.1"
 #: Benchmark order; nginx is the ceiling the others are compared with.
 SERVER_NAMES: tuple[str, ...] = (
     "nginx",
+    "nginx-front",
     "aiohttp-asyncio",
     "aiohttp-uvloop",
     "uvicorn-asgi",
@@ -29,6 +30,9 @@ SERVER_NAMES: tuple[str, ...] = (
 
 DESCRIPTIONS: dict[str, str] = {
     "nginx": "nginx static files (sendfile on, open_file_cache), 1 worker process",
+    "nginx-front": "gomodproxy's static front: nginx with the file 'gomodproxy front nginx' "
+    "generates (raw request-line map, try_files, open_file_cache checked every 2 s), "
+    "gomodproxy serve behind it",
     "aiohttp-asyncio": "aiohttp web.Application on the default asyncio loop; zip by FileResponse",
     "aiohttp-uvloop": "aiohttp web.Application on uvloop; zip by FileResponse",
     "uvicorn-asgi": "uvicorn, uvloop + httptools, minimal ASGI app; zip by pread in a thread",
@@ -70,6 +74,32 @@ http {{
 """
 
 
+# The front's main file: the same http settings as the bare nginx above, less the
+# open_file_cache the generated file must not have, and the generated server included.
+_NGINX_FRONT_CONF = """\
+daemon off;
+master_process on;
+worker_processes 1;
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    tcp_nodelay on;
+    keepalive_requests 10000000;
+    client_body_temp_path {prefix}/client_body;
+    proxy_temp_path {prefix}/proxy;
+    fastcgi_temp_path {prefix}/fastcgi;
+    uwsgi_temp_path {prefix}/uwsgi;
+    scgi_temp_path {prefix}/scgi;
+    default_type application/octet-stream;
+    include {prefix}/front.conf;
+}}
+"""
+
+
 @dataclass(frozen=True, slots=True)
 class Launch:
     """Where a server runs: interpreter, tree root, port, scratch folder, repository root."""
@@ -92,6 +122,12 @@ def command(name: str, launch: Launch, *, failing: bool = False) -> list[str]:
     if name == "nginx":
         conf = launch.scratch / "nginx.conf"
         return ["nginx", "-p", str(launch.scratch), "-e", "stderr", "-c", str(conf)]
+    if name == "nginx-front":
+        # gomodproxy serve in the background (the hits never reach it), nginx in its place.
+        conf = launch.scratch / "nginx.conf"
+        backend = " ".join(_front_backend(launch))
+        nginx = f"exec nginx -p {launch.scratch} -e stderr -c {conf}"
+        return ["sh", "-c", f"{backend} & {nginx}"]
     if name.startswith("aiohttp-"):
         loop = name.removeprefix("aiohttp-")
         module = "benchmarks.http_stacks.aiohttp_app"
@@ -122,6 +158,32 @@ def command(name: str, launch: Launch, *, failing: bool = False) -> list[str]:
     raise ValueError(f"unknown server {name!r}: choose from {', '.join(SERVER_NAMES)}")
 
 
+def _front_backend_port(launch: Launch) -> int:
+    return launch.port + 1 if launch.port < 65535 else launch.port - 1
+
+
+def _front_backend(launch: Launch) -> list[str]:
+    return [
+        launch.python, "-m", "gomodproxy", "serve", "--cache-dir", str(launch.root),
+        "--upstream", "off", "--sumdb", "off",
+        "--listen", f"{HOST}:{_front_backend_port(launch)}",
+    ]  # fmt: skip
+
+
+def write_front_conf(launch: Launch) -> None:
+    """Write the front's main file and generate its server with ``gomodproxy front nginx``."""
+    main = _NGINX_FRONT_CONF.format(prefix=launch.scratch)
+    (launch.scratch / "nginx.conf").write_text(main)
+    generate = [
+        launch.python, "-m", "gomodproxy", "front", "nginx",
+        "--cache-dir", str(launch.root), "--upstream", "off", "--sumdb", "off",
+        "--listen", f"{HOST}:{_front_backend_port(launch)}",
+        "--front-listen", f"{HOST}:{launch.port} backlog=1024",
+        "--output", str(launch.scratch / "front.conf"),
+    ]  # fmt: skip
+    subprocess.run(generate, cwd=launch.repo, check=True, capture_output=True)
+
+
 def write_nginx_conf(launch: Launch) -> None:
     """Write the nginx configuration that serves ``launch.root`` on loopback."""
     text = _NGINX_CONF.format(prefix=launch.scratch, host=HOST, port=launch.port, root=launch.root)
@@ -146,6 +208,8 @@ class Server:
         self.port = launch.port
         if name == "nginx":
             write_nginx_conf(launch)
+        if name == "nginx-front":
+            write_front_conf(launch)
         env = dict(os.environ, **{ROOT_ENV: str(launch.root)})
         self._log = (launch.scratch / "server.log").open("wb")
         self._proc = subprocess.Popen(

@@ -28,9 +28,9 @@ def _command_modules(argv: Sequence[str] | None = None) -> list[ModuleType]:
         # The download client starts as fast as it can (it races the go command): the other
         # commands' modules (the server, the cache, bundles) are not even imported.
         return [download]
-    from gomodproxy.cli import bundle, cache, configcmd, mod, probe, serve, sumdb
+    from gomodproxy.cli import bundle, cache, configcmd, front, mod, probe, serve, sumdb
 
-    return [bundle, cache, configcmd, download, mod, probe, serve, sumdb]
+    return [bundle, cache, configcmd, download, front, mod, probe, serve, sumdb]
 
 
 def _command_of(argv: Sequence[str] | None) -> str:
@@ -51,7 +51,8 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
             "A caching Go module proxy (serve), module zip tools (mod), a checksum database "
             "of its own (sumdb), a mirror prober (probe), a download client like go mod "
             "download (download), cache and configuration "
-            "administration (cache, config) and air-gapped bundles (bundle)."
+            "administration (cache, config), air-gapped bundles (bundle) and the "
+            "configuration of a static front serving cache hits (front)."
         ),
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
