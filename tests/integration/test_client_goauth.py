@@ -17,13 +17,14 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import aiohttp
 import pytest
 import pytest_asyncio
 from aiohttp import web
 
 from tests.integration.clientkit import Home
 from tests.origin import Origin
-from tests.proxykit import publish, synth
+from tests.proxykit import publish, running_sumdb, synth
 from tests.tlscert import make_local_tls
 
 pytestmark = [pytest.mark.gocmd, pytest.mark.asyncio]
@@ -231,3 +232,66 @@ async def test_bad_goauth_values_fail_like_the_go_command(setup: Setup) -> None:
         ours, go, out = await _both(setup, value)
         assert (ours, go) == (1, 1), value
         assert words in out, (value, out)
+
+
+class SumDBRelay(Origin):
+    """The origin relaying ``/sumdb/<name>/`` to our checksum database (a proxy that serves
+    the database, asked for it by both programs) and wanting Basic auth for that part only."""
+
+    db_url = ""
+    db_name = ""
+    relayed = 0
+
+    async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
+        prefix = f"/sumdb/{self.db_name}/"
+        if not request.path.startswith(prefix):
+            return await super()._handle(request)
+        if request.headers.get("Authorization") != _basic(USER, PASSWORD):
+            return web.Response(status=401, text="unauthorized\n")
+        rest = request.path[len(prefix) :]
+        if rest == "supported":
+            return web.Response(text="")
+        self.relayed += 1
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(f"{self.db_url}/{rest}") as answer,
+        ):
+            return web.Response(status=answer.status, body=await answer.read())
+
+
+async def test_checksum_database_through_the_proxy_gets_goauth_credentials(
+    tmp_path: Path,
+) -> None:
+    """GOSUMDB named without a URL is asked through the https proxy (``/sumdb/<name>/``),
+    which wants credentials there: with GOAUTH's both programs verify the module against the
+    database; with ``off`` both fail."""
+    tls = await asyncio.to_thread(make_local_tls, tmp_path / "tls")
+    async with running_sumdb(tmp_path / "db", [A]) as db:
+        relay = SumDBRelay(tls=tls.server_context())
+        relay.db_url, relay.db_name = db.url, db.name
+        await relay.start()
+        publish(relay, A)
+        try:
+            cmd = tmp_path / "auth.sh"
+            cmd.write_text(
+                "#!/bin/sh\nprintf 'https://"
+                + relay.url.removeprefix("https://")
+                + f"/sumdb\\n\\nAuthorization: {_basic(USER, PASSWORD)}\\n\\n'\n"
+            )
+            cmd.chmod(0o755)
+            codes = {}
+            for goauth in (str(cmd), "off"):
+                for tool in ("ours", "go"):
+                    home = Home(tmp_path / f"{tool}-{len(codes)}", relay.url, db.key.verifier_key)
+                    home.work.mkdir(parents=True)
+                    env = {"SSL_CERT_FILE": str(tls.cert), "GOAUTH": goauth}
+                    args = ("-json", "example.com/a@v1.0.0")
+                    if tool == "ours":
+                        run = await asyncio.to_thread(home.ours, *args, **env)
+                    else:
+                        run = await asyncio.to_thread(home.go, "mod", "download", *args, **env)
+                    codes[(goauth == "off", tool)] = run.returncode
+        finally:
+            await relay.stop()
+    assert codes == {(False, "ours"): 0, (False, "go"): 0, (True, "ours"): 1, (True, "go"): 1}
+    assert db.stats.lookups == 2  # one lookup each, relayed with the credential

@@ -15,6 +15,7 @@ from gomodproxy.client.goauth import (
     parse_user_auth,
     split_command,
 )
+from gomodproxy.client.goenv import resolve
 from gomodproxy.errors import ConfigError
 
 
@@ -109,3 +110,12 @@ def test_credentials_by_longest_prefix() -> None:
     assert cache.load("https://127.0.0.2:8443/m") is None
     cache.store("127.0.0.1:8443/private", ())
     assert cache.load("https://127.0.0.1:8443/private/m") == (("Authorization", "host"),)
+
+
+def test_goauth_from_the_environment_then_the_env_file_then_netrc() -> None:
+    base = {"HOME": "/h", "GOPROXY": "https://p.example"}
+    assert resolve(base, {}, {}).goauth == "netrc"
+    assert resolve(base, {"GOAUTH": "off"}, {}).goauth == "off"
+    env = resolve({**base, "GOAUTH": "git /srv"}, {"GOAUTH": "off"}, {})
+    assert env.goauth == "git /srv"
+    assert env.sources["GOAUTH"] == "environment"
