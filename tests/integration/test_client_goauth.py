@@ -279,7 +279,7 @@ async def test_checksum_database_through_the_proxy_gets_goauth_credentials(
                 + f"/sumdb\\n\\nAuthorization: {_basic(USER, PASSWORD)}\\n\\n'\n"
             )
             cmd.chmod(0o755)
-            codes = {}
+            codes: dict[tuple[bool, str], int] = {}
             for goauth in (str(cmd), "off"):
                 for tool in ("ours", "go"):
                     home = Home(tmp_path / f"{tool}-{len(codes)}", relay.url, db.key.verifier_key)
