@@ -2,12 +2,13 @@
 
 The modules are the Prometheus build list (``tests/projects/prometheus``: 418 modules, zips
 from a few KiB to tens of MiB, as ``scripts/fetch-corpus`` downloaded them). Its
-``cache/download`` folder is copied to /dev/shm; nginx serves it as static files (the ceiling)
-``gomodproxy serve --upstream off --sumdb off`` adopts it as its cache, goproxy uses it as its
-dir cacher (the same layout) and Athens gets it in its disk storage's layout (hard links; see
-``benchmarks/peers.py``). All are warmed by one pass over every URL, then loaded by wrk with
-the mix the go command produces for ``go mod download``: for each module version its
-``.info``, ``.mod`` and ``.zip``, so zips come in the project's real size distribution. Each connection walks the list from its own offset.
+``cache/download`` folder is copied to /dev/shm; nginx serves it as static files (the
+ceiling), ``gomodproxy serve --upstream off --sumdb off`` adopts it as its cache, goproxy uses
+it as its dir cacher (the same layout) and Athens gets it in its disk storage's layout (hard
+links; see ``benchmarks/peers.py``). All are warmed by one pass over every URL, then loaded by
+wrk with the mix the go command produces for ``go mod download``: for each module version its
+``.info``, ``.mod`` and ``.zip``, so zips come in the project's real size distribution. Each
+connection walks the list from its own offset.
 
 Server pinned to core 0, wrk (one thread) to core 1, cells interleaved server by server,
 repeated; per cell: requests/s, MiB/s, p50/p99 latency, server CPU per request, RSS.
