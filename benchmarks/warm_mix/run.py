@@ -57,18 +57,25 @@ def url_mix(root: Path) -> list[str]:
     return paths
 
 
-def _warm(port: int, paths: Sequence[str]) -> None:
-    """Ask for every path once; every answer must be a whole 200."""
+def _warm(port: int, root: Path, paths: Sequence[str]) -> dict[str, int]:
+    """Ask for every path once; every answer must be a 200 carrying the file whole. Returns how
+    many answers of each file kind came without a Content-Length (chunked)."""
+    chunked: dict[str, int] = {}
     conn = http.client.HTTPConnection(HOST, port, timeout=30)
     try:
         for path in paths:
             conn.request("GET", path)
             resp = conn.getresponse()
             body = resp.read()
-            if resp.status != 200 or len(body) != int(resp.headers["Content-Length"]):
-                raise RuntimeError(f"{path}: {resp.status}, {len(body)} bytes")
+            size = (root / path[1:]).stat().st_size
+            if resp.status != 200 or len(body) != size:
+                raise RuntimeError(f"{path}: {resp.status}, {len(body)} bytes of {size}")
+            if resp.headers["Content-Length"] is None:
+                kind = path.rsplit(".", 1)[1]
+                chunked[kind] = chunked.get(kind, 0) + 1
     finally:
         conn.close()
+    return chunked
 
 
 def _cell(server: Server, mix_file: Path, conns: int, args: argparse.Namespace) -> dict[str, float]:
@@ -125,6 +132,7 @@ def _run(args: argparse.Namespace) -> dict[str, object]:
         zips = [(root / p[1:]).stat().st_size for p in paths if p.endswith(".zip")]
         print(f"{len(paths)} URLs, {len(zips)} zips, median zip {statistics.median(zips):.0f} B")
         servers: dict[str, Server] = {}
+        chunked: dict[str, dict[str, int]] = {}
         try:
             for i, name in enumerate(names):
                 scratch = Path(tmp) / name
@@ -133,7 +141,7 @@ def _run(args: argparse.Namespace) -> dict[str, object]:
                 server = Server(name, launch, args.server_core)
                 servers[name] = server  # stopped in the finally below, whatever happens next
                 server.wait_ready(60, connect_only=True)
-                _warm(server.port, paths)
+                chunked[name] = _warm(server.port, root, paths)
             for repeat in range(args.repeats):
                 for conns in connections:
                     for name in names:
@@ -172,6 +180,7 @@ def _run(args: argparse.Namespace) -> dict[str, object]:
             "server_core": args.server_core,
             "client_core": args.client_core,
         },
+        "answers_without_content_length": chunked,
         "cells": cells,
         "medians": _medians(cells, connections, names),
     }
