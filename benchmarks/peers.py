@@ -48,6 +48,16 @@ def require_binaries() -> None:
         )
 
 
+def builds() -> dict[str, str]:
+    """Each built peer's source archive SHA-256 (as ``scripts/build-peers`` recorded it)."""
+    out: dict[str, str] = {}
+    for binary in (ATHENS_BIN, GOPROXY_BIN):
+        stamp = binary.with_name(binary.name + ".source")
+        if stamp.is_file():
+            out[binary.name] = stamp.read_text().strip()
+    return out
+
+
 def unescape(element: str) -> str:
     """A module path or version as the proxy protocol escapes it (``!x`` for ``X``), decoded."""
     out: list[str] = []

@@ -152,6 +152,7 @@ async def _proxy(name: str, scratch: Path, origin: str, gosumdb: str) -> AsyncIt
 
 async def _run(args: argparse.Namespace) -> dict[str, object]:
     results: dict[str, dict[str, dict[str, float]]] = {}
+    load_before = [round(x, 2) for x in os.getloadavg()]
     with tempfile.TemporaryDirectory(prefix="gomodproxy-m1-", dir=args.tmp) as tmp:
         scratch = Path(tmp)
         os.chmod(scratch, 0o755)  # nginx's worker process runs as another user
@@ -181,7 +182,9 @@ async def _run(args: argparse.Namespace) -> dict[str, object]:
         "benchmark": f"M1 memory: {args.clients} clients fetch one {args.size_mb} MB zip",
         "machine": machine_info(),
         "settings": {"size_mb": args.size_mb, "clients": args.clients, "proxies": args.proxies},
+        "load_average_before": load_before,
         "load_average_after": [round(x, 2) for x in os.getloadavg()],
+        "peer_builds": peers.builds(),
         "results": results,
     }
 

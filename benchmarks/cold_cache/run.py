@@ -293,6 +293,7 @@ async def _run(args: argparse.Namespace) -> dict[str, object]:
     if peer_names:
         peers.require_binaries()
     outcomes: list[Outcome] = []
+    load_before = [round(x, 2) for x in os.getloadavg()]
     served, completed = DOWNLOAD, dict[str, object]()
     if args.origin == "complete":
         served, completed = await asyncio.to_thread(complete_origin, DOWNLOAD)
@@ -350,6 +351,8 @@ async def _run(args: argparse.Namespace) -> dict[str, object]:
             await origin.stop()
     result = _summary(args, outcomes)
     result["origin"] = {"folder": args.origin, **completed}
+    result["load_average_before"] = load_before
+    result["peer_builds"] = peers.builds()
     return result
 
 

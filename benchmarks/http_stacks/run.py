@@ -215,6 +215,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             }
             for name in names
         },
+        "peer_builds": peers.builds(),
         "abort_probe": aborts,
         "summary": [asdict(s) for s in summary],
         "cells": [asdict(c) for c in cells],

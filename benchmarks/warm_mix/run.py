@@ -181,6 +181,7 @@ def _run(args: argparse.Namespace) -> dict[str, object]:
             "client_core": args.client_core,
         },
         "answers_without_content_length": chunked,
+        "peer_builds": peers.builds(),
         "cells": cells,
         "medians": _medians(cells, connections, names),
     }
