@@ -209,7 +209,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "servers": {
             name: {
                 "description": DESCRIPTIONS[name],
-                "command": " ".join(command(name, placeholder)),
+                # Relative to the repository: no path of this machine in the results.
+                "command": " ".join(command(name, placeholder)).replace(f"{REPO}/", ""),
                 "response_headers": headers.get(name, {}),
                 **memory.get(name, {}),
             }
