@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchmarks import peers
 from benchmarks.http_stacks.corpus import ROOT_ENV, url_path
 
 HOST = "127.0.0.1"
@@ -26,6 +27,7 @@ SERVER_NAMES: tuple[str, ...] = (
     "granian-asgi",
     "granian-rsgi",
     "gomodproxy",
+    *peers.PEER_NAMES,
 )
 
 DESCRIPTIONS: dict[str, str] = {
@@ -39,6 +41,7 @@ DESCRIPTIONS: dict[str, str] = {
     "granian-asgi": "granian ASGI, 1 worker, 1 runtime thread, uvloop; zip by pathsend",
     "granian-rsgi": "granian RSGI, 1 worker, 1 runtime thread, uvloop; zip by response_file",
     "gomodproxy": "this project's proxy (aiohttp, asyncio loop), cache hits, access log on",
+    **peers.DESCRIPTIONS,
 }
 
 _NGINX_CONF = """\
@@ -155,6 +158,11 @@ def command(name: str, launch: Launch, *, failing: bool = False) -> list[str]:
             # The load generator is one client address with up to 256 connections.
             "--max-connections-per-client", "1024", "--max-connections", "2048",
         ]  # fmt: skip
+    if name == "goproxy":
+        # Its dir cacher's layout is the cache/download layout: the tree is its cache as it is.
+        return peers.goproxy_command(HOST, launch.port, launch.root, launch.scratch / "tmp")
+    if name == "athens":
+        return peers.athens_command()
     raise ValueError(f"unknown server {name!r}: choose from {', '.join(SERVER_NAMES)}")
 
 
@@ -184,6 +192,19 @@ def write_front_conf(launch: Launch) -> None:
     subprocess.run(generate, cwd=launch.repo, check=True, capture_output=True)
 
 
+def server_env(name: str, launch: Launch) -> dict[str, str]:
+    """The server's environment: the harness's own, or a Go peer's settings (no upstream: hits
+    only; Athens' storage filled from the tree, in its own layout, under the scratch folder)."""
+    if name == "goproxy":
+        (launch.scratch / "tmp").mkdir(exist_ok=True)
+        return peers.goproxy_env(launch.scratch / "home")
+    if name == "athens":
+        storage = launch.scratch / "athens-storage"
+        peers.athens_storage(launch.root, storage)
+        return peers.athens_env(HOST, launch.port, storage, launch.scratch / "home")
+    return dict(os.environ, **{ROOT_ENV: str(launch.root)})
+
+
 def write_nginx_conf(launch: Launch) -> None:
     """Write the nginx configuration that serves ``launch.root`` on loopback."""
     text = _NGINX_CONF.format(prefix=launch.scratch, host=HOST, port=launch.port, root=launch.root)
@@ -210,7 +231,7 @@ class Server:
             write_nginx_conf(launch)
         if name == "nginx-front":
             write_front_conf(launch)
-        env = dict(os.environ, **{ROOT_ENV: str(launch.root)})
+        env = server_env(name, launch)
         self._log = (launch.scratch / "server.log").open("wb")
         self._proc = subprocess.Popen(
             ["taskset", "-c", str(core), *command(name, launch, failing=failing)],
