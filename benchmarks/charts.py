@@ -1,6 +1,6 @@
 """Charts (PNG) of the benchmark results for docs/reports/benchmarks.md.
 
-Reads ``benchmarks/results/{warm_mix,proxy_hot_path,cold_cache,memory,client}.json`` and writes
+Reads ``benchmarks/results/{warm_mix,w1_peers,cold_cache,memory,client}.json`` and writes
 ``docs/reports/img/*.png``: throughput against concurrency (W1, the URL mix and each file kind),
 latency (p50 and p99) against concurrency, W2 wall times, W3 (the download client against the
 go command) and M1 peak memory. Needs matplotlib
@@ -20,7 +20,7 @@ import matplotlib.pyplot as plt
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
-OUT = REPO / "docs" / "img"
+OUT = REPO / "docs" / "reports" / "img"
 
 
 def _load(name: str) -> Any:
@@ -36,11 +36,12 @@ def _save(fig: Any, name: str) -> None:
 
 
 def warm_mix() -> None:
-    """W1 mix: req/s and latency against connections, nginx and gomodproxy."""
-    rows = _load("warm_mix")["medians"]
+    """W1 mix: req/s and latency against connections, every server of the run."""
+    data = _load("warm_mix")
+    rows = data["medians"]
     conns = [r["connections"] for r in rows]
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
-    for server in ("nginx", "gomodproxy"):
+    for server in data["settings"].get("servers", ["nginx", "gomodproxy"]):
         left.plot(conns, [r[f"{server}_req_s"] for r in rows], marker="o", label=server)
         right.plot(conns, [r[f"{server}_p50_ms"] for r in rows], marker="o", label=f"{server} p50")
         right.plot(
@@ -56,26 +57,26 @@ def warm_mix() -> None:
 
 
 def hot_path() -> None:
-    """W1 per file kind: req/s against connections for each server."""
-    data = _load("proxy_hot_path")
+    """W1 per file kind: median req/s of each server at the run's largest connection count."""
+    data = _load("w1_peers")
     cells = data["cells"]
-    kinds = sorted({c["kind"] for c in cells})
-    servers = sorted({c["server"] for c in cells})
-    fig, axes = plt.subplots(1, len(kinds), figsize=(4 * len(kinds), 4))
+    kinds = list(dict.fromkeys(c["kind"] for c in cells))
+    servers = list(dict.fromkeys(c["server"] for c in cells))
+    conns = max(c["connections"] for c in cells)
+    fig, axes = plt.subplots(1, len(kinds), figsize=(4 * len(kinds), 3.5))
     for ax, kind in zip(axes, kinds, strict=True):
+        medians = []
         for server in servers:
-            mine = [c for c in cells if c["kind"] == kind and c["server"] == server]
-            conns = sorted({c["connections"] for c in mine})
-            medians = []
-            for n in conns:
-                values = sorted(c["requests_per_s"] for c in mine if c["connections"] == n)
-                medians.append(values[len(values) // 2])
-            ax.plot(conns, medians, marker="o", label=server)
-        ax.set(title=f"cache hits: {kind}", xlabel="connections", ylabel="requests/s")
-        ax.set_xscale("log", base=2)
-        ax.set_yscale("log")
-        ax.grid(alpha=0.3)
-        ax.legend()
+            values = sorted(
+                c["requests_per_s"]
+                for c in cells
+                if c["kind"] == kind and c["server"] == server and c["connections"] == conns
+            )
+            medians.append(values[len(values) // 2] if values else 0)
+        ax.barh(servers, medians)
+        ax.invert_yaxis()
+        ax.set(title=f"cache hits, {kind}, {conns} connections", xlabel="requests/s")
+        ax.grid(axis="x", alpha=0.3)
     _save(fig, "w1_kinds.png")
 
 
@@ -127,13 +128,7 @@ def client() -> None:
         ax.invert_yaxis()
         ax.grid(axis="x", alpha=0.3)
         ax.legend()
-    # The other charts' folder is docs/reports/img as well.
-    out = REPO / "docs" / "reports" / "img"
-    out.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(out / "w3_client.png", dpi=110)
-    plt.close(fig)
-    print("wrote docs/reports/img/w3_client.png")
+    _save(fig, "w3_client.png")
 
 
 def main() -> int:

@@ -13,8 +13,8 @@ import contextlib
 import gzip
 import socket
 import ssl
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import AsyncIterator, Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -172,9 +172,7 @@ class Origin:
             )
         data = fault.body if fault is not None and fault.body is not None else None
         if data is None:
-            data = await asyncio.get_running_loop().run_in_executor(
-                self._reads, self._lookup, rel
-            )
+            data = await asyncio.get_running_loop().run_in_executor(self._reads, self._lookup, rel)
         if data is None:
             return web.Response(status=404, text=f"not found: {rel}\n")
         return await self._send(request, data, fault or Fault())

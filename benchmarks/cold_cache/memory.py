@@ -6,7 +6,8 @@ checksum database logs it. 20 clients (aiohttp, in this process, on core 1) ask 
 the zip at the same moment and read it to the end; the proxy's resident memory (its whole
 process tree, ``VmRSS`` from /proc) is sampled every 20 ms. Then the same again with the zip in
 the proxy's cache. Proxies: ``gomodproxy serve`` (which streams the first fetch to all 20 while
-verifying it) and nginx with ``proxy_cache`` (``proxy_cache_lock``: one upstream fetch).
+verifying it), nginx with ``proxy_cache`` (``proxy_cache_lock``: one upstream fetch) and the Go
+peers goproxy and Athens (``scripts/build-peers``; ``peer_servers.py``), each with its children.
 
 Run from the repository root: ``.venv/bin/python -m benchmarks.cold_cache.memory``.
 """
@@ -28,7 +29,9 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import aiohttp
+from benchmarks import peers
 from benchmarks.cold_cache.origin import DelayedOrigin
+from benchmarks.cold_cache.peer_servers import peer
 from benchmarks.cold_cache.run import REPO, _gomodproxy, _nginx, _sumdb
 from benchmarks.http_stacks.machine import machine_info
 from benchmarks.output import write_result
@@ -42,7 +45,8 @@ def _write_module(root: Path, size: int) -> str:
     vdir.mkdir(parents=True)
     gomod = f"module {MODULE}\n".encode()
     (vdir / f"{VERSION}.mod").write_bytes(gomod)
-    (vdir / f"{VERSION}.info").write_text(json.dumps({"Version": VERSION}))
+    info = {"Version": VERSION, "Time": "2024-05-06T07:08:09Z"}
+    (vdir / f"{VERSION}.info").write_text(json.dumps(info))
     (vdir / "list").write_text(VERSION + "\n")
     zip_path = vdir / f"{VERSION}.zip"
     with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_STORED) as z:
@@ -138,6 +142,9 @@ async def _proxy(name: str, scratch: Path, origin: str, gosumdb: str) -> AsyncIt
     if name == "gomodproxy":
         async with _gomodproxy(scratch, origin, gosumdb) as (url, _pid):
             yield url
+    elif name in peers.PEER_NAMES:
+        async with peer(name, scratch, origin, gosumdb) as url:
+            yield url
     else:
         async with _nginx(scratch, origin) as url:
             yield url
@@ -145,6 +152,7 @@ async def _proxy(name: str, scratch: Path, origin: str, gosumdb: str) -> AsyncIt
 
 async def _run(args: argparse.Namespace) -> dict[str, object]:
     results: dict[str, dict[str, dict[str, float]]] = {}
+    load_before = [round(x, 2) for x in os.getloadavg()]
     with tempfile.TemporaryDirectory(prefix="gomodproxy-m1-", dir=args.tmp) as tmp:
         scratch = Path(tmp)
         os.chmod(scratch, 0o755)  # nginx's worker process runs as another user
@@ -173,7 +181,10 @@ async def _run(args: argparse.Namespace) -> dict[str, object]:
     return {
         "benchmark": f"M1 memory: {args.clients} clients fetch one {args.size_mb} MB zip",
         "machine": machine_info(),
-        "settings": {"size_mb": args.size_mb, "clients": args.clients},
+        "settings": {"size_mb": args.size_mb, "clients": args.clients, "proxies": args.proxies},
+        "load_average_before": load_before,
+        "load_average_after": [round(x, 2) for x in os.getloadavg()],
+        "peer_builds": peers.builds(),
         "results": results,
     }
 
@@ -182,7 +193,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--size-mb", type=int, default=300)
     parser.add_argument("--clients", type=int, default=20)
-    parser.add_argument("--proxies", default="gomodproxy,nginx")
+    parser.add_argument("--proxies", default=",".join(("gomodproxy", "nginx", *peers.PEER_NAMES)))
     parser.add_argument("--tmp", default="/dev/shm", help="where the zip and caches live")
     parser.add_argument("--output", type=Path, default=REPO / "benchmarks/results/memory.json")
     args = parser.parse_args(argv)

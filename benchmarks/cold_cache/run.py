@@ -12,7 +12,16 @@ empty go.sum, timed from start to exit:
 - ``gomodproxy-cold``: through ``gomodproxy serve`` with an empty cache in front of the origin;
 - ``gomodproxy-warm``: the same proxy again (its cache now full), a fresh GOMODCACHE;
 - ``nginx-cold`` / ``nginx-warm``: nginx with ``proxy_cache`` in front of the origin (a caching
-  reverse proxy that checks nothing), when nginx is installed.
+  reverse proxy that checks nothing), when nginx is installed;
+- ``goproxy-cold`` / ``goproxy-warm`` and ``athens-cold`` / ``athens-warm``: the Go peers
+  (``scripts/build-peers``) with an empty cache, then warm (``peer_servers.py``).
+
+The origin serves the project's folder completed by ``full_origin.py``: the go command asks for
+only the ``.mod`` of the versions the graph names without building them, but the Go peers
+fetch the whole version on a miss, so the origin also holds their ``.info`` and ``.zip``
+(fetched once, before any timing, with the go command). ``--origin project`` serves the
+project's folder alone (the peers then fail on those versions). Each run reports how many
+modules the go command completed next to its time.
 
 The go command runs with ``GOMAXPROCS=8`` (its download pool is GOMAXPROCS wide; pinned to one
 core it would fetch one file at a time) and its module cache in /dev/shm (the extraction of
@@ -43,7 +52,10 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchmarks import peers
+from benchmarks.cold_cache.full_origin import complete_origin
 from benchmarks.cold_cache.origin import DelayedOrigin
+from benchmarks.cold_cache.peer_servers import peer
 from benchmarks.http_stacks.machine import core_times, machine_info
 from benchmarks.output import write_result
 
@@ -330,13 +342,20 @@ async def _measure(
 async def _run(args: argparse.Namespace) -> dict[str, object]:
     if not DOWNLOAD.is_dir():
         raise SystemExit("the Prometheus project is missing: run scripts/fetch-corpus first")
+    peer_names = [p for p in args.peers.split(",") if p]
+    if peer_names:
+        peers.require_binaries()
     outcomes: list[Outcome] = []
+    load_before = [round(x, 2) for x in os.getloadavg()]
+    served, completed = DOWNLOAD, dict[str, object]()
+    if args.origin == "complete":
+        served, completed = await asyncio.to_thread(complete_origin, DOWNLOAD)
     with tempfile.TemporaryDirectory(prefix="gomodproxy-w2-") as tmp:
         scratch = Path(tmp)
-        origin = DelayedOrigin(DOWNLOAD, args.delay)
+        origin = DelayedOrigin(served, args.delay)
         await origin.start()
         try:
-            async with _sumdb(scratch) as gosumdb:
+            async with _sumdb(scratch, served) as gosumdb:
                 for r in range(args.repeats):
                     tag = f"r{r}"
                     (scratch / tag).mkdir()
@@ -377,15 +396,43 @@ async def _run(args: argparse.Namespace) -> dict[str, object]:
                                         args.timeout,
                                     )
                                 )
+                    for name in peer_names:
+                        async with peer(name, scratch / tag, origin.url, gosumdb) as url:
+                            for phase in ("cold", "warm"):
+                                outcomes.append(
+                                    await _measure(
+                                        scratch,
+                                        origin,
+                                        f"{name}-{phase}",
+                                        url,
+                                        gosumdb,
+                                        args.timeout,
+                                    )
+                                )
         finally:
             await origin.stop()
-    return _summary(args, outcomes)
+    result = _summary(args, outcomes)
+    result["origin"] = {"folder": args.origin, **completed}
+    result["load_average_before"] = load_before
+    result["peer_builds"] = peers.builds()
+    return result
 
 
 def _summary(args: argparse.Namespace, outcomes: list[Outcome]) -> dict[str, object]:
     medians: dict[str, dict[str, float]] = {}
     for name in dict.fromkeys(o.scenario for o in outcomes):
         runs = [o for o in outcomes if o.scenario == name and o.ok]
+        if not runs:
+            # Failed every time: still report its time and what it completed, marked failed.
+            runs = [o for o in outcomes if o.scenario == name]
+            medians[name] = {
+                "seconds": statistics.median(o.seconds for o in runs),
+                "origin_requests": statistics.median(o.origin_requests for o in runs),
+                "origin_mib": round(statistics.median(o.origin_bytes for o in runs) / 2**20, 1),
+                "modules": max(o.modules for o in runs),
+                "failed_runs": len(runs),
+            }
+            continue
         if runs:
             medians[name] = {
                 "seconds": statistics.median(o.seconds for o in runs),
@@ -400,10 +447,16 @@ def _summary(args: argparse.Namespace, outcomes: list[Outcome]) -> dict[str, obj
     return {
         "benchmark": "W2 cold cache: go mod download -json all of tests/projects/prometheus",
         "machine": machine_info(),
+        "load_average_after": [round(x, 2) for x in os.getloadavg()],
         "settings": {
             "delay_seconds": args.delay,
             "repeats": args.repeats,
             "variants": args.variant,
+            "peers": args.peers,
+            "origin": args.origin,
+            "proxy_core": 0,
+            "go_command_core": 1,
+            "go_maxprocs": _GO_PARALLELISM,
         },
         "runs": [o.__dict__ for o in outcomes],
         "medians": medians,
@@ -422,6 +475,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=[],
         help="NAME=FLAGS: a gomodproxy scenario with these serve flags (repeatable), e.g. "
         "'prefetch=--prefetch' 'noprefetch=--no-prefetch'; default: one, the default settings",
+    )
+    parser.add_argument(
+        "--peers", default=",".join(peers.PEER_NAMES), help="Go peers to run ('' for none)"
+    )
+    parser.add_argument(
+        "--origin",
+        choices=("complete", "project"),
+        default="complete",
+        help="serve the project's folder completed for the peers (default) or as it is",
     )
     parser.add_argument("--output", type=Path, default=REPO / "benchmarks/results/cold_cache.json")
     args = parser.parse_args(argv)

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 
+from benchmarks import peers
 from benchmarks.http_stacks.abort_probe import STACKS as ABORT_STACKS
 from benchmarks.http_stacks.abort_probe import probe
 from benchmarks.http_stacks.corpus import KINDS, CachedFile, make_tree
@@ -129,6 +130,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     kinds = [k for k in args.kinds.split(",") if k]
     conns = [int(c) for c in args.connections.split(",") if c]
     _check_tools()
+    if any(n in peers.PEER_NAMES for n in names):
+        peers.require_binaries()
     cells_total = len(names) * len(kinds) * len(conns) * args.repeats
     estimate = cells_total * (args.duration + 0.4) + len(names) * len(kinds) * args.warmup
     print(f"{cells_total} cells, about {estimate / 60:.1f} min", flush=True)
@@ -199,18 +202,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             "kinds": {k: files[k].size for k in kinds},
             "server_core": args.server_core,
             "client_core": args.client_core,
+            "peers": "goproxy and Athens pre-filled in their own cache layouts, no upstream",
             "load_generator": "wrk -t1 --latency --timeout 5s, keep-alive, one URL per run",
             "order": "servers interleaved cell by cell, rotating which goes first",
         },
         "servers": {
             name: {
                 "description": DESCRIPTIONS[name],
-                "command": " ".join(command(name, placeholder)),
+                # Relative to the repository: no path of this machine in the results.
+                "command": " ".join(command(name, placeholder)).replace(f"{REPO}/", ""),
                 "response_headers": headers.get(name, {}),
                 **memory.get(name, {}),
             }
             for name in names
         },
+        "peer_builds": peers.builds(),
         "abort_probe": aborts,
         "summary": [asdict(s) for s in summary],
         "cells": [asdict(c) for c in cells],

@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchmarks import peers
 from benchmarks.http_stacks.corpus import ROOT_ENV, url_path
 
 HOST = "127.0.0.1"
@@ -19,22 +20,28 @@ HOST = "127.0.0.1"
 #: Benchmark order; nginx is the ceiling the others are compared with.
 SERVER_NAMES: tuple[str, ...] = (
     "nginx",
+    "nginx-front",
     "aiohttp-asyncio",
     "aiohttp-uvloop",
     "uvicorn-asgi",
     "granian-asgi",
     "granian-rsgi",
     "gomodproxy",
+    *peers.PEER_NAMES,
 )
 
 DESCRIPTIONS: dict[str, str] = {
     "nginx": "nginx static files (sendfile on, open_file_cache), 1 worker process",
+    "nginx-front": "gomodproxy's static front: nginx with the file 'gomodproxy front nginx' "
+    "generates (raw request-line map, try_files, open_file_cache checked every 2 s), "
+    "gomodproxy serve behind it",
     "aiohttp-asyncio": "aiohttp web.Application on the default asyncio loop; zip by FileResponse",
     "aiohttp-uvloop": "aiohttp web.Application on uvloop; zip by FileResponse",
     "uvicorn-asgi": "uvicorn, uvloop + httptools, minimal ASGI app; zip by pread in a thread",
     "granian-asgi": "granian ASGI, 1 worker, 1 runtime thread, uvloop; zip by pathsend",
     "granian-rsgi": "granian RSGI, 1 worker, 1 runtime thread, uvloop; zip by response_file",
     "gomodproxy": "this project's proxy (aiohttp, asyncio loop), cache hits, access log on",
+    **peers.DESCRIPTIONS,
 }
 
 _NGINX_CONF = """\
@@ -70,6 +77,32 @@ http {{
 """
 
 
+# The front's main file: the same http settings as the bare nginx above, less the
+# open_file_cache the generated file must not have, and the generated server included.
+_NGINX_FRONT_CONF = """\
+daemon off;
+master_process on;
+worker_processes 1;
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    tcp_nodelay on;
+    keepalive_requests 10000000;
+    client_body_temp_path {prefix}/client_body;
+    proxy_temp_path {prefix}/proxy;
+    fastcgi_temp_path {prefix}/fastcgi;
+    uwsgi_temp_path {prefix}/uwsgi;
+    scgi_temp_path {prefix}/scgi;
+    default_type application/octet-stream;
+    include {prefix}/front.conf;
+}}
+"""
+
+
 @dataclass(frozen=True, slots=True)
 class Launch:
     """Where a server runs: interpreter, tree root, port, scratch folder, repository root."""
@@ -92,6 +125,12 @@ def command(name: str, launch: Launch, *, failing: bool = False) -> list[str]:
     if name == "nginx":
         conf = launch.scratch / "nginx.conf"
         return ["nginx", "-p", str(launch.scratch), "-e", "stderr", "-c", str(conf)]
+    if name == "nginx-front":
+        # gomodproxy serve in the background (the hits never reach it), nginx in its place.
+        conf = launch.scratch / "nginx.conf"
+        backend = " ".join(_front_backend(launch))
+        nginx = f"exec nginx -p {launch.scratch} -e stderr -c {conf}"
+        return ["sh", "-c", f"{backend} & {nginx}"]
     if name.startswith("aiohttp-"):
         loop = name.removeprefix("aiohttp-")
         module = "benchmarks.http_stacks.aiohttp_app"
@@ -119,7 +158,51 @@ def command(name: str, launch: Launch, *, failing: bool = False) -> list[str]:
             # The load generator is one client address with up to 256 connections.
             "--max-connections-per-client", "1024", "--max-connections", "2048",
         ]  # fmt: skip
+    if name == "goproxy":
+        # Its dir cacher's layout is the cache/download layout: the tree is its cache as it is.
+        return peers.goproxy_command(HOST, launch.port, launch.root, launch.scratch / "tmp")
+    if name == "athens":
+        return peers.athens_command()
     raise ValueError(f"unknown server {name!r}: choose from {', '.join(SERVER_NAMES)}")
+
+
+def _front_backend_port(launch: Launch) -> int:
+    return launch.port + 1 if launch.port < 65535 else launch.port - 1
+
+
+def _front_backend(launch: Launch) -> list[str]:
+    return [
+        launch.python, "-m", "gomodproxy", "serve", "--cache-dir", str(launch.root),
+        "--upstream", "off", "--sumdb", "off",
+        "--listen", f"{HOST}:{_front_backend_port(launch)}",
+    ]  # fmt: skip
+
+
+def write_front_conf(launch: Launch) -> None:
+    """Write the front's main file and generate its server with ``gomodproxy front nginx``."""
+    main = _NGINX_FRONT_CONF.format(prefix=launch.scratch)
+    (launch.scratch / "nginx.conf").write_text(main)
+    generate = [
+        launch.python, "-m", "gomodproxy", "front", "nginx",
+        "--cache-dir", str(launch.root), "--upstream", "off", "--sumdb", "off",
+        "--listen", f"{HOST}:{_front_backend_port(launch)}",
+        "--front-listen", f"{HOST}:{launch.port} backlog=1024",
+        "--output", str(launch.scratch / "front.conf"),
+    ]  # fmt: skip
+    subprocess.run(generate, cwd=launch.repo, check=True, capture_output=True)
+
+
+def server_env(name: str, launch: Launch) -> dict[str, str]:
+    """The server's environment: the harness's own, or a Go peer's settings (no upstream: hits
+    only; Athens' storage filled from the tree, in its own layout, under the scratch folder)."""
+    if name == "goproxy":
+        (launch.scratch / "tmp").mkdir(exist_ok=True)
+        return peers.goproxy_env(launch.scratch / "home")
+    if name == "athens":
+        storage = launch.scratch / "athens-storage"
+        peers.athens_storage(launch.root, storage)
+        return peers.athens_env(HOST, launch.port, storage, launch.scratch / "home")
+    return dict(os.environ, **{ROOT_ENV: str(launch.root)})
 
 
 def write_nginx_conf(launch: Launch) -> None:
@@ -146,7 +229,9 @@ class Server:
         self.port = launch.port
         if name == "nginx":
             write_nginx_conf(launch)
-        env = dict(os.environ, **{ROOT_ENV: str(launch.root)})
+        if name == "nginx-front":
+            write_front_conf(launch)
+        env = server_env(name, launch)
         self._log = (launch.scratch / "server.log").open("wb")
         self._proc = subprocess.Popen(
             ["taskset", "-c", str(core), *command(name, launch, failing=failing)],

@@ -66,7 +66,7 @@ from gomodproxy.upstream.chain import (
 from gomodproxy.upstream.faults import FaultPlan, parse_faults
 from gomodproxy.upstream.modulefetch import ModuleFetcher
 from gomodproxy.upstream.netrc import NetrcCredentials, load_netrc, netrc_path
-from gomodproxy.upstream.proxyclient import FetchPolicy
+from gomodproxy.upstream.proxyclient import FetchPolicy, RequestAuth
 from gomodproxy.vcs.credentials import GitAuth, HostCredential, load_token_files
 from gomodproxy.vcs.fetcher import GitFetcher
 from gomodproxy.vcs.resolve import RewriteRule, parse_rewrites
@@ -429,10 +429,13 @@ async def open_upstreams(
     trace: Callable[[Fetcher], Fetcher] | None = None,
     hedge_observer: HedgeObserver | None = None,
     for_user: Mapping[str, str] | None = None,
+    request_auth: RequestAuth | None = None,
 ) -> AsyncIterator[Upstreams]:
     """Open the upstream side for the block's duration: HTTP client, chain, and the verifier
     (its tree head and proven tiles kept in ``verifier_state`` when given, else in ``storage``,
-    shared by every process using it). ``for_user``: see :func:`vcs_fetcher`."""
+    shared by every process using it). ``for_user``: see :func:`vcs_fetcher`;
+    ``request_auth`` (the download client's GOAUTH) replaces ``.netrc`` for proxies and the
+    checksum database."""
     settings = plan.settings
     tls = await asyncio.to_thread(client_tls, settings.ca_file)
     connector = aiohttp.TCPConnector(
@@ -454,6 +457,7 @@ async def open_upstreams(
             wrap_transport=trace,
             hedge_after=settings.hedge_after / 1000 if settings.hedge_after else None,
             hedge_observer=hedge_observer,
+            request_auth=request_auth,
         )
         wrapper = trace or (lambda f: f)
         verifier: SumDBClient | None = None
@@ -462,7 +466,11 @@ async def open_upstreams(
             endpoint = SumDBEndpoint(
                 plan.sumdb,
                 plan.proxies,
-                lambda url: wrapper(transport_for(url, session, policy=policy, netrc=netrc)),
+                lambda url: wrapper(
+                    transport_for(
+                        url, session, policy=policy, netrc=netrc, request_auth=request_auth
+                    )
+                ),
             )
             db_fetcher = SumDBHTTPFetcher(endpoint)
             state = verifier_state

@@ -1,5 +1,5 @@
 """What ``gomodproxy download`` shows: ``-x`` traces, the terminal progress display, and
-``-reuse`` / ``direct`` refusals (issue 11, sections 1 and 4)."""
+``-reuse`` / ``direct`` failures (issue 11, sections 1 and 4)."""
 
 from __future__ import annotations
 
@@ -107,7 +107,7 @@ async def test_a_terminal_gets_the_live_display(origin: Origin, tmp_path: Path) 
 
 
 @pytest.mark.asyncio
-async def test_reuse_fails_clearly_and_an_unreachable_direct_module_names_itself(
+async def test_reuse_of_a_missing_file_fails_clearly_and_an_unreachable_direct_module_names_itself(
     origin: Origin, tmp_path: Path
 ) -> None:
     home = Home(tmp_path, origin.url).setup(_GO_MOD)
@@ -123,7 +123,7 @@ async def test_reuse_fails_clearly_and_an_unreachable_direct_module_names_itself
         run_ours, ["-reuse=old.json", "example.com/a@v1.0.0"], cwd=outside, env=env
     )
     assert reuse.returncode == 1
-    assert "-reuse is not supported yet" in reuse.stderr
+    assert reuse.stderr == f"gomodproxy: open {outside / 'old.json'}: no such file or directory\n"
     # direct is the git fetcher now: a repository that cannot be reached (the user's git
     # configuration sends github.com/gmptest/ to a closed loopback port) fails that module,
     # named with its version and the cause, with no traceback.

@@ -7,7 +7,8 @@ requires, or the whole build list for go.mod files older than go 1.17 and for wo
 ``all`` the build list; ``path`` its selected version; ``path@query`` (``latest``, ``upgrade``,
 ``patch``, ``v1.2``, ``<v1.3``, a version, a branch or commit the proxy resolves). The
 environment is the go command's: GOPROXY, GONOPROXY, GOPRIVATE, GOSUMDB, GONOSUMDB, GOFLAGS
-(``-modcacherw``), GOMODCACHE, GOPATH, GOWORK, from variables first and then the go env file.
+(``-modcacherw``), GOMODCACHE, GOPATH, GOWORK, GOAUTH, from variables first and then the go env
+file.
 
 ``-json`` prints one object per module as the go command does. Exit status 0, or 1 when any
 module failed (each error on stderr, or in its object's ``Error`` with ``-json``).
@@ -45,7 +46,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         dest="reuse",
         default="",
         metavar="FILE",
-        help="JSON of an earlier -json run (not supported yet: fails clearly)",
+        help="JSON of an earlier -json run: modules whose Origin still holds are reused",
     )
     parser.add_argument("modules", nargs="*", metavar="MODULE[@QUERY]")
     parser.set_defaults(func=_run)

@@ -19,23 +19,40 @@ from gomodproxy.errors import ProxyError
 __all__ = ["build_parser", "main"]
 
 
-def _command_modules() -> list[ModuleType]:
+def _command_modules(argv: Sequence[str] | None = None) -> list[ModuleType]:
     # Imported here, not at module import, so `gomodproxy --help` stays cheap and one
     # subcommand's heavy imports (aiohttp) never slow another.
-    from gomodproxy.cli import bundle, cache, configcmd, download, mod, probe, serve, sumdb
+    from gomodproxy.cli import download
 
-    return [bundle, cache, configcmd, download, mod, probe, serve, sumdb]
+    if _command_of(argv) == "download":
+        # The download client starts as fast as it can (it races the go command): the other
+        # commands' modules (the server, the cache, bundles) are not even imported.
+        return [download]
+    from gomodproxy.cli import bundle, cache, configcmd, front, mod, probe, serve, sumdb
+
+    return [bundle, cache, configcmd, download, front, mod, probe, serve, sumdb]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Return the top-level parser with every subcommand registered."""
+def _command_of(argv: Sequence[str] | None) -> str:
+    """The subcommand named on the command line (after the global flags), or ""."""
+    for arg in sys.argv[1:] if argv is None else argv:
+        if arg == "--debug":
+            continue
+        return "" if arg.startswith("-") else arg
+    return ""
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """Return the top-level parser with every subcommand registered (only ``download`` when
+    ``argv`` runs it)."""
     parser = argparse.ArgumentParser(
         prog="gomodproxy",
         description=(
             "A caching Go module proxy (serve), module zip tools (mod), a checksum database "
             "of its own (sumdb), a mirror prober (probe), a download client like go mod "
             "download (download), cache and configuration "
-            "administration (cache, config) and air-gapped bundles (bundle)."
+            "administration (cache, config), air-gapped bundles (bundle) and the "
+            "configuration of a static front serving cache hits (front)."
         ),
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
@@ -44,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for module in _command_modules():
+    for module in _command_modules(argv):
         register: Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]
         register = module.register
         register(sub)
@@ -63,7 +80,7 @@ def _version() -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit code."""
-    parser = build_parser()
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.debug else logging.INFO,

@@ -30,6 +30,7 @@ from gomodproxy.client.modcache import ModCache, storage_error
 from gomodproxy.client.progress import NoProgress, ProgressSink
 from gomodproxy.errors import ProxyError, ZipError
 from gomodproxy.module.dirhash import hash_go_mod
+from gomodproxy.module.modfile import ModFile
 from gomodproxy.module.pseudo import is_pseudo_version
 from gomodproxy.modzip.extract import extract_zip, extract_zip_unplaced, place_tree, remove_tree
 from gomodproxy.protocol.answers import InvalidUpstreamContent, validate_info, validate_mod
@@ -114,6 +115,8 @@ class ModuleFetcher:
         self._trees: SingleFlight[Path] = SingleFlight()
         self._both: SingleFlight[tuple[str, Path]] = SingleFlight()
         self._mod_done: dict[tuple[str, str], bytes] = {}
+        #: go.mod files parsed while checking them (fetched this run), so they are parsed once.
+        self.parsed_mods: dict[tuple[str, str], ModFile] = {}
         self._info_done: dict[tuple[str, str], bytes] = {}
         #: Files fetched from the upstreams this run (for -x and tests).
         self.fetched = 0
@@ -170,7 +173,8 @@ class ModuleFetcher:
             return cached
         fetched = await self.chain.mod(path, version)
         self.fetched += 1
-        validate_mod(fetched.data, path, version, upstream=fetched.upstream)
+        parsed = validate_mod(fetched.data, path, version, upstream=fetched.upstream)
+        self.parsed_mods[(path, version)] = parsed
         await self.checker.check(path, version + "/go.mod", hash_go_mod(fetched.data))
         await asyncio.to_thread(self.cache.write, path, version, "mod", fetched.data)
         return fetched.data

@@ -56,6 +56,8 @@ class GoEnvironment:
     local_go: str
     #: Where each value came from, for messages (``environment``, the env file's path, ...).
     sources: Mapping[str, str]
+    #: GOAUTH (``netrc`` by default; see :mod:`gomodproxy.client.goauth`).
+    goauth: str = "netrc"
 
     @property
     def modcache_rw(self) -> bool:
@@ -183,4 +185,5 @@ def resolve(
         gotoolchain=get("GOTOOLCHAIN"),
         local_go=local_go,
         sources=sources,
+        goauth=get("GOAUTH", "netrc"),
     )

@@ -34,6 +34,7 @@ from gomodproxy.client.graph import (
 from gomodproxy.client.jsonout import ModuleResult
 from gomodproxy.client.mainmod import MainModules
 from gomodproxy.client.query import QueryError, QuerySource, resolve_query
+from gomodproxy.client.reuse import ReuseIndex, check_reuse, origin_json
 from gomodproxy.errors import ProxyError
 from gomodproxy.module.modfile import ModFile, ModuleVersion, VersionInterval, parse_lax
 from gomodproxy.protocol.answers import info_version
@@ -63,6 +64,8 @@ class Resolver:
     retractions: dict[str, tuple[VersionInterval, ...]] = field(default_factory=dict)
     #: The ``.info`` answers of queries (branch, commit, latest), by the version they name.
     answers: dict[tuple[str, str], bytes] = field(default_factory=dict)
+    #: The -reuse file's entries (see :mod:`gomodproxy.client.reuse`).
+    reuse: ReuseIndex = field(default_factory=dict)
 
     def resolve(self, m: ModuleVersion) -> ModuleVersion:
         """``m``'s replacement (a module or a folder), or ``m``."""
@@ -86,10 +89,16 @@ class Resolver:
         else:
             data = await self.fetcher.go_mod(actual.path, actual.version)
             name = "go.mod"
-        try:
-            f = parse_lax(name, data)
-        except ProxyError as exc:
-            raise ProxyError(f"{actual}: parsing go.mod:\n{exc}") from exc
+        f = (
+            self.fetcher.parsed_mods.get((actual.path, actual.version))
+            if name == "go.mod"
+            else None
+        )
+        if f is None:
+            try:
+                f = parse_lax(name, data)
+            except ProxyError as exc:
+                raise ProxyError(f"{actual}: parsing go.mod:\n{exc}") from exc
         go = f.go.version if f.go is not None else ""
         if go_version_at_least(go, _GO_STRICT) and self.too_new(go):
             raise ProxyError(f"module {m} requires go >= {go} {self.running()}")
@@ -131,7 +140,7 @@ class Resolver:
             intervals: tuple[VersionInterval, ...] = ()
             try:
                 data = await self.fetcher.go_mod(path, newest)
-                f = parse_lax("go.mod", data)
+                f = self.fetcher.parsed_mods.get((path, newest)) or parse_lax("go.mod", data)
                 intervals = tuple(r.interval for r in f.retract)
             except ProxyError:
                 intervals = ()
@@ -244,21 +253,7 @@ async def list_modules(ctx: Resolver, args: list[str]) -> list[ModuleResult]:
         if at:
             if path in mains.paths:
                 continue
-            version = vers
-            try:
-                version = await resolve_query(path, vers, current(path), source)
-                # Query ends with Stat of the version: its .info, a failure of the query's
-                # (named by the version it resolved to, as the go command names it).
-                info = await ctx.fetcher.info(path, version)
-                # The go command prints the Origin of the query's own answer (for a branch
-                # through direct, with its Ref and TagSum), not the cleaned cache file's.
-                info = ctx.answers.get((path, version), info)
-            except ProxyError as exc:
-                results.append(ModuleResult(path, vers, error=_query_error(path, version, exc)))
-                continue
-            queried = ModuleResult(path, version, query=vers if vers != version else "")
-            queried.origin = _origin(info)
-            results.append(queried)
+            results.append(await _query_result(ctx, path, vers, current(path), source))
             continue
         if arg == "all" or "..." in arg:
             assert graph is not None
@@ -279,6 +274,48 @@ async def list_modules(ctx: Resolver, args: list[str]) -> list[ModuleResult]:
         if res is not None:
             results.append(res)
     return results
+
+
+async def _query_result(
+    ctx: Resolver, path: str, vers: str, current: str, source: QuerySource
+) -> ModuleResult:
+    """One ``path@query`` argument (``queryReuse`` then ``moduleInfo``): resolved (or settled
+    by a -reuse entry whose Origin still holds), then marked reused when the entry for the
+    version still holds."""
+    version = vers
+    chain = ctx.fetcher.chain
+    try:
+        old = ctx.reuse.get((path, vers))
+        if old is not None and await check_reuse(chain, path, vers, old.origin):
+            version = old.version
+            origin: object = origin_json(old.origin)
+            info = b""
+        else:
+            version = await resolve_query(path, vers, current, source)
+            # The go command prints the Origin of the query's own answer (for a branch
+            # through direct, with its Ref and TagSum), not the cleaned cache file's.
+            info = ctx.answers.get((path, version), b"")
+            origin = None
+        same = ctx.reuse.get((path, version))
+        if same is not None and await check_reuse(chain, path, version, same.origin):
+            if origin is None:
+                origin = _origin(info) if info else _origin(await ctx.fetcher.info(path, version))
+            return ModuleResult(
+                same.path,
+                same.version,
+                query=vers if vers != same.version else "",
+                error=same.error,
+                origin=origin,
+                reuse=True,
+            )
+        # Query ends with Stat of the version: its .info, a failure of the query's (named by
+        # the version it resolved to, as the go command names it).
+        cached = await ctx.fetcher.info(path, version)
+        if origin is None:
+            origin = _origin(info or cached)
+    except ProxyError as exc:
+        return ModuleResult(path, vers, error=_query_error(path, version, exc))
+    return ModuleResult(path, version, query=vers if vers != version else "", origin=origin)
 
 
 def _origin(info: bytes) -> object:

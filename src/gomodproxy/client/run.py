@@ -22,9 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from gomodproxy.assembly import check_settings, open_upstreams, with_defaults
+from gomodproxy.assembly import Plan, check_settings, open_upstreams, with_defaults
 from gomodproxy.client.checksums import GoSumMismatch, SumChecker
 from gomodproxy.client.fetch import ModuleFetcher
+from gomodproxy.client.goauth import GoAuth
 from gomodproxy.client.goenv import GoEnvironment
 from gomodproxy.client.graph import PRUNING_VERSION, go_version_at_least
 from gomodproxy.client.jsonout import ModuleResult, format_json
@@ -38,6 +39,7 @@ from gomodproxy.client.resolve import (
     list_modules,
     module_error,
 )
+from gomodproxy.client.reuse import ReuseIndex, read_reuse
 from gomodproxy.client.trace import TracingFetcher
 from gomodproxy.config import Settings, build_settings
 from gomodproxy.errors import ConfigError, ProxyError
@@ -79,7 +81,7 @@ async def _download_all(ctx: Resolver, results: list[ModuleResult]) -> None:
     slots = asyncio.Semaphore(PARALLEL_DOWNLOADS)
 
     progress = ctx.fetcher.progress
-    progress.total(sum(1 for r in results if not r.error))
+    progress.total(sum(1 for r in results if not r.error and not r.reuse))
 
     async def one(res: ModuleResult) -> None:
         async with slots:
@@ -100,7 +102,7 @@ async def _download_all(ctx: Resolver, results: list[ModuleResult]) -> None:
     try:
         async with asyncio.TaskGroup() as tg:
             for res in results:
-                if not res.error:
+                if not res.error and not res.reuse:
                     tg.create_task(one(res))
     except* GoSumMismatch as group:
         # go.sum disagrees: the go command stops at once (base.Fatalf), so do we.
@@ -160,13 +162,11 @@ async def run_download(
     mains = await asyncio.to_thread(find_main_modules, request.cwd, env.gowork)
     explicit = bool(request.args)
     args = list(request.args)
+    reuse: ReuseIndex = {}
     if request.reuse:
         if mains.in_module:
             raise DownloadFailed("gomodproxy download -reuse cannot be used inside a module")
-        raise DownloadFailed(
-            "-reuse is not supported yet (it needs the Origin checks of direct fetching); "
-            "run without -reuse"
-        )
+        reuse = await asyncio.to_thread(read_reuse, request.cwd / request.reuse)
     if mains.in_module and explicit:
         for main_path in sorted(mains.paths):
             for arg in args:
@@ -183,35 +183,54 @@ async def run_download(
 
     # GOFLAGS applies -x to commands that take it, as the go command does.
     wrap = trace if request.x or "-x" in env.goflags else None
-    async with open_upstreams(
-        plan, None, verifier_state=state, trace=wrap, for_user=environ
-    ) as upstreams:
-        checker = await asyncio.to_thread(
-            SumChecker.read,
-            mains.go_sum_file,
-            upstreams.verifier,
-            gonosumdb=plan.private.gonosumdb,
-            goproxy_is_single_file=goproxy_is_single_file(env.goproxy),
-            workspace_go_sums=mains.workspace_go_sums,
-        )
-        display = progress_for(stderr, json_output=request.json)
-        fetcher = ModuleFetcher(
-            upstreams.chain,
-            ModCache(env.gomodcache),
-            checker,
-            keep_writable=env.modcache_rw,
-            progress=display,
-            workers=_zip_workers(environ),
-        )
-        ctx = Resolver(env, mains, fetcher, checker)
-        try:
-            with display:
-                code = await _run(ctx, request, args, explicit, stdout, stderr, stats)
-        finally:
-            await asyncio.to_thread(fetcher.close)
-            stats.fetched = fetcher.fetched
-            stats.sumdb_lookups = checker.lookups
+    goauth = await _goauth(env, plan, environ, request.cwd, stderr if wrap else None)
+    try:
+        async with open_upstreams(
+            plan, None, verifier_state=state, trace=wrap, for_user=environ, request_auth=goauth
+        ) as upstreams:
+            checker = await asyncio.to_thread(
+                SumChecker.read,
+                mains.go_sum_file,
+                upstreams.verifier,
+                gonosumdb=plan.private.gonosumdb,
+                goproxy_is_single_file=goproxy_is_single_file(env.goproxy),
+                workspace_go_sums=mains.workspace_go_sums,
+            )
+            display = progress_for(stderr, json_output=request.json)
+            fetcher = ModuleFetcher(
+                upstreams.chain,
+                ModCache(env.gomodcache),
+                checker,
+                keep_writable=env.modcache_rw,
+                progress=display,
+                workers=_zip_workers(environ),
+            )
+            ctx = Resolver(env, mains, fetcher, checker, reuse=reuse)
+            try:
+                with display:
+                    code = await _run(ctx, request, args, explicit, stdout, stderr, stats)
+            finally:
+                await asyncio.to_thread(fetcher.close)
+                stats.fetched = fetcher.fetched
+                stats.sumdb_lookups = checker.lookups
+    finally:
+        if goauth is not None:
+            await goauth.aclose()
     return code
+
+
+async def _goauth(
+    env: GoEnvironment, plan: Plan, environ: dict[str, str], cwd: Path, trace: TextIO | None
+) -> GoAuth | None:
+    """GOAUTH for the https proxies and the checksum database. Checked (with the go
+    command's fatal errors) only when some URL is https: the go command checks it at its
+    first https request."""
+    urls = list(plan.proxies.proxy_urls)
+    if plan.sumdb is not None:
+        urls.append(plan.sumdb.url or plan.sumdb.direct_url)
+    if not any(u.startswith("https:") for u in urls):
+        return None
+    return await asyncio.to_thread(GoAuth.from_spec, env.goauth, environ, cwd=cwd, trace=trace)
 
 
 async def _run(

@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 from gomodproxy.errors import ProxyError, UpstreamError
 from gomodproxy.module import semver
-from gomodproxy.module.modfile import parse_lax
+from gomodproxy.module.modfile import ModFile, parse_lax
 from gomodproxy.module.paths import check
 from gomodproxy.module.pseudo import (
     InvalidPseudoVersion,
@@ -100,8 +100,9 @@ def validate_info(data: bytes, path: str, requested: str, *, upstream: str = "")
     return version
 
 
-def validate_mod(data: bytes, path: str, version: str, *, upstream: str = "") -> None:
-    """Check a ``.mod`` answer: a go.mod (parsed as a dependency's) with a module directive.
+def validate_mod(data: bytes, path: str, version: str, *, upstream: str = "") -> ModFile:
+    """Check a ``.mod`` answer: a go.mod (parsed as a dependency's) with a module directive;
+    returns the parsed file (so a caller need not parse it again).
 
     The path it declares may differ from ``path`` (a fork used as a replacement, another case):
     the go command accepts that when the module is a ``replace`` target, and a proxy cannot know
@@ -116,6 +117,7 @@ def validate_mod(data: bytes, path: str, version: str, *, upstream: str = "") ->
         raise InvalidUpstreamContent(what, f"parsing go.mod: {exc}", upstream=upstream) from exc
     if parsed.module is None or not parsed.module.path:
         raise InvalidUpstreamContent(what, "go.mod has no module directive", upstream=upstream)
+    return parsed
 
 
 @dataclass(frozen=True, slots=True)

@@ -56,7 +56,7 @@ from gomodproxy.upstream.modulefetch import (
     ProxyFetcher,
 )
 from gomodproxy.upstream.netrc import NetrcCredentials
-from gomodproxy.upstream.proxyclient import FetchPolicy, HTTPFetcher
+from gomodproxy.upstream.proxyclient import FetchPolicy, HTTPFetcher, RequestAuth
 
 __all__ = [
     "DIRECT_NOT_SUPPORTED",
@@ -201,6 +201,14 @@ class UpstreamChain:
         return await self._fetch(
             path, f"{version}.mod", FileKind.MOD, lambda f: f.mod(path, version, headers=headers)
         )
+
+    async def walk(
+        self, path: str, what: str, call: Callable[[ModuleFetcher], Awaitable[bytes]]
+    ) -> Fetched:
+        """``call`` on the fetcher of each entry for ``path``, walked as a file fetch is
+        (Go's TryProxies): the first answer, else the walk's error. The download client's
+        ``-reuse`` checks use it."""
+        return await self._fetch(path, what, FileKind.INFO, call)
 
     def _route(self, path: str) -> Route | None:
         return self._router(path) if self._router is not None else None
@@ -433,12 +441,13 @@ def transport_for(
     *,
     policy: FetchPolicy | None = None,
     netrc: NetrcCredentials | None = None,
+    request_auth: RequestAuth | None = None,
 ) -> Fetcher:
     """The transport that reads relative paths under ``url``: a folder for ``file://``, HTTP
-    otherwise."""
+    otherwise (``request_auth``: see :class:`HTTPFetcher`)."""
     if url.startswith("file:"):
         return FileFetcher.from_url(url)
-    return HTTPFetcher(url, session, policy=policy, netrc=netrc)
+    return HTTPFetcher(url, session, policy=policy, netrc=netrc, request_auth=request_auth)
 
 
 def build_chain(
@@ -455,6 +464,7 @@ def build_chain(
     wrap_transport: Callable[[Fetcher], Fetcher] | None = None,
     hedge_after: float | None = None,
     hedge_observer: HedgeObserver | None = None,
+    request_auth: RequestAuth | None = None,
 ) -> UpstreamChain:
     """An :class:`UpstreamChain` with a proxy fetcher (HTTP or ``file://``) for every proxy URL
     and ``direct`` (the git fetcher of private modules; by default one that refuses) as the
@@ -463,7 +473,9 @@ def build_chain(
     ``--rules`` routes; ``hedge_after`` (seconds) turns hedged requests on."""
 
     def proxy_fetcher(url: str) -> ModuleFetcher:
-        transport = transport_for(url, session, policy=policy, netrc=netrc)
+        transport = transport_for(
+            url, session, policy=policy, netrc=netrc, request_auth=request_auth
+        )
         if wrap_transport is not None:
             transport = wrap_transport(transport)
         fetcher: ModuleFetcher = ProxyFetcher(transport)

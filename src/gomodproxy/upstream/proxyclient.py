@@ -9,7 +9,9 @@ Per request it applies, in this order:
 - redirects by hand, like ``checkRedirect`` in ``cmd/go/internal/web/http.go``: at most 10 hops,
   never from https to http, credentials dropped when the host changes;
 - credentials: ``user:password@`` from the configured URL, else ``.netrc`` (https only, as the go
-  command does); they never appear in logs or error messages;
+  command does), or, when a :class:`RequestAuth` is given (the download client's GOAUTH),
+  its headers for https requests and one more try after a 4xx with the ones it then gives;
+  they never appear in logs or error messages;
 - the size cap of the file kind, counted on the decoded bytes, and ``Content-Length`` enforced.
 """
 
@@ -22,10 +24,12 @@ import logging
 import random
 import time
 import urllib.parse
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import aiohttp
+from multidict import CIMultiDict
 from yarl import URL
 
 from gomodproxy.errors import ModuleNotFound, UpstreamError, UpstreamTimeout
@@ -33,7 +37,7 @@ from gomodproxy.protocol.kinds import FileKind
 from gomodproxy.upstream.base import BodyTooLarge, UpstreamLoop, UpstreamThrottled
 from gomodproxy.upstream.netrc import NetrcCredentials
 
-__all__ = ["FetchPolicy", "HTTPFetcher", "mask_url", "path_escape"]
+__all__ = ["FetchPolicy", "HTTPFetcher", "RequestAuth", "mask_url", "path_escape"]
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +69,22 @@ class FetchPolicy:
         return self.zip_deadline if kind is FileKind.ZIP else self.deadline
 
 
+class RequestAuth(Protocol):
+    """Headers for https requests chosen per URL (the go command's GOAUTH, ``web.get``):
+    ``initial`` before the first try; after a 4xx answer, ``after_refusal`` (given the
+    status line and headers) before the one retry of the same URL."""
+
+    async def initial(self, url: URL) -> Sequence[tuple[str, str]]:
+        """Headers for the first try of ``url``."""
+        ...
+
+    async def after_refusal(
+        self, url: URL, status_line: str, headers: Sequence[tuple[str, str]]
+    ) -> Sequence[tuple[str, str]]:
+        """Headers for the retry of ``url`` after the 4xx answer described."""
+        ...
+
+
 def path_escape(rel_path: str) -> str:
     """Percent-encode a relative path as the go command does (``!`` becomes ``%21``)."""
     return urllib.parse.quote(rel_path, safe=_PATH_SAFE)
@@ -88,6 +108,7 @@ class HTTPFetcher:
         *,
         policy: FetchPolicy | None = None,
         netrc: NetrcCredentials | None = None,
+        request_auth: RequestAuth | None = None,
     ) -> None:
         base = URL(base_url)
         if base.scheme not in ("http", "https") or not base.host:
@@ -100,6 +121,7 @@ class HTTPFetcher:
         self._session = session
         self._policy = policy or FetchPolicy()
         self._netrc = netrc or NetrcCredentials()
+        self._request_auth = request_auth
 
     @property
     def name(self) -> str:
@@ -171,19 +193,23 @@ class HTTPFetcher:
             delay *= 2
 
     async def _follow(self, url: URL, headers: dict[str, str]) -> aiohttp.ClientResponse:
-        """One attempt: GET with manual redirects; returns a 200 response or raises."""
+        """One attempt: GET with manual redirects; returns a 200 response or raises. With a
+        :class:`RequestAuth`, an https URL gets its headers, and a 4xx answer one more GET of
+        the same URL with the headers it gives then (``web.get`` in cmd/go)."""
         origin = url
         timeout = aiohttp.ClientTimeout(
             total=None,
             sock_connect=self._policy.connect_timeout,
             sock_read=self._policy.read_timeout,
         )
-        for _hop in range(self._policy.max_redirects + 1):
+        asker = self._request_auth if origin.scheme == "https" else None
+        extra: Sequence[tuple[str, str]] = await asker.initial(origin) if asker else ()
+        retried = False
+        hop = 0
+        while hop <= self._policy.max_redirects:
+            hop += 1
             try:
-                hop_headers = dict(headers)
-                auth = self._credentials(url, origin)
-                if auth is not None:
-                    hop_headers["Authorization"] = auth
+                hop_headers = self._hop_headers(headers, extra, url, origin)
                 resp = await self._session.get(
                     url, headers=hop_headers, allow_redirects=False, timeout=timeout
                 )
@@ -224,11 +250,43 @@ class HTTPFetcher:
                 logger.debug("upstream.redirect from=%s to=%s", url, mask_url(target))
                 url = target.with_user(None)
                 continue
+            if asker is not None and not retried and 400 <= resp.status < 500:
+                # GOAUTH: ask again with this URL and answer, then try once more.
+                retried = True
+                version = resp.version or aiohttp.HttpVersion11
+                status_line = (
+                    f"HTTP/{version.major}.{version.minor} "
+                    f"{resp.status} {resp.reason or ''}".rstrip()
+                )
+                answer = list(resp.headers.items())
+                resp.release()
+                extra = await asker.after_refusal(origin, status_line, answer)
+                url, hop = origin, 0
+                continue
             raise await self._status_error(resp, url)
         raise UpstreamError(
             f"upstream {self.name}: stopped after {self._policy.max_redirects} redirects",
             upstream=self.name,
         )
+
+    def _hop_headers(
+        self,
+        headers: Mapping[str, str],
+        extra: Sequence[tuple[str, str]],
+        url: URL,
+        origin: URL,
+    ) -> CIMultiDict[str]:
+        """The request headers of one hop: GOAUTH's (on the first host only) before the
+        URL's own ``user:password@``, or ``.netrc``."""
+        out = CIMultiDict(headers)
+        if extra and (url.host, url.port) == (origin.host, origin.port):
+            for name, value in extra:
+                out.add(name, value)
+            return out
+        auth = self._credentials(url, origin)
+        if auth is not None:
+            out["Authorization"] = auth
+        return out
 
     def _credentials(self, url: URL, origin: URL) -> str | None:
         """The Authorization header value for this hop, if any."""
@@ -237,6 +295,8 @@ class HTTPFetcher:
             return None
         if self._auth is not None:
             return self._auth
+        if self._request_auth is not None:
+            return None  # GOAUTH decides (netrc is one of its methods)
         if url.scheme == "https" and url.host:
             found = self._netrc.lookup(url.host, url.explicit_port)
             if found is not None:
