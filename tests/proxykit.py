@@ -196,6 +196,8 @@ class RunningProxy:
     url: str
     storage: FilesystemStorage
     metrics: ProxyMetrics
+    #: The application (its cache service is ``app[SERVICE_KEY]`` once started).
+    app: web.Application | None = None
 
 
 @contextlib.asynccontextmanager
@@ -245,6 +247,6 @@ async def running_proxy(
     server = TestServer(app, host="127.0.0.1", port=port or None)
     await server.start_server(ssl=tls)
     try:
-        yield RunningProxy(str(server.make_url("")).rstrip("/"), storage, metrics)
+        yield RunningProxy(str(server.make_url("")).rstrip("/"), storage, metrics, app)
     finally:
         await server.close()

@@ -140,7 +140,7 @@ async def _phase(base: str, pid: int, clients: int, want: str) -> dict[str, floa
 @contextlib.asynccontextmanager
 async def _proxy(name: str, scratch: Path, origin: str, gosumdb: str) -> AsyncIterator[str]:
     if name == "gomodproxy":
-        async with _gomodproxy(scratch, origin, gosumdb) as url:
+        async with _gomodproxy(scratch, origin, gosumdb) as (url, _pid):
             yield url
     elif name in peers.PEER_NAMES:
         async with peer(name, scratch, origin, gosumdb) as url:

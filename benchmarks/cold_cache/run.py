@@ -56,7 +56,7 @@ from benchmarks import peers
 from benchmarks.cold_cache.full_origin import complete_origin
 from benchmarks.cold_cache.origin import DelayedOrigin
 from benchmarks.cold_cache.peer_servers import peer
-from benchmarks.http_stacks.machine import machine_info
+from benchmarks.http_stacks.machine import core_times, machine_info
 from benchmarks.output import write_result
 
 REPO = Path(__file__).resolve().parents[2]
@@ -112,6 +112,12 @@ class Outcome:
     origin_bytes: int
     ok: bool
     error: str = ""
+    #: CPU seconds of the proxy process during the run (0: not measured).
+    proxy_cpu_seconds: float = 0.0
+    #: Seconds each core was busy during the run, with anything (the machine may be shared).
+    cores_busy_seconds: tuple[float, ...] = ()
+    #: The proxy's prefetch byte counters after the run, "kind/outcome" → bytes.
+    prefetch_bytes: dict[str, float] | None = None
 
 
 def _free_port() -> int:
@@ -229,12 +235,14 @@ async def _sumdb(scratch: Path, source: Path = DOWNLOAD) -> AsyncIterator[str]:
 
 
 @contextlib.asynccontextmanager
-async def _gomodproxy(scratch: Path, origin: str, gosumdb: str) -> AsyncIterator[str]:
+async def _gomodproxy(
+    scratch: Path, origin: str, gosumdb: str, extra: Sequence[str] = ()
+) -> AsyncIterator[tuple[str, int]]:
     cache = scratch / "gomodproxy-cache"
     proc = await _start_logged(
         ["taskset", "-c", "0", sys.executable, "-m", "gomodproxy", "serve",
          "--cache-dir", str(cache), "--upstream", origin, "--sumdb", gosumdb,
-         "--listen", "127.0.0.1:0", "--retries", "0"],
+         "--listen", "127.0.0.1:0", "--retries", "0", *extra],
         scratch / "gomodproxy.log",
         env={k: v for k, v in os.environ.items() if not k.startswith(("GO", "GOMODPROXY_"))},
     )  # fmt: skip
@@ -243,10 +251,34 @@ async def _gomodproxy(scratch: Path, origin: str, gosumdb: str) -> AsyncIterator
         line = (await asyncio.wait_for(proc.stdout.readline(), 60)).decode()
         if not line.startswith("gomodproxy: serving "):
             raise RuntimeError(f"gomodproxy did not start: {line!r}")
-        yield line.split()[-1]
+        yield line.split()[-1], proc.pid
     finally:
         await _stop(proc)
         await asyncio.to_thread(shutil.rmtree, cache, True)
+
+
+def _cpu_seconds(pid: int | None) -> float:
+    if pid is None:
+        return 0.0
+    text = Path(f"/proc/{pid}/stat").read_text()
+    fields = text[text.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def _prefetch_bytes(proxy: str) -> dict[str, float]:
+    """The ``gomodproxy_prefetch_bytes_total`` series of the proxy's /metrics."""
+    reader, writer = await asyncio.open_connection(*proxy.removeprefix("http://").split(":"))
+    writer.write(b"GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n")
+    await writer.drain()
+    text = (await reader.read()).decode()
+    writer.close()
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith("gomodproxy_prefetch_bytes_total{"):
+            labels, value = line.split("} ")
+            parts = dict(p.split("=") for p in labels.split("{")[1].split(","))
+            out[f"{parts['kind'].strip(chr(34))}/{parts['outcome'].strip(chr(34))}"] = float(value)
+    return out
 
 
 @contextlib.asynccontextmanager
@@ -270,13 +302,34 @@ async def _nginx(scratch: Path, origin: str) -> AsyncIterator[str]:
 
 
 async def _measure(
-    scratch: Path, origin: DelayedOrigin, name: str, goproxy: str, gosumdb: str, limit: float
+    scratch: Path,
+    origin: DelayedOrigin,
+    name: str,
+    goproxy: str,
+    gosumdb: str,
+    limit: float,
+    proxy_pid: int | None = None,
 ) -> Outcome:
     origin.reset()
+    cores = core_times()
+    cpu = _cpu_seconds(proxy_pid)
     seconds, modules, error = await _go_download_all(scratch, name, goproxy, gosumdb, limit)
+    later = core_times()
     outcome = Outcome(
-        name, round(seconds, 2), modules, origin.requests, origin.bytes_sent, not error, error
+        name,
+        round(seconds, 2),
+        modules,
+        origin.requests,
+        origin.bytes_sent,
+        not error,
+        error,
+        proxy_cpu_seconds=round(_cpu_seconds(proxy_pid) - cpu, 2),
+        cores_busy_seconds=tuple(
+            round(later.busy_seconds_since(cores, c), 1) for c in sorted(cores.busy)
+        ),
     )
+    if proxy_pid is not None and name.startswith("gomodproxy"):
+        outcome.prefetch_bytes = await _prefetch_bytes(goproxy)
     print(
         f"{name:18} {seconds:7.2f} s  modules {modules:4}  origin requests {origin.requests:5}"
         f"  origin MiB {origin.bytes_sent / (1 << 20):7.1f}"
@@ -309,18 +362,27 @@ async def _run(args: argparse.Namespace) -> dict[str, object]:
                     outcomes.append(
                         await _measure(scratch, origin, "direct", origin.url, gosumdb, args.timeout)
                     )
-                    async with _gomodproxy(scratch / tag, origin.url, gosumdb) as proxy:
-                        for phase in ("cold", "warm"):
-                            outcomes.append(
-                                await _measure(
-                                    scratch,
-                                    origin,
-                                    f"gomodproxy-{phase}",
-                                    proxy,
-                                    gosumdb,
-                                    args.timeout,
+                    for variant in args.variant or [""]:
+                        label, _, flags = variant.partition("=")
+                        where = scratch / tag / (label or "default")
+                        where.mkdir(parents=True)
+                        name = f"gomodproxy-{label}-" if label else "gomodproxy-"
+                        async with _gomodproxy(where, origin.url, gosumdb, flags.split()) as (
+                            proxy,
+                            pid,
+                        ):
+                            for phase in ("cold", "warm"):
+                                outcomes.append(
+                                    await _measure(
+                                        scratch,
+                                        origin,
+                                        f"{name}{phase}",
+                                        proxy,
+                                        gosumdb,
+                                        args.timeout,
+                                        pid,
+                                    )
                                 )
-                            )
                     if shutil.which("nginx") and not args.no_nginx:
                         async with _nginx(scratch / tag, origin.url) as nginx:
                             for phase in ("cold", "warm"):
@@ -389,6 +451,7 @@ def _summary(args: argparse.Namespace, outcomes: list[Outcome]) -> dict[str, obj
         "settings": {
             "delay_seconds": args.delay,
             "repeats": args.repeats,
+            "variants": args.variant,
             "peers": args.peers,
             "origin": args.origin,
             "proxy_core": 0,
@@ -406,6 +469,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--timeout", type=float, default=900.0, help="per go command, s")
     parser.add_argument("--no-nginx", action="store_true")
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        help="NAME=FLAGS: a gomodproxy scenario with these serve flags (repeatable), e.g. "
+        "'prefetch=--prefetch' 'noprefetch=--no-prefetch'; default: one, the default settings",
+    )
     parser.add_argument(
         "--peers", default=",".join(peers.PEER_NAMES), help="Go peers to run ('' for none)"
     )

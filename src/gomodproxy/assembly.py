@@ -35,6 +35,7 @@ from yarl import URL
 
 from gomodproxy.cache.events import CacheObserver
 from gomodproxy.cache.eviction import EvictionPolicy, load_pins
+from gomodproxy.cache.prefetch import Prefetcher, PrefetchObserver, PrefetchOptions
 from gomodproxy.cache.service import ChecksumPolicy, ModuleService, ServiceOptions
 from gomodproxy.config import Settings, parse_listen
 from gomodproxy.errors import ConfigError
@@ -85,6 +86,8 @@ __all__ = [
     "module_service",
     "open_store",
     "open_upstreams",
+    "prefetch_allowed",
+    "prefetch_options",
     "reload_policy",
     "restart_only_changes",
     "storage_settings",
@@ -492,8 +495,10 @@ def module_service(
     upstreams: Upstreams,
     *,
     observer: CacheObserver | None = None,
+    prefetch_observer: PrefetchObserver | None = None,
 ) -> ModuleService:
-    """The cache service over ``storage`` and ``upstreams`` (close it when done)."""
+    """The cache service over ``storage`` and ``upstreams`` (close it when done), with its
+    prefetcher when ``--prefetch`` is on."""
     settings = plan.settings
     service = ModuleService(
         storage.store,
@@ -514,7 +519,43 @@ def module_service(
     )
     # New rewrite rules or credentials may find what was not found.
     plan.live.subscribe(lambda _live: service.forget_not_found())
+    options = prefetch_options(settings)
+    if options.enabled:
+        service.prefetcher = Prefetcher(
+            service, options, allowed=prefetch_allowed(plan), observer=prefetch_observer
+        )
     return service
+
+
+def prefetch_options(settings: Settings) -> PrefetchOptions:
+    """The prefetch part of the settings."""
+    return PrefetchOptions(
+        enabled=settings.prefetch,
+        fanout=settings.prefetch_fanout,
+        depth=settings.prefetch_depth,
+        concurrency=settings.prefetch_concurrency,
+        budget=settings.prefetch_budget_bytes,
+        zips=settings.prefetch_zips,
+    )
+
+
+def prefetch_allowed(plan: Plan) -> Callable[[str, str], bool]:
+    """Whether the proxy may fetch ``path@version`` on its own initiative: never a private
+    module (GOPRIVATE/GONOPROXY/GONOSUMDB), one a rule denies or sends to git (``direct``),
+    a refused version, or a module behind ``--client-auth`` credentials. The rules and the
+    live settings are read at each call, so a reload takes effect at once."""
+
+    def allowed(path: str, version: str) -> bool:
+        if plan.private.is_noproxy(path) or plan.private.is_nosumdb(path):
+            return False
+        rule = plan.policy.current.rule_for(path)
+        if rule is not None and (
+            rule.action in ("deny", "direct") or rule.version_refused(version)
+        ):
+            return False
+        return not any(access.applies(path) for access in plan.live.current.access)
+
+    return allowed
 
 
 async def eviction_policy(settings: Settings) -> EvictionPolicy:

@@ -335,6 +335,53 @@ OPTIONS: tuple[Option, ...] = (
         "MS",
     ),
     Option(
+        "prefetch",
+        bool,
+        False,
+        "run ahead of the go command on a miss: when a client is served a .mod, fetch the "
+        ".mod and .info of its requirements in the background (verified and kept as a miss "
+        "would be), and once clients download zips, the zips of the modules whose .mod they "
+        "asked for; never for private, denied, direct-routed or --client-auth modules",
+        "",
+    ),
+    Option(
+        "prefetch-depth",
+        int,
+        2,
+        "levels of requirements prefetched below a .mod a client asked for",
+        "N",
+    ),
+    Option(
+        "prefetch-fanout",
+        int,
+        128,
+        "requirements of one go.mod prefetched at most",
+        "N",
+    ),
+    Option(
+        "prefetch-concurrency",
+        int,
+        16,
+        "prefetches running at once, zips a quarter of them (they share --max-fetches with "
+        "clients' misses)",
+        "N",
+    ),
+    Option(
+        "prefetch-budget",
+        str,
+        "512MiB",
+        "bytes prefetched and not yet asked for by a client, at most (a file nobody asks for "
+        "within 10 minutes counts as wasted and leaves the budget)",
+        "SIZE",
+    ),
+    Option(
+        "prefetch-zips",
+        bool,
+        True,
+        "with --prefetch: also prefetch zips once clients download zips",
+        "",
+    ),
+    Option(
         "faults",
         Path,
         None,
@@ -432,6 +479,12 @@ class Settings:
     breaker_failures: int
     breaker_cooldown: float
     hedge_after: int
+    prefetch: bool
+    prefetch_depth: int
+    prefetch_fanout: int
+    prefetch_concurrency: int
+    prefetch_budget: str
+    prefetch_zips: bool
     faults: Path | None
     production: bool
 
@@ -449,6 +502,11 @@ class Settings:
     def cache_max_bytes(self) -> int | None:
         """``cache-max-size`` in bytes; None when unlimited."""
         return parse_size(self.cache_max_size) if self.cache_max_size else None
+
+    @property
+    def prefetch_budget_bytes(self) -> int:
+        """``prefetch-budget`` in bytes."""
+        return parse_size(self.prefetch_budget)
 
     @property
     def cache_max_seconds(self) -> float | None:
@@ -731,6 +789,14 @@ def _validate(s: Settings) -> None:
         raise ConfigError(
             f"--hedge-after must not be negative (milliseconds; 0: no hedging), not {s.hedge_after}"
         )
+    for name in ("prefetch-depth", "prefetch-fanout", "prefetch-concurrency"):
+        value = getattr(s, name.replace("-", "_"))
+        if value < 1:
+            raise ConfigError(f"--{name} must be at least 1, not {value} (--no-prefetch: none)")
+    try:
+        parse_size(s.prefetch_budget)
+    except ConfigError as exc:
+        raise ConfigError(f"--prefetch-budget: {exc}") from None
     if s.faults is not None and s.production:
         raise ConfigError(
             f"--faults {s.faults} is refused on a --production proxy: fault drills are for "

@@ -33,6 +33,7 @@ from gomodproxy.storage import (
     StorageSettings,
     open_storage,
 )
+from gomodproxy.storage.base import HashedFile
 from tests.realservers import S3Server
 
 ZIP_KEY = "example.com/m/@v/v1.0.0.zip"
@@ -122,6 +123,25 @@ async def test_put_from_path_consumes_the_file(storage: ObjectStore, tmp_path: P
     assert not src.exists()
     assert info.size == len(data)
     assert await storage.get(ZIP_KEY) == data
+
+
+@pytest.mark.asyncio
+async def test_put_of_a_hashed_file_records_its_writers_hash(
+    storage: ObjectStore, tmp_path: Path
+) -> None:
+    """A spool file whose size and SHA-256 were computed as it was written (a zip flight) is
+    stored like a Path, under that record, and reads back checked against it."""
+    src = tmp_path / "spool.zip"
+    data = os.urandom(300_000)
+    src.write_bytes(data)
+    digest = hashlib.sha256(data).hexdigest()
+    info = await storage.put(ZIP_KEY, HashedFile(src, len(data), digest))
+    assert not src.exists()
+    assert (info.size, info.sha256) == (len(data), digest)
+    assert await storage.get(ZIP_KEY) == data
+    async with storage.open(ZIP_KEY) as reader:
+        assert b"".join([c async for c in reader.chunks()]) == data
+        assert reader.info.sha256 == digest
 
 
 @pytest.mark.asyncio

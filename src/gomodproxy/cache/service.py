@@ -35,6 +35,7 @@ from gomodproxy.cache.hotcache import HotCache
 from gomodproxy.cache.limits import FetchLimiter
 from gomodproxy.cache.listing import Listings
 from gomodproxy.cache.negative import NegativeCache
+from gomodproxy.cache.prefetch import Prefetcher
 from gomodproxy.cache.validate import validate_zip, zip_go_mod
 from gomodproxy.cache.zipflight import ZipFlight, ZipReader
 from gomodproxy.errors import (
@@ -184,6 +185,8 @@ class ModuleService:
         self._files: SingleFlight[bytes] = SingleFlight(on_join=self._joined)
         self._zips: dict[str, ZipFlight] = {}
         self._producers: set[asyncio.Task[None]] = set()
+        #: Runs ahead of clients (see :mod:`gomodproxy.cache.prefetch`); None: no prefetch.
+        self.prefetcher: Prefetcher | None = None
         #: Versions removed by ``cache rm``; refresh it with ``deny.watch_forever``.
         self.deny = DenyList(storage)
         #: Last access of each version, for eviction (written at most hourly per version).
@@ -215,6 +218,8 @@ class ModuleService:
 
     async def close(self) -> None:
         """Cancel fetches in flight (server shutdown)."""
+        if self.prefetcher is not None:
+            await self.prefetcher.close()
         for task in list(self._producers):
             task.cancel()
         await asyncio.gather(*self._producers, return_exceptions=True)
@@ -243,7 +248,10 @@ class ModuleService:
         self.deny.check(path, version)
         if not is_canonical(version):
             return await self._query_info(path, version, headers)
-        return await self._small_file(path, version, FileKind.INFO, headers)
+        data = await self._small_file(path, version, FileKind.INFO, headers)
+        if self.prefetcher is not None:
+            self.prefetcher.info_served(path, version)
+        return data
 
     async def mod(
         self, path: str, version: str, *, headers: Mapping[str, str] | None = None
@@ -257,6 +265,8 @@ class ModuleService:
         """The go.mod of a canonical ``version``, and whether it is kept (see :class:`ModFile`)."""
         key = file_key(path, version, FileKind.MOD.value)
         data = await self._small_file(path, version, FileKind.MOD, headers)
+        if self.prefetcher is not None:
+            self.prefetcher.mod_served(path, version, data, headers)
         if self._checksums.applies_to(path) or self._hot.get(key) is not None:
             return ModFile(data, kept=True)
         return ModFile(data, kept=await self._storage.stat(key) is not None)
@@ -412,6 +422,8 @@ class ModuleService:
         """
         self.deny.check(path, version)
         key = file_key(path, version, "zip")
+        if self.prefetcher is not None:
+            self.prefetcher.zip_requested(path, version, headers)
         async with contextlib.AsyncExitStack() as stack:
             yield await self._zip_source(stack, path, version, key, whole, checked, headers)
 
@@ -550,7 +562,7 @@ class ModuleService:
                 else:
                     self._observer.verification(FileKind.ZIP, "skipped")
                     await self._check_mod_matches_zip(path, version, flight, headers)
-                stored = await self._storage.put(key, flight.spool)
+                stored = await self._storage.put(key, flight.spooled())
             flight.finish(stored)
             logger.info(
                 "cache.stored key=%s upstream=%s size=%d", key, flight.upstream, stored.size
@@ -584,7 +596,7 @@ class ModuleService:
     ) -> None:
         """Without a checksum database nothing else ties the .mod to the zip (catalogue B23):
         the zip's go.mod (or the synthesized one when it has none) must be the .mod."""
-        mod = await self.mod(path, version, headers=headers)
+        mod = await self._small_file(path, version, FileKind.MOD, headers)
         in_zip = await asyncio.to_thread(zip_go_mod, flight.spool, path, version)
         expected = in_zip if in_zip is not None else f"module {path}\n".encode()
         if mod != expected:
@@ -602,6 +614,51 @@ class ModuleService:
                 logger.info("cache.stored key=%s upstream=%s", mod_key, flight.upstream)
         async with self._locks.lock(list_key(path)):
             await self.listings.record_stored_version(path, version)
+
+    # -- prefetch (the :class:`~gomodproxy.cache.prefetch.PrefetchSource` seam) ---------------
+
+    async def prefetch_file(
+        self, path: str, version: str, kind: FileKind, headers: Mapping[str, str] | None
+    ) -> tuple[bytes, bool] | None:
+        """A ``.info``/``.mod`` fetched ahead of a client, by the same path as a miss; its bytes
+        and whether this call fetched them; None for a ``.mod`` that would not be kept."""
+        self.deny.check(path, version)
+        if self._provisional(path, kind):
+            return None
+        key = file_key(path, version, kind.value)
+        data = self._hot.get(key)
+        if data is None:
+            data = await self._stored(key)
+        if data is not None:
+            self._hot.put(key, data)
+            return data, False
+        remembered = await self._negative.lookup(key)
+        if remembered is not None:
+            raise remembered
+        joined = key in self._files  # no await until do(): a client's fetch is joined
+        data = await self._files.do(
+            key, lambda: self._fetch_small(path, version, kind, key, headers)
+        )
+        self._hot.put(key, data)
+        return data, not joined
+
+    async def prefetch_zip(
+        self, path: str, version: str, headers: Mapping[str, str] | None
+    ) -> int | None:
+        """The zip fetched, verified and stored ahead of a client (a client asking meanwhile
+        joins the flight); its size, or None when stored or in flight already."""
+        self.deny.check(path, version)
+        key = file_key(path, version, FileKind.ZIP.value)
+        if key in self._zips or await self._storage.stat(key) is not None:
+            return None
+        if key in self._zips:  # a client's fetch began while we looked: it is that one
+            return None
+        flight = self._zip_flight(path, version, key, headers)
+        await flight.wait_finished()
+        if flight.failed:
+            assert flight.error is not None
+            raise flight.error
+        return flight.written or None
 
     # -- shared -----------------------------------------------------------------------------
 

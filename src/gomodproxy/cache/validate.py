@@ -12,8 +12,8 @@ import zipfile
 from pathlib import Path
 
 from gomodproxy.errors import ProxyError
-from gomodproxy.module.dirhash import hash_zip
-from gomodproxy.module.zipcheck import check_zip
+from gomodproxy.module.dirhash import hash_zip_directory
+from gomodproxy.module.zipcheck import check_zip_detailed
 from gomodproxy.protocol.answers import InvalidUpstreamContent
 
 __all__ = ["validate_zip", "zip_go_mod"]
@@ -25,9 +25,11 @@ def validate_zip(zip_file: Path, path: str, version: str, *, upstream: str = "")
     size = zip_file.stat().st_size
     try:
         with open(zip_file, "rb") as f:
-            check_zip(f, path, version, size=size).raise_for_error()
-            f.seek(0)
-            return hash_zip(f, size=size)
+            # One read of the central directory serves the rules and the hash.
+            directory, report = check_zip_detailed(f, path, version, size=size)
+            report.raise_for_error()
+            assert directory is not None  # a zip too large to read is a report error
+            return hash_zip_directory(f, directory)
     except ProxyError as exc:
         raise InvalidUpstreamContent(what, str(exc), upstream=upstream) from exc
 

@@ -12,12 +12,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import hashlib
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 from gomodproxy.errors import StorageFull
-from gomodproxy.storage.base import ObjectInfo
+from gomodproxy.storage.base import HashedFile, ObjectInfo
 from gomodproxy.storage.fswrite import create_held
 
 __all__ = ["ZipFlight", "ZipReader"]
@@ -41,6 +42,9 @@ class ZipFlight:
         self.content_length: int | None = None
         self.upstream = ""
         self.written = 0
+        # The SHA-256 of what was spooled, computed as it is written (in the writing thread),
+        # so storing the spool file needs no second read of it.
+        self._sha256 = hashlib.sha256()
         self.stored: ObjectInfo | None = None
         self.error: BaseException | None = None
         self._state = _State.FETCHING
@@ -70,13 +74,17 @@ class ZipFlight:
         """Write the next chunk at the end of the spool file."""
         assert self._fd is not None, "create_spool() first"
         try:
-            await asyncio.to_thread(_pwrite_all, self._fd, chunk, self.written)
+            await asyncio.to_thread(_pwrite_hashed, self._fd, chunk, self.written, self._sha256)
         except OSError as exc:
             self._raise_if_full(exc)
             raise
         self.written += len(chunk)
         self._started.set()
         self._notify()
+
+    def spooled(self) -> HashedFile:
+        """The spool file, with the size and SHA-256 of what was written to it."""
+        return HashedFile(self.spool, self.written, self._sha256.hexdigest())
 
     def finish(self, stored: ObjectInfo) -> None:
         """The zip was verified and stored (or another process had stored it)."""
@@ -185,6 +193,11 @@ def _create(spool: Path) -> int:
     spool.parent.mkdir(parents=True, exist_ok=True)
     # Held while this process has it open: the orphan sweep leaves it alone.
     return create_held(spool)
+
+
+def _pwrite_hashed(fd: int, data: bytes, offset: int, digest: hashlib._Hash) -> None:
+    _pwrite_all(fd, data, offset)
+    digest.update(data)
 
 
 def _pwrite_all(fd: int, data: bytes, offset: int) -> None:

@@ -23,9 +23,22 @@ from typing import BinaryIO
 
 from gomodproxy.errors import ZipError
 from gomodproxy.module.zipentry import open_entry
-from gomodproxy.module.zipreader import MAX_ENTRIES, ZipEntry, name_bytes, read_directory
+from gomodproxy.module.zipreader import (
+    MAX_ENTRIES,
+    ZipDirectory,
+    ZipEntry,
+    name_bytes,
+    read_directory,
+)
 
-__all__ = ["FileSource", "hash1", "hash1_digests", "hash_go_mod", "hash_zip"]
+__all__ = [
+    "FileSource",
+    "hash1",
+    "hash1_digests",
+    "hash_go_mod",
+    "hash_zip",
+    "hash_zip_directory",
+]
 
 #: A file's content: the bytes themselves, or a callable that opens a fresh readable stream.
 FileSource = Callable[[], BinaryIO] | bytes
@@ -96,7 +109,12 @@ def hash_zip(reader: BinaryIO, *, size: int | None = None, max_entries: int = MA
     Entry data is streamed and checked (declared sizes, CRC-32, supported methods, local names),
     so any ``ZipError`` of :mod:`gomodproxy.module.zipreader` can be raised.
     """
-    directory = read_directory(reader, size, max_entries=max_entries)
+    return hash_zip_directory(reader, read_directory(reader, size, max_entries=max_entries))
+
+
+def hash_zip_directory(reader: BinaryIO, directory: ZipDirectory) -> str:
+    """:func:`hash_zip` over a central directory already read from ``reader`` (by
+    :func:`~gomodproxy.module.zipcheck.check_zip_detailed`), so it is not parsed twice."""
     last: dict[str, ZipEntry] = {}
     for entry in directory.entries:
         last[entry.name] = entry

@@ -177,7 +177,7 @@ async def _open_parts(
         )
     sweeper = asyncio.create_task(sweep_forever(opened.store))
     stack.push_async_callback(_cancel, sweeper)
-    service = module_service(plan, opened, upstreams, observer=metrics)
+    service = module_service(plan, opened, upstreams, observer=metrics, prefetch_observer=metrics)
     stack.push_async_callback(service.close)
     # Deny entries written by `cache rm` (any process): loaded before serving, then followed.
     await service.deny.refresh()

@@ -258,6 +258,20 @@ class ProxyMetrics:
             ["upstream", "kind"],
         )
 
+        self.prefetch_decisions = self._counter(
+            "gomodproxy_prefetch_decisions_total",
+            "Files considered for prefetch, by kind and decision (scheduled, refused, budget, "
+            "queue, fanout), and scheduled prefetches by how they ended (fetched, cached, "
+            "failed).",
+            ["kind", "decision"],
+        )
+        self.prefetch_bytes_total = self._counter(
+            "gomodproxy_prefetch_bytes_total",
+            "Bytes fetched ahead of clients (prefetched), later asked for by a client (used) "
+            "or not asked for within 10 minutes (wasted), by kind.",
+            ["kind", "outcome"],
+        )
+
     # -- making the metrics ---------------------------------------------------------------------
 
     def _counter(self, name: str, help_text: str, labels: Sequence[str] = ()) -> Counter:
@@ -328,6 +342,16 @@ class ProxyMetrics:
     def verification(self, kind: FileKind, outcome: str) -> None:
         """A checksum verification ended."""
         self.verifications.inc(kind.value, outcome)
+
+    # -- the prefetcher's observer seam ------------------------------------------------------
+
+    def prefetch_decision(self, kind: FileKind, decision: str) -> None:
+        """A file was considered for prefetch, or a prefetch ended."""
+        self.prefetch_decisions.inc(kind.value, decision)
+
+    def prefetch_bytes(self, kind: FileKind, outcome: str, size: int) -> None:
+        """Bytes prefetched, used or wasted."""
+        self.prefetch_bytes_total.inc(kind.value, outcome, amount=size)
 
     # -- the upstream chain's hedging seam --------------------------------------------------
 

@@ -32,6 +32,7 @@ __all__ = [
     "MAX_ELEMENT_BYTES",
     "MAX_KEY_BYTES",
     "CorruptObject",
+    "HashedFile",
     "InvalidStorageKey",
     "ObjectInfo",
     "ObjectNotFound",
@@ -127,8 +128,18 @@ class ObjectReader(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class HashedFile:
+    """A file to store (consumed like a ``Path``) whose size and SHA-256 its writer computed
+    as it wrote it, so a backend need not read it again to record them."""
+
+    path: Path
+    size: int
+    sha256: str
+
+
 #: What :meth:`ObjectStore.put` stores: bytes, a file (consumed), or a stream of chunks.
-PutSource = bytes | Path | AsyncIterable[bytes]
+PutSource = bytes | Path | HashedFile | AsyncIterable[bytes]
 
 
 class ObjectStore(Protocol):

@@ -51,6 +51,7 @@ from gomodproxy.errors import StorageError
 from gomodproxy.storage.base import (
     INTERNAL_PREFIX,
     CorruptObject,
+    HashedFile,
     ObjectInfo,
     ObjectNotFound,
     PutSource,
@@ -200,7 +201,7 @@ class FilesystemStorage:
         """Store ``source`` atomically under ``key`` (a Path source is consumed; a stream is
         written to a held temporary file first)."""
         check_key(key)
-        if not isinstance(source, bytes | Path):
+        if not isinstance(source, bytes | Path | HashedFile):
             return await self._put_stream(key, source)
         try:
             return await asyncio.to_thread(self._put_sync, key, source)
@@ -403,7 +404,7 @@ class FilesystemStorage:
         replace(self._pending_meta_path(key), meta)
         fsync_dir(meta.parent)
 
-    def _put_sync(self, key: str, source: bytes | Path) -> ObjectInfo:
+    def _put_sync(self, key: str, source: bytes | Path | HashedFile) -> ObjectInfo:
         final = self._data_path(key)
         final.parent.mkdir(parents=True, exist_ok=True)
         if final.parent.is_symlink() or final.is_dir():

@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from gomodproxy.errors import StorageError, StorageFull
+from gomodproxy.storage.base import HashedFile
 
 __all__ = [
     "COPY_CHUNK",
@@ -119,12 +120,16 @@ def _try_exclusive(fd: int) -> bool:
     return True
 
 
-def materialize(source: bytes | Path, tmp: Path) -> tuple[int, str, int]:
+def materialize(source: bytes | Path | HashedFile, tmp: Path) -> tuple[int, str, int]:
     """Write ``source`` to ``tmp`` (moving it when on the same filesystem); fsync; hash.
 
     Returns the size, the SHA-256 and a descriptor of ``tmp`` that holds it (see :func:`hold`)
-    until the caller closes it, after the commit.
+    until the caller closes it, after the commit. A :class:`HashedFile` moved in place is not
+    read again: its writer's hash is taken once its size is confirmed (a copy is hashed).
     """
+    known: HashedFile | None = None
+    if isinstance(source, HashedFile):
+        known, source = source, source.path
     if isinstance(source, bytes):
         fd = create_held(tmp)
         try:
@@ -144,10 +149,14 @@ def materialize(source: bytes | Path, tmp: Path) -> tuple[int, str, int]:
             if exc.errno != errno.EXDEV:
                 raise
             os.close(fd)
+            known = None
             fd = create_held(tmp)  # another filesystem: copy into the target directory
             with open(source, "rb") as src:
                 while chunk := src.read(COPY_CHUNK):
                     _write_all(fd, chunk)
+        if known is not None and os.fstat(fd).st_size == known.size:
+            os.fsync(fd)
+            return known.size, known.sha256, fd
         digest = hashlib.sha256()
         size = 0
         while chunk := os.pread(fd, COPY_CHUNK, size):

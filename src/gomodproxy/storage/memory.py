@@ -14,6 +14,7 @@ from pathlib import Path
 from gomodproxy.storage.base import (
     INTERNAL_PREFIX,
     CorruptObject,
+    HashedFile,
     ObjectInfo,
     ObjectNotFound,
     PutSource,
@@ -59,6 +60,8 @@ class MemoryStorage:
     async def put(self, key: str, source: PutSource) -> ObjectInfo:
         """Store ``source`` (a Path source is read, then removed; a stream read to its end)."""
         check_key(key)
+        if isinstance(source, HashedFile):
+            source = source.path
         if isinstance(source, Path):
             data = await asyncio.to_thread(source.read_bytes)
             await asyncio.to_thread(source.unlink)

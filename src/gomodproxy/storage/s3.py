@@ -37,6 +37,7 @@ from gomodproxy.errors import StorageError
 from gomodproxy.storage.base import (
     INTERNAL_PREFIX,
     CorruptObject,
+    HashedFile,
     ObjectInfo,
     ObjectNotFound,
     PutSource,
@@ -225,12 +226,18 @@ class S3Storage:
         if isinstance(source, bytes):
             size, sha = len(source), hashlib.sha256(source).hexdigest()
             return await self._upload(key, source, size, sha)
-        if isinstance(source, Path):
+        known = source if isinstance(source, HashedFile) else None
+        if isinstance(source, HashedFile):
+            path = source.path
+        elif isinstance(source, Path):
             path = source
         else:
             path = await self._spool_stream(source)
         try:
-            size, sha = await asyncio.to_thread(_hash_file, path)
+            if known is not None:
+                size, sha = known.size, known.sha256
+            else:
+                size, sha = await asyncio.to_thread(_hash_file, path)
             return await self._upload(key, path, size, sha)
         finally:
             await asyncio.to_thread(path.unlink, missing_ok=True)
