@@ -120,3 +120,25 @@ async def test_a_removed_version_is_not_answered_from_built_headers(
     status, _, _ = await world.get(A1.rel("info"), method="HEAD")
     assert status == 403
     assert world.origin.count(A1.rel("info")) == 1
+
+
+@pytest.mark.asyncio
+async def test_a_small_stored_zip_goes_out_whole_with_head_range_and_304(world: World) -> None:
+    """A stored zip small enough to go out as one answer keeps Range, HEAD and 304."""
+    size = len(A1.zip)
+    status, got, headers = await world.get(A1.rel("zip"))  # the miss, streamed
+    assert (status, got) == (200, A1.zip)
+    for _ in range(2):  # stored hits
+        status, got, headers = await world.get(A1.rel("zip"))
+        assert (status, got) == (200, A1.zip)
+        assert headers["Content-Length"] == str(size)
+        assert headers["Accept-Ranges"] == "bytes"
+    etag = headers["ETag"]
+    status, got, headers = await world.get(A1.rel("zip"), method="HEAD")
+    assert (status, got, headers["Content-Length"], headers["ETag"]) == (200, b"", str(size), etag)
+    status, got, _ = await world.get(A1.rel("zip"), headers={"If-None-Match": etag})
+    assert (status, got) == (304, b"")
+    status, got, headers = await world.get(A1.rel("zip"), headers={"Range": "bytes=1-10"})
+    assert (status, got) == (206, A1.zip[1:11])
+    assert headers["Content-Range"] == f"bytes 1-10/{size}"
+    assert world.origin.count(A1.rel("zip")) == 1

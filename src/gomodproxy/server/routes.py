@@ -39,6 +39,9 @@ __all__ = ["ProxyRoutes"]
 
 logger = logging.getLogger(__name__)
 _RANGE_PIECE = 256 << 10
+#: Stored zips up to this size that are not sent by ``sendfile`` go out as one response
+#: (headers and body in one write) rather than streamed.
+_WHOLE_ZIP = 256 << 10
 
 _IMMUTABLE = "public, max-age=31536000, immutable"
 _CONTENT_TYPES = {
@@ -288,6 +291,10 @@ class ProxyRoutes:
                 status=416,
                 headers={"Content-Range": f"bytes */{info.size}", "Cache-Control": "no-store"},
             )
+        if span is None and request.method == "GET" and info.size <= _WHOLE_ZIP:
+            fd = reader.checked_fd()
+            if fd is None:
+                return await _small_stored(reader, headers)
         resp = web.StreamResponse(headers={**headers, "Content-Type": "application/zip"})
         if span is not None:
             start, end = span
@@ -358,6 +365,17 @@ class ProxyRoutes:
             return resp
         await resp.write_eof()
         return resp
+
+
+async def _small_stored(reader: ObjectReader, headers: Mapping[str, str]) -> web.Response:
+    """A small stored zip as one answer: headers and body leave in one write. Its bytes are
+    gathered (and, if the backend checks them as they are read, checked) before anything is
+    sent, so a failure is a clear error answer, never a short 200."""
+    info = reader.info
+    body = b"".join([chunk async for chunk in reader.chunks()])
+    if len(body) != info.size:
+        raise CorruptObject(info.key, f"{len(body)} bytes where {info.size} were recorded")
+    return web.Response(body=body, headers={**headers, "Content-Type": "application/zip"})
 
 
 async def _prepend(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
