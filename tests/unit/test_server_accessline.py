@@ -95,7 +95,9 @@ def test_the_json_line_is_the_json_formatters_without_a_record(
     assert got["seconds"] == 0.012346
 
 
-@pytest.mark.parametrize("change", ["second-handler", "filter", "level", "formatter"])
+@pytest.mark.parametrize(
+    "change", ["second-handler", "filter", "handler-filter", "level", "formatter"]
+)
 def test_any_other_logging_setup_gets_a_real_record(
     monkeypatch: pytest.MonkeyPatch, change: str
 ) -> None:
@@ -117,6 +119,8 @@ def test_any_other_logging_setup_gets_a_real_record(
     elif change == "filter":
         access = logging.getLogger("gomodproxy.access")
         monkeypatch.setattr(access, "filters", [logging.Filter("nothing-matches")])
+    elif change == "handler-filter":
+        monkeypatch.setattr(handler, "filters", [logging.Filter("nothing-matches")])
     elif change == "level":
         monkeypatch.setattr(logging.root, "level", logging.WARNING)
         _forget_levels()
@@ -135,7 +139,7 @@ def test_any_other_logging_setup_gets_a_real_record(
     if change == "second-handler":
         assert captured == made
         assert after[24:] == before.splitlines()[0][24:] + "\n"
-    elif change == "filter":
+    elif change in ("filter", "handler-filter"):
         assert after == ""
     else:
         assert after == "INFO 127.0.0.1 GET /example.com/m/@v/v1.0.0.info 200 99 0.012\n"

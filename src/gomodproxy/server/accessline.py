@@ -102,16 +102,13 @@ class AccessLine:
         if node is not root or root.filters or len(root.handlers) != 1:
             return None
         handler = root.handlers[0]
+        if handler.filters or handler.level > logging.INFO:
+            return None
         formatter = handler.formatter
         if handler is self._handler and formatter is self._formatter:
             return self._writer
         self._handler, self._formatter, self._writer = handler, formatter, None
-        if (
-            type(handler) is logging.StreamHandler
-            and not handler.filters
-            and handler.level <= logging.INFO
-            and formatter is not None
-        ):
+        if type(handler) is logging.StreamHandler and formatter is not None:
             if type(formatter) is JSONFormatter:
                 self._writer = self._json
             elif (
