@@ -69,11 +69,12 @@ def _mod_bytes() -> bytes:
     return "\n".join(lines).encode()
 
 
-def make_tree(root: Path) -> dict[str, CachedFile]:
-    """Write the benchmark files under ``root`` and return them by kind."""
+def make_tree(root: Path, zip_size: int = ZIP_SIZE) -> dict[str, CachedFile]:
+    """Write the benchmark files under ``root`` (the zip ``zip_size`` bytes) and return them
+    by kind."""
     folder = root / MODULE / "@v"
     folder.mkdir(parents=True, exist_ok=True)
-    contents = {"info": _info_bytes(), "mod": _mod_bytes(), "zip": os.urandom(ZIP_SIZE)}
+    contents = {"info": _info_bytes(), "mod": _mod_bytes(), "zip": os.urandom(zip_size)}
     for kind, data in contents.items():
         (folder / f"{VERSION}.{kind}").write_bytes(data)
     (folder / f"{SMALL_ZIP_VERSION}.info").write_bytes(_info_bytes(SMALL_ZIP_VERSION))

@@ -49,6 +49,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--duration", type=int, default=3, help="seconds per cell")
     parser.add_argument("--warmup", type=int, default=2, help="seconds per server and kind")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--zip-kib", type=int, default=200, help="size of the zip")
+    parser.add_argument(
+        "--gomodproxy-workers", type=int, default=1, help="gomodproxy serve --workers (one core)"
+    )
     parser.add_argument("--server-core", type=int, default=0)
     parser.add_argument("--client-core", type=int, default=1)
     parser.add_argument(
@@ -142,13 +146,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     memory: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory(prefix="http-stacks-") as tmp:
         os.chmod(tmp, 0o755)  # nginx's worker runs unprivileged and must read the tree
-        files = make_tree(Path(tmp) / "root")
+        files = make_tree(Path(tmp) / "root", args.zip_kib * 1024)
         running: dict[str, Server] = {}
         try:
             for name in names:
                 scratch = Path(tmp) / name
                 scratch.mkdir()
-                launch = Launch(sys.executable, Path(tmp) / "root", _free_port(), scratch, REPO)
+                launch = Launch(
+                    sys.executable,
+                    Path(tmp) / "root",
+                    _free_port(),
+                    scratch,
+                    REPO,
+                    args.gomodproxy_workers,
+                )
                 running[name] = Server(name, launch, args.server_core)
             for server in running.values():
                 server.wait_ready()
@@ -201,6 +212,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "repeats": args.repeats,
             "kinds": {k: files[k].size for k in kinds},
             "server_core": args.server_core,
+            "gomodproxy_workers": args.gomodproxy_workers,
             "client_core": args.client_core,
             "peers": "goproxy and Athens pre-filled in their own cache layouts, no upstream",
             "load_generator": "wrk -t1 --latency --timeout 5s, keep-alive, one URL per run",

@@ -112,6 +112,8 @@ class Launch:
     port: int
     scratch: Path
     repo: Path
+    #: ``gomodproxy serve --workers`` (all pinned to the one server core).
+    workers: int = 1
 
 
 def command(name: str, launch: Launch, *, failing: bool = False) -> list[str]:
@@ -154,7 +156,7 @@ def command(name: str, launch: Launch, *, failing: bool = False) -> list[str]:
         # The product itself, answering cache hits from the same tree (adopted as its cache).
         return [
             py, "-m", "gomodproxy", "serve", "--cache-dir", str(launch.root), "--upstream", "off",
-            "--sumdb", "off", "--listen", f"{HOST}:{port}", "--workers", "1",
+            "--sumdb", "off", "--listen", f"{HOST}:{port}", "--workers", str(launch.workers),
             # The load generator is one client address with up to 256 connections.
             "--max-connections-per-client", "1024", "--max-connections", "2048",
         ]  # fmt: skip

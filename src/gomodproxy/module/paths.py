@@ -360,6 +360,8 @@ def escape_path(path: str) -> str:
     return _escape_string(path)
 
 
+# Hot as well: every cache hit makes its storage key (errors are not cached).
+@functools.lru_cache(maxsize=16384)
 def escape_version(v: str) -> str:
     """Return the case-encoded form of version ``v`` (``v1.0.0-RC1`` -> ``v1.0.0-!r!c1``).
 

@@ -13,10 +13,10 @@ support single ``Range`` requests and ``If-None-Match``.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import os
 from collections.abc import AsyncIterator, Callable, Mapping
+from types import MappingProxyType
 
 from aiohttp import web
 
@@ -28,6 +28,7 @@ from gomodproxy.protocol.requests import ModuleRequest, SumDBRequest, parse_requ
 from gomodproxy.server.accesslog import KIND_KEY, SENT_KEY
 from gomodproxy.server.home import render_home
 from gomodproxy.server.metrics import ProxyMetrics
+from gomodproxy.server.prebuilt import SmallHeaders
 from gomodproxy.server.ranges import UNSATISFIABLE, etag_matches, parse_range
 from gomodproxy.server.status import StatusInfo, render_status
 from gomodproxy.server.sumdbrelay import SumDBRelay
@@ -38,6 +39,9 @@ __all__ = ["ProxyRoutes"]
 
 logger = logging.getLogger(__name__)
 _RANGE_PIECE = 256 << 10
+#: Stored zips up to this size that are not sent by ``sendfile`` go out as one response
+#: (headers and body in one write) rather than streamed.
+_WHOLE_ZIP = 256 << 10
 
 _IMMUTABLE = "public, max-age=31536000, immutable"
 _CONTENT_TYPES = {
@@ -72,6 +76,11 @@ class ProxyRoutes:
         self._relay = relay
         self._prefix = prefix
         self._via = f"gomodproxy-{instance_id}"
+        # The forwarded headers of a request that came with no Via: the same every time.
+        self._forward = MappingProxyType(
+            {"Via": f"1.1 {self._via}", "User-Agent": f"gomodproxy/{__version__}"}
+        )
+        self._prebuilt = SmallHeaders()
         self._list_cache = f"public, max-age={list_max_age}"
         self._zip_verify_first = zip_verify_first
         self._zip_redirect = zip_redirect
@@ -195,6 +204,8 @@ class ProxyRoutes:
         return self._bytes(request, mod.data, target, target.immutable)
 
     def _forward_headers(self, request: web.Request) -> Mapping[str, str]:
+        if "Via" not in request.headers:
+            return self._forward
         incoming = [v.strip() for v in request.headers.getall("Via", []) if v.strip()]
         for hop in ", ".join(incoming).split(","):
             if hop.strip().split(" ")[-1] == self._via:
@@ -216,14 +227,13 @@ class ProxyRoutes:
         *,
         cache: str = "",
     ) -> web.Response:
-        etag = f'"sha256-{hashlib.sha256(data).hexdigest()}"'
         cache = cache or (_IMMUTABLE if immutable else self._list_cache)
-        headers = {"Cache-Control": cache, "ETag": etag}
-        if etag_matches(request.headers.get("If-None-Match"), etag):
-            return web.Response(status=304, headers=headers)
-        return web.Response(
-            body=data, headers={**headers, "Content-Type": _CONTENT_TYPES[target.kind]}
+        built = self._prebuilt.get(
+            request.raw_path, data, _CONTENT_TYPES[target.kind], cache_control=cache
         )
+        if etag_matches(request.headers.get("If-None-Match"), built.etag):
+            return web.Response(status=304, headers=built.not_modified)
+        return web.Response(body=data, headers=built.ok)
 
     async def _sumdb(self, target: SumDBRequest, forward: Mapping[str, str]) -> web.Response:
         if self._relay is None:
@@ -281,6 +291,10 @@ class ProxyRoutes:
                 status=416,
                 headers={"Content-Range": f"bytes */{info.size}", "Cache-Control": "no-store"},
             )
+        if span is None and request.method == "GET" and info.size <= _WHOLE_ZIP:
+            fd = reader.checked_fd()
+            if fd is None:
+                return await _small_stored(reader, headers)
         resp = web.StreamResponse(headers={**headers, "Content-Type": "application/zip"})
         if span is not None:
             start, end = span
@@ -351,6 +365,17 @@ class ProxyRoutes:
             return resp
         await resp.write_eof()
         return resp
+
+
+async def _small_stored(reader: ObjectReader, headers: Mapping[str, str]) -> web.Response:
+    """A small stored zip as one answer: headers and body leave in one write. Its bytes are
+    gathered (and, if the backend checks them as they are read, checked) before anything is
+    sent, so a failure is a clear error answer, never a short 200."""
+    info = reader.info
+    body = b"".join([chunk async for chunk in reader.chunks()])
+    if len(body) != info.size:
+        raise CorruptObject(info.key, f"{len(body)} bytes where {info.size} were recorded")
+    return web.Response(body=body, headers={**headers, "Content-Type": "application/zip"})
 
 
 async def _prepend(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
