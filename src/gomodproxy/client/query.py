@@ -45,7 +45,9 @@ class UpstreamQueryError(ProxyError):
 class QuerySource:
     """How queries reach the upstreams and the main module's rules."""
 
-    list_versions: Callable[[str], Awaitable[bytes]]
+    #: ``@v/list`` of a module, asked with the query's tag prefix (codeRepo ``Versions``:
+    #: ``v1.2.`` for ``v1.2``, the current ``vX.Y.`` for ``patch``, else "").
+    list_versions: Callable[[str, str], Awaitable[bytes]]
     latest_info: Callable[[str], Awaitable[bytes]]
     query_info: Callable[[str, str], Awaitable[bytes]]
     retractions: Callable[[str, str], Awaitable[Collection[VersionInterval]]]
@@ -77,12 +79,16 @@ async def resolve_query(path: str, query: str, current: str, src: QuerySource) -
         return chosen if semver.compare(chosen, current) > 0 else current
     if query == "patch" and current:
         mm = semver.major_minor(current)
-        chosen = await _pick(path, query, src, lambda v: _matches_prefix(v, mm), latest=False)
+        chosen = await _pick(
+            path, query, src, lambda v: _matches_prefix(v, mm), latest=False, prefix=mm + "."
+        )
         return chosen if semver.compare(chosen, current) > 0 else current
     if query in ("latest", "upgrade", "patch"):
         return await _pick(path, "latest", src, lambda v: True)
     if _is_semver_prefix(query):
-        return await _pick(path, query, src, lambda v: _matches_prefix(v, query), latest=False)
+        return await _pick(
+            path, query, src, lambda v: _matches_prefix(v, query), latest=False, prefix=query + "."
+        )
     for op in ("<=", ">=", "<", ">"):
         bound = query[len(op) :]
         if query.startswith(op) and semver.is_valid(bound):
@@ -112,9 +118,10 @@ async def _pick(
     *,
     latest: bool = True,
     lowest: bool = False,
+    prefix: str = "",
 ) -> str:
     try:
-        data = await src.list_versions(path)
+        data = await src.list_versions(path, prefix)
     except ProxyError as exc:
         raise UpstreamQueryError(exc, f"module {path}: {exc.go_text or exc.message}") from exc
     listed = [e.version for e in clean_version_list(data, path)]

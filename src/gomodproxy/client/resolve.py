@@ -33,11 +33,13 @@ from gomodproxy.client.graph import (
 )
 from gomodproxy.client.jsonout import ModuleResult
 from gomodproxy.client.mainmod import MainModules
+from gomodproxy.client.origins import Origin, list_origin, merge_origin
 from gomodproxy.client.query import QueryError, QuerySource, resolve_query
 from gomodproxy.client.reuse import ReuseIndex, check_reuse, origin_json
 from gomodproxy.errors import ProxyError
 from gomodproxy.module.modfile import ModFile, ModuleVersion, VersionInterval, parse_lax
 from gomodproxy.protocol.answers import info_version
+from gomodproxy.upstream.modulefetch import ModuleFetcher
 
 __all__ = ["DownloadFailed", "Resolver", "keep_sums", "list_modules", "module_error"]
 
@@ -66,6 +68,8 @@ class Resolver:
     answers: dict[tuple[str, str], bytes] = field(default_factory=dict)
     #: The -reuse file's entries (see :mod:`gomodproxy.client.reuse`).
     reuse: ReuseIndex = field(default_factory=dict)
+    #: The Origin of the last version list read for a module (None: from a module proxy).
+    list_origins: dict[str, Origin | None] = field(default_factory=dict)
 
     def resolve(self, m: ModuleVersion) -> ModuleVersion:
         """``m``'s replacement (a module or a folder), or ``m``."""
@@ -150,9 +154,18 @@ class Resolver:
     def query_source(self) -> QuerySource:
         chain = self.fetcher.chain
 
-        async def list_versions(path: str) -> bytes:
+        list_origins = self.list_origins
+
+        async def list_versions(path: str, prefix: str) -> bytes:
             # A failed list fails the query, as the go command's proxyRepo.Versions does.
-            return (await chain.list(path)).data
+            # The upstream that answers also gives the list's Origin (a git repository's).
+            async def listed(upstream: ModuleFetcher) -> bytes:
+                data = await upstream.list(path)
+                list_origins[path] = await list_origin(upstream, path, prefix)
+                return data
+
+            list_origins.pop(path, None)
+            return (await chain.walk(path, "@v/list", listed)).data
 
         fetcher = self.fetcher
         ctx_answers = self.answers
@@ -222,6 +235,8 @@ async def list_modules(ctx: Resolver, args: list[str]) -> list[ModuleResult]:
         if at:
             if vers in ("upgrade", "patch") and (path not in roots or not pruned):
                 need_graph = True
+                if not mains.in_module:
+                    raise DownloadFailed(f'cannot match "{arg}": {_NO_MOD_ROOT}')
             continue
         if path not in roots or not pruned:
             need_graph = True
@@ -281,9 +296,10 @@ async def _query_result(
 ) -> ModuleResult:
     """One ``path@query`` argument (``queryReuse`` then ``moduleInfo``): resolved (or settled
     by a -reuse entry whose Origin still holds), then marked reused when the entry for the
-    version still holds."""
+    version still holds. Its Origin is the query's (see :mod:`gomodproxy.client.origins`)."""
     version = vers
     chain = ctx.fetcher.chain
+    ctx.list_origins.pop(path, None)
     try:
         old = ctx.reuse.get((path, vers))
         if old is not None and await check_reuse(chain, path, vers, old.origin):
@@ -300,6 +316,7 @@ async def _query_result(
         if same is not None and await check_reuse(chain, path, version, same.origin):
             if origin is None:
                 origin = _origin(info) if info else _origin(await ctx.fetcher.info(path, version))
+                origin = _with_list(ctx, path, origin)
             return ModuleResult(
                 same.path,
                 same.version,
@@ -312,10 +329,26 @@ async def _query_result(
         # the version it resolved to, as the go command names it).
         cached = await ctx.fetcher.info(path, version)
         if origin is None:
-            origin = _origin(info or cached)
+            origin = _with_list(ctx, path, _origin(info or cached))
     except ProxyError as exc:
-        return ModuleResult(path, vers, error=_query_error(path, version, exc))
+        # A query that read the list and matched nothing prints the list's Origin.
+        failed = ctx.list_origins.get(path) if isinstance(exc, QueryError) else None
+        return ModuleResult(
+            path, vers, error=_query_error(path, version, exc), origin=_json(failed)
+        )
     return ModuleResult(path, version, query=vers if vers != version else "", origin=origin)
+
+
+def _with_list(ctx: Resolver, path: str, origin: object) -> object:
+    """The version's Origin merged into the version list's when the query read one."""
+    if path not in ctx.list_origins:
+        return origin  # a revision query: the version's own Origin
+    mine = origin if isinstance(origin, dict) else None
+    return _json(merge_origin(ctx.list_origins[path], mine))
+
+
+def _json(origin: Origin | None) -> object:
+    return origin_json(origin) if origin is not None else None
 
 
 def _origin(info: bytes) -> object:
