@@ -39,7 +39,7 @@ from gomodproxy.client.reuse import ReuseIndex, check_reuse, origin_json
 from gomodproxy.errors import ProxyError
 from gomodproxy.module.modfile import ModFile, ModuleVersion, VersionInterval, parse_lax
 from gomodproxy.protocol.answers import info_version
-from gomodproxy.upstream.modulefetch import ModuleFetcher
+from gomodproxy.upstream.modulefetch import ModuleFetcher as Upstream
 
 __all__ = ["DownloadFailed", "Resolver", "keep_sums", "list_modules", "module_error"]
 
@@ -159,7 +159,7 @@ class Resolver:
         async def list_versions(path: str, prefix: str) -> bytes:
             # A failed list fails the query, as the go command's proxyRepo.Versions does.
             # The upstream that answers also gives the list's Origin (a git repository's).
-            async def listed(upstream: ModuleFetcher) -> bytes:
+            async def listed(upstream: Upstream) -> bytes:
                 data = await upstream.list(path)
                 list_origins[path] = await list_origin(upstream, path, prefix)
                 return data
@@ -315,8 +315,7 @@ async def _query_result(
         same = ctx.reuse.get((path, version))
         if same is not None and await check_reuse(chain, path, version, same.origin):
             if origin is None:
-                origin = _origin(info) if info else _origin(await ctx.fetcher.info(path, version))
-                origin = _with_list(ctx, path, origin)
+                origin = _with_list(ctx, path, _origin(info or await _stat(ctx, path, version)))
             return ModuleResult(
                 same.path,
                 same.version,
@@ -327,7 +326,7 @@ async def _query_result(
             )
         # Query ends with Stat of the version: its .info, a failure of the query's (named by
         # the version it resolved to, as the go command names it).
-        cached = await ctx.fetcher.info(path, version)
+        cached = await _stat(ctx, path, version)
         if origin is None:
             origin = _with_list(ctx, path, _origin(info or cached))
     except ProxyError as exc:
@@ -337,6 +336,12 @@ async def _query_result(
             path, vers, error=_query_error(path, version, exc), origin=_json(failed)
         )
     return ModuleResult(path, version, query=vers if vers != version else "", origin=origin)
+
+
+async def _stat(ctx: Resolver, path: str, version: str) -> bytes:
+    """``Stat`` of a version: its ``.info`` as fetched this run (whole Origin), else cached."""
+    cached = await ctx.fetcher.info(path, version)
+    return ctx.fetcher.fetched_infos.get((path, version), cached)
 
 
 def _with_list(ctx: Resolver, path: str, origin: object) -> object:
@@ -357,7 +362,9 @@ def _origin(info: bytes) -> object:
         doc = json.loads(info)
     except ValueError:
         return None
-    return doc.get("Origin") if isinstance(doc, dict) else None
+    origin = doc.get("Origin") if isinstance(doc, dict) else None
+    # codehost.Origin as the go command re-encodes it: known fields, in order, no empties.
+    return origin_json(origin) if isinstance(origin, dict) else None
 
 
 def _query_error(path: str, vers: str, exc: ProxyError) -> str:
