@@ -5,6 +5,7 @@ the whole client is held to the real go command in tests/integration/test_client
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from collections.abc import Collection
 from pathlib import Path
@@ -251,6 +252,28 @@ def test_merge_origin_is_the_go_commands() -> None:
     pseudo = {**tag, "Ref": "HEAD", "TagPrefix": "v1.", "TagSum": "t1:a", "RepoSum": "r1:x"}
     assert merge_origin(tags, pseudo) == {**pseudo}
     assert merge_origin({**tags, "Hash": "cd"}, tag) is None
+
+
+def test_incompatible_versions_yield_to_a_compatible_one_with_a_go_mod() -> None:
+    """filterVersions: +incompatible versions are skipped when the last compatible version
+    below them has a go.mod of its own, unless the query names their major."""
+    listed = "v1.0.0\nv2.0.0+incompatible\nv2.1.0+incompatible\n"
+    asked: list[str] = []
+
+    def query(q: str, with_go_mod: bool) -> str:
+        async def has_go_mod(path: str, version: str) -> bool:
+            asked.append(version)
+            return with_go_mod
+
+        src = dataclasses.replace(_source(listed), has_go_mod=has_go_mod)
+        return asyncio.run(resolve_query("example.com/m", q, "", src))
+
+    assert query("latest", True) == "v1.0.0"
+    assert asked[-1] == "v1.0.0"
+    assert query("latest", False) == "v2.1.0+incompatible"
+    assert query("v2", True) == "v2.1.0+incompatible"
+    assert query("<v3.0.0", True) == "v2.1.0+incompatible"
+    assert query("<v1.5.0", True) == "v1.0.0"
 
 
 def test_latest_without_tagged_versions_asks_the_proxy() -> None:

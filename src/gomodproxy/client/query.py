@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from gomodproxy.errors import ModuleNotFound, ProxyError
 from gomodproxy.module import semver
 from gomodproxy.module.modfile import VersionInterval
-from gomodproxy.module.paths import canonical_version
+from gomodproxy.module.paths import canonical_version, match_path_major, split_path_version
+from gomodproxy.module.pseudo import is_pseudo_version
 from gomodproxy.protocol.answers import clean_version_list, info_version
 
 __all__ = ["QueryError", "QuerySource", "UpstreamQueryError", "resolve_query"]
@@ -52,6 +53,8 @@ class QuerySource:
     query_info: Callable[[str, str], Awaitable[bytes]]
     retractions: Callable[[str, str], Awaitable[Collection[VersionInterval]]]
     excluded: Callable[[str, str], bool]
+    #: Whether a version has a go.mod of its own (``versionHasGoMod``: not the made-up one).
+    has_go_mod: Callable[[str, str], Awaitable[bool]] | None = None
 
 
 def _is_semver_prefix(v: str) -> bool:
@@ -74,32 +77,85 @@ async def resolve_query(path: str, query: str, current: str, src: QuerySource) -
     list, or "")."""
     if semver.is_valid(query) and canonical_version(query) == query:
         return query
-    if query == "upgrade" and current:
-        chosen = await _pick(path, "latest", src, lambda v: True)
-        return chosen if semver.compare(chosen, current) > 0 else current
-    if query == "patch" and current:
-        mm = semver.major_minor(current)
-        chosen = await _pick(
-            path, query, src, lambda v: _matches_prefix(v, mm), latest=False, prefix=mm + "."
-        )
+    if query in ("upgrade", "patch") and current:
+        # Versions at or above the current one (patch: of its major.minor); else the current.
+        mm = semver.major_minor(current) if query == "patch" else ""
+        try:
+            chosen = await _pick(
+                path,
+                query,
+                src,
+                lambda v: semver.compare(v, current) >= 0 and (not mm or _matches_prefix(v, mm)),
+                latest=is_pseudo_version(current),
+                prefix=mm + "." if mm else "",
+            )
+        except QueryError:
+            return current
         return chosen if semver.compare(chosen, current) > 0 else current
     if query in ("latest", "upgrade", "patch"):
         return await _pick(path, "latest", src, lambda v: True)
     if _is_semver_prefix(query):
         return await _pick(
-            path, query, src, lambda v: _matches_prefix(v, query), latest=False, prefix=query + "."
+            path,
+            query,
+            src,
+            lambda v: _matches_prefix(v, query),
+            latest=False,
+            prefix=query + ".",
+            prefer_incompatible=not _matches_major(path, query),
         )
     for op in ("<=", ">=", "<", ">"):
         bound = query[len(op) :]
         if query.startswith(op) and semver.is_valid(bound):
             return await _pick(
-                path, query, src, _comparison(op, bound), latest=False, lowest=op[0] == ">"
+                path,
+                query,
+                src,
+                _comparison(op, bound),
+                latest=False,
+                lowest=op[0] == ">",
+                prefer_incompatible=not _matches_major(path, bound),
             )
     try:
         data = await src.query_info(path, query)
     except ProxyError as exc:
         raise UpstreamQueryError(exc, f"invalid version: {exc.go_text or exc.message}") from exc
     return info_version(data, path, what=f"{path}@{query} .info")
+
+
+def _matches_major(path: str, v: str) -> bool:
+    """modload ``matchesMajor``: ``v``'s major fits the path's (else +incompatible ones are
+    preferred)."""
+    _, path_major, ok = split_path_version(path)
+    return ok and match_path_major(v, path_major)
+
+
+def _highest(versions: list[str]) -> str:
+    releases = [v for v in versions if not semver.prerelease(v)]
+    pool = releases or versions
+    return max(pool, key=semver.version_key) if pool else ""
+
+
+async def _filter_versions(
+    path: str, versions: list[str], src: QuerySource, *, prefer_incompatible: bool
+) -> list[str]:
+    """``filterVersions`` (``versions`` sorted, allowed): ``+incompatible`` versions are
+    dropped once the last compatible version below them has a go.mod of its own."""
+    if src.has_go_mod is None:
+        return versions
+    out: list[str] = []
+    need_incompatible = prefer_incompatible
+    last_compatible = ""
+    for v in versions:
+        if not need_incompatible:
+            if not v.endswith("+incompatible"):
+                last_compatible = v
+            elif last_compatible:
+                if await src.has_go_mod(path, last_compatible):
+                    break
+                need_incompatible = True
+        out.append(v)
+    return out
 
 
 def _comparison(op: str, bound: str) -> Callable[[str], bool]:
@@ -119,18 +175,22 @@ async def _pick(
     latest: bool = True,
     lowest: bool = False,
     prefix: str = "",
+    prefer_incompatible: bool = False,
 ) -> str:
     try:
         data = await src.list_versions(path, prefix)
     except ProxyError as exc:
         raise UpstreamQueryError(exc, f"module {path}: {exc.go_text or exc.message}") from exc
-    listed = [e.version for e in clean_version_list(data, path)]
+    listed = sorted((e.version for e in clean_version_list(data, path)), key=semver.version_key)
     tagged = [v for v in listed if match(v) and not src.excluded(path, v)]
     retracted: Collection[VersionInterval] = ()
     if tagged:
-        newest = max(listed, key=semver.version_key)
-        retracted = await src.retractions(path, newest)
+        # queryLatestVersionIgnoringRetractions: "latest" with nothing disallowed.
+        newest = _highest(await _filter_versions(path, listed, src, prefer_incompatible=False))
+        if newest:
+            retracted = await src.retractions(path, newest)
     allowed = [v for v in tagged if not _retracted(v, retracted)]
+    allowed = await _filter_versions(path, allowed, src, prefer_incompatible=prefer_incompatible)
     releases = [v for v in allowed if not semver.prerelease(v)]
     pool = releases or allowed
     if pool:

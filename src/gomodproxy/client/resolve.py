@@ -40,6 +40,7 @@ from gomodproxy.errors import ProxyError
 from gomodproxy.module.modfile import ModFile, ModuleVersion, VersionInterval, parse_lax
 from gomodproxy.protocol.answers import info_version
 from gomodproxy.upstream.modulefetch import ModuleFetcher as Upstream
+from gomodproxy.vcs.coderepo import legacy_go_mod
 
 __all__ = ["DownloadFailed", "Resolver", "keep_sums", "list_modules", "module_error"]
 
@@ -143,6 +144,8 @@ class Resolver:
         if path not in self.retractions:
             intervals: tuple[VersionInterval, ...] = ()
             try:
+                # Query("latest") Stat's the version (its .info cached), then reads its go.mod.
+                await self.fetcher.info(path, newest)
                 data = await self.fetcher.go_mod(path, newest)
                 f = self.fetcher.parsed_mods.get((path, newest)) or parse_lax("go.mod", data)
                 intervals = tuple(r.interval for r in f.retract)
@@ -185,12 +188,16 @@ class Resolver:
         async def query_info(path: str, query: str) -> bytes:
             return await remembered(path, await fetcher.query_info(path, query))
 
+        async def has_go_mod(path: str, version: str) -> bool:
+            return await fetcher.go_mod(path, version) != legacy_go_mod(path)
+
         return QuerySource(
             list_versions=list_versions,
             latest_info=latest_info,
             query_info=query_info,
             retractions=self.retracted,
             excluded=self.mains.is_excluded,
+            has_go_mod=has_go_mod,
         )
 
 
