@@ -100,6 +100,48 @@ async def test_direct_modules_are_reused_as_the_go_command_reuses_them(
     assert _zips(ours) == []
 
 
+LIST_QUERIES = (
+    f"{ORG}/alpha@latest",
+    f"{ORG}/alpha@v1.1",
+    f"{ORG}/alpha@<v1.3.0",
+    f"{ORG}/alpha/sub@latest",
+    f"{ORG}/gamma@latest",
+)
+
+
+async def _ours_previous(
+    root: Path, goproxy: str, args: tuple[str, ...], env: dict[str, str]
+) -> Path:
+    """Our own ``-json`` output for ``args``, saved as the -reuse file."""
+    home = Home(root / "previous-ours", goproxy)
+    home.work.mkdir(parents=True)
+    run = await asyncio.to_thread(home.ours, "-json", *args, **env)
+    assert run.returncode == 0, run.stdout + run.stderr
+    saved = root / "previous-ours.json"
+    saved.write_text(run.stdout)
+    return saved
+
+
+async def test_version_list_queries_are_reused_from_either_programs_output(
+    site: Site, tmp_path: Path
+) -> None:
+    """``@latest``, a ``v1.1`` prefix and a ``<v1.3.0`` comparison (their Origin's TagSum of
+    the tag list): the go command's output fed to both programs, then ours fed to both; every
+    module reused each time, nothing downloaded, the same output."""
+    env = _env(site)
+    theirs_file = await _previous(tmp_path, "direct", LIST_QUERIES, env)
+    ours_file = await _ours_previous(tmp_path, "direct", LIST_QUERIES, env)
+    # Ours equals the go command's, Origin field for field (cache roots aside).
+    assert normalized_json(ours_file.read_text(), tmp_path / "previous-ours") == normalized_json(
+        theirs_file.read_text(), tmp_path / "previous"
+    )
+    for name, saved in (("go", theirs_file), ("ours", ours_file)):
+        got, ours, _ = await _both_reuse(tmp_path / name, "direct", saved, LIST_QUERIES, env)
+        assert [m.get("Reuse") for m in got] == [True] * len(LIST_QUERIES), name
+        assert all(isinstance(m["Origin"], dict) and m["Origin"]["TagSum"] for m in got)
+        assert _zips(ours) == []
+
+
 async def test_a_moved_branch_is_resolved_again(tmp_path: Path) -> None:
     """After the ``feature`` branch moves, ``alpha@feature`` is resolved and downloaded again
     (a new pseudo-version); the tags are still reused. Its own site: the branch is moved."""
@@ -145,6 +187,50 @@ async def test_proxied_modules_are_downloaded_again(tmp_path: Path) -> None:
     assert "Reuse" not in only
     assert only["Sum"] == mod.zip_h1
     assert _zips(ours) == ["v1.0.0.zip"]
+
+
+async def test_proxied_queries_print_the_go_commands_origin(tmp_path: Path) -> None:
+    """Through a proxy whose ``.info`` files carry an Origin: a version-list query (``@latest``,
+    a prefix, a comparison, ``@latest`` of a module without tags) prints none, since a proxy's
+    list has no Origin to merge; a version asked by name prints the proxy's Origin whole
+    (TagSum included), as the go command's Stat does."""
+    a1, a2 = synth("example.com/a", "v1.0.0"), synth("example.com/a", "v1.1.0")
+    b = synth("example.com/b", "v0.0.0-20240102030405-abcdefabcdef")
+
+    def info(version: str, **extra: str) -> str:
+        origin = {"VCS": "git", "URL": "https://example.com/r", "Hash": "ab" * 20, **extra}
+        return json.dumps({"Version": version, "Time": "2024-01-02T03:04:05Z", "Origin": origin})
+
+    args = (
+        "example.com/a@latest",
+        "example.com/a@v1",
+        "example.com/a@<v1.1.0",
+        "example.com/b@latest",
+    )
+    async with running_origin() as origin:
+        publish(origin, a1, a2, b)
+        origin.serve_file(a1.rel("info"), info("v1.0.0", Ref="refs/tags/v1.0.0").encode())
+        tagged = info("v1.1.0", Ref="refs/tags/v1.1.0", TagSum="t1:" + "A" * 43 + "=")
+        origin.serve_file(a2.rel("info"), tagged.encode())
+        origin.serve_file(b.list_rel, b"")
+        origin.serve_file("example.com/b/@latest", info(b.version, Ref="HEAD").encode())
+        theirs, ours = _homes(tmp_path / "lists", origin.url)
+        go = await asyncio.to_thread(theirs.go, "mod", "download", "-json", *args)
+        mine = await asyncio.to_thread(ours.ours, "-json", *args)
+        assert (mine.returncode, go.returncode) == (0, 0), mine.stderr + go.stderr
+        got = normalized_json(mine.stdout, ours.root)
+        assert got == normalized_json(go.stdout, theirs.root)
+        assert [m["Version"] for m in got] == ["v1.1.0", "v1.1.0", "v1.0.0", b.version]
+        assert all("Origin" not in m for m in got)
+
+        theirs, ours = _homes(tmp_path / "named", origin.url)
+        named = ("example.com/a@v1.1.0",)
+        go = await asyncio.to_thread(theirs.go, "mod", "download", "-json", *named)
+        mine = await asyncio.to_thread(ours.ours, "-json", *named)
+        assert (mine.returncode, go.returncode) == (0, 0), mine.stderr + go.stderr
+        (only,) = normalized_json(mine.stdout, ours.root)
+        assert [only] == normalized_json(go.stdout, theirs.root)
+        assert only["Origin"] == json.loads(tagged)["Origin"]
 
 
 async def test_bad_reuse_files_fail_like_the_go_command(tmp_path: Path) -> None:
