@@ -189,50 +189,6 @@ async def test_proxied_modules_are_downloaded_again(tmp_path: Path) -> None:
     assert _zips(ours) == ["v1.0.0.zip"]
 
 
-async def test_proxied_queries_print_the_go_commands_origin(tmp_path: Path) -> None:
-    """Through a proxy whose ``.info`` files carry an Origin: a version-list query (``@latest``,
-    a prefix, a comparison, ``@latest`` of a module without tags) prints none, since a proxy's
-    list has no Origin to merge; a version asked by name prints the proxy's Origin whole
-    (TagSum included), as the go command's Stat does."""
-    a1, a2 = synth("example.com/a", "v1.0.0"), synth("example.com/a", "v1.1.0")
-    b = synth("example.com/b", "v0.0.0-20240102030405-abcdefabcdef")
-
-    def info(version: str, **extra: str) -> str:
-        origin = {"VCS": "git", "URL": "https://example.com/r", "Hash": "ab" * 20, **extra}
-        return json.dumps({"Version": version, "Time": "2024-01-02T03:04:05Z", "Origin": origin})
-
-    args = (
-        "example.com/a@latest",
-        "example.com/a@v1",
-        "example.com/a@<v1.1.0",
-        "example.com/b@latest",
-    )
-    async with running_origin() as origin:
-        publish(origin, a1, a2, b)
-        origin.serve_file(a1.rel("info"), info("v1.0.0", Ref="refs/tags/v1.0.0").encode())
-        tagged = info("v1.1.0", Ref="refs/tags/v1.1.0", TagSum="t1:" + "A" * 43 + "=")
-        origin.serve_file(a2.rel("info"), tagged.encode())
-        origin.serve_file(b.list_rel, b"")
-        origin.serve_file("example.com/b/@latest", info(b.version, Ref="HEAD").encode())
-        theirs, ours = _homes(tmp_path / "lists", origin.url)
-        go = await asyncio.to_thread(theirs.go, "mod", "download", "-json", *args)
-        mine = await asyncio.to_thread(ours.ours, "-json", *args)
-        assert (mine.returncode, go.returncode) == (0, 0), mine.stderr + go.stderr
-        got = normalized_json(mine.stdout, ours.root)
-        assert got == normalized_json(go.stdout, theirs.root)
-        assert [m["Version"] for m in got] == ["v1.1.0", "v1.1.0", "v1.0.0", b.version]
-        assert all("Origin" not in m for m in got)
-
-        theirs, ours = _homes(tmp_path / "named", origin.url)
-        named = ("example.com/a@v1.1.0",)
-        go = await asyncio.to_thread(theirs.go, "mod", "download", "-json", *named)
-        mine = await asyncio.to_thread(ours.ours, "-json", *named)
-        assert (mine.returncode, go.returncode) == (0, 0), mine.stderr + go.stderr
-        (only,) = normalized_json(mine.stdout, ours.root)
-        assert [only] == normalized_json(go.stdout, theirs.root)
-        assert only["Origin"] == json.loads(tagged)["Origin"]
-
-
 async def test_bad_reuse_files_fail_like_the_go_command(tmp_path: Path) -> None:
     """A missing file, a file that is not JSON, and -reuse inside a module: exit 1 for both,
     naming the problem."""
