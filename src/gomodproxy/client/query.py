@@ -3,14 +3,18 @@
 * a canonical version names itself (excluded and retracted versions allowed: a revision query);
 * ``latest``: the highest allowed release in ``@v/list``, else the highest allowed pre-release,
   else the proxy's ``@latest``;
-* ``upgrade``: ``latest``, unless the current version is higher; ``patch``: the highest allowed
-  version with the current major.minor (``latest`` when there is no current version);
+* ``upgrade``: the highest allowed version at or above the current one (the proxy's ``@latest``
+  too when the current one is a pseudo-version), else the current one; ``patch``: likewise
+  within the current major.minor (``latest`` when there is no current version);
 * ``v1.2`` / ``v1``: the highest allowed version with that prefix; ``<v1.2.3``, ``<=``, ``>``,
   ``>=``: the nearest allowed version (lowest for ``>``/``>=``, highest for ``<``/``<=``);
 * anything else (a branch, a commit, a non-canonical tag) is asked as ``<query>.info``.
 
-"Allowed" means not excluded by the main module and not retracted by the module's latest
-go.mod (read through ``retractions``).
+"Allowed" means not excluded by the main module and not retracted by the go.mod of the
+module's latest version (read through ``retractions``). As ``filterVersions`` does,
+``+incompatible`` versions are dropped once the last compatible version below them has a go.mod
+of its own, unless a prefix or comparison names their major. Each list is asked with the
+query's tag prefix, which the caller needs for the query's Origin.
 """
 
 from __future__ import annotations
