@@ -111,10 +111,13 @@ def _without_clones(listing: set[str]) -> set[str]:
     return {e for e in listing if not e.split(" ", 1)[1].startswith(("cache/vcs", "cache/gomod"))}
 
 
-def _compare(ours: Home, theirs: Home, our_out: str, go_out: str) -> list[dict[str, object]]:
+def _compare(
+    ours: Home, theirs: Home, our_out: str, go_out: str, *, in_module: bool = True
+) -> list[dict[str, object]]:
     ours_json = normalized_json(our_out, ours.root)
     assert ours_json == normalized_json(go_out, theirs.root)
-    assert ours.go_sum() == theirs.go_sum()
+    if in_module:
+        assert ours.go_sum() == theirs.go_sum()
     our_files = _cache_files(ours.modcache)
     go_files = _cache_files(theirs.modcache)
     assert sorted(our_files) == sorted(go_files)
@@ -261,3 +264,93 @@ async def test_direct_without_git_fails_that_module_naming_the_fix(
     assert str(obj["Error"]).startswith(f"{ORG}/alpha@v1.1.0: cannot run git: ")
     assert "install git" in str(obj["Error"])
     assert not (home.modcache / "cache" / "download" / ORG).exists()
+
+
+#: Queries that choose from the version list, outside a module: the go command prints the tag
+#: list's Origin (TagPrefix, TagSum) merged with the picked tag's (Hash, Ref).
+LIST_QUERIES = (
+    f"{ORG}/alpha@latest",
+    f"{ORG}/alpha@v1.1",
+    f"{ORG}/alpha@<v1.3.0",
+    f"{ORG}/alpha@>v1.0.0",
+    f"{ORG}/alpha/sub@latest",
+    f"{ORG}/alpha/sub@v0.1",
+    f"{ORG}/beta/v2@latest",
+    f"{ORG}/gamma@latest",
+    f"{ORG}/delta@latest",
+)
+
+
+async def test_version_list_queries_print_the_go_commands_origin(
+    site: Site, tmp_path: Path
+) -> None:
+    """``@latest``, ``v1.1`` and ``v0.1`` prefixes, comparisons (a module in a subdirectory,
+    v2, ``+incompatible``), a prefix that matches nothing (its Error with the list's Origin),
+    then ``@upgrade`` and ``@patch`` inside a module: the same ``-json`` (Origin field for
+    field: TagPrefix and TagSum of the tag list merged with the tag's Hash and Ref), go.sum
+    and cache files as the go command's."""
+    env = _user_env(site)
+    theirs = Home(tmp_path / "go", "direct")
+    ours = Home(tmp_path / "ours", "direct")
+    for home in (theirs, ours):
+        home.work.mkdir(parents=True)
+    go_run = await asyncio.to_thread(theirs.go, "mod", "download", "-json", *LIST_QUERIES, **env)
+    assert go_run.returncode == 0, go_run.stdout + go_run.stderr
+    our_run = await asyncio.to_thread(ours.ours, "-json", *LIST_QUERIES, **env)
+    assert our_run.returncode == 0, our_run.stdout + our_run.stderr
+    listed = _compare(ours, theirs, our_run.stdout, go_run.stdout, in_module=False)
+    origins = {f"{m['Path']}@{m['Query']}": m["Origin"] for m in listed}
+    assert all(isinstance(o, dict) and o["TagSum"] for o in origins.values())
+    prefix = origins[f"{ORG}/alpha@v1.1"]
+    assert isinstance(prefix, dict)
+    assert (prefix["TagPrefix"], prefix["Ref"]) == ("v1.1.", "refs/tags/v1.1.0")
+    sub = origins[f"{ORG}/alpha/sub@latest"]
+    assert isinstance(sub, dict)
+    assert (sub["Subdir"], sub["TagPrefix"]) == ("sub", "sub/")
+
+    # No tag v1.2.x (only a non-canonical "v1.2"): the Error carries the list's Origin.
+    missing = (f"{ORG}/alpha@v1.2",)
+    go_miss = await asyncio.to_thread(theirs.go, "mod", "download", "-json", *missing, **env)
+    our_miss = await asyncio.to_thread(ours.ours, "-json", *missing, **env)
+    assert (our_miss.returncode, go_miss.returncode) == (1, 1), our_miss.stderr + go_miss.stderr
+    (failed,) = normalized_json(our_miss.stdout, ours.root)
+    assert failed == normalized_json(go_miss.stdout, theirs.root)[0]
+    assert isinstance(failed["Origin"], dict)
+    assert failed["Origin"]["TagPrefix"] == "v1.2."
+
+    # upgrade and patch need a module (the go command refuses them outside one).
+    go_mod = f"module example.com/app\n\ngo 1.21\n\nrequire {ORG}/alpha v1.1.0\n"
+    for home in (theirs, ours):
+        (home.work / "go.mod").write_text(go_mod)
+    inside = (f"{ORG}/alpha@upgrade", f"{ORG}/alpha@patch")
+    go_in = await asyncio.to_thread(theirs.go, "mod", "download", "-json", *inside, **env)
+    assert go_in.returncode == 0, go_in.stdout + go_in.stderr
+    our_in = await asyncio.to_thread(ours.ours, "-json", *inside, **env)
+    assert our_in.returncode == 0, our_in.stdout + our_in.stderr
+    upgrade, patch = _compare(ours, theirs, our_in.stdout, go_in.stdout)
+    assert isinstance(patch["Origin"], dict)
+    assert patch["Origin"]["TagPrefix"] == "v1.1."
+    assert isinstance(upgrade["Origin"], dict)
+    assert upgrade["Origin"]["TagSum"]
+
+
+async def test_upgrade_outside_a_module_fails_as_the_go_command_fails(
+    site: Site, tmp_path: Path
+) -> None:
+    """``@upgrade`` and ``@patch`` need the current version: outside a module both programs
+    stop with the same message and exit 1, downloading nothing."""
+    env = _user_env(site)
+    for query in ("upgrade", "patch"):
+        theirs = Home(tmp_path / f"go-{query}", "direct")
+        ours = Home(tmp_path / f"ours-{query}", "direct")
+        for home in (theirs, ours):
+            home.work.mkdir(parents=True)
+        arg = f"{ORG}/alpha@{query}"
+        go_run = await asyncio.to_thread(theirs.go, "mod", "download", "-json", arg, **env)
+        our_run = await asyncio.to_thread(ours.ours, "-json", arg, **env)
+        assert (our_run.returncode, go_run.returncode) == (1, 1)
+        assert our_run.stdout == go_run.stdout == ""
+        words = f'cannot match "{arg}": go.mod file not found in current directory'
+        assert words in go_run.stderr
+        assert our_run.stderr.startswith(f"gomodproxy: {words}"), our_run.stderr
+        assert not (ours.modcache / "cache" / "download" / ORG).exists()

@@ -100,6 +100,48 @@ async def test_direct_modules_are_reused_as_the_go_command_reuses_them(
     assert _zips(ours) == []
 
 
+LIST_QUERIES = (
+    f"{ORG}/alpha@latest",
+    f"{ORG}/alpha@v1.1",
+    f"{ORG}/alpha@<v1.3.0",
+    f"{ORG}/alpha/sub@latest",
+    f"{ORG}/gamma@latest",
+)
+
+
+async def _ours_previous(
+    root: Path, goproxy: str, args: tuple[str, ...], env: dict[str, str]
+) -> Path:
+    """Our own ``-json`` output for ``args``, saved as the -reuse file."""
+    home = Home(root / "previous-ours", goproxy)
+    home.work.mkdir(parents=True)
+    run = await asyncio.to_thread(home.ours, "-json", *args, **env)
+    assert run.returncode == 0, run.stdout + run.stderr
+    saved = root / "previous-ours.json"
+    saved.write_text(run.stdout)
+    return saved
+
+
+async def test_version_list_queries_are_reused_from_either_programs_output(
+    site: Site, tmp_path: Path
+) -> None:
+    """``@latest``, a ``v1.1`` prefix and a ``<v1.3.0`` comparison (their Origin's TagSum of
+    the tag list): the go command's output fed to both programs, then ours fed to both; every
+    module reused each time, nothing downloaded, the same output."""
+    env = _env(site)
+    theirs_file = await _previous(tmp_path, "direct", LIST_QUERIES, env)
+    ours_file = await _ours_previous(tmp_path, "direct", LIST_QUERIES, env)
+    # Ours equals the go command's, Origin field for field (cache roots aside).
+    assert normalized_json(ours_file.read_text(), tmp_path / "previous-ours") == normalized_json(
+        theirs_file.read_text(), tmp_path / "previous"
+    )
+    for name, saved in (("go", theirs_file), ("ours", ours_file)):
+        got, ours, _ = await _both_reuse(tmp_path / name, "direct", saved, LIST_QUERIES, env)
+        assert [m.get("Reuse") for m in got] == [True] * len(LIST_QUERIES), name
+        assert all(isinstance(m["Origin"], dict) and m["Origin"]["TagSum"] for m in got)
+        assert _zips(ours) == []
+
+
 async def test_a_moved_branch_is_resolved_again(tmp_path: Path) -> None:
     """After the ``feature`` branch moves, ``alpha@feature`` is resolved and downloaded again
     (a new pseudo-version); the tags are still reused. Its own site: the branch is moved."""

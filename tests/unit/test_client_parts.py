@@ -5,6 +5,7 @@ the whole client is held to the real go command in tests/integration/test_client
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from collections.abc import Collection
 from pathlib import Path
@@ -21,6 +22,7 @@ from gomodproxy.client.graph import (
     load_graph,
 )
 from gomodproxy.client.jsonout import ModuleResult, format_json
+from gomodproxy.client.origins import merge_origin
 from gomodproxy.client.query import QuerySource, resolve_query
 from gomodproxy.errors import ConfigError, ModuleNotFound
 from gomodproxy.module.modfile import ModuleVersion as MV
@@ -164,9 +166,14 @@ def test_go_versions_compare_like_gover() -> None:
 
 
 def _source(
-    listed: str, retracted: Collection[VersionInterval] = (), excluded: set[str] | None = None
+    listed: str,
+    retracted: Collection[VersionInterval] = (),
+    excluded: set[str] | None = None,
+    prefixes: list[str] | None = None,
 ) -> QuerySource:
-    async def list_versions(path: str) -> bytes:
+    async def list_versions(path: str, prefix: str) -> bytes:
+        if prefixes is not None:
+            prefixes.append(prefix)
         return listed.encode()
 
     async def latest_info(path: str) -> bytes:
@@ -205,6 +212,68 @@ def test_queries_pick_what_the_go_command_picks() -> None:
     assert _q("upgrade", current="v1.0.0") == "v1.2.1"
     assert _q("patch", current="v1.2.0") == "v1.2.1"
     assert _q("master") == "v1.3.0"
+
+
+def test_queries_ask_the_list_with_the_go_commands_tag_prefix() -> None:
+    """qm.prefix: the tag prefix of the list's Origin (TagPrefix) for each query kind."""
+    expected = {
+        ("latest", ""): "",
+        ("upgrade", "v1.0.0"): "",
+        ("patch", "v1.2.0"): "v1.2.",
+        ("v1.1", ""): "v1.1.",
+        ("v1", ""): "v1.",
+        ("<v1.2.0", ""): "",
+        (">=v1.1.0", ""): "",
+    }
+    for (query, current), prefix in expected.items():
+        asked: list[str] = []
+        asyncio.run(
+            resolve_query(
+                "example.com/m", query, current, _source("v1.1.0\nv1.2.1\n", prefixes=asked)
+            )
+        )
+        assert asked == [prefix], query
+    asked = []
+    asyncio.run(resolve_query("example.com/m", "v1.1.0", "", _source("", prefixes=asked)))
+    assert asked == []  # a revision query reads no list
+
+
+def test_merge_origin_is_the_go_commands() -> None:
+    """mergeOrigin: the union of one repository's Origins; None when they disagree."""
+    tags = {"VCS": "git", "URL": "https://h/r", "TagPrefix": "v1.", "TagSum": "t1:a"}
+    tag = {"VCS": "git", "URL": "https://h/r", "Hash": "ab", "Ref": "refs/tags/v1.0.0"}
+    assert merge_origin(tags, tag) == {**tags, "Hash": "ab", "Ref": "refs/tags/v1.0.0"}
+    assert merge_origin(tags, None) is None
+    assert merge_origin(None, tag) is None
+    assert merge_origin(tags, {**tag, "Subdir": "sub"}) is None
+    assert merge_origin(tags, {**tag, "URL": "https://h/other"}) is None
+    assert merge_origin(tags, {**tag, "TagSum": "t1:b"}) is None
+    assert merge_origin(tags, {**tag, "TagPrefix": "", "TagSum": "t1:a"}) is None
+    pseudo = {**tag, "Ref": "HEAD", "TagPrefix": "v1.", "TagSum": "t1:a", "RepoSum": "r1:x"}
+    assert merge_origin(tags, pseudo) == {**pseudo}
+    assert merge_origin({**tags, "Hash": "cd"}, tag) is None
+
+
+def test_incompatible_versions_yield_to_a_compatible_one_with_a_go_mod() -> None:
+    """filterVersions: +incompatible versions are skipped when the last compatible version
+    below them has a go.mod of its own, unless the query names their major."""
+    listed = "v1.0.0\nv2.0.0+incompatible\nv2.1.0+incompatible\n"
+    asked: list[str] = []
+
+    def query(q: str, with_go_mod: bool) -> str:
+        async def has_go_mod(path: str, version: str) -> bool:
+            asked.append(version)
+            return with_go_mod
+
+        src = dataclasses.replace(_source(listed), has_go_mod=has_go_mod)
+        return asyncio.run(resolve_query("example.com/m", q, "", src))
+
+    assert query("latest", True) == "v1.0.0"
+    assert asked[-1] == "v1.0.0"
+    assert query("latest", False) == "v2.1.0+incompatible"
+    assert query("v2", True) == "v2.1.0+incompatible"
+    assert query("<v3.0.0", True) == "v2.1.0+incompatible"
+    assert query("<v1.5.0", True) == "v1.0.0"
 
 
 def test_latest_without_tagged_versions_asks_the_proxy() -> None:

@@ -118,6 +118,9 @@ class ModuleFetcher:
         #: go.mod files parsed while checking them (fetched this run), so they are parsed once.
         self.parsed_mods: dict[tuple[str, str], ModFile] = {}
         self._info_done: dict[tuple[str, str], bytes] = {}
+        #: ``.info`` answers fetched this run, as the upstream gave them (the go command's
+        #: Stat prints that Origin, whole, and writes the cleaned one to the cache).
+        self.fetched_infos: dict[tuple[str, str], bytes] = {}
         #: Files fetched from the upstreams this run (for -x and tests).
         self.fetched = 0
 
@@ -139,6 +142,7 @@ class ModuleFetcher:
         fetched = await self.chain.info(path, version)
         self.fetched += 1
         validate_info(fetched.data, path, version, upstream=fetched.upstream)
+        self.fetched_infos[(path, version)] = fetched.data
         data = go_info_json(fetched.data)
         await asyncio.to_thread(self.cache.write, path, version, "info", data)
         return data

@@ -33,11 +33,14 @@ from gomodproxy.client.graph import (
 )
 from gomodproxy.client.jsonout import ModuleResult
 from gomodproxy.client.mainmod import MainModules
+from gomodproxy.client.origins import Origin, list_origin, merge_origin
 from gomodproxy.client.query import QueryError, QuerySource, resolve_query
 from gomodproxy.client.reuse import ReuseIndex, check_reuse, origin_json
 from gomodproxy.errors import ProxyError
 from gomodproxy.module.modfile import ModFile, ModuleVersion, VersionInterval, parse_lax
 from gomodproxy.protocol.answers import info_version
+from gomodproxy.upstream.modulefetch import ModuleFetcher as Upstream
+from gomodproxy.vcs.coderepo import legacy_go_mod
 
 __all__ = ["DownloadFailed", "Resolver", "keep_sums", "list_modules", "module_error"]
 
@@ -66,6 +69,8 @@ class Resolver:
     answers: dict[tuple[str, str], bytes] = field(default_factory=dict)
     #: The -reuse file's entries (see :mod:`gomodproxy.client.reuse`).
     reuse: ReuseIndex = field(default_factory=dict)
+    #: The Origin of the last version list read for a module (None: from a module proxy).
+    list_origins: dict[str, Origin | None] = field(default_factory=dict)
 
     def resolve(self, m: ModuleVersion) -> ModuleVersion:
         """``m``'s replacement (a module or a folder), or ``m``."""
@@ -139,6 +144,8 @@ class Resolver:
         if path not in self.retractions:
             intervals: tuple[VersionInterval, ...] = ()
             try:
+                # Query("latest") Stat's the version (its .info cached), then reads its go.mod.
+                await self.fetcher.info(path, newest)
                 data = await self.fetcher.go_mod(path, newest)
                 f = self.fetcher.parsed_mods.get((path, newest)) or parse_lax("go.mod", data)
                 intervals = tuple(r.interval for r in f.retract)
@@ -150,9 +157,18 @@ class Resolver:
     def query_source(self) -> QuerySource:
         chain = self.fetcher.chain
 
-        async def list_versions(path: str) -> bytes:
+        list_origins = self.list_origins
+
+        async def list_versions(path: str, prefix: str) -> bytes:
             # A failed list fails the query, as the go command's proxyRepo.Versions does.
-            return (await chain.list(path)).data
+            # The upstream that answers also gives the list's Origin (a git repository's).
+            async def listed(upstream: Upstream) -> bytes:
+                data = await upstream.list(path)
+                list_origins[path] = await list_origin(upstream, path, prefix)
+                return data
+
+            list_origins.pop(path, None)
+            return (await chain.walk(path, "@v/list", listed)).data
 
         fetcher = self.fetcher
         ctx_answers = self.answers
@@ -172,12 +188,16 @@ class Resolver:
         async def query_info(path: str, query: str) -> bytes:
             return await remembered(path, await fetcher.query_info(path, query))
 
+        async def has_go_mod(path: str, version: str) -> bool:
+            return await fetcher.go_mod(path, version) != legacy_go_mod(path)
+
         return QuerySource(
             list_versions=list_versions,
             latest_info=latest_info,
             query_info=query_info,
             retractions=self.retracted,
             excluded=self.mains.is_excluded,
+            has_go_mod=has_go_mod,
         )
 
 
@@ -222,6 +242,8 @@ async def list_modules(ctx: Resolver, args: list[str]) -> list[ModuleResult]:
         if at:
             if vers in ("upgrade", "patch") and (path not in roots or not pruned):
                 need_graph = True
+                if not mains.in_module:
+                    raise DownloadFailed(f'cannot match "{arg}": {_NO_MOD_ROOT}')
             continue
         if path not in roots or not pruned:
             need_graph = True
@@ -281,9 +303,10 @@ async def _query_result(
 ) -> ModuleResult:
     """One ``path@query`` argument (``queryReuse`` then ``moduleInfo``): resolved (or settled
     by a -reuse entry whose Origin still holds), then marked reused when the entry for the
-    version still holds."""
+    version still holds. Its Origin is the query's (see :mod:`gomodproxy.client.origins`)."""
     version = vers
     chain = ctx.fetcher.chain
+    ctx.list_origins.pop(path, None)
     try:
         old = ctx.reuse.get((path, vers))
         if old is not None and await check_reuse(chain, path, vers, old.origin):
@@ -299,7 +322,7 @@ async def _query_result(
         same = ctx.reuse.get((path, version))
         if same is not None and await check_reuse(chain, path, version, same.origin):
             if origin is None:
-                origin = _origin(info) if info else _origin(await ctx.fetcher.info(path, version))
+                origin = _with_list(ctx, path, _origin(info or await _stat(ctx, path, version)))
             return ModuleResult(
                 same.path,
                 same.version,
@@ -310,12 +333,34 @@ async def _query_result(
             )
         # Query ends with Stat of the version: its .info, a failure of the query's (named by
         # the version it resolved to, as the go command names it).
-        cached = await ctx.fetcher.info(path, version)
+        cached = await _stat(ctx, path, version)
         if origin is None:
-            origin = _origin(info or cached)
+            origin = _with_list(ctx, path, _origin(info or cached))
     except ProxyError as exc:
-        return ModuleResult(path, vers, error=_query_error(path, version, exc))
+        # A query that read the list and matched nothing prints the list's Origin.
+        failed = ctx.list_origins.get(path) if isinstance(exc, QueryError) else None
+        return ModuleResult(
+            path, vers, error=_query_error(path, version, exc), origin=_json(failed)
+        )
     return ModuleResult(path, version, query=vers if vers != version else "", origin=origin)
+
+
+async def _stat(ctx: Resolver, path: str, version: str) -> bytes:
+    """``Stat`` of a version: its ``.info`` as fetched this run (whole Origin), else cached."""
+    cached = await ctx.fetcher.info(path, version)
+    return ctx.fetcher.fetched_infos.get((path, version), cached)
+
+
+def _with_list(ctx: Resolver, path: str, origin: object) -> object:
+    """The version's Origin merged into the version list's when the query read one."""
+    if path not in ctx.list_origins:
+        return origin  # a revision query: the version's own Origin
+    mine = origin if isinstance(origin, dict) else None
+    return _json(merge_origin(ctx.list_origins[path], mine))
+
+
+def _json(origin: Origin | None) -> object:
+    return origin_json(origin) if origin is not None else None
 
 
 def _origin(info: bytes) -> object:
@@ -324,7 +369,9 @@ def _origin(info: bytes) -> object:
         doc = json.loads(info)
     except ValueError:
         return None
-    return doc.get("Origin") if isinstance(doc, dict) else None
+    origin = doc.get("Origin") if isinstance(doc, dict) else None
+    # codehost.Origin as the go command re-encodes it: known fields, in order, no empties.
+    return origin_json(origin) if isinstance(origin, dict) else None
 
 
 def _query_error(path: str, vers: str, exc: ProxyError) -> str:
