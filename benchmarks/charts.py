@@ -1,6 +1,6 @@
 """Charts (PNG) of the benchmark results for docs/reports/benchmarks.md.
 
-Reads ``benchmarks/results/{warm_mix,w1_peers,cold_cache,memory,client}.json`` and writes
+Reads ``benchmarks/results/{warm_mix,w1_final,cold_cache,memory,client}.json`` and writes
 ``docs/reports/img/*.png``: throughput against concurrency (W1, the URL mix and each file kind),
 latency (p50 and p99) against concurrency, W2 wall times, W3 (the download client against the
 go command) and M1 peak memory. Needs matplotlib
@@ -58,7 +58,7 @@ def warm_mix() -> None:
 
 def hot_path() -> None:
     """W1 per file kind: median req/s of each server at the run's largest connection count."""
-    data = _load("w1_peers")
+    data = _load("w1_final")
     cells = data["cells"]
     kinds = list(dict.fromkeys(c["kind"] for c in cells))
     servers = list(dict.fromkeys(c["server"] for c in cells))
