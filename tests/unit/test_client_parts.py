@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import os
 from collections.abc import Collection
 from pathlib import Path
 
@@ -316,3 +317,16 @@ def test_upstream_errors_in_the_go_commands_words() -> None:
         "7\n\t[Truncated: too many lines.]"
     )
     assert go_error_detail("bad \x1b[31m red") == ""
+
+
+def test_zip_work_goes_to_one_process_per_core_unless_told_otherwise() -> None:
+    """Issue 11 §5: extraction and hashing use processes on a multi-core machine (threads
+    measured twice the wall time there); 0 keeps threads; a bad value names the variable."""
+    from gomodproxy.client.run import _zip_workers
+
+    cores = len(os.sched_getaffinity(0))
+    assert _zip_workers({}) == (cores if cores >= 2 else 0)
+    assert _zip_workers({"GOMODPROXY_DOWNLOAD_WORKERS": "0"}) == 0
+    assert _zip_workers({"GOMODPROXY_DOWNLOAD_WORKERS": "3"}) == 3
+    with pytest.raises(ConfigError, match="GOMODPROXY_DOWNLOAD_WORKERS"):
+        _zip_workers({"GOMODPROXY_DOWNLOAD_WORKERS": "many"})

@@ -110,9 +110,14 @@ async def _download_all(ctx: Resolver, results: list[ModuleResult]) -> None:
 
 
 def _zip_workers(environ: dict[str, str]) -> int:
-    """GOMODPROXY_DOWNLOAD_WORKERS: worker processes for zip checks, hashing and extraction
-    (default 0: threads; on a busy 2-core machine processes measured no faster)."""
-    text = environ.get("GOMODPROXY_DOWNLOAD_WORKERS", "0")
+    """GOMODPROXY_DOWNLOAD_WORKERS: worker processes for zip checks, hashing and extraction;
+    0 keeps that work in threads. Unset: one per core this process may run on, threads on a
+    single core (on an idle 2-core machine processes halved the wall time: the zip work holds
+    the interpreter lock in threads; docs/reports/benchmarks.md, W3)."""
+    text = environ.get("GOMODPROXY_DOWNLOAD_WORKERS")
+    if text is None:
+        cores = len(os.sched_getaffinity(0))
+        return cores if cores >= 2 else 0
     try:
         return max(0, int(text))
     except ValueError:
