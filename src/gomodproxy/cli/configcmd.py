@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from gomodproxy.admin.configcheck import ConfigInput, check_config, show_settings
+from gomodproxy.cli.settingflags import add_setting_flags
 from gomodproxy.config import OPTIONS
 
 __all__ = ["register"]
@@ -50,14 +51,7 @@ def _add_inputs(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, metavar="FILE", help="TOML file of settings")
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     flags = parser.add_argument_group("settings given as flags (as for serve)")
-    for option in OPTIONS:
-        flag = "--" + option.name
-        if option.kind is bool:
-            flags.add_argument(flag, action=argparse.BooleanOptionalAction, default=None)
-        elif option.kind in (tuple, dict):
-            flags.add_argument(flag, action="append", default=None, metavar=option.metavar)
-        else:
-            flags.add_argument(flag, default=None, metavar=option.metavar or None)
+    add_setting_flags(flags)
 
 
 def _input(args: argparse.Namespace) -> ConfigInput:

@@ -30,6 +30,7 @@ from gomodproxy.admin.nginxfront import FrontSpec, front_passes, render_nginx_fr
 from gomodproxy.assembly import check_settings, load_policy
 from gomodproxy.cache.denylist import DENY_PREFIX, parse_deny_key
 from gomodproxy.cli.cache import opened_store
+from gomodproxy.cli.settingflags import add_setting_flags
 from gomodproxy.config import OPTIONS, Settings, build_settings, load_toml
 from gomodproxy.errors import ConfigError
 from gomodproxy.protocol.access import parse_access_rules
@@ -85,14 +86,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     nginx.add_argument("--config", type=Path, metavar="FILE", help="TOML file of settings")
     flags = nginx.add_argument_group("settings of gomodproxy serve")
-    for option in OPTIONS:
-        flag = "--" + option.name
-        if option.kind is bool:
-            flags.add_argument(flag, action=argparse.BooleanOptionalAction, default=None)
-        elif option.kind in (tuple, dict):
-            flags.add_argument(flag, action="append", default=None, metavar=option.metavar)
-        else:
-            flags.add_argument(flag, default=None, metavar=option.metavar or None)
+    add_setting_flags(flags)
     nginx.set_defaults(func=_run_nginx)
 
 
