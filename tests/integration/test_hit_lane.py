@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -24,8 +25,10 @@ from aiohttp import web
 from gomodproxy.assembly import check_settings
 from gomodproxy.cache.denylist import DenyEntry, deny_key
 from gomodproxy.config import build_settings
+from gomodproxy.logthrottle import LogThrottle
 from gomodproxy.server.app import HIT_LANE_KEY, SERVICE_KEY, make_app
-from gomodproxy.server.connlimits import ConnectionCaps
+from gomodproxy.server.connguard import GuardedConnection
+from gomodproxy.server.connlimits import ConnectionCaps, ConnectionGate
 from gomodproxy.server.hitlane import HitLane
 from gomodproxy.server.listener import Listener
 from gomodproxy.server.metrics import ProxyMetrics
@@ -48,6 +51,8 @@ class LaneProxy:
     lane: HitLane
     metrics: ProxyMetrics
     app: web.Application
+    caps: ConnectionCaps
+    server: web.Server
 
     @property
     def url(self) -> str:
@@ -83,7 +88,7 @@ async def lane_proxy(
     await listener.start("127.0.0.1", 0)
     try:
         port = listener.sockets[0].getsockname()[1]
-        yield LaneProxy(port, app[HIT_LANE_KEY], metrics, app)
+        yield LaneProxy(port, app[HIT_LANE_KEY], metrics, app, caps, runner.server)
     finally:
         listener.close()
         await runner.cleanup()
@@ -240,6 +245,46 @@ async def test_pipelined_requests_and_a_hit_behind_a_slow_answer_keep_their_orde
         assert proxy.lane.answered == before
 
 
+async def test_a_hit_arriving_while_aiohttp_holds_a_request_waits_its_turn(
+    tmp_path: Path,
+) -> None:
+    """Two requests delivered in one turn of the event loop, the first for aiohttp (its handler
+    has not started yet when the second arrives), the second a hit: the lane leaves the second
+    to aiohttp, so the answers keep their order."""
+    async with world(tmp_path) as (_, proxy):
+        await warm(proxy, MOD)
+        before = proxy.lane.answered
+        loop = asyncio.get_running_loop()
+        ours, theirs = socket.socketpair()
+        slot = ConnectionGate(8, 8).acquire("test")
+        assert slot is not None
+        _, protocol = await loop.connect_accepted_socket(
+            lambda: GuardedConnection(
+                proxy.server(),
+                slot,
+                header_timeout=10.0,
+                throttle=LogThrottle(logging.getLogger("test"), 10.0),
+                lane=proxy.lane,
+            ),
+            ours,
+        )
+        await asyncio.sleep(0.05)  # aiohttp's handler waits for a request
+        protocol.data_received(get(MOD.rel("info"), If_None_Match='"other"'))
+        protocol.data_received(get(MOD.rel("mod")))
+        reader, writer = await asyncio.open_connection(sock=theirs)
+        try:
+            received = b""
+            while received.count(b"HTTP/1.1 200 OK") < 2 or not received.endswith(MOD.mod):
+                chunk = await asyncio.wait_for(reader.read(65536), 10)
+                assert chunk, received
+                received += chunk
+            assert received.index(MOD.info) < received.index(MOD.mod)
+        finally:
+            writer.close()
+            protocol.connection_lost(None)
+        assert proxy.lane.answered == before
+
+
 async def test_guarded_rules_and_denied_modules_get_the_full_paths_answer(
     tmp_path: Path,
 ) -> None:
@@ -252,13 +297,15 @@ async def test_guarded_rules_and_denied_modules_get_the_full_paths_answer(
         tmp_path, client_auth=f"corp.example.com/*={token_hash}", rules=str(rules)
     ) as (_, proxy):
         await warm(proxy, MOD)
+        service = proxy.app[SERVICE_KEY]
+        for module in (GUARDED, SLOW):  # in memory, fetched past the door
+            await service.info(module.path, module.version)
         before = proxy.lane.answered
         async with Client(proxy.port) as c:
             await c.send(get(GUARDED.rel("info")))
             assert (await c.response())[0] == b"HTTP/1.1 401 Unauthorized"
             await c.send(get(SLOW.rel("info")))
             assert (await c.response())[0] == b"HTTP/1.1 403 Forbidden"
-            service = proxy.app[SERVICE_KEY]
             entry = DenyEntry(MOD.path, MOD.version, "test", "tester", time.time())
             await service.storage.put(deny_key(MOD.path, MOD.version), entry.to_json())
             await service.deny.refresh()
