@@ -61,7 +61,12 @@ class LaneProxy:
 
 @contextlib.asynccontextmanager
 async def lane_proxy(
-    tmp_path: Path, origin: Origin, sumdb: SumDB, *, keepalive: float = 75.0, **overrides: str
+    tmp_path: Path,
+    origin: Origin,
+    sumdb: SumDB,
+    *,
+    keepalive: float = 75.0,
+    overrides: Mapping[str, str] | None = None,
 ) -> AsyncIterator[LaneProxy]:
     """``gomodproxy serve``'s app and listener (as ``cli.serve.serve`` wires them)."""
     values = {
@@ -73,7 +78,7 @@ async def lane_proxy(
         "read-timeout": "5",
         "instance-id": "lane-test",
     }
-    values.update({k.replace("_", "-"): v for k, v in overrides.items()})
+    values.update({k.replace("_", "-"): v for k, v in (overrides or {}).items()})
     settings = await asyncio.to_thread(
         build_settings, values, {"HOME": str(tmp_path)}, go_env=lambda names: {}
     )
@@ -99,7 +104,7 @@ async def world(tmp_path: Path, **overrides: str) -> AsyncIterator[tuple[Origin,
     async with running_origin() as origin, running_sumdb(tmp_path / "sumdb") as sumdb:
         publish(origin, MOD, GUARDED, SLOW)
         await sumdb.add(MOD, SLOW)
-        async with lane_proxy(tmp_path, origin, sumdb, **overrides) as proxy:
+        async with lane_proxy(tmp_path, origin, sumdb, overrides=overrides) as proxy:
             yield origin, proxy
 
 
