@@ -227,6 +227,25 @@ async def test_a_request_in_pieces_or_with_a_body_is_never_read_by_the_lane(
         assert proxy.lane.answered == before
 
 
+async def test_malformed_requests_get_aiohttps_answer(tmp_path: Path) -> None:
+    """A header line without a colon, and line ends that are a bare LF, are aiohttp's to judge
+    (its 400), never answered by the lane."""
+    async with world(tmp_path) as (_, proxy):
+        await warm(proxy, MOD)
+        before = proxy.lane.answered
+        whole = get(MOD.rel("info"))
+        for bad in (
+            whole.replace(b"Host: proxy", b"Host proxy"),
+            whole.replace(b"Host: proxy\r\n", b"Host: proxy\nX-A: b\r\n"),
+            whole.replace(b"Host: proxy", b"Host: proxy\r\n folded"),
+        ):
+            async with Client(proxy.port) as c:
+                await c.send(bad)
+                status, _, _ = await c.response()
+                assert status.split()[1] == b"400", bad
+        assert proxy.lane.answered == before
+
+
 async def test_pipelined_requests_and_a_hit_behind_a_slow_answer_keep_their_order(
     tmp_path: Path,
 ) -> None:

@@ -7,10 +7,11 @@ that is a fixed header block and a few hundred bytes from memory. The connection
 :meth:`HitLane.offer` first. The lane answers it itself only when all of this holds, and
 otherwise hands the chunk to aiohttp untouched:
 
-- the chunk is exactly one complete request: ``GET <target> HTTP/1.1``, headers ending the
-  chunk, none of ``Via`` (loop detection), ``If-None-Match``, ``Range``, ``If-Range``,
-  ``Connection``, ``Authorization``, ``Expect``, ``Upgrade``, ``Content-Length``,
-  ``Transfer-Encoding`` (their handling stays aiohttp's and the routes');
+- the chunk is exactly one complete request: ``GET <target> HTTP/1.1``, well-formed header
+  lines (CRLF only, a token and a colon each, no folding) ending the chunk, none of ``Via``
+  (loop detection), ``If-None-Match``, ``Range``, ``If-Range``, ``Connection``,
+  ``Authorization``, ``Expect``, ``Upgrade``, ``Content-Length``, ``Transfer-Encoding``
+  (their handling stays aiohttp's and the routes');
 - aiohttp is idle on the connection (its handler waits for the next request, nothing queued,
   and every chunk it was given ended at a request boundary), so answers keep their order;
 - the target parses (:func:`~gomodproxy.protocol.requests.parse_request_path`, as the routes
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
 import time
 from collections.abc import Callable, Mapping
 from email.utils import formatdate
@@ -66,6 +68,8 @@ _LEFT_TO_AIOHTTP = (
     b"\r\nexpect:",
 )
 _SUFFIX = b" HTTP/1.1"
+#: A header line as RFC 9110 writes it: a token, a colon, visible characters, spaces, tabs.
+_HEADER = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t\x20-\x7e\x80-\xff]*")
 #: A request the lane may answer: its target as sent, parsed, and the kind's name.
 _Target = tuple[str, ModuleRequest, str]
 #: Requests remembered (by their bytes); the map starts over when it is full.
@@ -145,6 +149,11 @@ class HitLane:
         end = data.find(b"\r\n\r\n")
         if end < 0 or end + 4 != len(data):
             return CLEAN if data.endswith(b"\r\n\r\n") else DIRTY
+        if not data.count(b"\r") == data.count(b"\n") == data.count(b"\r\n"):
+            return DIRTY  # a bare CR or LF: where the request ends is aiohttp's call
+        lines = data[:end].split(b"\r\n")
+        if not all(_HEADER.fullmatch(line) for line in lines[1:]):
+            return CLEAN  # malformed or folded headers: aiohttp's 400
         lower = data.lower()
         if any(header in lower for header in _BODY_HEADERS):
             return DIRTY
