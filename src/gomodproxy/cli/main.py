@@ -8,6 +8,7 @@ arguments and returning the exit code. ``ProxyError`` is caught once, here.
 from __future__ import annotations
 
 import argparse
+import importlib
 import importlib.metadata
 import logging
 import sys
@@ -21,16 +22,28 @@ __all__ = ["build_parser", "main"]
 
 def _command_modules(argv: Sequence[str] | None = None) -> list[ModuleType]:
     # Imported here, not at module import, so `gomodproxy --help` stays cheap and one
-    # subcommand's heavy imports (aiohttp) never slow another.
-    from gomodproxy.cli import download
+    # subcommand's heavy imports never slow another. A command named on the command line gets
+    # only its own module: the download client starts as fast as it can (it races the go
+    # command), and a proxy process does not keep the probe, bundle or client code in memory.
+    command = _command_of(argv)
+    if command in _COMMANDS:
+        return [importlib.import_module(f"gomodproxy.cli.{_COMMANDS[command]}")]
+    return [importlib.import_module(f"gomodproxy.cli.{name}") for name in _MODULES]
 
-    if _command_of(argv) == "download":
-        # The download client starts as fast as it can (it races the go command): the other
-        # commands' modules (the server, the cache, bundles) are not even imported.
-        return [download]
-    from gomodproxy.cli import bundle, cache, configcmd, front, mod, probe, serve, sumdb
 
-    return [bundle, cache, configcmd, download, front, mod, probe, serve, sumdb]
+#: The modules of the subcommands, and which command each registers.
+_MODULES = ("bundle", "cache", "configcmd", "download", "front", "mod", "probe", "serve", "sumdb")
+_COMMANDS = {
+    "bundle": "bundle",
+    "cache": "cache",
+    "config": "configcmd",
+    "download": "download",
+    "front": "front",
+    "mod": "mod",
+    "probe": "probe",
+    "serve": "serve",
+    "sumdb": "sumdb",
+}
 
 
 def _command_of(argv: Sequence[str] | None) -> str:
