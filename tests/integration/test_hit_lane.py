@@ -39,6 +39,12 @@ from tests.proxykit import SumDB, SynthModule, publish, running_sumdb, synth
 pytestmark = pytest.mark.asyncio
 
 MOD = synth("example.com/lane", "v1.0.0")
+#: A .mod big enough to fill a small socket buffer in a few answers.
+BIG = synth(
+    "example.com/big",
+    "v1.0.0",
+    files={"go.mod": b"module example.com/big\n\n" + b"// padding\n" * 12_000},
+)
 GUARDED = synth("corp.example.com/private", "v1.0.0")
 SLOW = synth("example.com/slow", "v1.0.0")
 
@@ -102,8 +108,8 @@ async def lane_proxy(
 @contextlib.asynccontextmanager
 async def world(tmp_path: Path, **overrides: str) -> AsyncIterator[tuple[Origin, LaneProxy]]:
     async with running_origin() as origin, running_sumdb(tmp_path / "sumdb") as sumdb:
-        publish(origin, MOD, GUARDED, SLOW)
-        await sumdb.add(MOD, SLOW)
+        publish(origin, MOD, GUARDED, SLOW, BIG)
+        await sumdb.add(MOD, SLOW, BIG)
         async with lane_proxy(tmp_path, origin, sumdb, overrides=overrides) as proxy:
             yield origin, proxy
 
@@ -307,6 +313,38 @@ async def test_a_hit_arriving_while_aiohttp_holds_a_request_waits_its_turn(
             writer.close()
             protocol.connection_lost(None)
         assert proxy.lane.answered == before
+
+
+async def test_a_client_that_does_not_read_is_not_answered_without_bounds(
+    tmp_path: Path,
+) -> None:
+    """A client sends hit after hit and reads nothing: once the connection's send buffer is
+    full the lane stops writing and leaves the requests to aiohttp, which waits for the client;
+    when it reads, every answer arrives, in order."""
+    async with world(tmp_path) as (_, proxy):
+        await warm(proxy, BIG)
+        before = proxy.lane.answered
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", proxy.port))
+        reader, writer = await asyncio.open_connection(sock=sock)
+        try:
+            sent = 40
+            for _ in range(sent):  # one request per segment, as a client without pipelining
+                writer.write(get(BIG.rel("mod")))
+                await writer.drain()
+                await asyncio.sleep(0.01)
+            answered = proxy.lane.answered - before
+            print("ANSWERED", answered)
+            # 40 answers are 4.8 MB: far beyond the socket buffers, so the lane stopped early.
+            assert 0 < answered < sent
+            for _ in range(sent):
+                head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+                assert head.startswith(b"HTTP/1.1 200 OK")
+                assert await asyncio.wait_for(reader.readexactly(len(BIG.mod)), 10) == BIG.mod
+        finally:
+            writer.close()
 
 
 async def test_guarded_rules_and_denied_modules_get_the_full_paths_answer(

@@ -54,6 +54,9 @@ class GuardedConnection(asyncio.Protocol):
         self._transport: asyncio.BaseTransport | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._in_request = False
+        # The transport's buffer is over its high-water mark: the client does not read its
+        # answers. The lane then leaves requests to aiohttp, which waits for the buffer to drain.
+        self._writing_paused = False
 
     # -- asyncio.Protocol, forwarded to aiohttp ------------------------------------------------
 
@@ -70,7 +73,12 @@ class GuardedConnection(asyncio.Protocol):
         if lane is not None:
             outcome = DIRTY
             transport = self._transport
-            if not self._in_request and transport is not None and self._inner_idle():
+            if (
+                not self._in_request
+                and not self._writing_paused
+                and transport is not None
+                and self._inner_idle()
+            ):
                 outcome = lane.offer(data, transport, self._slot.client)
                 if outcome == ANSWERED:
                     self._disarm()
@@ -94,11 +102,13 @@ class GuardedConnection(asyncio.Protocol):
         self._inner.connection_lost(exc)
 
     def pause_writing(self) -> None:
-        """Forwarded (flow control of responses)."""
+        """Forwarded (flow control of responses); the lane stops answering meanwhile."""
+        self._writing_paused = True
         self._inner.pause_writing()
 
     def resume_writing(self) -> None:
         """Forwarded (flow control of responses)."""
+        self._writing_paused = False
         self._inner.resume_writing()
 
     # -- aiohttp's state, for the hit lane ------------------------------------------------------
