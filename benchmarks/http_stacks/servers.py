@@ -78,10 +78,13 @@ http {{
 
 
 # The front's main file: the same http settings as the bare nginx above, less the
-# open_file_cache the generated file must not have, and the generated server included.
+# open_file_cache the generated file sets itself, plus `pcre_jit on` (the main-context setting
+# docs/guides/operations.md recommends for the front's request-line expression), and the
+# generated server included.
 _NGINX_FRONT_CONF = """\
 daemon off;
 master_process on;
+pcre_jit on;
 worker_processes 1;
 pid {prefix}/nginx.pid;
 error_log {prefix}/error.log warn;
