@@ -13,6 +13,11 @@ Kept answers live at ``sumdb/<name>/lookup/...`` and ``sumdb/<name>/tile/...`` b
 ``sumdb/<name>/supported``: the paths the go command reads from a ``GOPROXY=file://<cache-dir>``
 (``initBase`` in cmd/go/internal/modfetch/sumdb.go), so the cache folder alone also serves the
 lookups and tiles it holds to a go command that finds the database by name.
+
+Kept answers go through single flight: concurrent clients (and prefetches, see
+:mod:`gomodproxy.server.sumdbprefetch`) asking for one lookup or tile share one upstream fetch;
+a failed fetch is not kept and every waiter gets its error. A :class:`RelayListener` is told of
+every lookup and tile answered to a client (the prefetcher runs ahead from there).
 """
 
 from __future__ import annotations
@@ -22,15 +27,17 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from gomodproxy.errors import ModuleNotFound, ProxyError, StorageError, UpstreamError
 from gomodproxy.module.paths import unescape_path, unescape_version
 from gomodproxy.module.patterns import match_prefix_patterns
+from gomodproxy.singleflight import SingleFlight
 from gomodproxy.storage.base import ObjectStore
 from gomodproxy.sumdb.fetch import SumDBHTTPFetcher
 from gomodproxy.tlog.tiles import parse_tile_path
 
-__all__ = ["PrivateLookup", "RelayAnswer", "SumDBRelay"]
+__all__ = ["PrivateLookup", "RelayAnswer", "RelayListener", "SumDBRelay"]
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +67,14 @@ class RelayAnswer:
     cache_control: str
 
 
+class RelayListener(Protocol):
+    """Told of the kept answers (lookups and tiles) the relay served to clients."""
+
+    def answered(self, name: str, sub: str, body: bytes, headers: Mapping[str, str] | None) -> None:
+        """``sub`` (``lookup/...`` or ``tile/...``) of database ``name`` was served."""
+        ...
+
+
 class SumDBRelay:
     """Relays the configured databases (name → fetcher of its base URL)."""
 
@@ -77,6 +92,9 @@ class SumDBRelay:
         self._clock = clock
         self._memory: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
         self._marked: set[str] = set()  # databases whose "supported" marker is stored
+        self._flight: SingleFlight[bytes] = SingleFlight()
+        #: Told of every lookup and tile served to a client (the sumdb prefetcher).
+        self.listener: RelayListener | None = None
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -95,16 +113,46 @@ class SumDBRelay:
         if sub.startswith("lookup/"):
             self._check_lookup(sub[len("lookup/") :])
             body = await self._kept(name, sub, fetcher, headers)
+            if self.listener is not None:
+                self.listener.answered(name, sub, body, headers)
             return RelayAnswer(body, "text/plain; charset=utf-8", "public, max-age=3600")
         if sub.startswith("tile/"):
             tile = parse_tile_path(sub)  # MalformedTilePath: 400
             body = await self._kept(name, sub, fetcher, headers)
+            if self.listener is not None:
+                self.listener.answered(name, sub, body, headers)
             if tile.w < (1 << tile.h):  # partial
                 return RelayAnswer(body, "application/octet-stream", "public, max-age=10")
             return RelayAnswer(
                 body, "application/octet-stream", "public, max-age=31536000, immutable"
             )
         raise ModuleNotFound(f"unknown checksum database path {sub!r}")
+
+    def is_private(self, path: str) -> bool:
+        """Whether lookups of module ``path`` are refused (GONOSUMDB/GOPRIVATE)."""
+        return bool(self._nosumdb) and match_prefix_patterns(self._nosumdb, path)
+
+    async def close(self) -> None:
+        """Cancel the fetches in flight (server shutdown)."""
+        await self._flight.cancel_all()
+
+    async def prefetch(
+        self, name: str, sub: str, headers: Mapping[str, str] | None = None
+    ) -> bytes | None:
+        """Fetch and keep a lookup or tile ahead of clients, with the same checks as a client's
+        request and through the same single flight: its bytes when this call fetched them,
+        None when they were kept already or another caller is fetching them."""
+        fetcher = self._databases[name]
+        if sub.startswith("lookup/"):
+            self._check_lookup(sub[len("lookup/") :])
+        else:
+            parse_tile_path(sub)
+        key = f"sumdb/{name}/{sub}"
+        if key in self._flight or await self._storage.stat(key) is not None:
+            return None
+        if key in self._flight:  # a client's fetch began while the storage was asked
+            return None
+        return await self._flight.do(key, lambda: self._fetch_and_keep(name, sub, fetcher, headers))
 
     def _split(self, rest: str) -> tuple[str, str]:
         for name in sorted(self._databases, key=len, reverse=True):
@@ -123,7 +171,7 @@ class SumDBRelay:
             unescape_version(escaped_version)
         except ProxyError as exc:
             raise ModuleNotFound(f"invalid lookup {target!r}: {exc}") from exc
-        if self._nosumdb and match_prefix_patterns(self._nosumdb, path):
+        if self.is_private(path):
             raise PrivateLookup(path)
 
     async def _kept(
@@ -131,6 +179,17 @@ class SumDBRelay:
     ) -> bytes:
         key = f"sumdb/{name}/{sub}"
         try:
+            return await self._storage.get(key)
+        except (ModuleNotFound, StorageError):
+            pass
+        return await self._flight.do(key, lambda: self._fetch_and_keep(name, sub, fetcher, headers))
+
+    async def _fetch_and_keep(
+        self, name: str, sub: str, fetcher: SumDBHTTPFetcher, headers: Mapping[str, str] | None
+    ) -> bytes:
+        """One upstream fetch of a kept answer (in a single-flight task), then kept."""
+        key = f"sumdb/{name}/{sub}"
+        try:  # a flight that ended while the caller read the storage has kept it
             return await self._storage.get(key)
         except (ModuleNotFound, StorageError):
             pass
