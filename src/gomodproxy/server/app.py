@@ -40,6 +40,7 @@ from gomodproxy.server.sumdbprefetch import SumDBPrefetcher
 from gomodproxy.server.sumdbrelay import SumDBRelay
 from gomodproxy.storage import LocalLocks, ObjectStore, OpenedStorage
 from gomodproxy.storage.sweeper import sweep_forever
+from gomodproxy.sumdb.storestate import PROVEN_PREFIX
 
 __all__ = ["METRICS_KEY", "SERVICE_KEY", "SUMDB_PREFETCH_KEY", "log_ready", "make_app"]
 
@@ -181,6 +182,7 @@ async def _open_parts(
             {plan.sumdb.name: upstreams.sumdb_fetcher},
             opened.store,
             nosumdb_patterns=plan.private.gonosumdb,
+            proven_prefix=PROVEN_PREFIX,
         )
         stack.push_async_callback(relay.close)
     sweeper = asyncio.create_task(sweep_forever(opened.store))

@@ -84,15 +84,19 @@ class SumDBRelay:
         storage: ObjectStore,
         *,
         nosumdb_patterns: str = "",
+        proven_prefix: str = "",
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._databases = dict(databases)
         self._storage = storage
         self._nosumdb = nosumdb_patterns
+        #: Where the proxy's own verifier keeps the answers it proved (``<prefix>/<name>/...``).
+        self._proven = proven_prefix
         self._clock = clock
         self._memory: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
         self._marked: set[str] = set()  # databases whose "supported" marker is stored
-        self._flight: SingleFlight[bytes] = SingleFlight()
+        #: Kept answers being fetched: (bytes, whether the database was asked).
+        self._flight: SingleFlight[tuple[bytes, bool]] = SingleFlight()
         #: Told of every lookup and tile served to a client (the sumdb prefetcher).
         self.listener: RelayListener | None = None
 
@@ -152,7 +156,10 @@ class SumDBRelay:
             return None
         if key in self._flight:  # a client's fetch began while the storage was asked
             return None
-        return await self._flight.do(key, lambda: self._fetch_and_keep(name, sub, fetcher, headers))
+        body, _ = await self._flight.do(
+            key, lambda: self._fetch_and_keep(name, sub, fetcher, headers)
+        )
+        return body
 
     def _split(self, rest: str) -> tuple[str, str]:
         for name in sorted(self._databases, key=len, reverse=True):
@@ -182,24 +189,41 @@ class SumDBRelay:
             return await self._storage.get(key)
         except (ModuleNotFound, StorageError):
             pass
-        return await self._flight.do(key, lambda: self._fetch_and_keep(name, sub, fetcher, headers))
+        body, _ = await self._flight.do(
+            key, lambda: self._fetch_and_keep(name, sub, fetcher, headers)
+        )
+        return body
 
     async def _fetch_and_keep(
         self, name: str, sub: str, fetcher: SumDBHTTPFetcher, headers: Mapping[str, str] | None
-    ) -> bytes:
-        """One upstream fetch of a kept answer (in a single-flight task), then kept."""
+    ) -> tuple[bytes, bool]:
+        """One upstream fetch of a kept answer (in a single-flight task), then kept; or the
+        copy the proxy's verifier proved. Whether the database was asked, with the bytes."""
         key = f"sumdb/{name}/{sub}"
         try:  # a flight that ended while the caller read the storage has kept it
-            return await self._storage.get(key)
+            return await self._storage.get(key), False
         except (ModuleNotFound, StorageError):
             pass
-        body = await fetcher.fetch(sub, headers=headers)
+        body = await self._proven_copy(name, sub)
+        asked = body is None
+        if body is None:
+            body = await fetcher.fetch(sub, headers=headers)
         try:
             await self._storage.put(key, body)
             await self._mark_supported(name)
         except StorageError as exc:
             logger.error("sumdb_relay.keep_failed key=%s error=%s", key, exc)
-        return body
+        return body, asked
+
+    async def _proven_copy(self, name: str, sub: str) -> bytes | None:
+        """The answer as the proxy's verifier fetched and proved it (it verifies each module
+        it caches, so the lookups and tiles a client asks next are often there)."""
+        if not self._proven:
+            return None
+        try:
+            return await self._storage.get(f"{self._proven}/{name}/{sub}") or None
+        except (ModuleNotFound, StorageError):
+            return None
 
     async def _mark_supported(self, name: str) -> None:
         """Store ``sumdb/<name>/supported`` once the database has something kept."""
