@@ -15,7 +15,8 @@ import contextlib
 import hashlib
 import json
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,8 +24,10 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
+from gomodproxy.cache.prefetch import PrefetchOptions
 from gomodproxy.errors import ModuleNotFound
 from gomodproxy.server.app import SERVICE_KEY, SUMDB_PREFETCH_KEY
+from gomodproxy.server.sumdbprefetch import SumDBPrefetcher
 from gomodproxy.server.sumdbrelay import SumDBRelay
 from gomodproxy.storage import MemoryStorage
 from gomodproxy.sumdb.fetch import SumDBHTTPFetcher
@@ -76,7 +79,7 @@ class Setup:
 async def setup(tmp_path: Path) -> AsyncIterator[Setup]:
     async with running_origin() as origin, running_sumdb(tmp_path / "sumdb") as db:
         # Records 0-199 filler, app 200, filler, b and c 301-302, filler, d and e, filler:
-        # 658 records, so tiles 8/0/000..002 are full, 8/0/002.p/146 and 8/1/000.p/2 partial.
+        # 656 records: tiles 8/0/000 and 001 are full, 8/0/002.p/144 and 8/1/000.p/2 partial.
         texts = [
             *_filler(0, 200),
             APP.record(),
@@ -93,12 +96,8 @@ async def setup(tmp_path: Path) -> AsyncIterator[Setup]:
         yield Setup(origin, db, tmp_path)
 
 
-def _proxy(
-    s: Setup, *, prefetch: str = "true", **overrides: str
-) -> contextlib.AbstractAsyncContextManager[RunningProxy]:
-    return running_proxy(
-        s.tmp / "cache", upstream=s.origin.url, sumdb=s.db, prefetch=prefetch, **overrides
-    )
+def _proxy(s: Setup, *, prefetch: str = "true") -> AbstractAsyncContextManager[RunningProxy]:
+    return running_proxy(s.tmp / "cache", upstream=s.origin.url, sumdb=s.db, prefetch=prefetch)
 
 
 async def _idle(proxy: RunningProxy) -> None:
@@ -158,85 +157,123 @@ async def test_relay_single_flight_shares_one_fetch_and_does_not_keep_failures(
         await relay.close()
 
 
-async def test_lookups_and_tiles_are_prefetched_while_clients_look_up(setup: Setup) -> None:
-    """A client's lookup opens the window: the go.mod files read before it and after it are
-    looked up ahead of the client, and the tiles proving each answer are fetched too."""
+class _Observer:
+    def __init__(self) -> None:
+        self.decisions: Counter[tuple[str, str]] = Counter()
+        self.bytes: Counter[tuple[str, str]] = Counter()
+
+    def sumdb_prefetch_decision(self, kind: str, decision: str) -> None:
+        self.decisions[kind, decision] += 1
+
+    def sumdb_prefetch_bytes(self, kind: str, outcome: str, size: int) -> None:
+        self.bytes[kind, outcome] += size
+
+
+@contextlib.asynccontextmanager
+async def _relay(
+    db: SumDB, *, private: str = "", allowed: Callable[[str, str], bool] = lambda p, v: True
+) -> AsyncIterator[tuple[SumDBRelay, SumDBPrefetcher, _Observer]]:
+    """The relay over ``db`` with its prefetcher (no verifier of its own in front)."""
+    async with aiohttp.ClientSession() as session:
+        fetcher = HTTPFetcher(db.url, session, policy=FetchPolicy(retries=0, deadline=5))
+        relay = SumDBRelay(
+            {db.name: SumDBHTTPFetcher(fetcher)}, MemoryStorage(), nosumdb_patterns=private
+        )
+        observer = _Observer()
+        prefetcher = SumDBPrefetcher(
+            relay, PrefetchOptions(enabled=True), allowed=allowed, observer=observer
+        )
+        relay.listener = prefetcher
+        try:
+            yield relay, prefetcher, observer
+        finally:
+            await prefetcher.close()
+            await relay.close()
+
+
+def _sub(m: SynthModule) -> str:
+    return f"lookup/{m.path}@{m.version}"
+
+
+async def test_lookups_and_tiles_run_ahead_while_clients_look_up(setup: Setup) -> None:
+    """A client's lookup opens the window: the go.mod files seen before it and after it are
+    looked up ahead of the client, and the tiles proving each answer (in the tree of 656
+    records: full and partial, two levels) are fetched too, each once."""
     db = setup.db
-    async with _proxy(setup) as proxy:
-        assert await _get(proxy, APP.rel("mod")) == (200, APP.mod)
-        await _idle(proxy)
-        assert _asked(db, "lookup/") == []  # no client looks up: nothing looked up ahead
-        status, _ = await _get(proxy, _lookup(db, APP))
-        assert status == 200
-        await _idle(proxy)
-        # b, c (depth 1) and d (depth 2) were prefetched by the module prefetcher before the
-        # window opened; the window's opening looks them up.
-        assert set(_asked(db, "lookup/")) == {
-            f"lookup/{m.path}@{m.version}" for m in (APP, B, C, D)
-        }
-        # app is record 200 of 658: the tree-hash tiles and app's own tile; b, c: tile 001;
-        # d: tile 002 (full).
-        assert set(_asked(db, "tile/")) == {
-            "tile/8/1/000.p/2",
-            "tile/8/0/002.p/146",
-            "tile/8/0/000",
-            "tile/8/0/001",
-            "tile/8/0/002",
-        }
-        assert max(Counter(db.requests).values()) == 1
+    async with _relay(db) as (relay, prefetcher, observer):
+        prefetcher.mod_seen(B.path, B.version, None)
+        await prefetcher.wait_idle()
+        assert db.requests == []  # no client looks up: nothing looked up ahead
+        await relay.answer(f"{db.name}/{_sub(APP)}")
+        await prefetcher.wait_idle()
+        tree = {"tile/8/1/000.p/2", "tile/8/0/002.p/144"}  # the tree hash: 512 + 144
+        # app is record 200 (tile 000), b record 301 (tile 001).
+        assert Counter(db.requests) == dict.fromkeys(
+            [_sub(APP), _sub(B), *tree, "tile/8/0/000", "tile/8/0/001"], 1
+        )
+        prefetcher.mod_seen(D.path, D.version, None)  # within the window
+        await prefetcher.wait_idle()
+        # d is record 603, in the partial tile the tree hash needed already.
+        assert db.requests[-1:] == [_sub(D)]
         # The client's own requests are now answered from what the relay kept.
         before = len(db.requests)
-        for m in (B, C, D):
-            assert (await _get(proxy, _lookup(db, m)))[0] == 200
-        for tile in ("tile/8/1/000.p/2", "tile/8/0/001"):
-            assert (await _get(proxy, f"sumdb/{db.name}/{tile}"))[0] == 200
-        await _idle(proxy)
+        for sub in (_sub(B), _sub(D), *tree, "tile/8/0/001"):
+            await relay.answer(f"{db.name}/{sub}")
+        await prefetcher.wait_idle()
         assert db.requests[before:] == []
-        metrics = proxy.metrics
-        assert metrics.prefetch_bytes_total.value("lookup", "used") > 0
-        assert metrics.prefetch_bytes_total.value("tile", "used") == 2 * 32 + 256 * 32
-        assert metrics.prefetch_decisions.value("lookup", "scheduled") == 3
+        lookups = [await relay.answer(f"{db.name}/{_sub(m)}") for m in (B, D)]
+        assert observer.bytes["lookup", "used"] == sum(len(a.body) for a in lookups)
+        assert observer.bytes["tile", "used"] == (2 + 144 + 256) * 32
+        assert observer.decisions["lookup", "failed"] == observer.decisions["tile", "failed"] == 0
 
 
-async def test_prefetch_off_sends_only_the_clients_requests(setup: Setup) -> None:
+async def test_private_module_lookups_are_never_prefetched(setup: Setup) -> None:
+    """A module matching the relay's GONOSUMDB patterns, or refused by the prefetch predicate
+    (rules, client credentials), is never looked up on the proxy's initiative."""
     db = setup.db
-    async with _proxy(setup, prefetch="false") as proxy:
+    refused = {"example.com/c"}
+    async with _relay(
+        db, private="example.com/b", allowed=lambda path, _v: path not in refused
+    ) as (relay, prefetcher, observer):
+        await relay.answer(f"{db.name}/{_sub(APP)}")  # clients look up
+        for m in (B, C, D):
+            prefetcher.mod_seen(m.path, m.version, None)
+        await prefetcher.wait_idle()
+        lookups = [p for p in db.requests if p.startswith("lookup/")]
+        assert lookups == [_sub(APP), _sub(D)]  # d is the control
+        assert observer.decisions["lookup", "refused"] == 2
+
+
+@pytest.mark.parametrize("prefetch", ["true", "false"])
+async def test_prefetch_setting_turns_it_on_and_off(setup: Setup, prefetch: str) -> None:
+    """Through the proxy, whose verifier proves b (record 301, tile 001) when it caches b's
+    go.mod: a client's lookup of app (record 200) then needs tile 000, which the proxy fetches
+    ahead only with prefetch on; with it off only the client's own requests go out."""
+    db = setup.db
+    async with _proxy(setup, prefetch=prefetch) as proxy:
         assert proxy.app is not None
-        assert SUMDB_PREFETCH_KEY not in proxy.app
-        assert (await _get(proxy, _lookup(db, APP)))[0] == 200
-        assert (await _get(proxy, B.rel("mod")))[0] == 200
-        assert (await _get(proxy, _lookup(db, B)))[0] == 200
-        await asyncio.sleep(0)
-        assert db.requests == [f"lookup/{m.path}@{m.version}" for m in (APP, B)]
-        assert proxy.metrics.prefetch_decisions.value("lookup", "scheduled") == 0
-        assert proxy.metrics.prefetch_decisions.value("tile", "scheduled") == 0
-
-
-async def test_private_module_lookups_are_never_prefetched(tmp_path: Path) -> None:
-    """A module matching the proxy's GONOSUMDB is served (unverified) but never looked up."""
-    private = _module("corp.example/private")
-    public = _module("example.com/public")
-    root = _module("example.com/root", private, public)
-    async with (
-        running_origin() as origin,
-        running_sumdb(tmp_path / "sumdb", (root, public)) as db,
-    ):
-        publish(origin, root, private, public)
-        async with running_proxy(
-            tmp_path / "cache",
-            upstream=origin.url,
-            sumdb=db,
-            prefetch="true",
-            gonosumdb="corp.example",
-        ) as proxy:
-            assert (await _get(proxy, _lookup(db, root)))[0] == 200  # clients look up
-            assert await _get(proxy, root.rel("mod")) == (200, root.mod)
-            assert await _get(proxy, private.rel("mod")) == (200, private.mod)
-            await _idle(proxy)
-            lookups = _asked(db, "lookup/")
-            assert f"lookup/{public.path}@{public.version}" in lookups  # the control
-            assert not any("corp.example" in p for p in db.requests), lookups
-            assert proxy.metrics.prefetch_decisions.value("lookup", "refused") == 1
+        assert await _get(proxy, B.rel("mod")) == (200, B.mod)
+        modules = proxy.app[SERVICE_KEY].prefetcher
+        if modules is not None:  # d and e's go.mod prefetched (and verified) meanwhile
+            await modules.wait_idle()
+        verified = list(db.requests)
+        assert _sub(B) in verified
+        assert "tile/8/0/001" in verified
+        assert (await _get(proxy, f"sumdb/{db.name}/{_sub(APP)}"))[0] == 200
+        if prefetch == "true":
+            await proxy.app[SUMDB_PREFETCH_KEY].wait_idle()
+            assert db.requests[len(verified) :] == [_sub(APP), "tile/8/0/000"]
+            assert proxy.metrics.prefetch_decisions.value("tile", "fetched") == 1
+            # b, d and e, seen before the window opened: proven by the verifier already.
+            assert proxy.metrics.prefetch_decisions.value("lookup", "cached") == 3
+        else:
+            assert SUMDB_PREFETCH_KEY not in proxy.app
+            await asyncio.sleep(0.2)  # a prefetch, were there one, would have been sent
+            assert db.requests[len(verified) :] == [_sub(APP)]
+        # The client's tiles: b's proven by the proxy's verifier, app's fetched (once).
+        for tile in ("tile/8/1/000.p/2", "tile/8/0/002.p/144", "tile/8/0/000", "tile/8/0/001"):
+            assert (await _get(proxy, f"sumdb/{db.name}/{tile}"))[0] == 200
+        assert max(Counter(db.requests).values()) == 1
 
 
 @pytest.mark.gocmd
@@ -260,8 +297,8 @@ async def test_go_command_through_the_relay_with_prefetch_matches_direct(setup: 
         assert max(asked.values()) == 1  # single flight: nothing fetched twice
         assert asked == direct_asked  # exactly what the go command reads, no more
         metrics = proxy.metrics
-        assert metrics.prefetch_bytes_total.value("lookup", "used") > 0
-        assert metrics.prefetch_bytes_total.value("tile", "used") > 0
+        assert metrics.prefetch_decisions.value("lookup", "scheduled") > 0
+        assert metrics.prefetch_decisions.value("tile", "scheduled") > 0
         assert metrics.prefetch_decisions.value("lookup", "failed") == 0
         assert metrics.prefetch_decisions.value("tile", "failed") == 0
 

@@ -144,8 +144,9 @@ class SumDBRelay:
         self, name: str, sub: str, headers: Mapping[str, str] | None = None
     ) -> bytes | None:
         """Fetch and keep a lookup or tile ahead of clients, with the same checks as a client's
-        request and through the same single flight: its bytes when this call fetched them,
-        None when they were kept already or another caller is fetching them."""
+        request and through the same single flight: its bytes when this call fetched them from the
+        database, None when they were kept already (by the relay or, proven, by the proxy's
+        verifier) or another caller is fetching them."""
         fetcher = self._databases[name]
         if sub.startswith("lookup/"):
             self._check_lookup(sub[len("lookup/") :])
@@ -156,10 +157,10 @@ class SumDBRelay:
             return None
         if key in self._flight:  # a client's fetch began while the storage was asked
             return None
-        body, _ = await self._flight.do(
+        body, asked = await self._flight.do(
             key, lambda: self._fetch_and_keep(name, sub, fetcher, headers)
         )
-        return body
+        return body if asked else None
 
     def _split(self, rest: str) -> tuple[str, str]:
         for name in sorted(self._databases, key=len, reverse=True):
