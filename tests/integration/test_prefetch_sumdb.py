@@ -31,6 +31,8 @@ from gomodproxy.server.sumdbprefetch import SumDBPrefetcher
 from gomodproxy.server.sumdbrelay import SumDBRelay
 from gomodproxy.storage import MemoryStorage
 from gomodproxy.sumdb.fetch import SumDBHTTPFetcher
+from gomodproxy.tlog.tileplan import record_tiles
+from gomodproxy.tlog.tlog import parse_record, parse_tree
 from gomodproxy.upstream.proxyclient import FetchPolicy, HTTPFetcher
 from tests.gotool import go_environ, run_go
 from tests.origin import Origin, running_origin
@@ -285,9 +287,18 @@ async def test_go_command_through_the_relay_with_prefetch_matches_direct(setup: 
     some were fetched before the go command asked (the used bytes)."""
     db = setup.db
     direct = await _download_all(setup.tmp / "direct", setup.origin.url, db.gosumdb)
+    assert f"{APP.path} {APP.version} h1:" in direct[1]  # go.sum written from the lookups
     direct_asked = Counter(db.requests)
     assert max(direct_asked.values()) == 1
     assert any(p.startswith("tile/8/1/") for p in direct_asked)  # the log has two levels
+    # The planner names exactly the tiles the go command read to prove its lookups.
+    planned: set[str] = set()
+    async with aiohttp.ClientSession() as session:
+        for lookup in (p for p in direct_asked if p.startswith("lookup/")):
+            async with session.get(f"{db.url}/{lookup}") as resp:
+                record_id, _, note = parse_record(await resp.read())
+            planned.update(t.path() for t in record_tiles(record_id, parse_tree(note).n))
+    assert planned == {p for p in direct_asked if p.startswith("tile/")}
     db.requests.clear()
     async with _proxy(setup) as proxy:
         through = await _download_all(setup.tmp / "proxy", proxy.url, db.key.verifier_key)
