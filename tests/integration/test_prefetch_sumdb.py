@@ -31,7 +31,7 @@ from gomodproxy.server.sumdbprefetch import SumDBPrefetcher
 from gomodproxy.server.sumdbrelay import SumDBRelay
 from gomodproxy.storage import MemoryStorage
 from gomodproxy.sumdb.fetch import SumDBHTTPFetcher
-from gomodproxy.tlog.tileplan import record_tiles
+from gomodproxy.tlog.tileplan import record_tiles, tree_tiles
 from gomodproxy.tlog.tlog import parse_record, parse_tree
 from gomodproxy.upstream.proxyclient import FetchPolicy, HTTPFetcher
 from tests.gotool import go_environ, run_go
@@ -229,6 +229,24 @@ async def test_lookups_and_tiles_run_ahead_while_clients_look_up(setup: Setup) -
         assert observer.decisions["lookup", "failed"] == observer.decisions["tile", "failed"] == 0
 
 
+async def test_a_grown_tree_prefetches_the_tiles_that_check_the_old_head(setup: Setup) -> None:
+    """A client that saw the tree at 656 records and looks up a record logged since checks the
+    old head inside the new tree (checkTrees) before proving the record: both tile sets are
+    fetched ahead (the go command reads exactly these: the test below)."""
+    db = setup.db
+    late = _module("example.com/late")
+    async with _relay(db) as (relay, prefetcher, _observer):
+        await relay.answer(f"{db.name}/{_sub(APP)}")
+        await prefetcher.wait_idle()
+        await asyncio.to_thread(db.store.append, [*_filler(651, 300), late.record()])
+        before = len(db.requests)
+        await relay.answer(f"{db.name}/{_sub(late)}")
+        await prefetcher.wait_idle()
+        planned = tree_tiles(656, 957) + record_tiles(956, 957)
+        assert set(db.requests[before + 1 :]) == {t.path() for t in planned}
+        assert max(Counter(db.requests).values()) == 1
+
+
 async def test_private_module_lookups_are_never_prefetched(setup: Setup) -> None:
     """A module matching the relay's GONOSUMDB patterns, or refused by the prefetch predicate
     (rules, client credentials), is never looked up on the proxy's initiative."""
@@ -314,16 +332,57 @@ async def test_go_command_through_the_relay_with_prefetch_matches_direct(setup: 
         assert metrics.prefetch_decisions.value("tile", "failed") == 0
 
 
-async def _download_all(home: Path, goproxy: str, gosumdb: str) -> tuple[list[object], str]:
-    """``go mod download -json all`` of a main module requiring app with an empty go.sum:
-    the modules with their hashes, and the go.sum it leaves."""
+@pytest.mark.gocmd
+async def test_tile_plan_after_the_tree_grew_matches_the_go_command(setup: Setup) -> None:
+    """checkTrees: a go command that saw the tree at 656 records and looks up a record logged
+    since reads the tiles of the old tree's hash inside the new tree, then the record's; the
+    planner (given the size the relay saw before) names exactly those."""
+    db = setup.db
+    home = setup.tmp / "grew"
+    await _download_all(home, setup.origin.url, db.gosumdb, requires=C)  # sees 656 records
+    late = _module("example.com/late")
+    publish(setup.origin, late)
+    await asyncio.to_thread(db.store.append, [*_filler(651, 300), late.record()])
+    db.requests.clear()
+    # Same GOPATH (its sumdb/<name>/latest says 656), a fresh module and tile cache.
+    await _download_all(
+        home, setup.origin.url, db.gosumdb, requires=late, modcache=setup.tmp / "modcache2"
+    )
+    at = db.requests.index(_sub(late))
+    # Before its lookup, the go command checked the head it kept (tree hash of 656 records,
+    # tiles the relay kept when it served that tree); after it, what the planner names.
+    assert set(db.requests[:at]) == {t.path() for t in tree_tiles(656, 656)}
+    asked = {p for p in db.requests[at + 1 :] if p.startswith("tile/")}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"{db.url}/{_sub(late)}") as resp,
+    ):
+        record_id, _, note = parse_record(await resp.read())
+    size = parse_tree(note).n
+    assert size == 957
+    planned = tree_tiles(656, size) + record_tiles(record_id, size)
+    assert {t.path() for t in planned} == asked
+    assert "tile/8/0/002" in asked  # the tile that was partial at 656 is now read full
+
+
+async def _download_all(
+    home: Path,
+    goproxy: str,
+    gosumdb: str,
+    *,
+    requires: SynthModule = APP,
+    modcache: Path | None = None,
+) -> tuple[list[object], str]:
+    """``go mod download -json all`` of a main module requiring ``requires`` with an empty
+    go.sum: the modules with their hashes, and the go.sum it leaves."""
     work = home / "work"
-    work.mkdir(parents=True)
+    work.mkdir(parents=True, exist_ok=True)
     (work / "go.mod").write_text(
-        f"module example.com/main\n\ngo 1.16\n\nrequire {APP.path} {APP.version}\n"
+        f"module example.com/main\n\ngo 1.16\n\nrequire {requires.path} {requires.version}\n"
     )
     (work / "go.sum").write_text("")
-    env = go_environ(home, goproxy=goproxy, gosumdb=gosumdb)
+    extra = {"GOMODCACHE": str(modcache)} if modcache is not None else None
+    env = go_environ(home, goproxy=goproxy, gosumdb=gosumdb, extra=extra)
     run = await asyncio.to_thread(
         run_go, ["mod", "download", "-json", "all"], cwd=work, env=env, timeout=300
     )
