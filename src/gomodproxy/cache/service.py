@@ -271,6 +271,28 @@ class ModuleService:
             return ModFile(data, kept=True)
         return ModFile(data, kept=await self._storage.stat(key) is not None)
 
+    def hot_small(
+        self, path: str, version: str, kind: FileKind, headers: Mapping[str, str] | None
+    ) -> bytes | None:
+        """The ``.info`` or ``.mod`` of a canonical ``version`` if memory holds it, counted as a
+        hit with all of a hit's bookkeeping (hit metric, access record, prefetch hooks); None
+        when memory does not hold it or a deny entry covers it (the full path then answers and
+        says why). For the hit lane (:mod:`gomodproxy.server.hitlane`): never waits."""
+        if self.deny.denied(path, version) is not None:
+            return None
+        key = file_key(path, version, kind.value)
+        data = self._hot.get(key)
+        if data is None:
+            return None
+        self._observer.cache_result(kind, True)  # get() marked it recently used
+        self.access.touch(path, version)
+        if self.prefetcher is not None:
+            if kind is FileKind.INFO:
+                self.prefetcher.info_served(path, version)
+            else:
+                self.prefetcher.mod_served(path, version, data, headers)
+        return data
+
     async def _small_file(
         self, path: str, version: str, kind: FileKind, headers: Mapping[str, str] | None
     ) -> bytes:

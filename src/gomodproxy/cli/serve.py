@@ -40,7 +40,7 @@ from gomodproxy.assembly import (
 from gomodproxy.config import OPTIONS, Settings, build_settings, env_name, load_toml
 from gomodproxy.errors import ConfigError, ProxyError
 from gomodproxy.server.accesslog import JSONFormatter
-from gomodproxy.server.app import log_ready, make_app
+from gomodproxy.server.app import HIT_LANE_KEY, log_ready, make_app
 from gomodproxy.server.connlimits import ConnectionCaps, connection_cap
 from gomodproxy.server.listener import Listener
 from gomodproxy.server.metrics import MULTIPROC_ENV, enable_multiprocess, mark_worker_gone
@@ -178,7 +178,12 @@ async def serve(
     )
     await runner.setup()
     assert runner.server is not None
-    listener = Listener(runner.server, _connection_caps(settings), ssl_context=ssl_context)
+    listener = Listener(
+        runner.server,
+        _connection_caps(settings),
+        ssl_context=ssl_context,
+        lane=app.get(HIT_LANE_KEY),
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

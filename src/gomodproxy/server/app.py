@@ -32,6 +32,7 @@ from gomodproxy.server.accesslog import access_log_middleware
 from gomodproxy.server.clientauth import client_auth_middleware
 from gomodproxy.server.connguard import request_phase_middleware
 from gomodproxy.server.errors import error_middleware, not_found_max_age
+from gomodproxy.server.hitlane import HitLane
 from gomodproxy.server.metrics import ProxyMetrics
 from gomodproxy.server.policy import policy_middleware
 from gomodproxy.server.routes import ProxyRoutes
@@ -42,7 +43,14 @@ from gomodproxy.storage import LocalLocks, ObjectStore, OpenedStorage
 from gomodproxy.storage.sweeper import sweep_forever
 from gomodproxy.sumdb.storestate import PROVEN_PREFIX
 
-__all__ = ["METRICS_KEY", "SERVICE_KEY", "SUMDB_PREFETCH_KEY", "log_ready", "make_app"]
+__all__ = [
+    "HIT_LANE_KEY",
+    "METRICS_KEY",
+    "SERVICE_KEY",
+    "SUMDB_PREFETCH_KEY",
+    "log_ready",
+    "make_app",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +58,8 @@ SERVICE_KEY = web.AppKey("service", ModuleService)
 METRICS_KEY = web.AppKey("metrics", ProxyMetrics)
 #: The checksum-database prefetcher, when prefetch is on and a database is relayed.
 SUMDB_PREFETCH_KEY = web.AppKey("sumdb_prefetch", SumDBPrefetcher)
+#: The hit lane of this app, for the listener (:mod:`gomodproxy.server.hitlane`).
+HIT_LANE_KEY = web.AppKey("hit_lane", HitLane)
 
 
 def log_ready(plan: Plan, url: str) -> None:
@@ -130,6 +140,13 @@ def make_app(
         client_max_size=1024,
     )
     app[METRICS_KEY] = metrics
+    lane = app[HIT_LANE_KEY] = HitLane(
+        metrics=metrics,
+        prefix=settings.path_prefix,
+        forward=routes.forward_headers,
+        access_rules=lambda: plan.live.current.access,
+        policy=plan.policy if settings.rules is not None else None,
+    )
     not_found_max_age(app, settings.negative_ttl)
     routes.register(app)
 
@@ -140,11 +157,13 @@ def make_app(
             if relay is not None and isinstance(relay.listener, SumDBPrefetcher):
                 app[SUMDB_PREFETCH_KEY] = relay.listener
             routes.bind(service, relay)
+            lane.bind(service)
             state.ready = True
             try:
                 yield
             finally:
                 state.ready = False
+                lane.bind(None)
 
     async def on_shutdown(app: web.Application) -> None:
         state.ready = False

@@ -9,6 +9,9 @@ after connecting, or after it started sending the next request on a keep-alive c
 :func:`request_phase_middleware` tells the guard when a request's headers are complete (the
 request reached the application) and when it is answered. A response in progress is never cut
 by this timer, however slowly the client reads it.
+
+With a :class:`~gomodproxy.server.hitlane.HitLane`, each chunk is offered to the lane first
+while aiohttp is idle on the connection; what the lane does not answer goes to aiohttp.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from aiohttp.typedefs import Handler
 
 from gomodproxy.logthrottle import LogThrottle
 from gomodproxy.server.connlimits import ConnectionSlot
+from gomodproxy.server.hitlane import ANSWERED, DIRTY, HitLane
 
 __all__ = ["GuardedConnection", "request_phase_middleware"]
 
@@ -38,8 +42,12 @@ class GuardedConnection(asyncio.Protocol):
         *,
         header_timeout: float,
         throttle: LogThrottle,
+        lane: HitLane | None = None,
     ) -> None:
         self._inner = inner
+        # The lane needs to see that aiohttp is idle: its handler waits for a request, nothing
+        # is queued, and it keeps no partial request (every chunk it got ended at a boundary).
+        self._lane = lane if lane is not None and _observable(inner) else None
         self._slot = slot
         self._header_timeout = header_timeout
         self._throttle = throttle
@@ -56,7 +64,20 @@ class GuardedConnection(asyncio.Protocol):
         self._inner.connection_made(transport)
 
     def data_received(self, data: bytes) -> None:
-        """The first bytes of a request start the header deadline (if not already running)."""
+        """Offered to the hit lane first when aiohttp is idle; otherwise the first bytes of a
+        request start the header deadline (if not already running) and aiohttp gets them."""
+        lane = self._lane
+        if lane is not None:
+            outcome = DIRTY
+            transport = self._transport
+            if not self._in_request and transport is not None and self._inner_idle():
+                outcome = lane.offer(data, transport, self._slot.client)
+                if outcome == ANSWERED:
+                    self._disarm()
+                    self._keep_alive()
+                    return
+            if outcome == DIRTY:
+                self._lane = None  # aiohttp's parser may hold part of a request from now on
         if not self._in_request and self._timer is None:
             self._arm()
         self._inner.data_received(data)
@@ -79,6 +100,20 @@ class GuardedConnection(asyncio.Protocol):
     def resume_writing(self) -> None:
         """Forwarded (flow control of responses)."""
         self._inner.resume_writing()
+
+    # -- aiohttp's state, for the hit lane ------------------------------------------------------
+
+    def _inner_idle(self) -> bool:
+        inner = self._inner
+        waiter: asyncio.Future[None] | None = getattr(inner, "_waiter")  # noqa: B009
+        return waiter is not None and not waiter.done() and not getattr(inner, "_messages")  # noqa: B009
+
+    def _keep_alive(self) -> None:
+        """Move aiohttp's keep-alive deadline as a request it answered itself would."""
+        inner = self._inner
+        timeout: float = getattr(inner, "_keepalive_timeout")  # noqa: B009
+        loop = asyncio.get_running_loop()
+        setattr(inner, "_next_keepalive_close_time", loop.time() + timeout)  # noqa: B010
 
     # -- request phases, from request_phase_middleware -----------------------------------------
 
@@ -115,6 +150,16 @@ class GuardedConnection(asyncio.Protocol):
             self._header_timeout,
         )
         transport.close()
+
+
+def _observable(inner: asyncio.Protocol) -> bool:
+    """Whether ``inner`` has the state :class:`GuardedConnection` reads to use the hit lane
+    (aiohttp's ``RequestHandler``; another version may not: then no lane, nothing else
+    changes)."""
+    return all(
+        hasattr(inner, name)
+        for name in ("_waiter", "_messages", "_keepalive_timeout", "_next_keepalive_close_time")
+    )
 
 
 @web.middleware

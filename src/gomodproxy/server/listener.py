@@ -15,7 +15,8 @@ reasons (catalogue H77):
 
 Admitted connections go to aiohttp's server through :class:`.connguard.GuardedConnection`
 (header-read deadline, place given back when closed); the TLS handshake gets the header
-deadline too. Closing the listener only stops accepting: established connections are
+deadline too. Small immutable hits may be answered by the hit lane before aiohttp
+(:mod:`.hitlane`). Closing the listener only stops accepting: established connections are
 aiohttp's to finish (``AppRunner.cleanup``).
 """
 
@@ -32,6 +33,7 @@ from collections.abc import Callable
 from gomodproxy.logthrottle import LogThrottle
 from gomodproxy.server.connguard import GuardedConnection
 from gomodproxy.server.connlimits import ConnectionCaps, ConnectionGate, ConnectionSlot
+from gomodproxy.server.hitlane import HitLane
 
 __all__ = ["Listener"]
 
@@ -62,8 +64,10 @@ class Listener:
         ssl_context: ssl.SSLContext | None = None,
         pause: float = 0.5,
         log_interval: float = 10.0,
+        lane: HitLane | None = None,
     ) -> None:
         self._handler_factory = handler_factory
+        self._lane = lane
         self._caps = caps
         self._ssl = ssl_context
         self.pause = pause
@@ -198,6 +202,7 @@ class Listener:
                 slot,
                 header_timeout=caps.header_timeout,
                 throttle=self._throttle,
+                lane=self._lane,
             )
 
         try:

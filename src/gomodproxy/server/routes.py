@@ -94,6 +94,11 @@ class ProxyRoutes:
         self._relay = relay
 
     @property
+    def forward_headers(self) -> Mapping[str, str]:
+        """The headers sent upstream for a request that came with no ``Via``."""
+        return self._forward
+
+    @property
     def service(self) -> ModuleService:
         """The bound service (503 before start-up finished)."""
         if self._service is None:
