@@ -204,6 +204,10 @@ async def _open_parts(
             proven_prefix=PROVEN_PREFIX,
         )
         stack.push_async_callback(relay.close)
+        if upstreams.verifier_fetcher is not None:
+            # The verifier reads lookups and tiles through the relay: one fetch each.
+            relay_name = plan.sumdb.name
+            upstreams.verifier_fetcher.route = lambda sub: relay.read(relay_name, sub)
     sweeper = asyncio.create_task(sweep_forever(opened.store))
     stack.push_async_callback(_cancel, sweeper)
     service = module_service(plan, opened, upstreams, observer=metrics, prefetch_observer=metrics)

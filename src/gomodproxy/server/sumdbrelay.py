@@ -132,6 +132,11 @@ class SumDBRelay:
             )
         raise ModuleNotFound(f"unknown checksum database path {sub!r}")
 
+    async def read(self, name: str, sub: str) -> bytes:
+        """A lookup or tile for the proxy's own verifier: the kept answer, or fetched through
+        the same single flight as clients' (the verifier proves what it reads itself)."""
+        return await self._kept(name, sub, self._databases[name], None)
+
     def is_private(self, path: str) -> bool:
         """Whether lookups of module ``path`` are refused (GONOSUMDB/GOPRIVATE)."""
         return bool(self._nosumdb) and match_prefix_patterns(self._nosumdb, path)
