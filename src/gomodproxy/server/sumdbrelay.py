@@ -16,8 +16,11 @@ lookups and tiles it holds to a go command that finds the database by name.
 
 Kept answers go through single flight: concurrent clients (and prefetches, see
 :mod:`gomodproxy.server.sumdbprefetch`) asking for one lookup or tile share one upstream fetch;
-a failed fetch is not kept and every waiter gets its error. A :class:`RelayListener` is told of
-every lookup and tile answered to a client (the prefetcher runs ahead from there).
+a failed fetch is not kept and every waiter gets its error. The proxy's own verifier reads its
+lookups and tiles through :meth:`SumDBRelay.read` (the server routes its
+:class:`~gomodproxy.sumdb.fetch.RoutedFetcher` here), so the database is asked each answer
+once; answers the verifier proved earlier are read from its cache. A :class:`RelayListener` is
+told of every lookup and tile answered to a client (the prefetcher runs ahead from there).
 """
 
 from __future__ import annotations
