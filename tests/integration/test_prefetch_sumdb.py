@@ -30,7 +30,9 @@ from gomodproxy.server.app import SERVICE_KEY, SUMDB_PREFETCH_KEY
 from gomodproxy.server.sumdbprefetch import SumDBPrefetcher
 from gomodproxy.server.sumdbrelay import SumDBRelay
 from gomodproxy.storage import MemoryStorage
-from gomodproxy.sumdb.fetch import SumDBHTTPFetcher
+from gomodproxy.sumdb.client import SumDBClient
+from gomodproxy.sumdb.fetch import RoutedFetcher, SumDBHTTPFetcher
+from gomodproxy.sumdb.seams import MemoryVerifierState
 from gomodproxy.tlog.tileplan import record_tiles, tree_tiles
 from gomodproxy.tlog.tlog import parse_record, parse_tree
 from gomodproxy.upstream.proxyclient import FetchPolicy, HTTPFetcher
@@ -156,6 +158,31 @@ async def test_relay_single_flight_shares_one_fetch_and_does_not_keep_failures(
         with pytest.raises(ModuleNotFound):
             await relay.answer(missing)
         assert db.stats.lookups_not_found == 2  # not kept: asked again
+        await relay.close()
+
+
+async def test_the_verifier_and_the_relays_clients_share_one_fetch(tmp_path: Path) -> None:
+    """The proxy's verifier reads through the relay (RoutedFetcher): when it and clients of the
+    relay want the same lookup and tiles at once, the database is asked each once."""
+    async with (
+        aiohttp.ClientSession() as session,
+        running_sumdb(tmp_path / "db", GRAPH) as db,
+    ):
+        fetcher = SumDBHTTPFetcher(
+            HTTPFetcher(db.url, session, policy=FetchPolicy(retries=0, deadline=5))
+        )
+        relay = SumDBRelay({db.name: fetcher}, MemoryStorage())
+        routed = RoutedFetcher(fetcher)
+        routed.route = lambda sub: relay.read(db.name, sub)
+        verifier = SumDBClient(db.key.verifier_key, routed, MemoryVerifierState())
+        tile = f"tile/8/0/000.p/{len(GRAPH)}"
+        lines, *_ = await asyncio.gather(
+            verifier.lookup(B.path, B.version),
+            relay.answer(f"{db.name}/{_sub(B)}"),
+            relay.answer(f"{db.name}/{tile}"),
+        )
+        assert lines
+        assert Counter(db.requests) == {_sub(B): 1, tile: 1}
         await relay.close()
 
 
