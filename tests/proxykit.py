@@ -21,6 +21,7 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from aiohttp.typedefs import Handler
 
 from gomodproxy.assembly import check_settings
 from gomodproxy.config import build_settings
@@ -143,6 +144,9 @@ class SumDB:
     key: ServerKey
     store: LogStore
     app: web.Application
+    #: The paths asked of the database, in the order they arrived (``lookup/...``,
+    #: ``tile/...``, ``latest``).
+    requests: list[str] = field(default_factory=list)
 
     @property
     def stats(self) -> Stats:
@@ -177,9 +181,17 @@ async def running_sumdb(
     key = server_key(note.generate_key(name)[0])
     store = await asyncio.to_thread(LogStore.open, data_dir, key.signer, key.verifier)
     app = make_app(store)
+    requests: list[str] = []
+
+    @web.middleware
+    async def record(request: web.Request, handler: Handler) -> web.StreamResponse:
+        requests.append(request.path.lstrip("/"))
+        return await handler(request)
+
+    app.middlewares.append(record)
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()
-    db = SumDB(str(server.make_url("")).rstrip("/"), key, store, app)
+    db = SumDB(str(server.make_url("")).rstrip("/"), key, store, app, requests)
     try:
         if modules:
             await db.add(*modules)

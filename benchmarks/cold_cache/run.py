@@ -367,6 +367,9 @@ async def _run(args: argparse.Namespace) -> dict[str, object]:
                         where = scratch / tag / (label or "default")
                         where.mkdir(parents=True)
                         name = f"gomodproxy-{label}-" if label else "gomodproxy-"
+                        # --sumdb-via-proxy: the go command names the database by key only,
+                        # so it reaches it through the proxy's relay.
+                        client_sumdb = gosumdb.split()[0] if args.sumdb_via_proxy else gosumdb
                         async with _gomodproxy(where, origin.url, gosumdb, flags.split()) as (
                             proxy,
                             pid,
@@ -378,7 +381,7 @@ async def _run(args: argparse.Namespace) -> dict[str, object]:
                                         origin,
                                         f"{name}{phase}",
                                         proxy,
-                                        gosumdb,
+                                        client_sumdb,
                                         args.timeout,
                                         pid,
                                     )
@@ -414,6 +417,7 @@ async def _run(args: argparse.Namespace) -> dict[str, object]:
     result = _summary(args, outcomes)
     result["origin"] = {"folder": args.origin, **completed}
     result["load_average_before"] = load_before
+    result["sumdb_via_proxy"] = args.sumdb_via_proxy
     result["peer_builds"] = peers.builds()
     return result
 
@@ -484,6 +488,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         choices=("complete", "project"),
         default="complete",
         help="serve the project's folder completed for the peers (default) or as it is",
+    )
+    parser.add_argument(
+        "--sumdb-via-proxy",
+        action="store_true",
+        help="gomodproxy scenarios: GOSUMDB names the database by key only (no URL), so the "
+        "go command's lookups and tiles go through the proxy's relay",
     )
     parser.add_argument("--output", type=Path, default=REPO / "benchmarks/results/cold_cache.json")
     args = parser.parse_args(argv)

@@ -50,7 +50,7 @@ from gomodproxy.module.policy import Policy, PolicyHolder, RulesError, parse_pol
 from gomodproxy.protocol.access import AccessRule, parse_access_rules
 from gomodproxy.storage import OpenedStorage, StorageSettings, open_storage
 from gomodproxy.sumdb.client import SumDBClient
-from gomodproxy.sumdb.fetch import SumDBEndpoint, SumDBHTTPFetcher
+from gomodproxy.sumdb.fetch import RoutedFetcher, SumDBEndpoint, SumDBHTTPFetcher
 from gomodproxy.sumdb.gosumdb import SumDBConfig, goproxy_is_single_file, parse_gosumdb
 from gomodproxy.sumdb.seams import VerifierState
 from gomodproxy.sumdb.storestate import StorageVerifierState
@@ -184,6 +184,8 @@ class Upstreams:
     sumdb_fetcher: SumDBHTTPFetcher | None
     #: The checksum-database client itself, None with GOSUMDB=off.
     verifier: SumDBClient | None = None
+    #: The verifier's fetcher: the server routes its lookups and tiles through its relay.
+    verifier_fetcher: RoutedFetcher | None = None
 
 
 def with_defaults(settings: Settings, environ: Mapping[str, str]) -> Settings:
@@ -462,6 +464,7 @@ async def open_upstreams(
         wrapper = trace or (lambda f: f)
         verifier: SumDBClient | None = None
         db_fetcher: SumDBHTTPFetcher | None = None
+        verifier_fetcher: RoutedFetcher | None = None
         if plan.sumdb is not None:
             endpoint = SumDBEndpoint(
                 plan.sumdb,
@@ -480,13 +483,14 @@ async def open_upstreams(
                 state = StorageVerifierState(
                     storage.store, storage.locks, registers=storage.registers
                 )
-            verifier = SumDBClient(plan.sumdb.verifier_key, db_fetcher, state)
+            verifier_fetcher = RoutedFetcher(db_fetcher)
+            verifier = SumDBClient(plan.sumdb.verifier_key, verifier_fetcher, state)
         checksums = ChecksumPolicy(
             verifier,
             gonosumdb=plan.private.gonosumdb,
             goproxy_is_single_file=goproxy_is_single_file(settings.upstream),
         )
-        yield Upstreams(session, chain, checksums, db_fetcher, verifier)
+        yield Upstreams(session, chain, checksums, db_fetcher, verifier, verifier_fetcher)
 
 
 def module_service(

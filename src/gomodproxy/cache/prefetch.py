@@ -28,6 +28,10 @@ new ones are dropped), and ``budget`` bytes prefetched but not yet asked for by 
 (a prefetched file nobody asks for within ``waste_after`` seconds counts as wasted and leaves
 the budget). Each decision is logged at DEBUG (``prefetch.decision``) and counted by the
 :class:`PrefetchObserver`.
+
+A :class:`ModListener` (the checksum-database prefetch of the relay,
+:mod:`gomodproxy.server.sumdbprefetch`) is told of every ``.mod`` served to a client or
+prefetched: the go command looks up in the checksum database each go.mod it downloads.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ from gomodproxy.protocol.kinds import FileKind
 from gomodproxy.protocol.versions import is_canonical
 
 __all__ = [
+    "ModListener",
     "NullPrefetchObserver",
     "PrefetchObserver",
     "PrefetchOptions",
@@ -114,6 +119,14 @@ class PrefetchObserver(Protocol):
 
     def prefetch_bytes(self, kind: FileKind, outcome: str, size: int) -> None:
         """``prefetched`` bytes fetched ahead, later ``used`` (a client asked) or ``wasted``."""
+        ...
+
+
+class ModListener(Protocol):
+    """Told of each go.mod served to a client or prefetched (while prefetch is on)."""
+
+    def mod_seen(self, path: str, version: str, headers: Headers) -> None:
+        """The go.mod of ``path@version`` was served or prefetched."""
         ...
 
 
@@ -186,6 +199,8 @@ class Prefetcher:
         #: The highest version of each module whose .mod a client asked for.
         self._asked: OrderedDict[str, str] = OrderedDict()
         self._download_until = float("-inf")
+        #: Told of the go.mod files served and prefetched (the checksum-database prefetch).
+        self.mod_listener: ModListener | None = None
 
     @property
     def enabled(self) -> bool:
@@ -220,6 +235,8 @@ class Prefetcher:
         self._client_asked(file_key(path, version, FileKind.MOD.value))
         if not self._options.enabled or not is_canonical(version):
             return
+        if self.mod_listener is not None:
+            self.mod_listener.mod_seen(path, version, headers)
         known = self._asked.get(path)
         if known != version and (known is None or semver.compare(version, known) > 0):
             self._asked[path] = version
@@ -351,6 +368,8 @@ class Prefetcher:
                 self._unused[key] = (kind, size, self._clock())
                 self._outstanding += size
         if kind is FileKind.MOD and got is not None:
+            if self.mod_listener is not None:
+                self.mod_listener.mod_seen(path, version, headers)
             self._expand(path, version, got[0], depth, headers, below_unpruned=True)
 
     def _decided(self, kind: FileKind, path: str, version: str, decision: str, depth: int) -> None:

@@ -23,6 +23,8 @@ from gomodproxy.assembly import (
     module_service,
     open_store,
     open_upstreams,
+    prefetch_allowed,
+    prefetch_options,
 )
 from gomodproxy.cache.eviction import evict_forever
 from gomodproxy.cache.service import ModuleService
@@ -35,16 +37,27 @@ from gomodproxy.server.metrics import ProxyMetrics
 from gomodproxy.server.policy import policy_middleware
 from gomodproxy.server.routes import ProxyRoutes
 from gomodproxy.server.status import StatusInfo
+from gomodproxy.server.sumdbprefetch import SumDBPrefetcher
 from gomodproxy.server.sumdbrelay import SumDBRelay
 from gomodproxy.storage import LocalLocks, ObjectStore, OpenedStorage
 from gomodproxy.storage.sweeper import sweep_forever
+from gomodproxy.sumdb.storestate import PROVEN_PREFIX
 
-__all__ = ["HIT_LANE_KEY", "METRICS_KEY", "SERVICE_KEY", "log_ready", "make_app"]
+__all__ = [
+    "HIT_LANE_KEY",
+    "METRICS_KEY",
+    "SERVICE_KEY",
+    "SUMDB_PREFETCH_KEY",
+    "log_ready",
+    "make_app",
+]
 
 logger = logging.getLogger(__name__)
 
 SERVICE_KEY = web.AppKey("service", ModuleService)
 METRICS_KEY = web.AppKey("metrics", ProxyMetrics)
+#: The checksum-database prefetcher, when prefetch is on and a database is relayed.
+SUMDB_PREFETCH_KEY = web.AppKey("sumdb_prefetch", SumDBPrefetcher)
 #: The hit lane of this app, for the listener (:mod:`gomodproxy.server.hitlane`).
 HIT_LANE_KEY = web.AppKey("hit_lane", HitLane)
 
@@ -141,6 +154,8 @@ def make_app(
         async with contextlib.AsyncExitStack() as stack:
             service, relay = await _open_parts(plan, storage, metrics, stack)
             app[SERVICE_KEY] = service
+            if relay is not None and isinstance(relay.listener, SumDBPrefetcher):
+                app[SUMDB_PREFETCH_KEY] = relay.listener
             routes.bind(service, relay)
             lane.bind(service)
             state.ready = True
@@ -186,11 +201,25 @@ async def _open_parts(
             {plan.sumdb.name: upstreams.sumdb_fetcher},
             opened.store,
             nosumdb_patterns=plan.private.gonosumdb,
+            proven_prefix=PROVEN_PREFIX,
         )
+        stack.push_async_callback(relay.close)
+        if upstreams.verifier_fetcher is not None:
+            # The verifier reads lookups and tiles through the relay: one fetch each.
+            relay_name = plan.sumdb.name
+            upstreams.verifier_fetcher.route = lambda sub: relay.read(relay_name, sub)
     sweeper = asyncio.create_task(sweep_forever(opened.store))
     stack.push_async_callback(_cancel, sweeper)
     service = module_service(plan, opened, upstreams, observer=metrics, prefetch_observer=metrics)
     stack.push_async_callback(service.close)
+    if relay is not None and service.prefetcher is not None:
+        # Lookups and tiles run ahead too, with the module prefetcher's bounds.
+        sumdb_prefetch = SumDBPrefetcher(
+            relay, prefetch_options(plan.settings), allowed=prefetch_allowed(plan), observer=metrics
+        )
+        relay.listener = sumdb_prefetch
+        service.prefetcher.mod_listener = sumdb_prefetch
+        stack.push_async_callback(sumdb_prefetch.close)
     # Deny entries written by `cache rm` (any process): loaded before serving, then followed.
     await service.deny.refresh()
     watcher = asyncio.create_task(service.deny.watch_forever())

@@ -260,9 +260,9 @@ class ProxyMetrics:
 
         self.prefetch_decisions = self._counter(
             "gomodproxy_prefetch_decisions_total",
-            "Files considered for prefetch, by kind and decision (scheduled, refused, budget, "
-            "queue, fanout), and scheduled prefetches by how they ended (fetched, cached, "
-            "failed).",
+            "Files considered for prefetch, by kind (info, mod, zip; checksum-database lookup "
+            "and tile) and decision (scheduled, refused, budget, queue, fanout), and scheduled "
+            "prefetches by how they ended (fetched, cached, failed).",
             ["kind", "decision"],
         )
         self.prefetch_bytes_total = self._counter(
@@ -352,6 +352,14 @@ class ProxyMetrics:
     def prefetch_bytes(self, kind: FileKind, outcome: str, size: int) -> None:
         """Bytes prefetched, used or wasted."""
         self.prefetch_bytes_total.inc(kind.value, outcome, amount=size)
+
+    def sumdb_prefetch_decision(self, kind: str, decision: str) -> None:
+        """A checksum-database ``lookup`` or ``tile`` was considered, or its prefetch ended."""
+        self.prefetch_decisions.inc(kind, decision)
+
+    def sumdb_prefetch_bytes(self, kind: str, outcome: str, size: int) -> None:
+        """Checksum-database bytes prefetched, used or wasted."""
+        self.prefetch_bytes_total.inc(kind, outcome, amount=size)
 
     # -- the upstream chain's hedging seam --------------------------------------------------
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 from gomodproxy.errors import SumDBError
 from gomodproxy.module.goproxy import ProxyList
@@ -28,7 +28,7 @@ from gomodproxy.sumdb.locate import locate_database
 from gomodproxy.tlog.tlog import HASH_SIZE, parse_tile_path
 from gomodproxy.upstream.base import Fetcher, UpstreamBody
 
-__all__ = ["MAX_ANSWER", "SumDBEndpoint", "SumDBHTTPFetcher", "answer_cap"]
+__all__ = ["MAX_ANSWER", "RoutedFetcher", "SumDBEndpoint", "SumDBHTTPFetcher", "answer_cap"]
 
 logger = logging.getLogger(__name__)
 
@@ -139,3 +139,21 @@ async def _read_capped(body: UpstreamBody, cap: int, shown: str) -> bytes:
         if len(out) > cap:
             raise SumDBError(f"reading {shown}: answer over {cap} bytes")
     return bytes(out)
+
+
+class RoutedFetcher:
+    """A :class:`~gomodproxy.sumdb.seams.SumDBFetcher` whose lookups and tiles may be routed
+    through another reader: the proxy's relay, so that its verifier and its relay share the
+    relay's kept answers and single flight and the database is asked each answer once.
+    Until a route is set (and for every other path) it reads from ``base``."""
+
+    def __init__(self, base: SumDBHTTPFetcher) -> None:
+        self._base = base
+        #: Reads a ``lookup/...`` or ``tile/...`` path instead of ``base``, when set.
+        self.route: Callable[[str], Awaitable[bytes]] | None = None
+
+    async def fetch(self, path: str) -> bytes:
+        """The body served at ``path``."""
+        if self.route is not None and path.startswith(("lookup/", "tile/")):
+            return await self.route(path)
+        return await self._base.fetch(path)

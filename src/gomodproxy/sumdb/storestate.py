@@ -23,9 +23,12 @@ from gomodproxy.storage.base import ObjectNotFound, ObjectStore, check_key
 from gomodproxy.storage.locks import Locks, Registers
 from gomodproxy.sumdb.seams import WriteConflict
 
-__all__ = ["StorageVerifierState"]
+__all__ = ["PROVEN_PREFIX", "StorageVerifierState"]
 
 _PREFIX = ".gomodproxy/sumdb"
+#: Where the default state keeps proven answers: ``PROVEN_PREFIX/<name>/lookup|tile/...``
+#: (the relay reads them rather than asking the database again).
+PROVEN_PREFIX = f"{_PREFIX}/cache"
 
 
 class StorageVerifierState:
