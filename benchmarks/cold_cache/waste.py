@@ -5,9 +5,11 @@ gomodproxy counts prefetched bytes in ``gomodproxy_prefetch_bytes_total{kind, ou
 asks for it, ``wasted`` when nobody asked within ``waste_after`` seconds (600 by default: longer
 than a run, so ``wasted`` stays 0 here). The harness reads the proxy's ``/metrics`` before and
 after each go command run (the proxy still running) and reports the difference, per kind:
-``prefetched``, ``used`` and ``never_asked`` = prefetched - used, the bytes prefetched and never
-asked for within the run. ``gomodproxy_requests_total{kind="zip"}`` gives the zips the go command
-asked for in the run (every status), to set against the zips prefetched.
+``prefetched``, ``used``, ``wasted`` (the proxy's own counter, 0 unless the run outlasts
+``waste_after``) and ``never_asked`` = prefetched - used, the bytes prefetched and never asked
+for within the run. ``gomodproxy_requests_total{kind="zip"}`` gives the zips the go command asked
+for in the run (every status), ``gomodproxy_prefetch_decisions_total{kind="zip",
+decision="fetched"}`` the zips prefetched from the upstream.
 
 A warm run after a cold one may show ``used`` above ``prefetched``: files prefetched in the
 cold run and first asked for in the warm one are used then.
@@ -19,7 +21,7 @@ import asyncio
 import re
 from dataclasses import dataclass
 
-__all__ = ["ProxyCounters", "describe", "read_counters", "waste_report"]
+__all__ = ["ProxyCounters", "describe", "parse_counters", "read_counters", "waste_report"]
 
 _SAMPLE = re.compile(r"^(?P<name>[a-zA-Z_:][\w:]*)\{(?P<labels>.*)\} (?P<value>\S+)$")
 _LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
@@ -34,12 +36,15 @@ class ProxyCounters:
     prefetch_bytes: dict[tuple[str, str], float]
     #: ``gomodproxy_requests_total`` summed over statuses: kind → requests answered.
     requests: dict[str, float]
+    #: ``gomodproxy_prefetch_decisions_total``: (kind, decision) → files.
+    decisions: dict[tuple[str, str], float]
 
 
 def parse_counters(text: str) -> ProxyCounters:
     """The prefetch byte and request counters of a Prometheus text exposition."""
     prefetch: dict[tuple[str, str], float] = {}
     requests: dict[str, float] = {}
+    decisions: dict[tuple[str, str], float] = {}
     for line in text.splitlines():
         sample = _SAMPLE.match(line)
         if sample is None:
@@ -52,7 +57,10 @@ def parse_counters(text: str) -> ProxyCounters:
         elif sample["name"] == "gomodproxy_requests_total":
             kind = labels.get("kind", "")
             requests[kind] = requests.get(kind, 0.0) + value
-    return ProxyCounters(prefetch, requests)
+        elif sample["name"] == "gomodproxy_prefetch_decisions_total":
+            key = (labels.get("kind", ""), labels.get("decision", ""))
+            decisions[key] = decisions.get(key, 0.0) + value
+    return ProxyCounters(prefetch, requests, decisions)
 
 
 async def read_counters(proxy: str) -> ProxyCounters:
@@ -84,18 +92,20 @@ def waste_report(before: ProxyCounters, after: ProxyCounters) -> dict[str, objec
         kinds[kind] = {
             "prefetched": prefetched,
             "used": used,
-            "wasted_after_waste_after": delta(kind, "wasted"),
+            "wasted": delta(kind, "wasted"),
             "never_asked": prefetched - used,
         }
     zips = after.requests.get("zip", 0.0) - before.requests.get("zip", 0.0)
-    return {"bytes": kinds, "zips_asked": round(zips)}
+    key = ("zip", "fetched")
+    fetched = after.decisions.get(key, 0.0) - before.decisions.get(key, 0.0)
+    return {"bytes": kinds, "zips_asked": round(zips), "zips_prefetched": round(fetched)}
 
 
 def describe(report: dict[str, object]) -> str:
     """One printout line for a :func:`waste_report`."""
     kinds = report["bytes"]
     assert isinstance(kinds, dict)
-    parts = [f"zips asked {report['zips_asked']}"]
+    parts = [f"zips asked {report['zips_asked']}, prefetched {report['zips_prefetched']}"]
     for kind, figures in kinds.items():
         mb = {k: v / 1e6 for k, v in figures.items()}
         parts.append(
