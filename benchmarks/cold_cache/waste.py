@@ -9,7 +9,10 @@ after each go command run (the proxy still running) and reports the difference, 
 ``waste_after``) and ``never_asked`` = prefetched - used, the bytes prefetched and never asked
 for within the run. ``gomodproxy_requests_total{kind="zip"}`` gives the zips the go command asked
 for in the run (every status), ``gomodproxy_prefetch_decisions_total{kind="zip",
-decision="fetched"}`` the zips prefetched from the upstream.
+decision="fetched"}`` the zips prefetched from the upstream; ``decisions`` keeps every
+decision of the run by kind (``scheduled``, and how the scheduled ones ended: ``fetched``,
+``cached`` when the file was stored or in flight already, e.g. the client asked for it first,
+``failed``; or why a file was not scheduled: ``refused``, ``budget``, ``queue``, ``fanout``).
 
 A warm run after a cold one may show ``used`` above ``prefetched``: files prefetched in the
 cold run and first asked for in the warm one are used then.
@@ -98,7 +101,17 @@ def waste_report(before: ProxyCounters, after: ProxyCounters) -> dict[str, objec
     zips = after.requests.get("zip", 0.0) - before.requests.get("zip", 0.0)
     key = ("zip", "fetched")
     fetched = after.decisions.get(key, 0.0) - before.decisions.get(key, 0.0)
-    return {"bytes": kinds, "zips_asked": round(zips), "zips_prefetched": round(fetched)}
+    decisions: dict[str, dict[str, int]] = {}
+    for (kind, decision), value in sorted(after.decisions.items()):
+        count = round(value - before.decisions.get((kind, decision), 0.0))
+        if count:
+            decisions.setdefault(kind, {})[decision] = count
+    return {
+        "bytes": kinds,
+        "zips_asked": round(zips),
+        "zips_prefetched": round(fetched),
+        "decisions": decisions,
+    }
 
 
 def describe(report: dict[str, object]) -> str:
@@ -112,4 +125,4 @@ def describe(report: dict[str, object]) -> str:
             f"{kind}: prefetched {mb['prefetched']:.3f} MB used {mb['used']:.3f} MB"
             f" never asked {mb['never_asked']:.3f} MB"
         )
-    return "    prefetch " + "; ".join(parts)
+    return "    prefetch " + "; ".join(parts) + f"\n    decisions {report['decisions']}"
