@@ -32,6 +32,11 @@ checksum work on the client side); gomodproxy also verifies every file before ca
 it does in production. The proxies run pinned to core 0, everything else to core 1. Every
 request goes to 127.0.0.1; the run is bounded by ``--timeout`` per go command.
 
+``--go-command build`` runs ``go build ./...`` in the project's own source instead (fewer zips
+than ``all``), with a build cache warmed at preparation so the time is mostly fetching modules
+(``go_build.py``). For every gomodproxy scenario the run reports what predictive prefetch fetched
+and nobody asked for within the run, from the proxy's ``/metrics`` (``waste.py``).
+
 Run from the repository root: ``.venv/bin/python -m benchmarks.cold_cache.run``.
 """
 
@@ -40,6 +45,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import os
 import shutil
 import signal
@@ -48,12 +54,14 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks import peers
+from benchmarks.cold_cache import waste
 from benchmarks.cold_cache.full_origin import complete_origin
+from benchmarks.cold_cache.go_build import BuildTree, prepare_build
 from benchmarks.cold_cache.origin import DelayedOrigin
 from benchmarks.cold_cache.peer_servers import peer
 from benchmarks.http_stacks.machine import core_times, machine_info
@@ -96,6 +104,7 @@ http {{
 
 
 _GO_PARALLELISM = 8
+_GO_COMMANDS = {"download": "go mod download -json all", "build": "go build ./..."}
 # The go command extracts every zip (1.8 GB for this project): on disk, the writeback of one
 # run slowed the next by up to 80%. In memory (tmpfs), runs measure the network path.
 _GO_HOMES = "/dev/shm" if os.path.isdir("/dev/shm") else None
@@ -118,6 +127,8 @@ class Outcome:
     cores_busy_seconds: tuple[float, ...] = ()
     #: The proxy's prefetch byte counters after the run, "kind/outcome" → bytes.
     prefetch_bytes: dict[str, float] | None = None
+    #: What prefetch fetched during the run and nobody asked for (``waste.waste_report``).
+    waste: dict[str, object] | None = None
 
 
 def _free_port() -> int:
@@ -265,22 +276,6 @@ def _cpu_seconds(pid: int | None) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def _prefetch_bytes(proxy: str) -> dict[str, float]:
-    """The ``gomodproxy_prefetch_bytes_total`` series of the proxy's /metrics."""
-    reader, writer = await asyncio.open_connection(*proxy.removeprefix("http://").split(":"))
-    writer.write(b"GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n")
-    await writer.drain()
-    text = (await reader.read()).decode()
-    writer.close()
-    out: dict[str, float] = {}
-    for line in text.splitlines():
-        if line.startswith("gomodproxy_prefetch_bytes_total{"):
-            labels, value = line.split("} ")
-            parts = dict(p.split("=") for p in labels.split("{")[1].split(","))
-            out[f"{parts['kind'].strip(chr(34))}/{parts['outcome'].strip(chr(34))}"] = float(value)
-    return out
-
-
 @contextlib.asynccontextmanager
 async def _nginx(scratch: Path, origin: str) -> AsyncIterator[str]:
     folder = scratch / "nginx"
@@ -301,7 +296,11 @@ async def _nginx(scratch: Path, origin: str) -> AsyncIterator[str]:
         await _stop(proc)
 
 
-async def _measure(
+#: (scratch, name, GOPROXY, GOSUMDB, limit) → (seconds, modules, error) of one go command run.
+_GoRun = Callable[[Path, str, str, str, float], Awaitable[tuple[float, int, str]]]
+
+
+async def _measure_run(
     scratch: Path,
     origin: DelayedOrigin,
     name: str,
@@ -309,11 +308,15 @@ async def _measure(
     gosumdb: str,
     limit: float,
     proxy_pid: int | None = None,
+    *,
+    go_run: _GoRun = _go_download_all,
 ) -> Outcome:
+    ours = proxy_pid is not None and name.startswith("gomodproxy")
+    counters = await waste.read_counters(goproxy) if ours else None
     origin.reset()
     cores = core_times()
     cpu = _cpu_seconds(proxy_pid)
-    seconds, modules, error = await _go_download_all(scratch, name, goproxy, gosumdb, limit)
+    seconds, modules, error = await go_run(scratch, name, goproxy, gosumdb, limit)
     later = core_times()
     outcome = Outcome(
         name,
@@ -328,14 +331,18 @@ async def _measure(
             round(later.busy_seconds_since(cores, c), 1) for c in sorted(cores.busy)
         ),
     )
-    if proxy_pid is not None and name.startswith("gomodproxy"):
-        outcome.prefetch_bytes = await _prefetch_bytes(goproxy)
+    if counters is not None:
+        after = await waste.read_counters(goproxy)
+        outcome.prefetch_bytes = {f"{k}/{o}": v for (k, o), v in after.prefetch_bytes.items()}
+        outcome.waste = waste.waste_report(counters, after)
     print(
         f"{name:18} {seconds:7.2f} s  modules {modules:4}  origin requests {origin.requests:5}"
         f"  origin MiB {origin.bytes_sent / (1 << 20):7.1f}"
         + (f"  ERROR {error}" if error else ""),
         flush=True,
     )
+    if outcome.waste is not None:
+        print(waste.describe(outcome.waste), flush=True)
     return outcome
 
 
@@ -350,6 +357,10 @@ async def _run(args: argparse.Namespace) -> dict[str, object]:
     served, completed = DOWNLOAD, dict[str, object]()
     if args.origin == "complete":
         served, completed = await asyncio.to_thread(complete_origin, DOWNLOAD)
+    tree: BuildTree | None = None
+    if args.go_command == "build":
+        tree = await asyncio.to_thread(prepare_build, served, _go_env, _GO_HOMES)
+    _measure = functools.partial(_measure_run, go_run=tree or _go_download_all)
     with tempfile.TemporaryDirectory(prefix="gomodproxy-w2-") as tmp:
         scratch = Path(tmp)
         origin = DelayedOrigin(served, args.delay)
@@ -414,7 +425,11 @@ async def _run(args: argparse.Namespace) -> dict[str, object]:
                                 )
         finally:
             await origin.stop()
+            if tree is not None:
+                await asyncio.to_thread(tree.remove)
     result = _summary(args, outcomes)
+    if tree is not None:
+        result["build"] = tree.summary()
     result["origin"] = {"folder": args.origin, **completed}
     result["load_average_before"] = load_before
     result["sumdb_via_proxy"] = args.sumdb_via_proxy
@@ -449,7 +464,7 @@ def _summary(args: argparse.Namespace, outcomes: list[Outcome]) -> dict[str, obj
         ratio = m["seconds"] / medians["direct"]["seconds"] if "direct" in medians else 0.0
         print(f"  {name:18} {m['seconds']:7.2f} s  ({ratio:.2f}x direct)  {m}")
     return {
-        "benchmark": "W2 cold cache: go mod download -json all of tests/projects/prometheus",
+        "benchmark": f"W2 cold cache: {_GO_COMMANDS[args.go_command]} of tests/projects/prometheus",
         "machine": machine_info(),
         "load_average_after": [round(x, 2) for x in os.getloadavg()],
         "settings": {
@@ -461,6 +476,7 @@ def _summary(args: argparse.Namespace, outcomes: list[Outcome]) -> dict[str, obj
             "proxy_core": 0,
             "go_command_core": 1,
             "go_maxprocs": _GO_PARALLELISM,
+            "go_command": _GO_COMMANDS[args.go_command],
         },
         "runs": [o.__dict__ for o in outcomes],
         "medians": medians,
@@ -494,6 +510,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="gomodproxy scenarios: GOSUMDB names the database by key only (no URL), so the "
         "go command's lookups and tiles go through the proxy's relay",
+    )
+    parser.add_argument(
+        "--go-command",
+        choices=tuple(_GO_COMMANDS),
+        default="download",
+        help="what the go command runs: go mod download -json all (default) or go build ./... "
+        "in the project's source",
     )
     parser.add_argument("--output", type=Path, default=REPO / "benchmarks/results/cold_cache.json")
     args = parser.parse_args(argv)
