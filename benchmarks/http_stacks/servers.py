@@ -27,6 +27,7 @@ SERVER_NAMES: tuple[str, ...] = (
     "granian-asgi",
     "granian-rsgi",
     "gomodproxy",
+    "gomodproxy-uvloop",
     *peers.PEER_NAMES,
 )
 
@@ -41,6 +42,8 @@ DESCRIPTIONS: dict[str, str] = {
     "granian-asgi": "granian ASGI, 1 worker, 1 runtime thread, uvloop; zip by pathsend",
     "granian-rsgi": "granian RSGI, 1 worker, 1 runtime thread, uvloop; zip by response_file",
     "gomodproxy": "this project's proxy (aiohttp, asyncio loop), cache hits, access log on",
+    "gomodproxy-uvloop": "the same on uvloop (uvloop.install() before the command; an "
+    "experiment: uvloop has no loop.sendfile, so zips over 64 KiB are copied through Python)",
     **peers.DESCRIPTIONS,
 }
 
@@ -106,6 +109,13 @@ http {{
 """
 
 
+# `gomodproxy ARGS` with uvloop as the event loop (the experiment of gomodproxy-uvloop).
+_ON_UVLOOP = (
+    "import sys, uvloop; uvloop.install(); from gomodproxy.cli.main import main; "
+    "sys.exit(main(sys.argv[1:]))"
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Launch:
     """Where a server runs: interpreter, tree root, port, scratch folder, repository root."""
@@ -155,10 +165,13 @@ def command(name: str, launch: Launch, *, failing: bool = False) -> list[str]:
             "--workers", "1", "--runtime-threads", "1", "--loop", "uvloop", "--http", "1",
             "--no-ws", "--log-level", "warning", "--backlog", "1024", "--factory", app,
         ]  # fmt: skip
-    if name == "gomodproxy":
+    if name in ("gomodproxy", "gomodproxy-uvloop"):
         # The product itself, answering cache hits from the same tree (adopted as its cache).
+        start = ["-m", "gomodproxy"]
+        if name == "gomodproxy-uvloop":
+            start = ["-c", _ON_UVLOOP]
         return [
-            py, "-m", "gomodproxy", "serve", "--cache-dir", str(launch.root), "--upstream", "off",
+            py, *start, "serve", "--cache-dir", str(launch.root), "--upstream", "off",
             "--sumdb", "off", "--listen", f"{HOST}:{port}", "--workers", str(launch.workers),
             # The load generator is one client address with up to 256 connections.
             "--max-connections-per-client", "1024", "--max-connections", "2048",

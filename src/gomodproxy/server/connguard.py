@@ -24,11 +24,15 @@ from aiohttp.typedefs import Handler
 
 from gomodproxy.logthrottle import LogThrottle
 from gomodproxy.server.connlimits import ConnectionSlot
-from gomodproxy.server.hitlane import ANSWERED, DIRTY, HitLane
+from gomodproxy.server.hitlane import ANSWERED, CANDIDATE, DIRTY, HitLane
 
 __all__ = ["GuardedConnection", "request_phase_middleware"]
 
 logger = logging.getLogger(__name__)
+
+#: Turns of the event loop a request the lane could answer waits for aiohttp to finish the
+#: previous answer on its connection (it usually needs one or two) before aiohttp gets it.
+_HOLD_TURNS = 8
 
 
 class GuardedConnection(asyncio.Protocol):
@@ -57,6 +61,9 @@ class GuardedConnection(asyncio.Protocol):
         # The transport's buffer is over its high-water mark: the client does not read its
         # answers. The lane then leaves requests to aiohttp, which waits for the buffer to drain.
         self._writing_paused = False
+        # A request the lane could answer, held while aiohttp finishes the previous answer.
+        self._held: bytes | None = None
+        self._retry: asyncio.Handle | None = None
 
     # -- asyncio.Protocol, forwarded to aiohttp ------------------------------------------------
 
@@ -71,31 +78,81 @@ class GuardedConnection(asyncio.Protocol):
         request start the header deadline (if not already running) and aiohttp gets them."""
         lane = self._lane
         if lane is not None:
-            outcome = DIRTY
-            transport = self._transport
-            if (
-                not self._in_request
-                and not self._writing_paused
-                and transport is not None
-                and self._inner_idle()
-            ):
-                outcome = lane.offer(data, transport, self._slot.client)
+            if self._held is not None:
+                # More bytes behind a held request: both go to aiohttp, in their order.
+                data = self._take_held() + data
+            elif self._lane_ready():
+                outcome = lane.offer(data, self._transport_of(), self._slot.client)
                 if outcome == ANSWERED:
-                    self._disarm()
-                    self._keep_alive()
+                    self._answered()
                     return
-            if outcome == DIRTY:
+            elif not self._in_request and lane.classify(data) == CANDIDATE:
+                # aiohttp is finishing the previous answer (its handler has not come back to
+                # wait for a request yet): hold this one a few turns of the loop.
+                self._held = data
+                self._retry_held(_HOLD_TURNS)
+                return
+            if lane.classify(data) == DIRTY:
                 self._lane = None  # aiohttp's parser may hold part of a request from now on
+        self._forward(data)
+
+    def _forward(self, data: bytes) -> None:
         if not self._in_request and self._timer is None:
             self._arm()
         self._inner.data_received(data)
 
+    def _lane_ready(self) -> bool:
+        return (
+            not self._in_request
+            and not self._writing_paused
+            and self._transport is not None
+            and self._inner_idle()
+        )
+
+    def _transport_of(self) -> asyncio.BaseTransport:
+        assert self._transport is not None
+        return self._transport
+
+    def _answered(self) -> None:
+        self._disarm()
+        self._keep_alive()
+
+    def _take_held(self) -> bytes:
+        held, self._held = self._held or b"", None
+        if self._retry is not None:
+            self._retry.cancel()
+            self._retry = None
+        return held
+
+    def _retry_held(self, turns: int) -> None:
+        """Offer the held request to the lane once aiohttp is idle, or give it to aiohttp
+        after ``turns`` more turns of the event loop (or once aiohttp is in a request)."""
+        self._retry = None
+        data = self._held
+        lane = self._lane
+        if data is None or lane is None:
+            return
+        if self._lane_ready():
+            self._held = None
+            if lane.offer(data, self._transport_of(), self._slot.client) == ANSWERED:
+                self._answered()
+                return
+            self._forward(data)
+            return
+        if turns > 0 and not self._in_request and self._transport is not None:
+            self._retry = asyncio.get_running_loop().call_soon(self._retry_held, turns - 1)
+            return
+        self._forward(self._take_held())
+
     def eof_received(self) -> bool | None:
-        """Forwarded."""
+        """Forwarded (after a held request, if any)."""
+        if self._held is not None:
+            self._forward(self._take_held())
         return self._inner.eof_received()
 
     def connection_lost(self, exc: Exception | None) -> None:
         """Stop the deadline and give the connection's place back."""
+        self._take_held()
         self._disarm()
         self._slot.release()
         self._transport = None

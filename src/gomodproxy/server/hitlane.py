@@ -34,6 +34,7 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from email.utils import formatdate
+from typing import cast
 
 from aiohttp.http import SERVER_SOFTWARE
 
@@ -46,7 +47,7 @@ from gomodproxy.protocol.requests import ModuleRequest, parse_request_path
 from gomodproxy.server.accessline import AccessLine
 from gomodproxy.server.metrics import ProxyMetrics
 
-__all__ = ["ANSWERED", "CLEAN", "DIRTY", "HitLane"]
+__all__ = ["ANSWERED", "CANDIDATE", "CLEAN", "DIRTY", "HitLane"]
 
 #: :meth:`HitLane.offer` answered the request.
 ANSWERED = 0
@@ -54,6 +55,8 @@ ANSWERED = 0
 CLEAN = 1
 #: Not answered; the chunk may leave a partial request or a body in aiohttp's parser.
 DIRTY = 2
+#: :meth:`HitLane.classify`: a request the lane answers when memory holds the file.
+CANDIDATE = 3
 
 _IMMUTABLE = "public, max-age=31536000, immutable"
 _CONTENT_TYPES = {FileKind.INFO: "application/json", FileKind.MOD: "text/plain; charset=utf-8"}
@@ -123,8 +126,10 @@ class HitLane:
         body = service.hot_small(request.path, request.version, request.kind, self._forward)
         if body is None:
             return CLEAN
-        assert isinstance(transport, asyncio.WriteTransport)
-        transport.write(b"".join((self._head(raw, body, request.kind), self._date_block(), body)))
+        # uvloop's transports are not asyncio.WriteTransport subclasses: no isinstance here.
+        cast(asyncio.WriteTransport, transport).write(
+            b"".join((self._head(raw, body, request.kind), self._date_block(), body))
+        )
         self.answered += 1
         seconds = time.monotonic() - started
         metrics = self._metrics
@@ -133,6 +138,15 @@ class HitLane:
         metrics.bytes_served.inc(kind, amount=len(body))
         self._line.emit(remote, "GET", raw, 200, len(body), seconds, kind)
         return ANSWERED
+
+    def classify(self, data: bytes) -> int:
+        """What ``data`` is, without answering it: :data:`CANDIDATE`, :data:`CLEAN` or
+        :data:`DIRTY`."""
+        try:
+            found = self._requests[data]
+        except KeyError:
+            found = self._read(data)
+        return found if isinstance(found, int) else CANDIDATE
 
     def _read(self, data: bytes) -> _Target | int:
         """What ``data`` asks, as far as it does not depend on the cache: the target of a
