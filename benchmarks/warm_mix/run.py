@@ -39,12 +39,15 @@ from benchmarks.output import write_result
 REPO = Path(__file__).resolve().parents[2]
 DOWNLOAD = REPO / ".cache/corpus/projects/prometheus/pkg/mod/cache/download"
 MIX_LUA = Path(__file__).with_name("mix.lua")
-SERVERS = ("nginx", "gomodproxy", *peers.PEER_NAMES)
+SERVERS = ("nginx", "nginx-front", "gomodproxy", *peers.PEER_NAMES)
 
 
 _DESCRIBED = {
     "nginx": "nginx static files, 1 worker",
     "gomodproxy": "gomodproxy serve --upstream off --sumdb off, the folder as its cache",
+    "nginx-front": "gomodproxy's static front: nginx with the file 'gomodproxy front nginx' "
+    "generates (pcre_jit on), gomodproxy serve behind it on the same core, the folder as its "
+    "cache",
 }
 
 
@@ -137,7 +140,8 @@ def _run(args: argparse.Namespace) -> dict[str, object]:
             for i, name in enumerate(names):
                 scratch = Path(tmp) / name
                 scratch.mkdir()
-                launch = Launch(sys.executable, root, 18200 + i, scratch, REPO)
+                # Two ports each: the static front's gomodproxy listens on the next one.
+                launch = Launch(sys.executable, root, 18200 + 2 * i, scratch, REPO)
                 server = Server(name, launch, args.server_core)
                 servers[name] = server  # stopped in the finally below, whatever happens next
                 server.wait_ready(60, connect_only=True)
@@ -200,6 +204,10 @@ def _medians(
                 row[f"{name}_{field}"] = statistics.median(float(str(c[field])) for c in mine)
         if "gomodproxy" in names and "nginx" in names:
             row["ratio_req_s"] = float(str(row["gomodproxy_req_s"])) / float(
+                str(row["nginx_req_s"])
+            )
+        if "nginx-front" in names and "nginx" in names:
+            row["ratio_req_s_front"] = float(str(row["nginx-front_req_s"])) / float(
                 str(row["nginx_req_s"])
             )
         for peer in peers.PEER_NAMES:

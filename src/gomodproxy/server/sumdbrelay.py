@@ -221,7 +221,9 @@ class SumDBRelay:
             await self._storage.put(key, body)
             await self._mark_supported(name)
         except StorageError as exc:
-            logger.error("sumdb_relay.keep_failed key=%s error=%s", key, exc)
+            # Answered all the same; only the copy is lost. A warning: the request that needed
+            # the storage reports the failure itself (one ERROR line per failure, catalogue I83).
+            logger.warning("sumdb_relay.keep_failed key=%s error=%s", key, exc)
         return body, asked
 
     async def _proven_copy(self, name: str, sub: str) -> bytes | None:
