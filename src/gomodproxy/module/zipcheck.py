@@ -159,9 +159,10 @@ class _CollisionChecker:
                     return FileError(
                         path, f"multiple entries for file {go_quote(path)}", "duplicate"
                     )
-                # The same directory again: its parents were checked the first time.
-                return None
-            self._seen[key] = (path, is_dir)
+                # The same directory again. Its parents are checked again too, as x/mod does:
+                # a parent may be a file (the walk that added this directory failed there).
+            else:
+                self._seen[key] = (path, is_dir)
             end = path.rfind("/")
             if end <= 0:
                 return None
